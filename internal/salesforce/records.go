@@ -1,0 +1,251 @@
+package salesforce
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+)
+
+// sObject API names of the LMA and FMA objects the operator reads and writes.
+const (
+	// LicenseObject is the LMA's license record.
+	LicenseObject = "sfLma__License__c"
+	// LicenseHistoryObject is the field history of licenses.
+	LicenseHistoryObject = "sfLma__License__History"
+	// PackageObject is the LMA's package record.
+	PackageObject = "sfLma__Package__c"
+	// FeatureParameterObject is the FMA's feature parameter definition.
+	FeatureParameterObject = "sfFma__FeatureParameter__c"
+	// FeatureParameterBoolean holds per-license values of Boolean feature parameters.
+	FeatureParameterBoolean = "sfFma__FeatureParameterBoolean__c"
+	// FeatureParameterInteger holds per-license values of Integer feature parameters.
+	FeatureParameterInteger = "sfFma__FeatureParameterInteger__c"
+	// FeatureParameterDate holds per-license values of Date feature parameters.
+	FeatureParameterDate = "sfFma__FeatureParameterDate__c"
+)
+
+// Field API names of the license fields the operator writes.
+const (
+	// FieldStatus is the license status picklist (Trial, Active, Suspended, Uninstalled).
+	FieldStatus = "sfLma__Status__c"
+	// FieldSeats is the seat count; negative means site license.
+	FieldSeats = "sfLma__Seats__c"
+	// FieldExpiration is the expiration date; empty means "does not expire".
+	FieldExpiration = "sfLma__Expiration__c"
+	// FieldFeatureParameterValue is the value of a feature parameter value record.
+	FieldFeatureParameterValue = "sfFma__Value__c"
+)
+
+// License status picklist values.
+const (
+	StatusTrial       = "Trial"
+	StatusActive      = "Active"
+	StatusSuspended   = "Suspended"
+	StatusUninstalled = "Uninstalled"
+)
+
+// Name is a related record's name, as in `LastModifiedBy.Name`.
+type Name struct {
+	// Name is the related record's Name field.
+	Name string `json:"Name"`
+}
+
+// PackageRef is the parent package of a license, as in `sfLma__Package__r.sfLma__Package_ID__c`.
+type PackageRef struct {
+	// PackageID is the package's 033 id.
+	PackageID string `json:"sfLma__Package_ID__c"`
+}
+
+// License is an LMA license record (sfLma__License__c), one per install of a package in a subscriber org.
+type License struct {
+	ID               string      `json:"Id"`
+	Name             string      `json:"Name"`
+	Status           string      `json:"sfLma__Status__c"`
+	Seats            *float64    `json:"sfLma__Seats__c"`
+	Expiration       Date        `json:"sfLma__Expiration__c"`
+	SubscriberOrgID  string      `json:"sfLma__Subscriber_Org_ID__c"`
+	PackageRecordID  string      `json:"sfLma__Package__c"`
+	Package          *PackageRef `json:"sfLma__Package__r"`
+	VersionNumber    string      `json:"sfLma__Version_Number__c"`
+	UsedLicenses     *float64    `json:"sfLma__Used_Licenses__c"`
+	OrgType          string      `json:"sfLma__Org_Type__c"`
+	OrgInstance      string      `json:"sfLma__Org_Instance__c"`
+	IsSandbox        bool        `json:"sfLma__Subscriber_Org_Is_Sandbox__c"`
+	InstallDate      Date        `json:"sfLma__Install_Date__c"`
+	LastModifiedByID string      `json:"LastModifiedById"`
+	LastModifiedBy   *Name       `json:"LastModifiedBy"`
+	LastModifiedDate DateTime    `json:"LastModifiedDate"`
+	SystemModstamp   DateTime    `json:"SystemModstamp"`
+	IsDeleted        bool        `json:"IsDeleted"`
+}
+
+// LicenseFields is the SOQL field list that fills every field of License:
+// `SELECT ` + LicenseFields + ` FROM ` + LicenseObject + ` WHERE …`.
+const LicenseFields = "Id, Name, sfLma__Status__c, sfLma__Seats__c, sfLma__Expiration__c, " +
+	"sfLma__Subscriber_Org_ID__c, sfLma__Package__c, sfLma__Package__r.sfLma__Package_ID__c, " +
+	"sfLma__Version_Number__c, sfLma__Used_Licenses__c, sfLma__Org_Type__c, sfLma__Org_Instance__c, " +
+	"sfLma__Subscriber_Org_Is_Sandbox__c, sfLma__Install_Date__c, LastModifiedById, LastModifiedBy.Name, " +
+	"LastModifiedDate, SystemModstamp, IsDeleted"
+
+// NeverExpires reports whether the license does not expire (empty expiration or 1970-01-01).
+func (l License) NeverExpires() bool { return l.Expiration.IsNever() }
+
+// IsSiteLicense reports whether the license is a site license (negative seats).
+func (l License) IsSiteLicense() bool { return l.Seats != nil && *l.Seats < 0 }
+
+// PackageID is the license's package 033 id, or "" when the relationship was not selected.
+func (l License) PackageID() string {
+	if l.Package == nil {
+		return ""
+	}
+	return l.Package.PackageID
+}
+
+// Package is an LMA package record (sfLma__Package__c).
+type Package struct {
+	ID             string   `json:"Id"`
+	Name           string   `json:"Name"`
+	PackageID      string   `json:"sfLma__Package_ID__c"`
+	LatestVersion  string   `json:"sfLma__Latest_Version__c"`
+	DeveloperOrgID string   `json:"sfLma__Developer_Org_ID__c"`
+	SystemModstamp DateTime `json:"SystemModstamp"`
+}
+
+// PackageFields is the SOQL field list that fills every field of Package.
+const PackageFields = "Id, Name, sfLma__Package_ID__c, sfLma__Latest_Version__c, sfLma__Developer_Org_ID__c, SystemModstamp"
+
+// FeatureParameter is an FMA feature parameter definition (sfFma__FeatureParameter__c).
+type FeatureParameter struct {
+	ID                string   `json:"Id"`
+	FullName          string   `json:"sfFma__FullName__c"`
+	DataType          string   `json:"sfFma__DataType__c"`
+	DataFlowDirection string   `json:"sfFma__DataFlowDirection__c"`
+	PackageRecordID   string   `json:"sfFma__Package__c"`
+	SystemModstamp    DateTime `json:"SystemModstamp"`
+}
+
+// FeatureParameterFields is the SOQL field list that fills every field of FeatureParameter.
+const FeatureParameterFields = "Id, sfFma__FullName__c, sfFma__DataType__c, sfFma__DataFlowDirection__c, sfFma__Package__c, SystemModstamp"
+
+// Feature parameter data types and directions as the FMA names them.
+const (
+	DataTypeBoolean       = "Boolean"
+	DataTypeInteger       = "Integer"
+	DataTypeDate          = "Date"
+	DirectionToSubscriber = "LMO to Subscriber"
+	DirectionToLMO        = "Subscriber to LMO"
+)
+
+// ValueObjectFor returns the sObject that holds values of a feature parameter of dataType
+// (FeatureParameterBoolean, …Integer or …Date), or "" for an unknown type.
+func ValueObjectFor(dataType string) string {
+	switch dataType {
+	case DataTypeBoolean:
+		return FeatureParameterBoolean
+	case DataTypeInteger:
+		return FeatureParameterInteger
+	case DataTypeDate:
+		return FeatureParameterDate
+	}
+	return ""
+}
+
+// FeatureParameterValue is one license's value of one feature parameter, a record of
+// FeatureParameterBoolean, FeatureParameterInteger or FeatureParameterDate.
+type FeatureParameterValue struct {
+	ID                 string          `json:"Id"`
+	FeatureParameterID string          `json:"sfFma__FeatureParameter__c"`
+	LicenseID          string          `json:"sfFma__License__c"`
+	Value              json.RawMessage `json:"sfFma__Value__c"`
+	SystemModstamp     DateTime        `json:"SystemModstamp"`
+	LastModifiedBy     *Name           `json:"LastModifiedBy"`
+	LastModifiedDate   DateTime        `json:"LastModifiedDate"`
+}
+
+// FeatureParameterValueFields is the SOQL field list that fills every field of FeatureParameterValue.
+const FeatureParameterValueFields = "Id, sfFma__FeatureParameter__c, sfFma__License__c, sfFma__Value__c, SystemModstamp, LastModifiedBy.Name, LastModifiedDate"
+
+// IsNull reports whether the value is empty.
+func (v FeatureParameterValue) IsNull() bool {
+	t := bytes.TrimSpace(v.Value)
+	return len(t) == 0 || bytes.Equal(t, []byte("null"))
+}
+
+// Bool returns a Boolean parameter's value. Salesforce may also send it as "true"/"false" text.
+func (v FeatureParameterValue) Bool() (bool, error) {
+	if v.IsNull() {
+		return false, fmt.Errorf("salesforce: feature parameter value is empty")
+	}
+	var b bool
+	if err := json.Unmarshal(v.Value, &b); err == nil {
+		return b, nil
+	}
+	var s string
+	if err := json.Unmarshal(v.Value, &s); err == nil {
+		switch strings.ToLower(s) {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
+	}
+	return false, fmt.Errorf("salesforce: feature parameter value %s is not a boolean", truncate(string(v.Value), 64))
+}
+
+// Int returns an Integer parameter's value (Salesforce sends numbers like 50.0; a fraction is an error).
+func (v FeatureParameterValue) Int() (int64, error) {
+	if v.IsNull() {
+		return 0, fmt.Errorf("salesforce: feature parameter value is empty")
+	}
+	var f float64
+	if err := json.Unmarshal(v.Value, &f); err != nil {
+		var s string
+		if json.Unmarshal(v.Value, &s) != nil {
+			return 0, fmt.Errorf("salesforce: feature parameter value %s is not a number", truncate(string(v.Value), 64))
+		}
+		if err := json.Unmarshal([]byte(s), &f); err != nil {
+			return 0, fmt.Errorf("salesforce: feature parameter value %s is not a number", truncate(string(v.Value), 64))
+		}
+	}
+	if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, fmt.Errorf("salesforce: feature parameter value %s is not an integer", truncate(string(v.Value), 64))
+	}
+	return int64(f), nil
+}
+
+// Date returns a Date parameter's value.
+func (v FeatureParameterValue) Date() (Date, error) {
+	if v.IsNull() {
+		return Date{}, fmt.Errorf("salesforce: feature parameter value is empty")
+	}
+	var d Date
+	if err := json.Unmarshal(v.Value, &d); err != nil {
+		return Date{}, fmt.Errorf("salesforce: feature parameter value %s is not a date", truncate(string(v.Value), 64))
+	}
+	return d, nil
+}
+
+// HistoryRow is one field change of a license (sfLma__License__History), for drift attribution.
+type HistoryRow struct {
+	ID          string          `json:"Id"`
+	ParentID    string          `json:"ParentId"`
+	Field       string          `json:"Field"`
+	OldValue    json.RawMessage `json:"OldValue"`
+	NewValue    json.RawMessage `json:"NewValue"`
+	CreatedByID string          `json:"CreatedById"`
+	CreatedBy   *Name           `json:"CreatedBy"`
+	CreatedDate DateTime        `json:"CreatedDate"`
+}
+
+// HistoryFields is the SOQL field list that fills every field of HistoryRow.
+const HistoryFields = "Id, ParentId, Field, OldValue, NewValue, CreatedById, CreatedBy.Name, CreatedDate"
+
+// ChangedBy is the name of the user who made the change, or "" if not selected.
+func (h HistoryRow) ChangedBy() string {
+	if h.CreatedBy == nil {
+		return ""
+	}
+	return h.CreatedBy.Name
+}
