@@ -89,7 +89,7 @@ func buildStore(seed *Seed, now time.Time) (*store, error) {
 	// Seeded ids first, so that generated ids never take them.
 	for _, sl := range seed.Licenses {
 		if sl.ID != "" {
-			st.byID[to18(sl.ID)] = nil
+			st.byID[idKey(to18(sl.ID))] = nil
 		}
 	}
 	userOf := map[string]string{}
@@ -102,7 +102,7 @@ func buildStore(seed *Seed, now time.Time) (*store, error) {
 		l := newLicense(st, p, sl.SubscriberOrgID, sl.Edition, sl.IsSandbox, today)
 		if sl.ID != "" {
 			l.ID = to18(sl.ID)
-			delete(st.byID, l.ID)
+			delete(st.byID, idKey(l.ID))
 		} else {
 			l.ID = st.newID(prefixLicense)
 		}
@@ -112,9 +112,12 @@ func buildStore(seed *Seed, now time.Time) (*store, error) {
 		if sl.Seats != nil {
 			l.Seats = float64(*sl.Seats)
 		}
-		if sl.Expiration != nil {
+		switch {
+		case sl.Expiration != nil:
 			l.Expiration = *sl.Expiration
-		} else if sl.Status != "" && sl.Status != p.defaultStatus() {
+		case sl.Status == "Trial" && p.defaultStatus() != "Trial":
+			l.Expiration = addDays(today, 30)
+		case sl.Status != "" && sl.Status != p.defaultStatus():
 			l.Expiration = ""
 		}
 		l.WasActive = l.Status == "Active"

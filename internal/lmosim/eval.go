@@ -142,7 +142,7 @@ func operandFor(f *fieldDef, lit literal, now time.Time) (operand, *soqlError) {
 	switch f.typ {
 	case "id", "reference":
 		if lit.kind == tString {
-			return operand{v: str(to18(lit.text))}, nil
+			return operand{v: str(idKey(lit.text))}, nil
 		}
 	case "string", "picklist", "textarea":
 		if lit.kind == tString {
@@ -237,6 +237,18 @@ func compileCmp(obj *objectDef, c cmpCond, installed func(string) bool, now time
 		return nil, serr
 	}
 	ci := caseInsensitive(p.f.typ)
+	if p.f.typ == "id" || p.f.typ == "reference" {
+		// Ids compare on their case-sensitive 15-character form, so 15 and 18 both match.
+		inner := *p
+		p = &fieldPath{rels: inner.rels, name: inner.name, f: &fieldDef{name: inner.f.name, typ: inner.f.typ,
+			get: func(st *store, r record) val {
+				v := inner.f.get(st, r)
+				if v.K == kString {
+					v.S = idKey(v.S)
+				}
+				return v
+			}}}
+	}
 	var ops []operand
 	for _, lit := range c.lits {
 		o, err := operandFor(p.f, lit, now)

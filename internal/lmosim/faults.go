@@ -97,11 +97,11 @@ type activeFault struct {
 
 // faultSet holds the active faults.
 type faultSet struct {
-	mu          sync.Mutex
-	faults      []*activeFault
-	maxAge      time.Duration
-	tokenUntil  time.Time
-	seq         uint64
+	mu         sync.Mutex
+	faults     []*activeFault
+	maxAge     time.Duration
+	tokenUntil time.Time
+	seq        uint64
 }
 
 func (fs *faultSet) init() {}

@@ -13,19 +13,15 @@ const maxBodyBytes = 16 << 20
 
 // findRecord finds a record of an installed object by id (15 or 18 characters).
 func (s *Server) findRecord(obj *objectDef, id string) record {
-	id = to18(id)
 	if obj.history {
 		for _, h := range s.st.history {
-			if h.ID == id {
+			if idKey(h.ID) == idKey(id) {
 				return h
 			}
 		}
 		return nil
 	}
-	if obj.name == objOrganization && s.st.org.ID == id {
-		return s.st.org
-	}
-	r := s.st.byID[id]
+	r := s.st.get(id)
 	if r == nil || objectForID(id) != obj {
 		return nil
 	}
@@ -142,9 +138,6 @@ func (s *Server) serveRowPatch(w http.ResponseWriter, r *http.Request, req *requ
 			code = "JSON_PARSER_ERROR"
 		}
 		writeError(w, http.StatusBadRequest, code, rerr.msg, rerr.fields...)
-		if rerr.fields == nil {
-			return
-		}
 		return
 	}
 	s.stats.written(1)
@@ -275,8 +268,7 @@ func (s *Server) collectionTarget(fields map[string]json.RawMessage) (string, *o
 	if id == "" {
 		return "", nil, refuse("MISSING_ARGUMENT", "Id not specified in an update call")
 	}
-	id = to18(id)
-	if !validID(id, "") {
+	if !validID(to18(id), "") {
 		return id, nil, refuse("MALFORMED_ID", "malformed id "+id)
 	}
 	obj := objectForID(id)

@@ -169,7 +169,7 @@ func licenseObject() *objectDef {
 			{name: "sfLma__Package_Version__c", typ: "reference", label: "Package Version", nillable: true, relName: "sfLma__Package_Version__r", refTo: objVersion,
 				get: g(func(l *licenseRec) val { return optStr(l.VersionRecID) }),
 				parent: func(st *store, r record) record {
-					v, _ := st.byID[r.(*licenseRec).VersionRecID].(*versionRec)
+					v, _ := st.get(r.(*licenseRec).VersionRecID).(*versionRec)
 					return asRecord(v)
 				}},
 			{name: "sfLma__Version_Number__c", typ: "string", label: "Version Number", nillable: true, get: g(func(l *licenseRec) val { return optStr(l.VersionNumber) })},

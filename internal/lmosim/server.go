@@ -445,8 +445,8 @@ func (s *Server) serveLimits(w http.ResponseWriter, r *http.Request) {
 	}
 	used := s.apiUsed.Load()
 	writeJSON(w, http.StatusOK, map[string]limit{
-		"DailyApiRequests":     {Max: s.apiMax, Remaining: max(0, s.apiMax-used)},
-		"DailyBulkApiBatches":  {Max: 15000, Remaining: 15000},
+		"DailyApiRequests":         {Max: s.apiMax, Remaining: max(0, s.apiMax-used)},
+		"DailyBulkApiBatches":      {Max: 15000, Remaining: 15000},
 		"DailyAsyncApexExecutions": {Max: 250000, Remaining: 250000},
 	})
 }

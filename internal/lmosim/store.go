@@ -171,7 +171,7 @@ func (st *store) newID(prefix string) string {
 	for {
 		st.idSeq[prefix]++
 		id := makeID(prefix, st.idSeq[prefix])
-		if _, taken := st.byID[id]; !taken {
+		if _, taken := st.byID[idKey(id)]; !taken {
 			return id
 		}
 	}
@@ -201,8 +201,20 @@ func (st *store) observe(ms int64) {
 	}
 }
 
+// idKey is the case-sensitive 15-character form that identifies a record: Salesforce accepts
+// either length, and seeds may carry 18-character ids whose suffix is not the computed one.
+func idKey(id string) string {
+	if len(id) >= 15 {
+		return id[:15]
+	}
+	return id
+}
+
+// get finds any record by a 15- or 18-character id.
+func (st *store) get(id string) record { return st.byID[idKey(id)] }
+
 func (st *store) add(r record) {
-	st.byID[r.recID()] = r
+	st.byID[idKey(r.recID())] = r
 	st.observe(r.aud().Modstamp)
 }
 
@@ -214,28 +226,28 @@ func (st *store) addLicense(l *licenseRec) {
 func (st *store) addValue(v *valueRec) {
 	st.values[v.Type] = append(st.values[v.Type], v)
 	st.add(v)
-	if l, ok := st.byID[v.LicenseID].(*licenseRec); ok {
+	if l, ok := st.get(v.LicenseID).(*licenseRec); ok {
 		l.values = append(l.values, v)
 	}
 }
 
 func (st *store) license(id string) *licenseRec {
-	l, _ := st.byID[id].(*licenseRec)
+	l, _ := st.get(id).(*licenseRec)
 	return l
 }
 
 func (st *store) pkg(id string) *packageRec {
-	p, _ := st.byID[id].(*packageRec)
+	p, _ := st.get(id).(*packageRec)
 	return p
 }
 
 func (st *store) param(id string) *paramRec {
-	p, _ := st.byID[id].(*paramRec)
+	p, _ := st.get(id).(*paramRec)
 	return p
 }
 
 func (st *store) user(id string) *userRec {
-	u, _ := st.byID[id].(*userRec)
+	u, _ := st.get(id).(*userRec)
 	return u
 }
 
