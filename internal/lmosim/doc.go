@@ -1,0 +1,111 @@
+// Package lmosim is a stand-in for a Salesforce License Management Org (LMO): an HTTP server that
+// speaks Salesforce's REST wire format for the License Management App (sfLma__*) and Feature
+// Management App (sfFma__*) objects, so the operator's client and controllers can be tested with no
+// Salesforce org. State is in memory (optionally persisted to a state file) and concurrency-safe.
+//
+// # Go API
+//
+//	seed, _ := lmosim.LoadSeed("config/samples/lmosim-seed.yaml")
+//	srv, _ := lmosim.New(seed, lmosim.Options{})
+//	base, _ := srv.Start("127.0.0.1:0") // "http://127.0.0.1:PORT"
+//	defer srv.Close()
+//
+// Handler returns the http.Handler for httptest. Install, Upgrade, Uninstall, UpdateFromSubscriber,
+// GetLicense, AddFault, ClearFaults, Stats, ResetStats and SetAPIUsage do what the admin API does.
+//
+// # REST surface
+//
+//   - POST /services/oauth2/token: client_credentials and JWT bearer (RS256; iss = clientID, sub =
+//     the client's username, aud = this server's URL or https://login.salesforce.com or
+//     https://test.salesforce.com, exp in the future and at most 3 minutes ahead; exp may be a
+//     number or a numeric string). Errors are 400 {"error","error_description"}.
+//   - GET /services/data: versions 50.0 to 66.0. Under /services/data/vNN.N: query and queryAll
+//     (?q=, pages of 2,000 or Sforce-Query-Options: batchSize=200..2000, nextRecordsUrl
+//     query/01g…-OFFSET), sobjects/TYPE/ID GET and PATCH (If-Unmodified-Since → 412
+//     PRECONDITION_FAILED), composite/sobjects PATCH (≤200 records, allOrNone), sobjects and
+//     sobjects/TYPE/describe, limits. Every response carries Sforce-Limit-Info; every authenticated
+//     call under vNN.N counts toward apiDailyLimit and past it answers 403 REQUEST_LIMIT_EXCEEDED.
+//   - SOQL subset: SELECT fields (parent relationships such as sfLma__Package__r.Name,
+//     CreatedBy.Name, LastModifiedBy.Name, sfFma__FeatureParameter__r.sfFma__FullName__c, Parent.Name
+//     on history) or COUNT(); FROM; WHERE with AND, OR, NOT, parentheses, = != <> < <= > >= [NOT] IN
+//     LIKE, null, strings, numbers, booleans, unquoted dates and datetimes, TODAY, YESTERDAY,
+//     TOMORROW, LAST_N_DAYS:n, NEXT_N_DAYS:n; ORDER BY … ASC|DESC NULLS FIRST|LAST; LIMIT; OFFSET.
+//     Text compares case-insensitively; ids compare on their 15-character form.
+//
+// # LMA rules
+//
+// Writable: the license's sfLma__Status__c, sfLma__Seats__c, sfLma__Expiration__c and the
+// sfFma__Value__c of LMO-to-Subscriber value records. Other existing fields answer
+// INVALID_FIELD_FOR_INSERT_UPDATE, unknown ones INVALID_FIELD. An Uninstalled license (and its value
+// records) answers FIELD_CUSTOM_VALIDATION_EXCEPTION; Status Uninstalled or an unknown value
+// INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST; a license that was ever Active going to Trial
+// FIELD_CUSTOM_VALIDATION_EXCEPTION; seats other than -1 or 1..99,000,000 NUMBER_OUTSIDE_VALID_RANGE;
+// a Trial (status or expiration being written) whose expiration is empty, 1970-01-01 or more than 90
+// days away FIELD_CUSTOM_VALIDATION_EXCEPTION; Subscriber-to-LMO values INSUFFICIENT_ACCESS_OR_READONLY.
+// A value of the wrong JSON type is JSON_PARSER_ERROR on a row PATCH and INVALID_TYPE_ON_FIELD_IN_RECORD
+// in a Collections call. Each changed license field adds a sfLma__License__History row by the calling
+// client's user; LastModifiedBy/Date and SystemModstamp move, the stamp strictly increasing (at least
+// 1 ms per change) so that polling SystemModstamp > watermark misses nothing. A write that changes
+// nothing moves nothing (but counts in recordsWritten, which counts accepted records).
+//
+// # Seed file (YAML, unknown keys are errors)
+//
+//	organization: {id: 00D000000000001AAA, name: Acme ISV, edition: Enterprise Edition, isSandbox: false, trialExpiration: null, instanceName: USA123}
+//	apiDailyLimit: 100000          # default 100000
+//	tokenLifetime: 2h              # default 2h
+//	lmaInstalled: true             # false: sfLma__* objects are absent (describe 404, query INVALID_TYPE)
+//	fmaInstalled: true             # false: the same for sfFma__*
+//	clients:                       # each a separate API user
+//	  - {clientID: lmo-operator, clientSecret: s3cret, username: integration@acme.example, name: Integration User, certificate: "PEM"}
+//	packages:
+//	  - packageID: 033000000000001AAA
+//	    name: Acme App
+//	    latestVersion: "1.4.0"
+//	    developerOrgID: 00D…       # optional
+//	    defaults: {status: Trial, trialDays: 30, activeDays: 0, seats: 10}  # seats -1 (or 0): site license; activeDays 0: no expiry
+//	    featureParameters:
+//	      - {fullName: acme__MaxProjects, dataType: Integer, direction: LMO to Subscriber}   # Boolean, Integer, Date
+//	licenses:                      # only subscriberOrgID and packageID are required
+//	  - {id: a0N000000000001AAA, subscriberOrgID: 00D5g000004XyZ1AAA, packageID: 033000000000001AAA, status: Active, seats: 50,
+//	     expiration: "2027-06-30", usedLicenses: 12, edition: Enterprise Edition, isSandbox: false, version: "1.4.0",
+//	     installDate: "2026-01-15", orgInstance: USA42, lastModifiedBy: lmo-operator, featureParameters: {acme__MaxProjects: 20}}
+//	generate:                      # deterministic fleets: same seed, same clock day → same licenses
+//	  - {packageID: 033000000000001AAA, count: 100000, randomSeed: 0}
+//
+// Every license has one value record per feature parameter of its package (false, 0 or null unless
+// given). Id prefixes: licenses a0N, packages a0P, versions a0V, feature parameters a0F, values
+// a0B/a0I/a0D, users 005, history 017, leads 00Q. A built-in "License Manager" user creates records.
+//
+// # Admin API (/__sim/, JSON, no authentication, not counted as API calls)
+//
+//	POST   /__sim/installs    {packageID, subscriberOrgID, edition, isSandbox, version?} → 201 License
+//	POST   /__sim/upgrades    {licenseID, version} → License
+//	POST   /__sim/uninstalls  {licenseID} → License
+//	GET    /__sim/licenses/ID → License; PATCH it with {usedLicenses, featureParameters: {name: value}}
+//	       to report subscriber-side values (as the License Manager user)
+//	POST   /__sim/faults {…}; GET /__sim/faults; DELETE /__sim/faults
+//	GET    /__sim/stats → {"calls": {"token","query","queryMore","rowGet","rowPatch","collectionsPatch",
+//	       "describe","limits","versions","other"}, "recordsWritten"}; POST /__sim/stats/reset
+//	POST   /__sim/usage {used} sets the API usage counter
+//
+// # Faults
+//
+// Each fault names an operation (a stats kind or "*") and may carry "probability" (0..1, seeded by
+// "seed" so runs repeat), "durationSeconds" and "count" (removed after firing that often):
+//
+//	{"operation":"query","latencyMs":3000}
+//	{"operation":"*","status":503,"errorCode":"SERVER_UNAVAILABLE","message":"…","probability":0.3}
+//	{"operation":"collectionsPatch","lockRowShare":0.5}   // floor(n×share) records of each batch, chosen
+//	                                                      // at random, fail with UNABLE_TO_LOCK_ROW
+//	{"operation":"*","limitExceeded":true}                // 403 REQUEST_LIMIT_EXCEEDED
+//	{"expireTokensEvery":"20s"}                           // tokens older than 20s are invalid (401)
+//	{"expireTokensNow":true}                              // every token issued so far is invalid
+//	{"operation":"query","dropConnection":true,"probability":0.5}  // headers and a partial body, then close
+//	{"operation":"query","corrupt":"…"}                   // hostile query and queryMore pages:
+//
+// corrupt modes: "invalidJSON" (200 with a truncated, unparseable body), "wrongTypes" (totalSize,
+// numbers and booleans as strings), "hugeBody" (a valid page padded with a "padding" string of
+// hugeBodyBytes, default 64 MiB), "endlessPaging" (done is always false and nextRecordsUrl wraps to
+// the start forever), "duplicateIds" (the page's first record repeated at its end), "unknownPicklist"
+// (every picklist value reads "Pending Review").
+package lmosim
