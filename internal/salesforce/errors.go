@@ -176,8 +176,12 @@ func (e *AuthError) Error() string {
 	return s
 }
 
-// Class is Auth, or Retryable when the token endpoint failed with a 5xx.
+// Class is Auth; Retryable when the token endpoint failed with a 5xx; LimitExceeded when it
+// refused because the daily API limit is exhausted.
 func (e *AuthError) Class() ErrorClass {
+	if strings.Contains(e.Description, CodeRequestLimitExceeded) {
+		return LimitExceeded
+	}
 	if e.StatusCode >= 500 || e.StatusCode == http.StatusTooManyRequests {
 		return Retryable
 	}

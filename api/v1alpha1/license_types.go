@@ -1,0 +1,260 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// DeletionPolicy says what happens to the LMO record when its License resource is deleted.
+// +kubebuilder:validation:Enum=Orphan;Suspend
+type DeletionPolicy string
+
+// The deletion policies.
+const (
+	// DeletionPolicyOrphan leaves the LMO record as it is.
+	DeletionPolicyOrphan DeletionPolicy = "Orphan"
+	// DeletionPolicySuspend suspends the LMO record; guarded like every access reduction.
+	DeletionPolicySuspend DeletionPolicy = "Suspend"
+)
+
+// LicenseSpec is the desired terms of one customer's license. A field left out is not managed: the
+// operator neither writes it nor reports drift on it.
+// +kubebuilder:validation:XValidation:rule="has(self.subscriberOrgID) != has(self.licenseID)",message="exactly one of subscriberOrgID and licenseID must be set"
+// +kubebuilder:validation:XValidation:rule="has(self.subscriberOrgID) == has(oldSelf.subscriberOrgID) && (!has(self.subscriberOrgID) || self.subscriberOrgID == oldSelf.subscriberOrgID)",message="subscriberOrgID is immutable",fieldPath=".subscriberOrgID"
+// +kubebuilder:validation:XValidation:rule="has(self.licenseID) == has(oldSelf.licenseID) && (!has(self.licenseID) || self.licenseID == oldSelf.licenseID)",message="licenseID is immutable",fieldPath=".licenseID"
+// +kubebuilder:validation:XValidation:rule="self.packageRef == oldSelf.packageRef",message="packageRef is immutable",fieldPath=".packageRef"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.status) || !has(self.status) || oldSelf.status != 'Active' || self.status != 'Trial'",message="status cannot go from Active back to Trial: Salesforce never lets an Active license become a Trial again",fieldPath=".status"
+type LicenseSpec struct {
+	// packageRef names the ManagedPackage, in the same namespace, the license belongs to; the package
+	// gives the LMO and the package id. Immutable.
+	// +required
+	PackageRef LocalObjectReference `json:"packageRef"`
+
+	// subscriberOrgID is the customer's org id (00D…, 15 or 18 characters; matched on the
+	// case-sensitive 15-character prefix). Set exactly one of subscriberOrgID and licenseID. Immutable.
+	// +kubebuilder:validation:Pattern=`^00D[a-zA-Z0-9]{12}([a-zA-Z0-9]{3})?$`
+	// +kubebuilder:validation:MaxLength=18
+	// +optional
+	SubscriberOrgID string `json:"subscriberOrgID,omitempty"`
+
+	// licenseID pins one sfLma__License__c record by id (15 or 18 characters), for a subscriber with
+	// several licenses of the package. Set exactly one of subscriberOrgID and licenseID. Immutable.
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$`
+	// +kubebuilder:validation:MaxLength=18
+	// +optional
+	LicenseID string `json:"licenseID,omitempty"`
+
+	// status is the license status: Trial, Active or Suspended. Leave it out to leave it unmanaged.
+	// An Active license can never go back to Trial. Moving an Active or Trial license to Suspended
+	// cuts the customer off and is held unless the License carries the annotation
+	// licensing.lmo-operator.dev/allow-access-reduction: "true".
+	// +kubebuilder:validation:Enum=Trial;Active;Suspended
+	// +optional
+	Status LicenseStatus `json:"status,omitempty"`
+
+	// seats is the number of licensed users, 1 to 99000000, or "SiteLicense" for every user of the
+	// subscriber org. Leave it out to leave it unmanaged. Fewer seats than the customer uses is an
+	// access reduction, held unless approved by annotation.
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 1 && self <= 99000000) : self == 'SiteLicense'",message="seats must be an integer from 1 to 99000000 or \"SiteLicense\""
+	// +optional
+	Seats *intstr.IntOrString `json:"seats,omitempty"`
+
+	// expiration is the last day of the license, YYYY-MM-DD, or "Never" for a license that does not
+	// expire. Leave it out to leave it unmanaged. A Trial lasts at most 90 days. A date already past is
+	// an access reduction, held unless approved by annotation.
+	// +kubebuilder:validation:MaxLength=10
+	// +kubebuilder:validation:Pattern=`^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])|Never)$`
+	// +optional
+	Expiration string `json:"expiration,omitempty"`
+
+	// featureParameters are the values of the package's LMO-to-Subscriber feature parameters for this
+	// customer, keyed by name. A parameter left out is not managed. Subscriber-to-LMO parameters are
+	// reported in status and cannot be set.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=100
+	// +optional
+	FeatureParameters []FeatureParameterValue `json:"featureParameters,omitempty"`
+
+	// managementPolicy: Enforce writes the spec to the LMO; Observe only reports drift.
+	// +kubebuilder:default=Enforce
+	// +optional
+	ManagementPolicy Policy `json:"managementPolicy,omitempty"`
+
+	// deletionPolicy says what happens to the LMO record when this License is deleted: Orphan leaves
+	// it; Suspend suspends it, which is an access reduction and held unless approved by annotation.
+	// +kubebuilder:default=Orphan
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// FeatureParameterValue is the value of one feature parameter: exactly one of boolean, integer, date.
+// +kubebuilder:validation:XValidation:rule="(has(self.boolean) ? 1 : 0) + (has(self.integer) ? 1 : 0) + (has(self.date) ? 1 : 0) == 1",message="a feature parameter takes exactly one value: boolean, integer or date"
+type FeatureParameterValue struct {
+	// name is the feature parameter's full name as the LMO shows it (sfFma__FullName__c), for example
+	// acme__MaxProjects.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_]*$`
+	// +required
+	Name string `json:"name"`
+
+	// boolean is the value of a Boolean feature parameter.
+	// +optional
+	Boolean *bool `json:"boolean,omitempty"`
+
+	// integer is the value of an Integer feature parameter.
+	// +kubebuilder:validation:Minimum=-2147483648
+	// +kubebuilder:validation:Maximum=2147483647
+	// +optional
+	Integer *int64 `json:"integer,omitempty"`
+
+	// date is the value of a Date feature parameter, YYYY-MM-DD.
+	// +kubebuilder:validation:MaxLength=10
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$`
+	// +optional
+	Date *string `json:"date,omitempty"`
+}
+
+// LicenseResourceStatus is what the operator last saw of the license record and how it compares with
+// the spec.
+type LicenseResourceStatus struct {
+	// licenseID is the id of the sfLma__License__c record this License resolved to.
+	// +optional
+	LicenseID string `json:"licenseID,omitempty"`
+
+	// observed is the license record as the LMO last showed it.
+	// +optional
+	Observed *ObservedLicense `json:"observed,omitempty"`
+
+	// drift lists each managed field whose LMO value differs from the spec, in a stable order.
+	// +listType=map
+	// +listMapKey=field
+	// +optional
+	Drift []FieldDrift `json:"drift,omitempty"`
+
+	// driftSummary names the drifted fields, comma-separated, for kubectl get.
+	// +optional
+	DriftSummary string `json:"driftSummary,omitempty"`
+
+	// conditions: Ready, Reconciling, Stalled (kstatus), Drifted and Synced.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// lastSyncTime is when the operator last found the LMO record matching the spec or wrote it.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+
+	// observedGeneration is the generation of the spec the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// ObservedLicense is the license record as the LMO last showed it.
+type ObservedLicense struct {
+	// status of the record: Trial, Active, Suspended or Uninstalled.
+	// +optional
+	Status LicenseStatus `json:"status,omitempty"`
+	// seats of the record, or "SiteLicense".
+	// +kubebuilder:validation:XIntOrString
+	// +optional
+	Seats *intstr.IntOrString `json:"seats,omitempty"`
+	// expiration of the record, YYYY-MM-DD, or "Never".
+	// +optional
+	Expiration string `json:"expiration,omitempty"`
+	// usedLicenses is the number of seats the customer uses.
+	// +optional
+	UsedLicenses *int64 `json:"usedLicenses,omitempty"`
+	// installDate is the day the package was installed.
+	// +optional
+	InstallDate string `json:"installDate,omitempty"`
+	// edition is the subscriber org's edition.
+	// +optional
+	Edition string `json:"edition,omitempty"`
+	// isSandbox is true when the subscriber org is a sandbox.
+	// +optional
+	IsSandbox bool `json:"isSandbox,omitempty"`
+	// packageVersion is the installed version number.
+	// +optional
+	PackageVersion string `json:"packageVersion,omitempty"`
+	// lastModifiedBy is the name of the user who last changed the record.
+	// +optional
+	LastModifiedBy string `json:"lastModifiedBy,omitempty"`
+	// lastModifiedAt is when the record last changed.
+	// +optional
+	LastModifiedAt *metav1.Time `json:"lastModifiedAt,omitempty"`
+	// featureParameters are the record's feature parameter values, in both directions.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	FeatureParameters []ObservedFeatureParameter `json:"featureParameters,omitempty"`
+}
+
+// ObservedFeatureParameter is one feature parameter value of the license record.
+type ObservedFeatureParameter struct {
+	// name is the feature parameter's full name.
+	Name string `json:"name"`
+	// direction is "LMO to Subscriber" (set by the operator) or "Subscriber to LMO" (reported by the
+	// subscriber org, read-only).
+	// +optional
+	Direction string `json:"direction,omitempty"`
+	// value is the value as text: true/false, an integer, or YYYY-MM-DD; empty when unset.
+	// +optional
+	Value string `json:"value,omitempty"`
+}
+
+// FieldDrift is one managed field whose LMO value differs from the spec.
+type FieldDrift struct {
+	// field is the spec field: status, seats, expiration or featureParameters[NAME].
+	Field string `json:"field"`
+	// desired is the spec's value as text.
+	Desired string `json:"desired"`
+	// observed is the LMO's value as text.
+	Observed string `json:"observed"`
+	// changedBy is the LMO user who last changed the field, from the record's field history.
+	// +optional
+	ChangedBy string `json:"changedBy,omitempty"`
+	// changedAt is when the field was last changed, from the record's field history.
+	// +optional
+	ChangedAt *metav1.Time `json:"changedAt,omitempty"`
+}
+
+// License is the desired terms of one customer's license of a managed package: status, seats,
+// expiration and feature parameters, driven into the LMO's sfLma__License__c record.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=lic,categories=lmo
+// +kubebuilder:printcolumn:name="Subscriber",type=string,JSONPath=`.spec.subscriberOrgID`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.observed.status`
+// +kubebuilder:printcolumn:name="Seats",type=string,JSONPath=`.status.observed.seats`
+// +kubebuilder:printcolumn:name="Expiration",type=string,JSONPath=`.status.observed.expiration`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Drift",type=string,JSONPath=`.status.driftSummary`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type License struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired terms of the license.
+	// +required
+	Spec LicenseSpec `json:"spec"`
+	// status is what the operator last saw of the license record.
+	// +optional
+	Status LicenseResourceStatus `json:"status,omitempty"`
+}
+
+// LicenseList is a list of Licenses.
+// +kubebuilder:object:root=true
+type LicenseList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []License `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&License{}, &LicenseList{})
+}
