@@ -831,3 +831,41 @@ func TestRESTRedirectIsNotFollowed(t *testing.T) {
 		t.Fatal("want an error for a redirect")
 	}
 }
+
+func TestUnexpectedContentEncodingIsRefused(t *testing.T) {
+	f := newFakeOrg(t)
+	f.handle("GET /limits", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Encoding", "br")
+		w.WriteHeader(200)
+		_, _ = io.WriteString(w, "\x1b\x00\x00")
+	})
+	c := newTestClient(t, f)
+	if _, err := c.Limits(testContext(t)); !errors.Is(err, ErrMalformedResponse) {
+		t.Fatalf("got %v, want ErrMalformedResponse", err)
+	}
+}
+
+func TestQueryRefusesImpossibleLicenses(t *testing.T) {
+	cases := map[string]func(map[string]any){
+		"an unknown status":        func(r map[string]any) { r["sfLma__Status__c"] = "Pending Review" },
+		"fractional seats":         func(r map[string]any) { r["sfLma__Seats__c"] = 1.5 },
+		"seats beyond the maximum": func(r map[string]any) { r["sfLma__Seats__c"] = 1e12 },
+		"negative used licenses":   func(r map[string]any) { r["sfLma__Used_Licenses__c"] = -3 },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeOrg(t)
+			f.handle("GET /query", func(w http.ResponseWriter, _ *http.Request) {
+				rec := licenseRecord(licenseID(1), 5)
+				mutate(rec)
+				writeJSON(w, 200, page(1, true, "", rec))
+			})
+			c := newTestClient(t, f)
+			called := false
+			err := Query(testContext(t), c, "SELECT Id FROM sfLma__License__c", func([]License) error { called = true; return nil })
+			if !errors.Is(err, ErrMalformedResponse) || called {
+				t.Fatalf("got %v (fn called %v), want ErrMalformedResponse before fn", err, called)
+			}
+		})
+	}
+}

@@ -731,6 +731,7 @@ func TestContractFaultsAreClassified(t *testing.T) {
 		{"a 50 MB body", map[string]any{"operation": "query", "corrupt": "hugeBody", "hugeBodyBytes": 50 << 20}, true, sf.Terminal},
 		{"paging that never ends", map[string]any{"operation": "*", "corrupt": "endlessPaging"}, true, sf.Terminal},
 		{"duplicate ids", map[string]any{"operation": "*", "corrupt": "duplicateIds"}, true, sf.Terminal},
+		{"unknown picklist values", map[string]any{"operation": "query", "corrupt": "unknownPicklist"}, true, sf.Terminal},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -115,6 +115,12 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		_ = resp.Body.Close()
 		return nil, malformed("response body of %d bytes exceeds the %d byte cap", resp.ContentLength, bodyCap)
 	}
+	if ce := resp.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		// We never ask for compression ourselves (the transport decodes what it asked for and drops
+		// the header), so an encoded body here could be a decompression bomb for go-salesforce.
+		_ = resp.Body.Close()
+		return nil, malformed("unexpected Content-Encoding %q", truncate(ce, 32))
+	}
 	resp.Body = &cappedBody{rc: resp.Body, left: bodyCap, cap: bodyCap}
 	if rest && (resp.StatusCode < 200 || resp.StatusCode > 299) {
 		body, rerr := io.ReadAll(resp.Body)

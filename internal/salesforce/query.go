@@ -96,6 +96,9 @@ func describeJSONError(err error) string {
 	}
 }
 
+// validator is implemented by record types that can tell an impossible record (License).
+type validator interface{ Validate() error }
+
 // recordID is decoded from every record to refuse duplicate ids in one result.
 type recordID struct {
 	ID string `json:"Id"`
@@ -106,8 +109,9 @@ type recordID struct {
 // error, which Query then returns as is. Tokens that expire between pages are renewed.
 //
 // A result the client cannot trust stops the query with an error wrapping ErrMalformedResponse
-// before fn sees the page: records of the wrong shape, the same Id twice, more records than
-// totalSize, an empty page that is not the last, or a nextRecordsUrl seen before or outside the API.
+// before fn sees the page: records of the wrong shape, records whose Validate method (if T has one,
+// like License) refuses them, the same Id twice, more records than totalSize, an empty page that is
+// not the last, or a nextRecordsUrl seen before or outside the API.
 func Query[T any](ctx context.Context, c *Client, soql string, fn func(page []T) error, opts ...QueryOption) error {
 	var o queryOptions
 	for _, opt := range opts {
@@ -150,6 +154,11 @@ func Query[T any](ctx context.Context, c *Client, soql string, fn func(page []T)
 		for i, raw := range page.Records {
 			if err := json.Unmarshal(raw, &records[i]); err != nil {
 				return fmt.Errorf("%s: %w", op, malformed("record %d: %s", received-len(page.Records)+i, describeJSONError(err)))
+			}
+			if v, ok := any(&records[i]).(validator); ok {
+				if err := v.Validate(); err != nil {
+					return fmt.Errorf("%s: %w", op, malformed("record %d: %v", received-len(page.Records)+i, err))
+				}
 			}
 			var id recordID
 			if err := json.Unmarshal(raw, &id); err != nil {

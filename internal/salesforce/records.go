@@ -89,6 +89,34 @@ const LicenseFields = "Id, Name, sfLma__Status__c, sfLma__Seats__c, sfLma__Expir
 	"sfLma__Subscriber_Org_Is_Sandbox__c, sfLma__Install_Date__c, LastModifiedById, LastModifiedBy.Name, " +
 	"LastModifiedDate, SystemModstamp, IsDeleted"
 
+// Validate reports values no LMA would send: a status outside the picklist (an empty status is a
+// field that was not selected), seats or used licenses that are not whole numbers in range. Query
+// applies it to every License it decodes, so a hostile or corrupted answer stops the read instead of
+// steering a write.
+func (l License) Validate() error {
+	switch l.Status {
+	case "", StatusTrial, StatusActive, StatusSuspended, StatusUninstalled:
+	default:
+		return fmt.Errorf("license %s has status %q, which is not Trial, Active, Suspended or Uninstalled", l.ID, truncate(l.Status, 64))
+	}
+	if l.Seats != nil && !wholeInRange(*l.Seats, -1, MaxSeats) {
+		return fmt.Errorf("license %s has seats %v, want -1 (site license) or 0..%d", l.ID, *l.Seats, MaxSeats)
+	}
+	if l.UsedLicenses != nil && !wholeInRange(*l.UsedLicenses, 0, math.MaxInt32) {
+		return fmt.Errorf("license %s has used licenses %v", l.ID, *l.UsedLicenses)
+	}
+	return nil
+}
+
+// MaxSeats is the most seats a license can have.
+const MaxSeats = 99_000_000
+
+func wholeInRange(f float64, lo, hi float64) bool {
+	return !math.IsNaN(f) && f == math.Trunc(f) && f >= lo && f <= hi
+}
+
+var _ validator = License{}
+
 // NeverExpires reports whether the license does not expire (empty expiration or 1970-01-01).
 func (l License) NeverExpires() bool { return l.Expiration.IsNever() }
 
@@ -118,12 +146,18 @@ const PackageFields = "Id, Name, sfLma__Package_ID__c, sfLma__Latest_Version__c,
 
 // FeatureParameter is an FMA feature parameter definition (sfFma__FeatureParameter__c).
 type FeatureParameter struct {
-	ID                string   `json:"Id"`
-	FullName          string   `json:"sfFma__FullName__c"`
-	DataType          string   `json:"sfFma__DataType__c"`
-	DataFlowDirection string   `json:"sfFma__DataFlowDirection__c"`
-	PackageRecordID   string   `json:"sfFma__Package__c"`
-	SystemModstamp    DateTime `json:"SystemModstamp"`
+	// ID is the record id.
+	ID string `json:"Id"`
+	// FullName is the parameter's name as the LMO shows it, e.g. acme__MaxProjects.
+	FullName string `json:"sfFma__FullName__c"`
+	// DataType is Boolean, Integer or Date.
+	DataType string `json:"sfFma__DataType__c"`
+	// DataFlowDirection is "LMO to Subscriber" (writable here) or "Subscriber to LMO" (read-only).
+	DataFlowDirection string `json:"sfFma__DataFlowDirection__c"`
+	// PackageRecordID is the id of the sfLma__Package__c record.
+	PackageRecordID string `json:"sfFma__Package__c"`
+	// SystemModstamp moves on every change.
+	SystemModstamp DateTime `json:"SystemModstamp"`
 }
 
 // FeatureParameterFields is the SOQL field list that fills every field of FeatureParameter.
@@ -155,13 +189,20 @@ func ValueObjectFor(dataType string) string {
 // FeatureParameterValue is one license's value of one feature parameter, a record of
 // FeatureParameterBoolean, FeatureParameterInteger or FeatureParameterDate.
 type FeatureParameterValue struct {
-	ID                 string          `json:"Id"`
-	FeatureParameterID string          `json:"sfFma__FeatureParameter__c"`
-	LicenseID          string          `json:"sfFma__License__c"`
-	Value              json.RawMessage `json:"sfFma__Value__c"`
-	SystemModstamp     DateTime        `json:"SystemModstamp"`
-	LastModifiedBy     *Name           `json:"LastModifiedBy"`
-	LastModifiedDate   DateTime        `json:"LastModifiedDate"`
+	// ID is the record id.
+	ID string `json:"Id"`
+	// FeatureParameterID is the id of the FeatureParameter record.
+	FeatureParameterID string `json:"sfFma__FeatureParameter__c"`
+	// LicenseID is the id of the License record.
+	LicenseID string `json:"sfFma__License__c"`
+	// Value is the raw value; read it with Bool, Int or Date by the parameter's DataType.
+	Value json.RawMessage `json:"sfFma__Value__c"`
+	// SystemModstamp moves on every change.
+	SystemModstamp DateTime `json:"SystemModstamp"`
+	// LastModifiedBy carries the name of the last user to change it, when selected.
+	LastModifiedBy *Name `json:"LastModifiedBy"`
+	// LastModifiedDate is when a user last changed it.
+	LastModifiedDate DateTime `json:"LastModifiedDate"`
 }
 
 // FeatureParameterValueFields is the SOQL field list that fills every field of FeatureParameterValue.
@@ -229,14 +270,22 @@ func (v FeatureParameterValue) Date() (Date, error) {
 
 // HistoryRow is one field change of a license (sfLma__License__History), for drift attribution.
 type HistoryRow struct {
-	ID          string          `json:"Id"`
-	ParentID    string          `json:"ParentId"`
-	Field       string          `json:"Field"`
-	OldValue    json.RawMessage `json:"OldValue"`
-	NewValue    json.RawMessage `json:"NewValue"`
-	CreatedByID string          `json:"CreatedById"`
-	CreatedBy   *Name           `json:"CreatedBy"`
-	CreatedDate DateTime        `json:"CreatedDate"`
+	// ID is the history row's id.
+	ID string `json:"Id"`
+	// ParentID is the license that changed.
+	ParentID string `json:"ParentId"`
+	// Field is the changed field's API name, or "created".
+	Field string `json:"Field"`
+	// OldValue is the value before the change (JSON: a number, string, boolean or null).
+	OldValue json.RawMessage `json:"OldValue"`
+	// NewValue is the value after the change.
+	NewValue json.RawMessage `json:"NewValue"`
+	// CreatedByID is the user who made the change.
+	CreatedByID string `json:"CreatedById"`
+	// CreatedBy carries that user's name when CreatedBy.Name is selected.
+	CreatedBy *Name `json:"CreatedBy"`
+	// CreatedDate is when the change was made.
+	CreatedDate DateTime `json:"CreatedDate"`
 }
 
 // HistoryFields is the SOQL field list that fills every field of HistoryRow.
