@@ -869,3 +869,48 @@ func TestQueryRefusesImpossibleLicenses(t *testing.T) {
 		})
 	}
 }
+
+func TestTLSIsVerified(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]string{"access_token": "token-1", "instance_url": "https://" + r.Host})
+	}))
+	defer srv.Close()
+	cfg := Config{InstanceURL: srv.URL, ClientCredentials: &ClientCredentials{ClientID: testClientID, ClientSecret: testSecret}}
+	_, err := New(testContext(t), cfg)
+	if err == nil || ClassOf(err) != Terminal || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("New against an untrusted certificate: %v (class %v), want a Terminal certificate error", err, ClassOf(err))
+	}
+	// With the server's certificate trusted, https works.
+	cfg.HTTPClient = srv.Client()
+	if _, err := New(testContext(t), cfg); err != nil {
+		t.Fatalf("New with the certificate trusted: %v", err)
+	}
+}
+
+func TestHostileTokenResponses(t *testing.T) {
+	cases := map[string]func(w http.ResponseWriter, base string){
+		"invalid JSON":    func(w http.ResponseWriter, _ string) { w.WriteHeader(200); _, _ = io.WriteString(w, "{") },
+		"no access_token": func(w http.ResponseWriter, base string) { writeJSON(w, 200, map[string]string{"instance_url": base}) },
+		"a token with a CRLF": func(w http.ResponseWriter, base string) {
+			writeJSON(w, 200, map[string]string{"access_token": "t\r\nX-Evil: 1", "instance_url": base})
+		},
+		"no instance_url": func(w http.ResponseWriter, _ string) { writeJSON(w, 200, map[string]string{"access_token": "token-1"}) },
+		"a body of 2 MB": func(w http.ResponseWriter, _ string) {
+			w.WriteHeader(200)
+			_, _ = io.WriteString(w, strings.Repeat(" ", 2<<20))
+		},
+		"an instance on https": func(w http.ResponseWriter, base string) {
+			writeJSON(w, 200, map[string]string{"access_token": "token-1", "instance_url": strings.Replace(base, "http:", "https:", 1)})
+		},
+	}
+	for name, answer := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeOrg(t)
+			f.tokenHandler = func(w http.ResponseWriter, _ *http.Request) { answer(w, f.srv.URL) }
+			_, err := New(testContext(t), Config{InstanceURL: f.srv.URL, ClientCredentials: &ClientCredentials{ClientID: testClientID, ClientSecret: testSecret}})
+			if err == nil || ClassOf(err) == Retryable {
+				t.Fatalf("New: %v (class %v), want a non-retryable error", err, ClassOf(err))
+			}
+		})
+	}
+}
