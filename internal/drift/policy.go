@@ -1,0 +1,141 @@
+package drift
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Decision is the verdict of a policy: an empty Reason means the change may proceed. Reasons are the
+// condition reasons of the License API; Message is a sentence a user can act on.
+type Decision struct {
+	Reason  string
+	Message string
+}
+
+// Allowed reports whether the decision lets the change proceed.
+func (d Decision) Allowed() bool { return d.Reason == "" }
+
+// Reasons a policy returns (the License condition reasons of the same name).
+const (
+	ReasonUninstalled          = "Uninstalled"
+	ReasonImpossibleTransition = "ImpossibleTransition"
+	ReasonAccessReductionHeld  = "AccessReductionHeld"
+	ReasonInvalidSpec          = "InvalidSpec"
+	ReasonReadOnlyParameter    = "ReadOnlyParameter"
+)
+
+// MaxTrialDays is the longest trial the LMA allows.
+const MaxTrialDays = 90
+
+// Terminal refuses every write to a record that will never accept one: an Uninstalled license.
+func Terminal(observed Terms) Decision {
+	if observed.Status == "Uninstalled" {
+		return Decision{ReasonUninstalled, "The customer uninstalled the package; the license record is never written again. Delete this License or pin another record with licenseID"}
+	}
+	return Decision{}
+}
+
+// Transition refuses the changes Salesforce never makes: an Active license back to Trial, and a
+// Trial that would last longer than 90 days from today. Like the LMA, it checks the trial length only
+// when the status or expiration is managed (may be written): a seats or parameter change to a Trial
+// record is not refused for the record's own expiration.
+func Transition(desired, observed Terms, today time.Time) Decision {
+	if desired.Status == "Trial" && observed.Status == "Active" {
+		return Decision{ReasonImpossibleTransition, "The LMO record is Active and an Active license can never go back to Trial; set spec.status to Active or Suspended"}
+	}
+	status := desired.Status
+	if status == "" {
+		status = observed.Status
+	}
+	if status == "Trial" && (desired.Status != "" || desired.Expiration != "") {
+		exp := desired.Expiration
+		if exp == "" {
+			exp = observed.Expiration
+		}
+		limit := today.AddDate(0, 0, MaxTrialDays).Format(time.DateOnly)
+		if exp == Never || (exp != "" && exp > limit) {
+			return Decision{ReasonImpossibleTransition, fmt.Sprintf("A trial lasts at most %d days; spec.expiration must be on or before %s, or set spec.status to Active", MaxTrialDays, limit)}
+		}
+	}
+	return Decision{}
+}
+
+// AccessReductions lists, as sentences, the changes from observed to desired that cut the customer's
+// access now: an Active or Trial license suspended, an expiration moved to a date already past, or
+// fewer seats than the customer uses. today is the current date in UTC, YYYY-MM-DD.
+func AccessReductions(desired, observed Terms, usedLicenses *int64, today string) []string {
+	var out []string
+	if desired.Status == "Suspended" && (observed.Status == "Active" || observed.Status == "Trial") {
+		out = append(out, fmt.Sprintf("status %s to Suspended", observed.Status))
+	}
+	if desired.Expiration != "" && desired.Expiration != Never && desired.Expiration != observed.Expiration &&
+		desired.Expiration < today {
+		out = append(out, fmt.Sprintf("expiration %s is already past", desired.Expiration))
+	}
+	if desired.Seats != nil && *desired.Seats >= 0 && usedLicenses != nil && *desired.Seats < *usedLicenses &&
+		SeatsText(desired.Seats) != SeatsText(observed.Seats) {
+		out = append(out, fmt.Sprintf("seats %d below the %d in use", *desired.Seats, *usedLicenses))
+	}
+	return out
+}
+
+// HoldAccessReduction returns AccessReductionHeld unless the reduction is approved.
+func HoldAccessReduction(reductions []string, approved bool, annotation string) Decision {
+	if len(reductions) == 0 || approved {
+		return Decision{}
+	}
+	return Decision{ReasonAccessReductionHeld, fmt.Sprintf("The change would cut the customer's access now (%s); add the annotation %s: \"true\" to apply it",
+		strings.Join(reductions, "; "), annotation)}
+}
+
+// Param describes a feature parameter of the package as the LMO defines it.
+type Param struct {
+	// DataType is Boolean, Integer or Date.
+	DataType string
+	// Writable is false for Subscriber-to-LMO parameters.
+	Writable bool
+}
+
+// Params checks the desired feature parameter values against the package's parameters: each must
+// exist, be LMO-to-Subscriber, and have a value of the parameter's type.
+func Params(desired map[string]string, kinds map[string]string, defs map[string]Param) Decision {
+	names := make([]string, 0, len(desired))
+	for name := range desired {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		def, ok := defs[name]
+		if !ok {
+			return Decision{ReasonInvalidSpec, fmt.Sprintf("spec.featureParameters[%s]: the package has no feature parameter of that name", name)}
+		}
+		if !def.Writable {
+			return Decision{ReasonReadOnlyParameter, fmt.Sprintf("spec.featureParameters[%s] is a Subscriber-to-LMO parameter: the subscriber org reports it and it cannot be set; remove it from the spec", name)}
+		}
+		if kinds[name] != def.DataType {
+			article := "a"
+			if def.DataType == "Integer" {
+				article = "an"
+			}
+			return Decision{ReasonInvalidSpec, fmt.Sprintf("spec.featureParameters[%s] is %s %s parameter; set its %s value", name, article, def.DataType, strings.ToLower(def.DataType))}
+		}
+	}
+	return Decision{}
+}
+
+// ValidDate reports whether s is a real calendar date YYYY-MM-DD (admission only checks the shape).
+func ValidDate(s string) bool {
+	_, err := time.Parse(time.DateOnly, s)
+	return err == nil
+}
+
+// ParseSeats turns the seats text of a spec into the LMO's number.
+func ParseSeats(s string) (int64, error) {
+	if s == SiteLicense {
+		return SiteLicenseSeats, nil
+	}
+	return strconv.ParseInt(s, 10, 64)
+}

@@ -1,0 +1,61 @@
+package engine
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+)
+
+// BudgetState says how the engine may spend the org's daily API allocation.
+type BudgetState struct {
+	// Low is true when less than the reserve remains: writes wait and polling slows.
+	Low bool
+	// LimitExceededUntil is set after Salesforce answered REQUEST_LIMIT_EXCEEDED: no call is made
+	// before it.
+	LimitExceededUntil time.Time
+	// Message explains the state to a user; empty when the budget is healthy.
+	Message string
+}
+
+// budgetFor decides the budget state from the last known usage: below reservePercent of the daily
+// limit left, only the reads needed for safety run. A pure function of its arguments.
+func budgetFor(u salesforce.Usage, known bool, reservePercent int) BudgetState {
+	if !known || u.Max <= 0 {
+		return BudgetState{}
+	}
+	remaining := u.Max - u.Used
+	if remaining*100 < u.Max*reservePercent {
+		return BudgetState{Low: true, Message: budgetMessage(u, reservePercent)}
+	}
+	return BudgetState{}
+}
+
+func budgetMessage(u salesforce.Usage, reservePercent int) string {
+	return "Only " + itoa(u.Max-u.Used) + " of the org's " + itoa(u.Max) + " daily API requests remain, under the " +
+		itoa(reservePercent) + "% reserve; writes are deferred and polling slowed until usage falls"
+}
+
+// pollDelay is how long to wait before the next poll: the poll interval, four times longer when the
+// budget is low.
+func pollDelay(interval time.Duration, b BudgetState) time.Duration {
+	if b.Low {
+		return 4 * interval
+	}
+	return interval
+}
+
+// limitBackoff is how long to stop calling after the n-th consecutive REQUEST_LIMIT_EXCEEDED: one
+// minute, doubling up to 30 minutes.
+func limitBackoff(n int) time.Duration {
+	d := time.Minute
+	for i := 1; i < n && d < 30*time.Minute; i++ {
+		d *= 2
+	}
+	if d > 30*time.Minute {
+		d = 30 * time.Minute
+	}
+	return d
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,379 @@
+// Package engine runs one License Management Org: a mirror of its license records kept fresh with
+// one incremental query per poll, a writer that batches field changes into sObject Collections
+// calls, and an API budget fed by every response. It is the only code of the operator that talks to
+// Salesforce; controllers read the mirror and queue writes through the LMO interface.
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+)
+
+// LMO is what controllers see of one License Management Org. Every method answers from memory and
+// never calls Salesforce: the engine keeps the mirror fresh and sends queued writes on its own.
+// Licenses returned are copies. Submit is idempotent: submitting the same change twice queues it
+// once, and a change the LMO refused is not sent again until it differs.
+type LMO interface {
+	// Status describes the connection, the org, the API budget and the mirror.
+	Status() Status
+	// Package returns the package record with the 033 id.
+	Package(packageID string) (Package, bool)
+	// FeatureParameters returns the feature parameters of a package, by full name.
+	FeatureParameters(packageID string) map[string]FeatureParameter
+	// License returns the record with the id (15 or 18 characters).
+	License(id string) (License, bool)
+	// SubscriberLicenses returns the records of a package installed in the subscriber org (matched
+	// on the 15-character org id), ordered by id.
+	SubscriberLicenses(packageID, subscriberOrgID string) []License
+	// PackageLicenses returns every record of a package, ordered by id.
+	PackageLicenses(packageID string) []License
+	// Submit queues a write and returns the license's write state.
+	Submit(w Write) (WriteState, error)
+	// WriteState returns what became of the writes for a license.
+	WriteState(licenseID string) WriteState
+}
+
+var _ LMO = (*Engine)(nil)
+
+// Credentials authenticate to the LMO: exactly one is set.
+type Credentials struct {
+	JWTBearer         *salesforce.JWTBearer
+	ClientCredentials *salesforce.ClientCredentials
+}
+
+// Config is everything an engine needs. Two configs with the same Hash run the same engine.
+type Config struct {
+	InstanceURL    string
+	LoginURL       string
+	APIVersion     string
+	Credentials    Credentials
+	PollInterval   time.Duration
+	ResyncInterval time.Duration
+	ReservePercent int
+	// AllowNonProduction lets writes go to a Developer Edition, trial or sandbox org.
+	AllowNonProduction bool
+
+	// HTTPClient is the transport; nil uses the client's default.
+	HTTPClient *http.Client `json:"-"`
+	// OnChange is called with the ids of licenses whose mirrored state changed.
+	OnChange func(licenseIDs []string) `json:"-"`
+	// OnStatus is called when Status changed.
+	OnStatus func() `json:"-"`
+	// OnWrite is called with the outcome of every record written or refused.
+	OnWrite func([]WriteResult) `json:"-"`
+	// OnCall is called for every HTTP call to Salesforce (metrics).
+	OnCall func(salesforce.CallInfo) `json:"-"`
+	// Log receives the engine's logs.
+	Log logr.Logger `json:"-"`
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time `json:"-"`
+}
+
+// Hash identifies the settings and credentials of a config, so a changed spec or Secret restarts
+// the engine. It is a digest: the credentials cannot be read back from it.
+func (c Config) Hash() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%d\x00%t\x00", c.InstanceURL, c.LoginURL, c.APIVersion,
+		c.PollInterval, c.ResyncInterval, c.ReservePercent, c.AllowNonProduction)
+	if j := c.Credentials.JWTBearer; j != nil {
+		fmt.Fprintf(h, "jwt\x00%s\x00%s\x00", j.ClientID, j.Username)
+		h.Write(j.PrivateKeyPEM)
+	}
+	if cc := c.Credentials.ClientCredentials; cc != nil {
+		fmt.Fprintf(h, "cc\x00%s\x00%s\x00", cc.ClientID, cc.ClientSecret)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Org is the LMO's Organization record.
+type Org struct {
+	ID, Name, Edition string
+	IsSandbox         bool
+	TrialExpiration   time.Time
+}
+
+// Production reports whether the org is permanent: not a sandbox, not a trial, not a Developer
+// Edition.
+func (o Org) Production() bool {
+	return !o.IsSandbox && o.TrialExpiration.IsZero() && o.Edition != "Developer Edition"
+}
+
+// Status describes an engine.
+type Status struct {
+	// Connected is true while the engine holds a session.
+	Connected bool
+	// Error is the last failure to connect or read, as a sentence; empty when healthy.
+	Error string
+	// ErrorClass classifies Error: Auth, LimitExceeded, Retryable (unreachable), Validation, Terminal.
+	ErrorClass salesforce.ErrorClass
+	// Org is set once the Organization record was read.
+	Org *Org
+	// LMAInstalled and FMAInstalled are nil until checked.
+	LMAInstalled, FMAInstalled *bool
+	// WritesBlocked explains why no write is sent (a non-production org); empty when writes may go.
+	WritesBlocked string
+	// Usage is the org's daily API usage.
+	Usage      salesforce.Usage
+	UsageKnown bool
+	Budget     BudgetState
+	// Loaded is true once the first full load completed.
+	Loaded              bool
+	Licenses            int
+	LastFullSync        time.Time
+	LastIncrementalSync time.Time
+	// PendingWrites is the number of records waiting to be written.
+	PendingWrites int
+}
+
+// Engine runs one LMO. Start it with Run; it stops when the context ends.
+type Engine struct {
+	cfg    Config
+	mirror *mirror
+	writer *writer
+
+	mu     sync.Mutex
+	status Status
+	client *salesforce.Client
+	// limitHits counts consecutive REQUEST_LIMIT_EXCEEDED answers.
+	limitHits int
+	// watermark is the newest SystemModstamp (or history CreatedDate) seen.
+	watermark time.Time
+}
+
+// New returns an engine for the config; Run starts it.
+func New(cfg Config) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Minute
+	}
+	if cfg.ResyncInterval <= 0 {
+		cfg.ResyncInterval = 6 * time.Hour
+	}
+	return &Engine{cfg: cfg, mirror: newMirror(), writer: newWriter()}
+}
+
+func (e *Engine) now() time.Time { return e.cfg.Now() }
+
+// Status implements LMO.
+func (e *Engine) Status() Status {
+	e.mu.Lock()
+	s := e.status
+	e.mu.Unlock()
+	e.mirror.mu.RLock()
+	s.Loaded, s.Licenses = e.mirror.loaded, len(e.mirror.licenses)
+	e.mirror.mu.RUnlock()
+	s.PendingWrites = e.writer.pendingCount()
+	return s
+}
+
+func (e *Engine) updateStatus(f func(*Status)) {
+	e.mu.Lock()
+	before := e.status
+	f(&e.status)
+	changed := !statusEqual(before, e.status)
+	e.mu.Unlock()
+	if changed && e.cfg.OnStatus != nil {
+		e.cfg.OnStatus()
+	}
+}
+
+func statusEqual(a, b Status) bool {
+	return a.Connected == b.Connected && a.Error == b.Error && a.ErrorClass == b.ErrorClass &&
+		(a.Org == nil) == (b.Org == nil) && boolPtrEq(a.LMAInstalled, b.LMAInstalled) &&
+		boolPtrEq(a.FMAInstalled, b.FMAInstalled) && a.WritesBlocked == b.WritesBlocked && a.Budget == b.Budget &&
+		a.LastFullSync.Equal(b.LastFullSync) && a.LastIncrementalSync.Equal(b.LastIncrementalSync) && a.Usage == b.Usage
+}
+
+func boolPtrEq(a, b *bool) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// Package implements LMO.
+func (e *Engine) Package(packageID string) (Package, bool) {
+	e.mirror.mu.RLock()
+	defer e.mirror.mu.RUnlock()
+	p, ok := e.mirror.packages[packageID]
+	if !ok {
+		for id, pkg := range e.mirror.packages {
+			if id15(id) == id15(packageID) {
+				return pkg, true
+			}
+		}
+	}
+	return p, ok
+}
+
+// FeatureParameters implements LMO.
+func (e *Engine) FeatureParameters(packageID string) map[string]FeatureParameter {
+	e.mirror.mu.RLock()
+	defer e.mirror.mu.RUnlock()
+	out := map[string]FeatureParameter{}
+	for _, p := range e.mirror.params {
+		if id15(p.PackageID) == id15(packageID) {
+			out[p.FullName] = p
+		}
+	}
+	return out
+}
+
+// License implements LMO.
+func (e *Engine) License(id string) (License, bool) {
+	e.mirror.mu.RLock()
+	defer e.mirror.mu.RUnlock()
+	l, ok := e.mirror.licenses[id15(id)]
+	if !ok {
+		return License{}, false
+	}
+	return copyLicense(l), true
+}
+
+// SubscriberLicenses implements LMO.
+func (e *Engine) SubscriberLicenses(packageID, subscriberOrgID string) []License {
+	e.mirror.mu.RLock()
+	defer e.mirror.mu.RUnlock()
+	pkg := packageID
+	if p, ok := e.mirror.packages[packageID]; ok {
+		pkg = p.PackageID
+	}
+	var out []License
+	for _, id := range e.mirror.bySubscriber[subscriberKey{pkg, id15(subscriberOrgID)}] {
+		if l := e.mirror.licenses[id]; l != nil {
+			out = append(out, copyLicense(l))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// PackageLicenses implements LMO.
+func (e *Engine) PackageLicenses(packageID string) []License {
+	e.mirror.mu.RLock()
+	defer e.mirror.mu.RUnlock()
+	var out []License
+	for _, l := range e.mirror.licenses {
+		if id15(l.PackageID) == id15(packageID) {
+			out = append(out, copyLicense(l))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// WriteState implements LMO.
+func (e *Engine) WriteState(licenseID string) WriteState { return e.writer.stateOf(licenseID) }
+
+// ErrWritesBlocked is returned by Submit when the org refuses writes (a non-production LMO).
+var ErrWritesBlocked = errors.New("writes to this LMO are blocked")
+
+// Submit implements LMO. It refuses writes to an Uninstalled record, to a non-production org, and
+// feature parameters the package does not have or that are Subscriber-to-LMO.
+func (e *Engine) Submit(w Write) (WriteState, error) {
+	if blocked := e.Status().WritesBlocked; blocked != "" {
+		return e.writer.stateOf(w.LicenseID), fmt.Errorf("%w: %s", ErrWritesBlocked, blocked)
+	}
+	l, ok := e.License(w.LicenseID)
+	if !ok {
+		return WriteState{}, fmt.Errorf("license %s is not in the mirror", w.LicenseID)
+	}
+	if l.Status == "Uninstalled" {
+		return WriteState{}, fmt.Errorf("license %s is Uninstalled and is never written", l.ID)
+	}
+	var recs []pendingRecord
+	lic := pendingRecord{sobject: salesforce.LicenseObject, recordID: l.ID, licenseID: l.ID,
+		fields: map[string]any{}, changes: map[string]FieldWrite{}}
+	if w.Status != nil {
+		lic.fields[salesforce.FieldStatus] = *w.Status
+		lic.changes["status"] = FieldWrite{"status", l.Status, *w.Status}
+	}
+	if w.Seats != nil {
+		lic.fields[salesforce.FieldSeats] = *w.Seats
+		lic.changes["seats"] = FieldWrite{"seats", seatsText(l.Seats), seatsText(w.Seats)}
+	}
+	if w.Expiration != nil {
+		if *w.Expiration == Never {
+			lic.fields[salesforce.FieldExpiration] = nil
+		} else {
+			lic.fields[salesforce.FieldExpiration] = *w.Expiration
+		}
+		lic.changes["expiration"] = FieldWrite{"expiration", l.Expiration, *w.Expiration}
+	}
+	if len(lic.fields) > 0 {
+		recs = append(recs, lic)
+	}
+	names := make([]string, 0, len(w.Params))
+	for name := range w.Params {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		pv, ok := l.Params[name]
+		if !ok {
+			return WriteState{}, fmt.Errorf("license %s has no value record for feature parameter %s", l.ID, name)
+		}
+		if pv.Direction != salesforce.DirectionToSubscriber {
+			return WriteState{}, fmt.Errorf("feature parameter %s is %s and cannot be written", name, pv.Direction)
+		}
+		v, err := valueForWrite(pv.DataType, w.Params[name])
+		if err != nil {
+			return WriteState{}, fmt.Errorf("feature parameter %s: %w", name, err)
+		}
+		field := "featureParameters[" + name + "]"
+		recs = append(recs, pendingRecord{sobject: salesforce.ValueObjectFor(pv.DataType), recordID: pv.RecordID,
+			licenseID: l.ID, fields: map[string]any{salesforce.FieldFeatureParameterValue: v},
+			changes: map[string]FieldWrite{field: {field, pv.Value, w.Params[name]}}})
+	}
+	if len(recs) == 0 {
+		return e.writer.stateOf(l.ID), nil
+	}
+	return e.writer.add(l.ID, recs), nil
+}
+
+func valueForWrite(dataType, text string) (any, error) {
+	if text == "" {
+		return nil, nil
+	}
+	switch dataType {
+	case salesforce.DataTypeBoolean:
+		return strconv.ParseBool(text)
+	case salesforce.DataTypeInteger:
+		return strconv.ParseInt(text, 10, 64)
+	case salesforce.DataTypeDate:
+		if _, err := time.Parse(time.DateOnly, text); err != nil {
+			return nil, err
+		}
+		return text, nil
+	}
+	return nil, fmt.Errorf("unknown data type %q", dataType)
+}
+
+func seatsText(s *int64) string {
+	switch {
+	case s == nil:
+		return ""
+	case *s < 0:
+		return "SiteLicense"
+	}
+	return strconv.FormatInt(*s, 10)
+}
+
+func (e *Engine) notifyIDs(ids []string) {
+	if len(ids) > 0 && e.cfg.OnChange != nil {
+		e.cfg.OnChange(ids)
+	}
+}

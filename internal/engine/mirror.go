@@ -1,0 +1,427 @@
+package engine
+
+import (
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+)
+
+// License is the mirror's copy of one sfLma__License__c record and its feature parameter values.
+// Values are copies: callers may keep them.
+type License struct {
+	ID              string
+	Name            string
+	PackageID       string
+	SubscriberOrgID string
+	// Status is Trial, Active, Suspended or Uninstalled.
+	Status string
+	// Seats is nil when the record has none, -1 for a site license.
+	Seats *int64
+	// Expiration is YYYY-MM-DD, or Never for an empty field or 1970-01-01.
+	Expiration     string
+	UsedLicenses   *int64
+	InstallDate    string
+	Edition        string
+	IsSandbox      bool
+	VersionNumber  string
+	LastModifiedBy string
+	LastModifiedAt time.Time
+	// Params are the record's feature parameter values by full name.
+	Params map[string]ParamValue
+	// Changes are the latest field history rows by field API name, for drift attribution.
+	Changes map[string]FieldChange
+}
+
+// ParamValue is one feature parameter value of a license.
+type ParamValue struct {
+	// RecordID is the value record's id (sfFma__FeatureParameterXxx__c).
+	RecordID string
+	// DataType is Boolean, Integer or Date.
+	DataType string
+	// Direction is "LMO to Subscriber" or "Subscriber to LMO".
+	Direction string
+	// Value is the value as text: true/false, an integer, YYYY-MM-DD, or "" when empty.
+	Value          string
+	LastModifiedBy string
+	LastModifiedAt time.Time
+}
+
+// FieldChange is who last changed a field of a license, and when.
+type FieldChange struct {
+	By string
+	At time.Time
+}
+
+// Package is the mirror's copy of an sfLma__Package__c record.
+type Package struct {
+	RecordID      string
+	PackageID     string
+	Name          string
+	LatestVersion string
+}
+
+// FeatureParameter is a feature parameter definition of a package.
+type FeatureParameter struct {
+	RecordID  string
+	PackageID string
+	FullName  string
+	DataType  string
+	Direction string
+}
+
+// Writable reports whether the operator may set the parameter's values (LMO to Subscriber).
+func (p FeatureParameter) Writable() bool { return p.Direction == salesforce.DirectionToSubscriber }
+
+// mirror is the engine's in-memory copy of the LMO's packages, feature parameters and licenses. It
+// is replaced wholesale by a full load and patched by incremental polls and successful writes.
+type mirror struct {
+	mu sync.RWMutex
+	// loaded is true once the first full load completed.
+	loaded   bool
+	packages map[string]Package // by 033 package id
+	// packageIDs maps a Package record id to its 033 id.
+	packageIDs map[string]string
+	params     map[string]FeatureParameter // by record id
+	licenses   map[string]*License         // by 15-character license id
+	// bySubscriber indexes license ids by package id and the 15-character subscriber org id.
+	bySubscriber map[subscriberKey][]string
+	// values maps a value record id to its license and parameter record ids.
+	values map[string]valueRef
+}
+
+type subscriberKey struct{ packageID, org15 string }
+
+type valueRef struct{ licenseID, paramID string }
+
+func newMirror() *mirror {
+	return &mirror{
+		packages: map[string]Package{}, packageIDs: map[string]string{}, params: map[string]FeatureParameter{},
+		licenses: map[string]*License{}, bySubscriber: map[subscriberKey][]string{}, values: map[string]valueRef{},
+	}
+}
+
+// id15 is the case-sensitive 15-character form of a Salesforce id, by which ids are compared.
+func id15(id string) string {
+	if len(id) > 15 {
+		return id[:15]
+	}
+	return id
+}
+
+// snapshot is the result of a full load, swapped into the mirror in one step.
+type snapshot struct {
+	packages []salesforce.Package
+	params   []salesforce.FeatureParameter
+	licenses []salesforce.License
+	values   []typedValue
+}
+
+// typedValue is a value record with the data type of the object it came from.
+type typedValue struct {
+	dataType string
+	salesforce.FeatureParameterValue
+}
+
+// replace swaps in a full load and returns the ids of the licenses that are new or changed.
+func (m *mirror) replace(s snapshot) []string {
+	next := newMirror()
+	for _, p := range s.packages {
+		next.packages[p.PackageID] = Package{RecordID: p.ID, PackageID: p.PackageID, Name: p.Name, LatestVersion: p.LatestVersion}
+		next.packageIDs[id15(p.ID)] = p.PackageID
+	}
+	for _, fp := range s.params {
+		next.params[id15(fp.ID)] = FeatureParameter{RecordID: fp.ID, PackageID: next.packageIDs[id15(fp.PackageRecordID)],
+			FullName: fp.FullName, DataType: fp.DataType, Direction: fp.DataFlowDirection}
+	}
+	for _, l := range s.licenses {
+		next.putLicense(l)
+	}
+	for _, v := range s.values {
+		next.putValue(v)
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var changed []string
+	for id, l := range next.licenses {
+		if old, ok := m.licenses[id]; !ok || !sameLicense(old, l) {
+			changed = append(changed, l.ID)
+		}
+		if old, ok := m.licenses[id]; ok && len(l.Changes) == 0 {
+			l.Changes = old.Changes
+		}
+	}
+	for id, l := range m.licenses {
+		if _, ok := next.licenses[id]; !ok {
+			changed = append(changed, l.ID)
+		}
+	}
+	m.packages, m.packageIDs, m.params = next.packages, next.packageIDs, next.params
+	m.licenses, m.bySubscriber, m.values = next.licenses, next.bySubscriber, next.values
+	m.loaded = true
+	sort.Strings(changed)
+	return changed
+}
+
+// putLicense stores a license record, keeping the values it already has. Callers hold the lock (or
+// own the mirror).
+func (m *mirror) putLicense(r salesforce.License) *License {
+	key := id15(r.ID)
+	l := licenseFromRecord(r, m.packageIDs[id15(r.PackageRecordID)])
+	if old, ok := m.licenses[key]; ok {
+		l.Params, l.Changes = old.Params, old.Changes
+		if old.PackageID != l.PackageID || id15(old.SubscriberOrgID) != id15(l.SubscriberOrgID) {
+			m.unindex(old)
+		} else {
+			m.licenses[key] = l
+			return l
+		}
+	}
+	m.licenses[key] = l
+	sk := subscriberKey{l.PackageID, id15(l.SubscriberOrgID)}
+	m.bySubscriber[sk] = append(m.bySubscriber[sk], key)
+	return l
+}
+
+func (m *mirror) unindex(l *License) {
+	sk := subscriberKey{l.PackageID, id15(l.SubscriberOrgID)}
+	ids := m.bySubscriber[sk]
+	for i, id := range ids {
+		if id == id15(l.ID) {
+			m.bySubscriber[sk] = append(ids[:i:i], ids[i+1:]...)
+			break
+		}
+	}
+}
+
+// putValue stores a value record on its license; it returns the license id, or "" when the license
+// or parameter is unknown.
+func (m *mirror) putValue(v typedValue) string {
+	param, ok := m.params[id15(v.FeatureParameterID)]
+	l := m.licenses[id15(v.LicenseID)]
+	if !ok || l == nil {
+		return ""
+	}
+	text := valueText(v)
+	pv := ParamValue{RecordID: v.ID, DataType: param.DataType, Direction: param.Direction, Value: text,
+		LastModifiedAt: v.LastModifiedDate.Time}
+	if v.LastModifiedBy != nil {
+		pv.LastModifiedBy = v.LastModifiedBy.Name
+	}
+	if l.Params == nil {
+		l.Params = map[string]ParamValue{}
+	}
+	if old, ok := l.Params[param.FullName]; ok && old.Value == pv.Value {
+		return ""
+	}
+	l.Params[param.FullName] = pv
+	m.values[id15(v.ID)] = valueRef{licenseID: id15(l.ID), paramID: id15(param.RecordID)}
+	return l.ID
+}
+
+// applyIncremental patches the mirror with records changed since the last poll and returns the ids
+// of the licenses whose mirrored state changed.
+func (m *mirror) applyIncremental(licenses []salesforce.License, values []typedValue, history []salesforce.HistoryRow) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	changed := map[string]bool{}
+	for _, r := range licenses {
+		old := m.licenses[id15(r.ID)]
+		l := m.putLicense(r)
+		if old == nil || !sameLicense(old, l) {
+			changed[l.ID] = true
+		}
+	}
+	for _, v := range values {
+		if id := m.putValue(v); id != "" {
+			changed[id] = true
+		}
+	}
+	for _, h := range history {
+		l := m.licenses[id15(h.ParentID)]
+		if l == nil || h.Field == "created" {
+			continue
+		}
+		if l.Changes == nil {
+			l.Changes = map[string]FieldChange{}
+		}
+		if prev, ok := l.Changes[h.Field]; !ok || !h.CreatedDate.Before(prev.At) {
+			l.Changes[h.Field] = FieldChange{By: h.ChangedBy(), At: h.CreatedDate.Time}
+			changed[l.ID] = true
+		}
+	}
+	return sortedKeys(changed)
+}
+
+// applyWrite records the fields a successful write set, so that controllers see the result before
+// the next poll reads it back.
+func (m *mirror) applyWrite(u salesforce.RecordUpdate) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l := m.licenses[id15(u.ID)]; l != nil {
+		next := *l
+		for field, v := range u.Fields {
+			switch field {
+			case salesforce.FieldStatus:
+				next.Status, _ = v.(string)
+			case salesforce.FieldSeats:
+				if n, ok := v.(int64); ok {
+					next.Seats = &n
+				}
+			case salesforce.FieldExpiration:
+				next.Expiration = neverIfEmpty(v)
+			}
+		}
+		m.licenses[id15(u.ID)] = &next
+		return next.ID
+	}
+	ref, ok := m.values[id15(u.ID)]
+	if !ok {
+		return ""
+	}
+	l, param := m.licenses[ref.licenseID], m.params[ref.paramID]
+	if l == nil {
+		return ""
+	}
+	next := *l
+	next.Params = make(map[string]ParamValue, len(l.Params))
+	for k, v := range l.Params {
+		next.Params[k] = v
+	}
+	pv := next.Params[param.FullName]
+	pv.Value = writeValueText(u.Fields[salesforce.FieldFeatureParameterValue])
+	next.Params[param.FullName] = pv
+	m.licenses[ref.licenseID] = &next
+	return next.ID
+}
+
+func neverIfEmpty(v any) string {
+	s, _ := v.(string)
+	if s == "" {
+		return Never
+	}
+	return s
+}
+
+func writeValueText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case bool:
+		return strconv.FormatBool(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case string:
+		return x
+	}
+	return ""
+}
+
+// Never is the expiration of a license that does not expire.
+const Never = "Never"
+
+func licenseFromRecord(r salesforce.License, packageID string) *License {
+	l := &License{
+		ID: r.ID, Name: r.Name, PackageID: packageID, SubscriberOrgID: r.SubscriberOrgID, Status: r.Status,
+		InstallDate: r.InstallDate.String(), Edition: r.OrgType, IsSandbox: r.IsSandbox, VersionNumber: r.VersionNumber,
+		LastModifiedAt: r.LastModifiedDate.Time, Expiration: Never,
+	}
+	if packageID == "" {
+		l.PackageID = r.PackageID()
+	}
+	if r.Seats != nil {
+		n := int64(*r.Seats)
+		if n < 0 {
+			n = -1
+		}
+		l.Seats = &n
+	}
+	if r.UsedLicenses != nil {
+		n := int64(*r.UsedLicenses)
+		l.UsedLicenses = &n
+	}
+	if !r.NeverExpires() {
+		l.Expiration = r.Expiration.String()
+	}
+	if r.LastModifiedBy != nil {
+		l.LastModifiedBy = r.LastModifiedBy.Name
+	}
+	return l
+}
+
+func valueText(v typedValue) string {
+	if v.IsNull() {
+		return ""
+	}
+	switch v.dataType {
+	case salesforce.DataTypeBoolean:
+		if b, err := v.Bool(); err == nil {
+			return strconv.FormatBool(b)
+		}
+	case salesforce.DataTypeInteger:
+		if n, err := v.Int(); err == nil {
+			return strconv.FormatInt(n, 10)
+		}
+	case salesforce.DataTypeDate:
+		if d, err := v.Date(); err == nil {
+			return d.String()
+		}
+	}
+	return ""
+}
+
+// sameLicense reports whether two copies of a record show the same state to a controller.
+func sameLicense(a, b *License) bool {
+	return a.Status == b.Status && eqInt(a.Seats, b.Seats) && a.Expiration == b.Expiration &&
+		eqInt(a.UsedLicenses, b.UsedLicenses) && a.VersionNumber == b.VersionNumber && a.IsSandbox == b.IsSandbox &&
+		a.LastModifiedBy == b.LastModifiedBy && a.LastModifiedAt.Equal(b.LastModifiedAt) && sameParams(a.Params, b.Params)
+}
+
+func sameParams(a, b map[string]ParamValue) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k].Value != v.Value {
+			return false
+		}
+	}
+	return true
+}
+
+func eqInt(a, b *int64) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// copyLicense returns a copy a caller may keep.
+func copyLicense(l *License) License {
+	c := *l
+	if l.Params != nil {
+		c.Params = make(map[string]ParamValue, len(l.Params))
+		for k, v := range l.Params {
+			c.Params[k] = v
+		}
+	}
+	if l.Changes != nil {
+		c.Changes = make(map[string]FieldChange, len(l.Changes))
+		for k, v := range l.Changes {
+			c.Changes[k] = v
+		}
+	}
+	return c
+}

@@ -1,0 +1,382 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+)
+
+// pollOverlap re-reads a few seconds before the watermark on every poll: a record committed late
+// with an earlier SystemModstamp is still seen. Records that did not change are ignored.
+const pollOverlap = 5 * time.Second
+
+// Run connects, loads the mirror, and then polls and writes until ctx ends. After a failure it
+// reconnects with backoff.
+func (e *Engine) Run(ctx context.Context) {
+	failures := 0
+	for ctx.Err() == nil {
+		err := e.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		failures++
+		delay := reconnectDelay(failures)
+		class := salesforce.ClassOf(err)
+		if class == salesforce.LimitExceeded {
+			e.limitHits++
+			delay = limitBackoff(e.limitHits)
+			e.updateStatus(func(s *Status) {
+				s.Budget.LimitExceededUntil = e.now().Add(delay)
+				s.Budget.Message = "Salesforce answers REQUEST_LIMIT_EXCEEDED: the org's daily API limit is spent; the operator waits " + delay.String() + " before calling again"
+			})
+		}
+		e.cfg.Log.Info("LMO session ended; reconnecting", "error", err.Error(), "class", class.String(), "after", delay)
+		e.updateStatus(func(s *Status) { s.Connected, s.Error, s.ErrorClass = false, sentence(err), class })
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+	}
+}
+
+// reconnectDelay is 2s doubling to 5 minutes.
+func reconnectDelay(n int) time.Duration {
+	d := 2 * time.Second
+	for i := 1; i < n && d < 5*time.Minute; i++ {
+		d *= 2
+	}
+	if d > 5*time.Minute {
+		d = 5 * time.Minute
+	}
+	return d
+}
+
+// sentence turns an error into a status message: a capital first letter, no trailing period.
+func sentence(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	if s == "" {
+		return s
+	}
+	b := []byte(s)
+	if b[0] >= 'a' && b[0] <= 'z' {
+		b[0] -= 'a' - 'A'
+	}
+	for len(b) > 0 && b[len(b)-1] == '.' {
+		b = b[:len(b)-1]
+	}
+	return string(b)
+}
+
+// session runs one authenticated session: checks, full load, then the poll and write loops.
+func (e *Engine) session(ctx context.Context) error {
+	client, err := salesforce.New(ctx, salesforce.Config{
+		InstanceURL: e.cfg.InstanceURL, LoginURL: e.cfg.LoginURL, APIVersion: e.cfg.APIVersion,
+		JWTBearer: e.cfg.Credentials.JWTBearer, ClientCredentials: e.cfg.Credentials.ClientCredentials,
+		HTTPClient: e.cfg.HTTPClient, OnCall: e.onCall,
+	})
+	if err != nil {
+		return fmt.Errorf("authenticating: %w", err)
+	}
+	e.mu.Lock()
+	e.client = client
+	e.mu.Unlock()
+	e.updateStatus(func(s *Status) { s.Connected, s.Error = true, "" })
+
+	fma, err := e.check(ctx)
+	if err != nil {
+		return err
+	}
+	if err := e.fullLoad(ctx, fma); err != nil {
+		return err
+	}
+	e.limitHits = 0
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	writeErr := make(chan error, 1)
+	go func() { writeErr <- e.writeLoop(ctx) }()
+
+	lastFull := e.now()
+	for {
+		delay := pollDelay(e.cfg.PollInterval, e.Status().Budget)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-writeErr:
+			return err
+		case <-time.After(delay):
+		}
+		if e.now().Sub(lastFull) >= e.cfg.ResyncInterval {
+			if err := e.fullLoad(ctx, fma); err != nil {
+				return err
+			}
+			lastFull = e.now()
+			continue
+		}
+		if err := e.poll(ctx, fma); err != nil {
+			return err
+		}
+	}
+}
+
+// onCall feeds the budget from every response and passes the call on for metrics.
+func (e *Engine) onCall(ci salesforce.CallInfo) {
+	if ci.Usage.Max > 0 {
+		e.updateStatus(func(s *Status) {
+			s.Usage, s.UsageKnown = ci.Usage, true
+			b := budgetFor(ci.Usage, true, e.cfg.ReservePercent)
+			b.LimitExceededUntil = s.Budget.LimitExceededUntil
+			if b.Message == "" && e.now().Before(b.LimitExceededUntil) {
+				b.Message = s.Budget.Message
+			}
+			s.Budget = b
+		})
+	}
+	if e.cfg.OnCall != nil {
+		e.cfg.OnCall(ci)
+	}
+}
+
+// check reads the Organization and makes sure the LMA (and, if present, the FMA) is installed. It
+// returns whether the FMA is installed.
+func (e *Engine) check(ctx context.Context) (bool, error) {
+	org, err := e.client.Organization(ctx)
+	if err != nil {
+		return false, fmt.Errorf("reading the Organization record: %w", err)
+	}
+	o := &Org{ID: org.ID, Name: org.Name, Edition: org.OrganizationType, IsSandbox: org.IsSandbox,
+		TrialExpiration: org.TrialExpirationDate.Time}
+	blocked := ""
+	if !o.Production() && !e.cfg.AllowNonProduction {
+		blocked = fmt.Sprintf("The LMO %q is a %s; a Developer Edition, trial or sandbox org expires and takes the license history with it. Writes are refused unless spec.allowNonProductionOrg is true", o.Name, orgKind(*o))
+	}
+	lma, err := e.installed(ctx, salesforce.LicenseObject)
+	if err != nil {
+		return false, err
+	}
+	fma, err := e.installed(ctx, salesforce.FeatureParameterObject)
+	if err != nil {
+		return false, err
+	}
+	if _, err := e.client.Limits(ctx); err != nil {
+		return false, fmt.Errorf("reading the API limits: %w", err)
+	}
+	e.updateStatus(func(s *Status) { s.Org, s.LMAInstalled, s.FMAInstalled, s.WritesBlocked = o, &lma, &fma, blocked })
+	if !lma {
+		return false, errLMANotInstalled
+	}
+	return fma, nil
+}
+
+var errLMANotInstalled = errors.New("the License Management App is not installed in this org (sfLma__License__c does not exist)")
+
+func orgKind(o Org) string {
+	switch {
+	case o.IsSandbox:
+		return "sandbox"
+	case !o.TrialExpiration.IsZero():
+		return "trial org"
+	}
+	return o.Edition
+}
+
+func (e *Engine) installed(ctx context.Context, sobject string) (bool, error) {
+	_, err := e.client.Describe(ctx, sobject)
+	switch {
+	case err == nil:
+		return true, nil
+	case salesforce.IsNotFound(err):
+		return false, nil
+	}
+	return false, fmt.Errorf("describing %s: %w", sobject, err)
+}
+
+// fullLoad reads every package, feature parameter, license and value record and swaps them in.
+func (e *Engine) fullLoad(ctx context.Context, fma bool) error {
+	var snap snapshot
+	var newest time.Time
+	seen := func(t salesforce.DateTime) {
+		if t.After(newest) {
+			newest = t.Time
+		}
+	}
+	b := salesforce.NewBatch()
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.PackageFields+" FROM "+salesforce.PackageObject, func(p []salesforce.Package) error {
+		snap.packages = append(snap.packages, p...)
+		return nil
+	}))
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFields+" FROM "+salesforce.LicenseObject, func(p []salesforce.License) error {
+		for _, l := range p {
+			seen(l.SystemModstamp)
+		}
+		snap.licenses = append(snap.licenses, p...)
+		return nil
+	}))
+	if fma {
+		must(salesforce.AddQuery(b, "SELECT "+salesforce.FeatureParameterFields+" FROM "+salesforce.FeatureParameterObject, func(p []salesforce.FeatureParameter) error {
+			snap.params = append(snap.params, p...)
+			return nil
+		}))
+		// The value objects go in the same batch; a second batch takes the one that does not fit.
+		for _, dt := range []string{salesforce.DataTypeBoolean, salesforce.DataTypeInteger} {
+			must(addValueQuery(b, dt, "", &snap.values, seen))
+		}
+	}
+	if err := e.client.RunBatch(ctx, b); err != nil {
+		return fmt.Errorf("loading the LMO's records: %w", err)
+	}
+	if fma && hasDataType(snap.params, salesforce.DataTypeDate) {
+		b := salesforce.NewBatch()
+		must(addValueQuery(b, salesforce.DataTypeDate, "", &snap.values, seen))
+		if err := e.client.RunBatch(ctx, b); err != nil {
+			return fmt.Errorf("loading the LMO's records: %w", err)
+		}
+	}
+	changed := e.mirror.replace(snap)
+	now := e.now()
+	e.mu.Lock()
+	if newest.After(e.watermark) {
+		e.watermark = newest
+	}
+	e.mu.Unlock()
+	e.updateStatus(func(s *Status) { s.LastFullSync, s.LastIncrementalSync, s.Error = now, now, "" })
+	e.cfg.Log.V(1).Info("Loaded the LMO", "licenses", len(snap.licenses), "changed", len(changed))
+	e.notifyIDs(changed)
+	return nil
+}
+
+func hasDataType(params []salesforce.FeatureParameter, dt string) bool {
+	for _, p := range params {
+		if p.DataType == dt {
+			return true
+		}
+	}
+	return false
+}
+
+func addValueQuery(b *salesforce.Batch, dataType, where string, out *[]typedValue, seen func(salesforce.DateTime)) error {
+	q := "SELECT " + salesforce.FeatureParameterValueFields + " FROM " + salesforce.ValueObjectFor(dataType) + where
+	return salesforce.AddQuery(b, q, func(p []salesforce.FeatureParameterValue) error {
+		for _, v := range p {
+			seen(v.SystemModstamp)
+			*out = append(*out, typedValue{dataType: dataType, FeatureParameterValue: v})
+		}
+		return nil
+	})
+}
+
+// must panics on a programming error: a batch built here never holds more than five queries.
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+// poll reads, in one Composite call, the licenses, value records and history rows changed since
+// the watermark, and patches the mirror.
+func (e *Engine) poll(ctx context.Context, fma bool) error {
+	e.mu.Lock()
+	since := e.watermark.Add(-pollOverlap)
+	e.mu.Unlock()
+	newest := since
+	seen := func(t salesforce.DateTime) {
+		if t.After(newest) {
+			newest = t.Time
+		}
+	}
+	where := " WHERE SystemModstamp > " + salesforce.SOQLDateTime(since)
+	var licenses []salesforce.License
+	var values []typedValue
+	var history []salesforce.HistoryRow
+	b := salesforce.NewBatch()
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFields+" FROM "+salesforce.LicenseObject+where, func(p []salesforce.License) error {
+		for _, l := range p {
+			seen(l.SystemModstamp)
+		}
+		licenses = append(licenses, p...)
+		return nil
+	}))
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.HistoryFields+" FROM "+salesforce.LicenseHistoryObject+
+		" WHERE CreatedDate > "+salesforce.SOQLDateTime(since)+" ORDER BY CreatedDate", func(p []salesforce.HistoryRow) error {
+		history = append(history, p...)
+		return nil
+	}))
+	if fma {
+		for _, dt := range []string{salesforce.DataTypeBoolean, salesforce.DataTypeInteger, salesforce.DataTypeDate} {
+			must(addValueQuery(b, dt, where, &values, seen))
+		}
+	}
+	if err := e.client.RunBatch(ctx, b); err != nil {
+		return fmt.Errorf("polling the LMO for changes: %w", err)
+	}
+	changed := e.mirror.applyIncremental(licenses, values, history)
+	e.mu.Lock()
+	if newest.After(e.watermark) {
+		e.watermark = newest
+	}
+	e.mu.Unlock()
+	now := e.now()
+	e.updateStatus(func(s *Status) { s.LastIncrementalSync, s.Error = now, "" })
+	e.notifyIDs(changed)
+	return nil
+}
+
+// writeQuiet is how long the writer waits for more changes before sending a batch of fewer than
+// 200 records, so that a burst of reconciles fills whole Collections calls.
+const writeQuiet = 300 * time.Millisecond
+
+// writeLoop sends queued writes while the budget and the org allow it.
+func (e *Engine) writeLoop(ctx context.Context) error {
+	var lastAdd time.Time
+	for {
+		wait := time.Hour
+		if next, ok := e.writer.nextReady(); ok {
+			wait = time.Until(next)
+			if q := time.Until(lastAdd.Add(writeQuiet)); q > wait && e.writer.readyCount(e.now()) < salesforce.CollectionsMax {
+				wait = q
+			}
+		}
+		if st := e.Status(); st.Budget.Low || e.now().Before(st.Budget.LimitExceededUntil) || st.WritesBlocked != "" {
+			wait = 5 * time.Second
+		}
+		if wait < 0 {
+			wait = 0
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.writer.wake:
+			lastAdd = time.Now()
+			continue
+		case <-time.After(wait):
+		}
+		if st := e.Status(); st.Budget.Low || e.now().Before(st.Budget.LimitExceededUntil) || st.WritesBlocked != "" {
+			continue
+		}
+		if e.writer.readyCount(e.now()) < salesforce.CollectionsMax && time.Since(lastAdd) < writeQuiet {
+			continue
+		}
+		_, err := e.flush(ctx)
+		switch {
+		case err == nil:
+		case salesforce.IsLimitExceeded(err):
+			e.limitHits++
+			d := limitBackoff(e.limitHits)
+			e.updateStatus(func(s *Status) {
+				s.Budget.LimitExceededUntil = e.now().Add(d)
+				s.Budget.Message = "Salesforce answers REQUEST_LIMIT_EXCEEDED: the org's daily API limit is spent; writes wait " + d.String()
+			})
+		case salesforce.IsAuth(err):
+			return fmt.Errorf("writing: %w", err)
+		default:
+			e.cfg.Log.Info("Write batch failed; retrying with backoff", "error", err.Error())
+		}
+	}
+}
