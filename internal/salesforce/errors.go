@@ -207,10 +207,59 @@ type classifier interface{ Class() ErrorClass }
 
 // ClassOf classifies any error a Client method returned, looking through wrapping. Connection
 // errors and timeouts are Retryable, a cancelled context and unknown errors are Terminal.
+//
+// An error that joins several (errors.Join, as RunBatch returns, or fmt.Errorf with several %w) has
+// the most severe class among its parts, in the order LimitExceeded > Auth > Validation > Terminal
+// > Retryable: the class of the part that decides what the caller must do. The org-wide limit and
+// refused credentials affect every call; a refused query or other permanent failure fails again
+// however often the whole is retried; only when every part is transient is retrying the whole
+// worthwhile.
 func ClassOf(err error) ErrorClass {
 	if err == nil {
 		return Terminal
 	}
+	// Follow single wrapping down to the first typed error or the first join.
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if c, ok := e.(classifier); ok {
+			return c.Class()
+		}
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			best, found := Terminal, false
+			for _, part := range j.Unwrap() {
+				if part == nil {
+					continue
+				}
+				if cl := ClassOf(part); !found || severity(cl) > severity(best) {
+					best, found = cl, true
+				}
+			}
+			if found {
+				return best
+			}
+			break
+		}
+	}
+	return classOfLeaf(err)
+}
+
+// severity orders the classes for ClassOf of a joined error; higher is more severe.
+func severity(c ErrorClass) int {
+	switch c {
+	case LimitExceeded:
+		return 4
+	case Auth:
+		return 3
+	case Validation:
+		return 2
+	case Terminal:
+		return 1
+	default: // Retryable
+		return 0
+	}
+}
+
+// classOfLeaf classifies an error with no join in its chain of single wrapping.
+func classOfLeaf(err error) ErrorClass {
 	var c classifier
 	if errors.As(err, &c) {
 		return c.Class()

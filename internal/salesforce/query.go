@@ -128,49 +128,71 @@ func Query[T any](ctx context.Context, c *Client, soql string, fn func(page []T)
 	if o.batchSize > 0 {
 		req.header = map[string]string{"Sforce-Query-Options": "batchSize=" + strconv.Itoa(o.batchSize)}
 	}
-	op := OpQuery
-	total := -1
-	received := 0
-	ids := map[string]struct{}{}
-	visited := map[string]struct{}{}
+	var page queryPage
+	err := c.call(ctx, OpQuery, req, func(_ int, body []byte) error {
+		var err error
+		page, err = decodeQueryPage(body)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", OpQuery, err)
+	}
+	return runPages(ctx, c, OpQuery, page, req.header, fn)
+}
+
+// pageState is what paging remembers across the pages of one result to refuse a hostile one.
+type pageState struct {
+	total    int
+	received int
+	ids      map[string]struct{}
+	visited  map[string]struct{}
+}
+
+// decodeRecords checks page against what came before and decodes its records into T: no more
+// records than totalSize, every record of T's shape and valid (if T has Validate), no Id twice.
+func decodeRecords[T any](st *pageState, page queryPage) ([]T, error) {
+	if st.total < 0 {
+		st.total = page.TotalSize
+	}
+	st.received += len(page.Records)
+	if st.received > st.total {
+		return nil, malformed("%d records received but totalSize is %d", st.received, st.total)
+	}
+	records := make([]T, len(page.Records))
+	for i, raw := range page.Records {
+		n := st.received - len(page.Records) + i
+		if err := json.Unmarshal(raw, &records[i]); err != nil {
+			return nil, malformed("record %d: %s", n, describeJSONError(err))
+		}
+		if v, ok := any(&records[i]).(validator); ok {
+			if err := v.Validate(); err != nil {
+				return nil, malformed("record %d: %v", n, err)
+			}
+		}
+		var id recordID
+		if err := json.Unmarshal(raw, &id); err != nil {
+			return nil, malformed("record %d: Id is not a string", n)
+		}
+		if id.ID == "" {
+			continue
+		}
+		if _, dup := st.ids[id.ID]; dup {
+			return nil, malformed("record Id %s appears twice in one result", truncate(id.ID, 32))
+		}
+		st.ids[id.ID] = struct{}{}
+	}
+	return records, nil
+}
+
+// runPages hands page, the first page of a result that arrived with operation op, to fn, then
+// follows nextRecordsUrl with queryMore calls (carrying header) until the result is done. Errors
+// of fn are returned as is; the others are prefixed with the operation whose page was refused.
+func runPages[T any](ctx context.Context, c *Client, op string, page queryPage, header map[string]string, fn func(page []T) error) error {
+	st := &pageState{total: -1, ids: map[string]struct{}{}, visited: map[string]struct{}{}}
 	for {
-		var page queryPage
-		err := c.call(ctx, op, req, func(_ int, body []byte) error {
-			var err error
-			page, err = decodeQueryPage(body)
-			return err
-		})
+		records, err := decodeRecords[T](st, page)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
-		}
-		if total < 0 {
-			total = page.TotalSize
-		}
-		received += len(page.Records)
-		if received > total {
-			return fmt.Errorf("%s: %w", op, malformed("%d records received but totalSize is %d", received, total))
-		}
-		records := make([]T, len(page.Records))
-		for i, raw := range page.Records {
-			if err := json.Unmarshal(raw, &records[i]); err != nil {
-				return fmt.Errorf("%s: %w", op, malformed("record %d: %s", received-len(page.Records)+i, describeJSONError(err)))
-			}
-			if v, ok := any(&records[i]).(validator); ok {
-				if err := v.Validate(); err != nil {
-					return fmt.Errorf("%s: %w", op, malformed("record %d: %v", received-len(page.Records)+i, err))
-				}
-			}
-			var id recordID
-			if err := json.Unmarshal(raw, &id); err != nil {
-				return fmt.Errorf("%s: %w", op, malformed("record %d: Id is not a string", received-len(page.Records)+i))
-			}
-			if id.ID == "" {
-				continue
-			}
-			if _, dup := ids[id.ID]; dup {
-				return fmt.Errorf("%s: %w", op, malformed("record Id %s appears twice in one result", truncate(id.ID, 32)))
-			}
-			ids[id.ID] = struct{}{}
 		}
 		if err := fn(records); err != nil {
 			return err
@@ -182,12 +204,20 @@ func Query[T any](ctx context.Context, c *Client, soql string, fn func(page []T)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
-		if _, seen := visited[next]; seen {
+		if _, seen := st.visited[next]; seen {
 			return fmt.Errorf("%s: %w", op, malformed("nextRecordsUrl %s repeats", truncate(next, 256)))
 		}
-		visited[next] = struct{}{}
+		st.visited[next] = struct{}{}
 		op = OpQueryMore
-		req = request{method: http.MethodGet, uri: next, header: req.header}
+		req := request{method: http.MethodGet, uri: next, header: header}
+		err = c.call(ctx, op, req, func(_ int, body []byte) error {
+			var err error
+			page, err = decodeQueryPage(body)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
 	}
 }
 

@@ -218,7 +218,7 @@ func (u Usage) RemainingFraction() float64 { return 1 - u.Fraction() }
 // CallInfo describes one HTTP call to Salesforce, for metrics and the API budget.
 type CallInfo struct {
 	// Operation is one of the Op constants (token, query, queryMore, rowGet, rowPatch,
-	// collectionsPatch, describe, limits, versions).
+	// collectionsPatch, composite, describe, limits, versions).
 	Operation string
 	// StatusCode is the HTTP status, 0 when no response arrived.
 	StatusCode int
@@ -238,6 +238,7 @@ const (
 	OpRowGet           = "rowGet"
 	OpRowPatch         = "rowPatch"
 	OpCollectionsPatch = "collectionsPatch"
+	OpComposite        = "composite" // the one call of RunBatch, however many queries it holds
 	OpDescribe         = "describe"
 	OpLimits           = "limits"
 	OpVersions         = "versions"
