@@ -161,7 +161,7 @@ func TestStatsCounting(t *testing.T) {
 	if err := json.Unmarshal(body, &got); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
-	want := Stats{Calls: map[string]int64{"token": 1, "query": 2, "queryMore": 0, "rowGet": 1, "rowPatch": 1, "collectionsPatch": 1,
+	want := Stats{Calls: map[string]int64{"token": 1, "query": 2, "queryMore": 0, "rowGet": 1, "rowPatch": 1, "collectionsPatch": 1, "composite": 0,
 		"describe": 1, "limits": 1, "versions": 1, "other": 0}, RecordsWritten: 2}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)

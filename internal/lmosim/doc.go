@@ -22,15 +22,53 @@
 //   - GET /services/data: versions 50.0 to 66.0. Under /services/data/vNN.N: query and queryAll
 //     (?q=, pages of 2,000 or Sforce-Query-Options: batchSize=200..2000, nextRecordsUrl
 //     query/01g…-OFFSET), sobjects/TYPE/ID GET and PATCH (If-Unmodified-Since → 412
-//     PRECONDITION_FAILED), composite/sobjects PATCH (≤200 records, allOrNone), sobjects and
-//     sobjects/TYPE/describe, limits. Every response carries Sforce-Limit-Info; every authenticated
-//     call under vNN.N counts toward apiDailyLimit and past it answers 403 REQUEST_LIMIT_EXCEEDED.
+//     PRECONDITION_FAILED), composite/sobjects PATCH (≤200 records, allOrNone), composite POST (see
+//     below), sobjects and sobjects/TYPE/describe, limits. Every response carries Sforce-Limit-Info;
+//     every authenticated call under vNN.N counts toward apiDailyLimit and past it answers 403
+//     REQUEST_LIMIT_EXCEEDED.
 //   - SOQL subset: SELECT fields (parent relationships such as sfLma__Package__r.Name,
 //     CreatedBy.Name, LastModifiedBy.Name, sfFma__FeatureParameter__r.sfFma__FullName__c, Parent.Name
 //     on history) or COUNT(); FROM; WHERE with AND, OR, NOT, parentheses, = != <> < <= > >= [NOT] IN
 //     LIKE, null, strings, numbers, booleans, unquoted dates and datetimes, TODAY, YESTERDAY,
 //     TOMORROW, LAST_N_DAYS:n, NEXT_N_DAYS:n; ORDER BY … ASC|DESC NULLS FIRST|LAST; LIMIT; OFFSET.
+//     History rows filter and sort on CreatedDate (WHERE CreatedDate > 2026-11-25T12:00:00Z ORDER BY
+//     CreatedDate) and reach CreatedBy.Name and Parent.Name.
 //     Text compares case-insensitively; ids compare on their 15-character form.
+//
+// # Composite (POST /services/data/vNN.N/composite)
+//
+//	{"allOrNone": false, "compositeRequest": [
+//	  {"method": "GET", "url": "/services/data/v62.0/query/?q=SELECT+Id+FROM+sfLma__License__c", "referenceId": "licenses",
+//	   "httpHeaders": {"Sforce-Query-Options": "batchSize=200"}},                   // httpHeaders optional
+//	  {"method": "PATCH", "url": "/services/data/v62.0/sobjects/sfLma__License__c/a0N…", "referenceId": "seats",
+//	   "body": {"sfLma__Seats__c": 120}}]}
+//	→ 200 {"compositeResponse": [
+//	  {"body": {"totalSize": 4, "done": true, "records": […]}, "httpHeaders": {}, "httpStatusCode": 200, "referenceId": "licenses"},
+//	  {"body": null, "httpHeaders": {}, "httpStatusCode": 204, "referenceId": "seats"}]}
+//
+// Subrequests run in order through the ordinary handlers: query, queryAll, a nextRecordsUrl,
+// sobjects/TYPE/ID GET and PATCH and limits (describe and composite/sobjects work too); each answers
+// its normal body (null when there is none) or its error array with its normal status. httpHeaders
+// in the answer is always {}. The whole call is ONE API call (usage +1, one "composite" in stats;
+// subrequests are not counted as query, rowGet, … calls; recordsWritten still counts written
+// records). Refused as a whole with 400: not JSON (JSON_PARSER_ERROR); more than 25 subrequests or
+// more than 5 query, queryAll, query-locator and composite/sobjects subrequests (LIMIT_EXCEEDED —
+// Salesforce documents the limits but not the code; this is a best guess); no subrequests, a
+// missing, duplicate or malformed referenceId (".@{}[] " not allowed), an unknown method, a url not
+// under /services/data/v, or composite/sobjects with allOrNone true (INVALID_API_INPUT). A url with
+// an unsupported version answers that subrequest 404 NOT_FOUND; a nested composite 400
+// INVALID_API_INPUT. With allOrNone true the first failing subrequest (status ≥ 400) stops the run,
+// the row PATCHes before it are rolled back (fields and their history rows), and every other
+// subrequest answers 400 [{"message":"The transaction was rolled back since another operation in
+// the same transaction failed.","errorCode":"PROCESSING_HALTED"}]. References (@{ref.field}) are not
+// resolved: they reach the handlers literally.
+//
+// Faults: a composite call fires the faults of "composite" and "*" once, as a whole (latency,
+// status, limitExceeded, dropConnection). Faults of the subrequests' own kinds (a "query" fault, say)
+// do not fire inside a composite: the call on the wire is a composite call, and a test that wants a
+// failing subrequest can provoke a real one. A "composite" lockRowShare fails floor(n×share) of its
+// row PATCH subrequests with 400 UNABLE_TO_LOCK_ROW; a "composite" corrupt mode applies to its query
+// and query-locator subrequests' pages (invalidJSON thus makes the whole composite body unparseable).
 //
 // # LMA rules
 //
@@ -85,7 +123,8 @@
 //	       to report subscriber-side values (as the License Manager user)
 //	POST   /__sim/faults {…}; GET /__sim/faults; DELETE /__sim/faults
 //	GET    /__sim/stats → {"calls": {"token","query","queryMore","rowGet","rowPatch","collectionsPatch",
-//	       "describe","limits","versions","other"}, "recordsWritten"}; POST /__sim/stats/reset
+//	       "composite","describe","limits","versions","other"}, "recordsWritten"} (every kind, 0 included);
+//	       POST /__sim/stats/reset
 //	POST   /__sim/usage {used} sets the API usage counter
 //
 // # Faults
@@ -97,6 +136,7 @@
 //	{"operation":"*","status":503,"errorCode":"SERVER_UNAVAILABLE","message":"…","probability":0.3}
 //	{"operation":"collectionsPatch","lockRowShare":0.5}   // floor(n×share) records of each batch, chosen
 //	                                                      // at random, fail with UNABLE_TO_LOCK_ROW
+//	                                                      // (on "composite": its row PATCH subrequests)
 //	{"operation":"*","limitExceeded":true}                // 403 REQUEST_LIMIT_EXCEEDED
 //	{"expireTokensEvery":"20s"}                           // tokens older than 20s are invalid (401)
 //	{"expireTokensNow":true}                              // every token issued so far is invalid

@@ -13,7 +13,7 @@ import (
 // for the meaning of each field.
 type Fault struct {
 	// Operation is the kind of call affected: token, query, queryMore, rowGet, rowPatch,
-	// collectionsPatch, describe, limits, versions, other, or * for all.
+	// collectionsPatch, composite, describe, limits, versions, other, or * for all.
 	Operation string `json:"operation,omitempty"`
 	// LatencyMs delays the response.
 	LatencyMs int `json:"latencyMs,omitempty"`

@@ -285,10 +285,11 @@ const (
 	opDescribe         = "describe"
 	opLimits           = "limits"
 	opVersions         = "versions"
+	opComposite        = "composite"
 	opOther            = "other"
 )
 
-var operations = []string{opToken, opQuery, opQueryMore, opRowGet, opRowPatch, opCollectionsPatch, opDescribe, opLimits, opVersions, opOther}
+var operations = []string{opToken, opQuery, opQueryMore, opRowGet, opRowPatch, opCollectionsPatch, opComposite, opDescribe, opLimits, opVersions, opOther}
 
 // classify names the operation of a request under /services/data/vNN.N.
 func classify(method, rest string) string {
@@ -302,6 +303,8 @@ func classify(method, rest string) string {
 		return opLimits
 	case parts[0] == "composite" && len(parts) == 2 && parts[1] == "sobjects" && method == http.MethodPatch:
 		return opCollectionsPatch
+	case parts[0] == "composite" && len(parts) == 1 && method == http.MethodPost:
+		return opComposite
 	case parts[0] == "sobjects" && (len(parts) == 1 || len(parts) == 2 || len(parts) == 3 && parts[2] == "describe"):
 		return opDescribe
 	case parts[0] == "sobjects" && len(parts) == 3 && method == http.MethodGet:
@@ -390,6 +393,16 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request, version, rest
 		return
 	}
 	req := &request{version: version, session: sess, faults: fired}
+	if op == opComposite {
+		s.serveComposite(w, r, req)
+		return
+	}
+	s.dispatch(w, r, req, op, rest)
+}
+
+// dispatch serves an authenticated, counted call (or a Composite subrequest) of kind op; rest is
+// the path after /services/data/vNN.N.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, req *request, op, rest string) {
 	parts := strings.Split(strings.Trim(rest, "/"), "/")
 	switch op {
 	case opQuery:
