@@ -2,48 +2,155 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
-// LicenseManagementOrgReconciler reconciles LicenseManagementOrgs: it authenticates to each LMO and
-// runs the LMO's engine.
+// secretRecheck is how often a LicenseManagementOrg re-reads its Secret, so rotated credentials take
+// effect without a spec change (the operator does not watch Secrets).
+const secretRecheck = 3 * time.Minute
+
+// LicenseManagementOrgReconciler reconciles LicenseManagementOrgs: it reads each LMO's credentials,
+// runs its engine, and reports the connection, the org, the API budget and the mirror in status.
 type LicenseManagementOrgReconciler struct {
-	client.Client
+	*deps
 }
 
-// +kubebuilder:rbac:groups=licensing.lmo-operator.dev,resources=licensemanagementorgs,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=licensing.lmo-operator.dev,resources=licensemanagementorgs,verbs=get;list;watch
 // +kubebuilder:rbac:groups=licensing.lmo-operator.dev,resources=licensemanagementorgs/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile brings one LicenseManagementOrg toward its spec.
+// Reconcile brings one LicenseManagementOrg's engine in line with its spec and Secret.
 func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var lmo licensingv1alpha1.LicenseManagementOrg
 	if err := r.Get(ctx, req.NamespacedName, &lmo); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.registry.Stop(req.String())
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if lmo.Status.ObservedGeneration == lmo.Generation {
+	if !lmo.DeletionTimestamp.IsZero() {
+		r.registry.Stop(req.String())
 		return ctrl.Result{}, nil
 	}
-	patch := client.MergeFrom(lmo.DeepCopy())
-	lmo.Status.ObservedGeneration = lmo.Generation
-	err := r.Status().Patch(ctx, &lmo, patch)
-	if apierrors.IsConflict(err) {
-		return ctrl.Result{Requeue: true}, nil
+	before := lmo.Status.DeepCopy()
+
+	creds, reason, err := r.credentials(ctx, &lmo)
+	if err != nil {
+		r.registry.Stop(req.String())
+		setSecretProblem(&lmo, reason, err.Error())
+		return r.patchStatus(ctx, &lmo, before, ctrl.Result{RequeueAfter: time.Minute})
 	}
-	return ctrl.Result{}, client.IgnoreNotFound(err)
+	cfg := engine.Config{
+		InstanceURL: lmo.Spec.InstanceURL, LoginURL: lmo.Spec.LoginURL, APIVersion: lmo.Spec.APIVersion,
+		Credentials: creds, PollInterval: durationOr(lmo.Spec.PollInterval, time.Minute),
+		ResyncInterval: durationOr(lmo.Spec.ResyncInterval, 6*time.Hour), ReservePercent: 20,
+		AllowNonProduction: lmo.Spec.AllowNonProductionOrg,
+		HTTPClient: r.opts.HTTPClient, Log: logf.FromContext(ctx).WithName("engine"), Now: r.opts.Now,
+	}
+	if lmo.Spec.APIBudget != nil {
+		cfg.ReservePercent = int(lmo.Spec.APIBudget.ReservePercent)
+	}
+	key := req.String()
+	if r.opts.OnCall != nil {
+		cfg.OnCall = func(ci salesforce.CallInfo) { r.opts.OnCall(key, ci) }
+	}
+	r.router.callbacks(req.NamespacedName, &cfg, func() (engine.LMO, bool) { return r.registry.Get(key) })
+	eng, started := r.registry.Ensure(key, cfg)
+	if started {
+		logf.FromContext(ctx).Info("Started the LMO engine", "instanceURL", lmo.Spec.InstanceURL)
+	}
+	setEngineStatus(&lmo, eng.Status())
+	lmo.Status.ObservedGeneration = lmo.Generation
+	return r.patchStatus(ctx, &lmo, before, ctrl.Result{RequeueAfter: secretRecheck})
+}
+
+func (r *LicenseManagementOrgReconciler) patchStatus(ctx context.Context, lmo *licensingv1alpha1.LicenseManagementOrg,
+	before *licensingv1alpha1.LicenseManagementOrgStatus, res ctrl.Result) (ctrl.Result, error) {
+	if equality.Semantic.DeepEqual(before, &lmo.Status) {
+		return res, nil
+	}
+	if err := r.Status().Update(ctx, lmo); err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			return ctrl.Result{Requeue: true}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	return res, nil
+}
+
+// credentials reads the LMO's Secret with an uncached get and checks its keys. The error names the
+// Secret and key but never a value.
+func (r *LicenseManagementOrgReconciler) credentials(ctx context.Context, lmo *licensingv1alpha1.LicenseManagementOrg) (engine.Credentials, string, error) {
+	name := secretName(lmo)
+	var secret corev1.Secret
+	if err := r.apiReader.Get(ctx, types.NamespacedName{Namespace: lmo.Namespace, Name: name}, &secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return engine.Credentials{}, licensingv1alpha1.ReasonSecretNotFound, fmt.Errorf("Secret %s/%s does not exist", lmo.Namespace, name)
+		}
+		return engine.Credentials{}, licensingv1alpha1.ReasonSecretNotFound, fmt.Errorf("reading Secret %s/%s: %w", lmo.Namespace, name, err)
+	}
+	need := func(key string) (string, error) {
+		v := string(secret.Data[key])
+		if v == "" {
+			return "", fmt.Errorf("Secret %s/%s has no key %q", lmo.Namespace, name, key)
+		}
+		return v, nil
+	}
+	if lmo.Spec.Auth.JWTBearer != nil {
+		id, err1 := need("client-id")
+		user, err2 := need("username")
+		key, err3 := need("private-key")
+		for _, err := range []error{err1, err2, err3} {
+			if err != nil {
+				return engine.Credentials{}, licensingv1alpha1.ReasonSecretInvalid, err
+			}
+		}
+		if err := checkPrivateKey([]byte(key)); err != nil {
+			return engine.Credentials{}, licensingv1alpha1.ReasonSecretInvalid,
+				fmt.Errorf("Secret %s/%s key \"private-key\" %s", lmo.Namespace, name, err.Error())
+		}
+		return engine.Credentials{JWTBearer: &salesforce.JWTBearer{ClientID: id, Username: user, PrivateKeyPEM: []byte(key)}}, "", nil
+	}
+	id, err1 := need("client-id")
+	secretValue, err2 := need("client-secret")
+	for _, err := range []error{err1, err2} {
+		if err != nil {
+			return engine.Credentials{}, licensingv1alpha1.ReasonSecretInvalid, err
+		}
+	}
+	return engine.Credentials{ClientCredentials: &salesforce.ClientCredentials{ClientID: id, ClientSecret: secretValue}}, "", nil
 }
 
 // SetupWithManager registers the controller with the manager.
 func (r *LicenseManagementOrgReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&licensingv1alpha1.LicenseManagementOrg{}).
-		Named("licensemanagementorg").
+		WatchesRawSource(r.router.source(queueLMO)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
+		Named(queueLMO).
 		Complete(r)
+}
+
+// durationOr is d, or def when d is unset (the API server defaults it; a client may not).
+func durationOr(d *metav1.Duration, def time.Duration) time.Duration {
+	if d == nil || d.Duration <= 0 {
+		return def
+	}
+	return d.Duration
 }

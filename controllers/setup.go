@@ -1,18 +1,71 @@
 // Package controllers holds the reconcilers of the LicenseManagementOrg, ManagedPackage and License
-// kinds.
+// kinds. They never call Salesforce: they read each LMO's engine (internal/engine) and queue writes
+// through it.
 package controllers
 
 import (
+	"context"
+	"net/http"
+	"time"
+
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
-// SetupWithManager registers every controller of the operator with the manager.
-func SetupWithManager(mgr ctrl.Manager) error {
-	if err := (&LicenseManagementOrgReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+// Options tune the controllers; the zero value is what the manager runs with.
+type Options struct {
+	// HTTPClient is the transport to Salesforce; nil uses the client's default.
+	HTTPClient *http.Client
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+	// OnCall observes every Salesforce call (metrics); may be nil.
+	OnCall func(lmo string, ci salesforce.CallInfo)
+	// MaxConcurrentLicenseReconciles bounds the License controller's workers; 0 means 4.
+	MaxConcurrentLicenseReconciles int
+}
+
+// deps are what the three reconcilers share.
+type deps struct {
+	client.Client
+	// apiReader reads Secrets straight from the API server: the operator never lists, watches or
+	// caches Secrets.
+	apiReader client.Reader
+	registry  *engine.Registry
+	recorder  record.EventRecorder
+	router    *router
+	opts      Options
+}
+
+func (d *deps) now() time.Time {
+	if d.opts.Now != nil {
+		return d.opts.Now()
+	}
+	return time.Now()
+}
+
+// SetupWithManager registers every controller of the operator with the manager. Engines stop when
+// ctx ends.
+func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	if err := indexFields(ctx, mgr); err != nil {
 		return err
 	}
-	if err := (&ManagedPackageReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+	d := &deps{
+		Client:    mgr.GetClient(),
+		apiReader: mgr.GetAPIReader(),
+		registry:  engine.NewRegistry(ctx),
+		recorder:  mgr.GetEventRecorderFor("lmo-operator"), //nolint:staticcheck // core/v1 Events, which kubectl describe shows
+		opts:      opts,
+	}
+	d.router = newRouter(mgr.GetClient(), d.recorder)
+	if err := (&LicenseManagementOrgReconciler{deps: d}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	return (&LicenseReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)
+	if err := (&ManagedPackageReconciler{deps: d}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	return (&LicenseReconciler{deps: d}).SetupWithManager(mgr)
 }

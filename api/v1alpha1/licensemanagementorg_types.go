@@ -40,18 +40,18 @@ type LicenseManagementOrgSpec struct {
 	// +kubebuilder:default="1m"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s')",message="pollInterval must be at least 10s"
 	// +optional
-	PollInterval metav1.Duration `json:"pollInterval,omitempty"`
+	PollInterval *metav1.Duration `json:"pollInterval,omitempty"`
 
 	// resyncInterval is how often the operator re-reads every record of the LMO. At least 5m.
 	// +kubebuilder:default="6h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5m')",message="resyncInterval must be at least 5m"
 	// +optional
-	ResyncInterval metav1.Duration `json:"resyncInterval,omitempty"`
+	ResyncInterval *metav1.Duration `json:"resyncInterval,omitempty"`
 
 	// apiBudget protects the org's shared daily API allocation.
 	// +kubebuilder:default={reservePercent: 20}
 	// +optional
-	APIBudget APIBudget `json:"apiBudget,omitempty"`
+	APIBudget *APIBudget `json:"apiBudget,omitempty"`
 
 	// allowNonProductionOrg lets the operator write to a Developer Edition, trial or sandbox LMO. Such
 	// an org expires and takes the license history with it, so writes to it are refused by default.

@@ -70,7 +70,8 @@ func run(metricsAddr, probeAddr string, secureMetrics, leaderElect bool, leaderE
 	if err != nil {
 		return err
 	}
-	if err := controllers.SetupWithManager(mgr); err != nil {
+	ctx := ctrl.SetupSignalHandler()
+	if err := controllers.SetupWithManager(ctx, mgr, controllers.Options{}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -80,5 +81,5 @@ func run(metricsAddr, probeAddr string, secureMetrics, leaderElect bool, leaderE
 		return err
 	}
 	ctrl.Log.WithName("setup").Info("Starting manager")
-	return mgr.Start(ctrl.SetupSignalHandler())
+	return mgr.Start(ctx)
 }

@@ -1,0 +1,320 @@
+package controllers_test
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/lmosim"
+)
+
+const (
+	globex  = "00D5g000004XyZ1AAA"
+	initech = "00D5g000004AbC2AAA"
+	hooli   = "00D5g000009HoOLAAA"
+	gone    = "00D5g000007GoNeAAA"
+	lic1    = "a0N000000000001AAA"
+	lic2    = "a0N000000000002AAA"
+	licGone = "a0N000000000009AAA"
+)
+
+var seedLicenses = `
+  - {id: a0N000000000001AAA, subscriberOrgID: 00D5g000004XyZ1AAA, packageID: 033000000000001AAA, status: Active, seats: 50, expiration: "2027-06-30", usedLicenses: 12, featureParameters: {acme__MaxProjects: 20, acme__AdvancedReporting: false, acme__ActiveUsers: 11}}
+  - {id: a0N000000000002AAA, subscriberOrgID: 00D5g000004AbC2AAA, packageID: 033000000000001AAA, status: Active, seats: 10, expiration: "2027-01-31", usedLicenses: 8}
+  - {id: a0N000000000009AAA, subscriberOrgID: 00D5g000007GoNeAAA, packageID: 033000000000001AAA, status: Uninstalled, seats: 10, expiration: "2027-01-31", usedLicenses: 0}
+`
+
+const eventually = 20 * time.Second
+
+var _ = Describe("LicenseManagementOrg", func() {
+	It("authenticates, checks the org and reports the mirror", func() {
+		s := startSim(baseSeed(seedLicenses, ""))
+		e := newEnv(s)
+		Eventually(func(g Gomega) {
+			var lmo licensingv1alpha1.LicenseManagementOrg
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "acme"}, &lmo)).To(Succeed())
+			for _, typ := range []string{"Ready", "Authenticated", "LMAInstalled", "FMAInstalled", "ProductionOrg"} {
+				st, _ := condition(lmo.Status.Conditions, typ)
+				g.Expect(st).To(Equal(metav1.ConditionTrue), typ)
+			}
+			g.Expect(lmo.Status.Organization).NotTo(BeNil())
+			g.Expect(lmo.Status.Organization.Name).To(Equal("Acme ISV"))
+			g.Expect(lmo.Status.Mirror).NotTo(BeNil())
+			g.Expect(lmo.Status.Mirror.Licenses).To(BeEquivalentTo(3))
+			g.Expect(lmo.Status.APIUsage).NotTo(BeNil())
+			g.Expect(lmo.Status.APIUsage.Max).To(BeEquivalentTo(100000))
+			g.Expect(lmo.Status.ObservedGeneration).To(Equal(lmo.Generation))
+		}, eventually).Should(Succeed())
+	})
+
+	It("says which key of the Secret is missing", func() {
+		s := startSim(baseSeed(seedLicenses, ""))
+		e := newEnv(s, func(l *licensingv1alpha1.LicenseManagementOrg) {
+			l.Spec.Auth.ClientCredentials.SecretRef.Name = "broken"
+		})
+		createSecret(e.ns, "broken", map[string]string{"client-id": operatorID})
+		Eventually(func(g Gomega) {
+			var lmo licensingv1alpha1.LicenseManagementOrg
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "acme"}, &lmo)).To(Succeed())
+			st, reason := condition(lmo.Status.Conditions, "Authenticated")
+			g.Expect(st).To(Equal(metav1.ConditionFalse))
+			g.Expect(reason).To(Equal("SecretInvalid"))
+			g.Expect(conditionMessage(lmo.Status.Conditions, "Ready")).To(ContainSubstring(`"client-secret"`))
+			g.Expect(conditionMessage(lmo.Status.Conditions, "Ready")).NotTo(ContainSubstring(operatorPW))
+		}, eventually).Should(Succeed())
+	})
+})
+
+var _ = Describe("License", func() {
+	var (
+		s *sim
+		e *env
+	)
+	BeforeEach(func() {
+		s = startSim(baseSeed(seedLicenses, ""))
+		e = newEnv(s)
+	})
+
+	It("writes only the managed fields that differ, and records an Event naming old and new values", func() {
+		e.license("globex", func(l *licensingv1alpha1.License) {
+			l.Spec.SubscriberOrgID = globex
+			l.Spec.Seats = ptr.To(intstr.FromInt(60))
+			l.Spec.FeatureParameters = []licensingv1alpha1.FeatureParameterValue{{Name: "acme__MaxProjects", Integer: ptr.To[int64](50)}}
+		})
+		Eventually(func(g Gomega) {
+			l := e.get("globex")
+			st, reason := condition(l.Status.Conditions, "Ready")
+			g.Expect(st).To(Equal(metav1.ConditionTrue), reason)
+			g.Expect(l.Status.LicenseID).To(Equal(lic1))
+			g.Expect(l.Status.Drift).To(BeEmpty())
+			g.Expect(l.Status.ObservedGeneration).To(Equal(l.Generation))
+		}, eventually).Should(Succeed())
+		rec := s.record(lic1)
+		Expect(*rec.Seats).To(BeEquivalentTo(60))
+		Expect(rec.Expiration.String()).To(Equal("2027-06-30"), "an unmanaged field was written")
+		Expect(rec.Status).To(Equal("Active"))
+		lic, _ := s.GetLicense(lic1)
+		Expect(lic.FeatureParameters).To(HaveKeyWithValue("acme__MaxProjects", BeNumerically("==", 50)))
+		Expect(lic.FeatureParameters).To(HaveKeyWithValue("acme__AdvancedReporting", false))
+		Eventually(func() []string { return events(e.ns, "globex") }, eventually).Should(ContainElement(
+			And(ContainSubstring("LicenseWritten"), ContainSubstring("seats 50 → 60"))))
+	})
+
+	It("only reports drift under the Observe policy", func() {
+		s.ResetStats()
+		e.license("initech", func(l *licensingv1alpha1.License) {
+			l.Spec.SubscriberOrgID = initech
+			l.Spec.Seats = ptr.To(intstr.FromInt(20))
+			l.Spec.ManagementPolicy = licensingv1alpha1.PolicyObserve
+		})
+		Eventually(func(g Gomega) {
+			l := e.get("initech")
+			g.Expect(l.Status.Drift).To(HaveLen(1))
+			g.Expect(l.Status.Drift[0].Field).To(Equal("seats"))
+			g.Expect(l.Status.Drift[0].Desired).To(Equal("20"))
+			g.Expect(l.Status.Drift[0].Observed).To(Equal("10"))
+			st, _ := condition(l.Status.Conditions, "Drifted")
+			g.Expect(st).To(Equal(metav1.ConditionTrue))
+			st, _ = condition(l.Status.Conditions, "Ready")
+			g.Expect(st).To(Equal(metav1.ConditionFalse))
+		}, eventually).Should(Succeed())
+		Consistently(func() float64 { return s.seats(lic2) }, 3*time.Second).Should(BeEquivalentTo(10))
+		Expect(s.Stats().Calls["collectionsPatch"]).To(BeZero())
+	})
+
+	It("shows an edit made in the LMO as drift attributed to its author, and corrects it under Enforce", func() {
+		e.license("globex", func(l *licensingv1alpha1.License) {
+			l.Spec.SubscriberOrgID = globex
+			l.Spec.Seats = ptr.To(intstr.FromInt(50))
+		})
+		Eventually(func(g Gomega) {
+			st, _ := condition(e.get("globex").Status.Conditions, "Ready")
+			g.Expect(st).To(Equal(metav1.ConditionTrue))
+		}, eventually).Should(Succeed())
+		// Pause so the drift stays visible, then let a person change the record.
+		patchAnnotations(e.ns, "globex", map[string]string{licensingv1alpha1.AnnotationPaused: "true"})
+		s.edit(lic1, map[string]any{"sfLma__Seats__c": 5})
+		edited := time.Now()
+		Eventually(func(g Gomega) {
+			l := e.get("globex")
+			g.Expect(l.Status.Drift).To(HaveLen(1))
+			g.Expect(l.Status.Drift[0].ChangedBy).To(Equal("Dana Admin"))
+			g.Expect(l.Status.Drift[0].Observed).To(Equal("5"))
+			_, reason := condition(l.Status.Conditions, "Synced")
+			g.Expect(reason).To(Equal("Paused"))
+		}, 10*time.Second+eventually).Should(Succeed())
+		GinkgoWriter.Printf("drift visible after %s\n", time.Since(edited))
+		Expect(s.seats(lic1)).To(BeEquivalentTo(5), "a paused License was written")
+		patchAnnotations(e.ns, "globex", map[string]string{licensingv1alpha1.AnnotationPaused: "false"})
+		Eventually(func() float64 { return s.seats(lic1) }, eventually).Should(BeEquivalentTo(50))
+	})
+
+	It("waits for the install, then applies the terms", func() {
+		e.license("hooli", func(l *licensingv1alpha1.License) {
+			l.Spec.SubscriberOrgID = hooli
+			l.Spec.Status = licensingv1alpha1.LicenseStatusActive
+			l.Spec.Seats = ptr.To(intstr.FromString("SiteLicense"))
+			l.Spec.Expiration = "Never"
+		})
+		Eventually(func(g Gomega) {
+			_, reason := condition(e.get("hooli").Status.Conditions, "Ready")
+			g.Expect(reason).To(Equal("AwaitingInstall"))
+		}, eventually).Should(Succeed())
+		installed, err := s.Install(lmosim.InstallRequest{PackageID: packageID, SubscriberOrgID: hooli, Edition: "Enterprise Edition"})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			rec := s.record(installed.ID)
+			g.Expect(rec.Status).To(Equal("Active"))
+			g.Expect(rec.IsSiteLicense()).To(BeTrue())
+			g.Expect(rec.NeverExpires()).To(BeTrue())
+		}, 10*time.Second+eventually).Should(Succeed())
+		Eventually(func(g Gomega) {
+			st, _ := condition(e.get("hooli").Status.Conditions, "Ready")
+			g.Expect(st).To(Equal(metav1.ConditionTrue))
+		}, eventually).Should(Succeed())
+	})
+
+	It("never writes an Uninstalled record and says so", func() {
+		s.ResetStats()
+		e.license("gone", func(l *licensingv1alpha1.License) {
+			l.Spec.LicenseID = licGone
+			l.Spec.Seats = ptr.To(intstr.FromInt(99))
+		})
+		Eventually(func(g Gomega) {
+			l := e.get("gone")
+			st, reason := condition(l.Status.Conditions, "Stalled")
+			g.Expect(st).To(Equal(metav1.ConditionTrue))
+			g.Expect(reason).To(Equal("Uninstalled"))
+		}, eventually).Should(Succeed())
+		Consistently(func() int64 { return s.Stats().Calls["collectionsPatch"] }, 2*time.Second).Should(BeZero())
+	})
+
+	It("refuses Active to Trial when the record is Active", func() {
+		e.license("initech", func(l *licensingv1alpha1.License) {
+			l.Spec.SubscriberOrgID = initech
+			l.Spec.Status = licensingv1alpha1.LicenseStatusTrial
+			l.Spec.Expiration = time.Now().AddDate(0, 0, 30).Format(time.DateOnly)
+		})
+		Eventually(func(g Gomega) {
+			st, reason := condition(e.get("initech").Status.Conditions, "Stalled")
+			g.Expect(st).To(Equal(metav1.ConditionTrue))
+			g.Expect(reason).To(Equal("ImpossibleTransition"))
+		}, eventually).Should(Succeed())
+		Expect(s.record(lic2).Status).To(Equal("Active"))
+	})
+
+	It("holds an access reduction until it is approved by annotation", func() {
+		e.license("globex", func(l *licensingv1alpha1.License) {
+			l.Spec.SubscriberOrgID = globex
+			l.Spec.Status = licensingv1alpha1.LicenseStatusSuspended
+			l.Spec.Seats = ptr.To(intstr.FromInt(5)) // 12 in use
+		})
+		Eventually(func(g Gomega) {
+			l := e.get("globex")
+			_, reason := condition(l.Status.Conditions, "Ready")
+			g.Expect(reason).To(Equal("AccessReductionHeld"))
+			g.Expect(conditionMessage(l.Status.Conditions, "Ready")).To(And(ContainSubstring("Active to Suspended"), ContainSubstring("seats 5 below the 12 in use")))
+		}, eventually).Should(Succeed())
+		Eventually(func() []string { return events(e.ns, "globex") }, eventually).Should(ContainElement(ContainSubstring("AccessReductionHeld")))
+		Consistently(func() string { return s.record(lic1).Status }, 2*time.Second).Should(Equal("Active"))
+		patchAnnotations(e.ns, "globex", map[string]string{licensingv1alpha1.AnnotationAllowAccessReduction: "true"})
+		Eventually(func(g Gomega) {
+			rec := s.record(lic1)
+			g.Expect(rec.Status).To(Equal("Suspended"))
+			g.Expect(*rec.Seats).To(BeEquivalentTo(5))
+		}, eventually).Should(Succeed())
+	})
+
+	It("suspends the record on delete with deletionPolicy Suspend, once approved", func() {
+		e.license("globex", func(l *licensingv1alpha1.License) {
+			l.Spec.SubscriberOrgID = globex
+			l.Spec.DeletionPolicy = licensingv1alpha1.DeletionPolicySuspend
+		})
+		Eventually(func(g Gomega) {
+			g.Expect(e.get("globex").Finalizers).To(ContainElement(licensingv1alpha1.FinalizerLicense))
+		}, eventually).Should(Succeed())
+		Expect(k8sClient.Delete(ctx, e.get("globex"))).To(Succeed())
+		Eventually(func(g Gomega) {
+			_, reason := condition(e.get("globex").Status.Conditions, "Stalled")
+			g.Expect(reason).To(Equal("AccessReductionHeld"))
+		}, eventually).Should(Succeed())
+		Expect(s.record(lic1).Status).To(Equal("Active"))
+		patchAnnotations(e.ns, "globex", map[string]string{licensingv1alpha1.AnnotationAllowAccessReduction: "true"})
+		Eventually(func() string { return s.record(lic1).Status }, eventually).Should(Equal("Suspended"))
+		Eventually(func() bool {
+			var l licensingv1alpha1.License
+			return client.IgnoreNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "globex"}, &l)) == nil && l.Name == ""
+		}, eventually).Should(BeTrue())
+	})
+
+	It("refuses to set a Subscriber-to-LMO feature parameter", func() {
+		e.license("globex", func(l *licensingv1alpha1.License) {
+			l.Spec.SubscriberOrgID = globex
+			l.Spec.FeatureParameters = []licensingv1alpha1.FeatureParameterValue{{Name: "acme__ActiveUsers", Integer: ptr.To[int64](1)}}
+		})
+		Eventually(func(g Gomega) {
+			l := e.get("globex")
+			_, reason := condition(l.Status.Conditions, "Stalled")
+			g.Expect(reason).To(Equal("ReadOnlyParameter"))
+			g.Expect(l.Status.Observed).NotTo(BeNil())
+			g.Expect(l.Status.Observed.FeatureParameters).To(ContainElement(licensingv1alpha1.ObservedFeatureParameter{
+				Name: "acme__ActiveUsers", Direction: "Subscriber to LMO", Value: "11"}))
+		}, eventually).Should(Succeed())
+	})
+})
+
+var _ = Describe("API calls", func() {
+	It("sync 500 Licenses that all need a seats change with 3 Collections calls, and then one call per poll", func() {
+		var b strings.Builder
+		for i := 0; i < 500; i++ {
+			fmt.Fprintf(&b, "  - {id: a0N%012dAAA, subscriberOrgID: 00D%012dAAA, packageID: 033000000000001AAA, status: Active, seats: 10, expiration: \"2027-06-30\"}\n", i+100, i+100)
+		}
+		s := startSim(baseSeed(b.String(), ""))
+		e := newEnv(s)
+		for i := 0; i < 500; i++ {
+			e.license(fmt.Sprintf("customer-%d", i), func(l *licensingv1alpha1.License) {
+				l.Spec.SubscriberOrgID = fmt.Sprintf("00D%012dAAA", i+100)
+				l.Spec.Seats = ptr.To(intstr.FromInt(20))
+			})
+		}
+		Eventually(func(g Gomega) {
+			var list licensingv1alpha1.LicenseList
+			g.Expect(k8sClient.List(ctx, &list, client.InNamespace(e.ns))).To(Succeed())
+			ready := 0
+			for _, l := range list.Items {
+				if st, _ := condition(l.Status.Conditions, "Ready"); st == metav1.ConditionTrue {
+					ready++
+				}
+			}
+			g.Expect(ready).To(Equal(500))
+		}, 90*time.Second, time.Second).Should(Succeed())
+		calls := s.Stats().Calls
+		GinkgoWriter.Printf("calls: %v\n", calls)
+		// The LMO's checks: token, Organization (query), 2 describes, limits. The load: one Composite
+		// batch (packages, licenses, feature parameters, value objects). Writes: 500/200 = 3.
+		Expect(calls["token"]).To(BeEquivalentTo(1))
+		Expect(calls["describe"]).To(BeEquivalentTo(2))
+		Expect(calls["limits"]).To(BeEquivalentTo(1))
+		Expect(calls["collectionsPatch"]).To(BeEquivalentTo(3))
+		Expect(calls["rowPatch"]).To(BeZero())
+		Expect(calls["query"]).To(BeEquivalentTo(1), "only the Organization is read with a plain query")
+		// The full load is one Composite call; every other Composite call is a poll (one per 10s).
+		before := calls["composite"]
+		Expect(before).To(BeNumerically("<=", 1+10))
+		time.Sleep(31 * time.Second)
+		after := s.Stats().Calls
+		polls := after["composite"] - before
+		Expect(polls).To(BeNumerically(">=", 2))
+		Expect(polls).To(BeNumerically("<=", 4))
+		Expect(after["collectionsPatch"]).To(BeEquivalentTo(3), "a steady state writes nothing")
+		Expect(after["query"] + after["queryMore"] + after["rowGet"]).To(Equal(calls["query"] + calls["queryMore"] + calls["rowGet"]))
+	})
+})

@@ -1,0 +1,173 @@
+package controllers
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/drift"
+	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+)
+
+// desiredTerms maps a License spec to drift terms: fields left out stay unmanaged.
+func desiredTerms(spec licensingv1alpha1.LicenseSpec) drift.Terms {
+	t := drift.Terms{Status: string(spec.Status), Expiration: spec.Expiration}
+	if spec.Seats != nil {
+		var n int64 = drift.SiteLicenseSeats
+		if spec.Seats.Type == intstr.Int {
+			n = int64(spec.Seats.IntValue())
+		}
+		t.Seats = &n
+	}
+	if len(spec.FeatureParameters) > 0 {
+		t.Params = map[string]string{}
+		for _, p := range spec.FeatureParameters {
+			t.Params[p.Name] = paramText(p)
+		}
+	}
+	return t
+}
+
+func paramText(p licensingv1alpha1.FeatureParameterValue) string {
+	switch {
+	case p.Boolean != nil:
+		return strconv.FormatBool(*p.Boolean)
+	case p.Integer != nil:
+		return strconv.FormatInt(*p.Integer, 10)
+	case p.Date != nil:
+		return *p.Date
+	}
+	return ""
+}
+
+// paramKinds gives the data type each spec feature parameter's value has.
+func paramKinds(spec licensingv1alpha1.LicenseSpec) map[string]string {
+	out := map[string]string{}
+	for _, p := range spec.FeatureParameters {
+		switch {
+		case p.Boolean != nil:
+			out[p.Name] = salesforce.DataTypeBoolean
+		case p.Integer != nil:
+			out[p.Name] = salesforce.DataTypeInteger
+		case p.Date != nil:
+			out[p.Name] = salesforce.DataTypeDate
+		}
+	}
+	return out
+}
+
+func paramDefs(params map[string]engine.FeatureParameter) map[string]drift.Param {
+	out := make(map[string]drift.Param, len(params))
+	for name, p := range params {
+		out[name] = drift.Param{DataType: p.DataType, Writable: p.Writable()}
+	}
+	return out
+}
+
+func hasManagedFields(t drift.Terms) bool {
+	return t.Status != "" || t.Seats != nil || t.Expiration != "" || len(t.Params) > 0
+}
+
+// observedTerms maps an LMO record to drift terms.
+func observedTerms(rec engine.License) drift.Terms {
+	t := drift.Terms{Status: rec.Status, Seats: rec.Seats, Expiration: rec.Expiration, Params: map[string]string{}}
+	for name, v := range rec.Params {
+		t.Params[name] = v.Value
+	}
+	return t
+}
+
+// observedStatus is the record as status.observed shows it.
+func observedStatus(rec engine.License) *licensingv1alpha1.ObservedLicense {
+	o := &licensingv1alpha1.ObservedLicense{
+		Status: licensingv1alpha1.LicenseStatus(rec.Status), Expiration: rec.Expiration, UsedLicenses: rec.UsedLicenses,
+		InstallDate: rec.InstallDate, Edition: rec.Edition, IsSandbox: rec.IsSandbox, PackageVersion: rec.VersionNumber,
+		LastModifiedBy: rec.LastModifiedBy,
+	}
+	if rec.Seats != nil {
+		s := intstr.FromInt(int(*rec.Seats))
+		if *rec.Seats < 0 {
+			s = intstr.FromString(licensingv1alpha1.SiteLicense)
+		}
+		o.Seats = &s
+	}
+	if !rec.LastModifiedAt.IsZero() {
+		t := metav1.NewTime(rec.LastModifiedAt.Truncate(time.Second))
+		o.LastModifiedAt = &t
+	}
+	names := make([]string, 0, len(rec.Params))
+	for name := range rec.Params {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := rec.Params[name]
+		o.FeatureParameters = append(o.FeatureParameters, licensingv1alpha1.ObservedFeatureParameter{Name: name, Direction: v.Direction, Value: v.Value})
+	}
+	return o
+}
+
+// historyField is the LMO field API name behind a drift field, for attribution from history.
+var historyField = map[string]string{
+	drift.FieldStatus:     salesforce.FieldStatus,
+	drift.FieldSeats:      salesforce.FieldSeats,
+	drift.FieldExpiration: salesforce.FieldExpiration,
+}
+
+// driftStatus turns drift into status entries, attributed from the record's field history (or,
+// without history, from the record's last modification), and a summary for kubectl get.
+func driftStatus(diffs []drift.FieldDrift, rec engine.License) ([]licensingv1alpha1.FieldDrift, string) {
+	if len(diffs) == 0 {
+		return nil, ""
+	}
+	out := make([]licensingv1alpha1.FieldDrift, len(diffs))
+	names := make([]string, len(diffs))
+	for i, d := range diffs {
+		by, at := rec.LastModifiedBy, rec.LastModifiedAt
+		if change, ok := rec.Changes[historyField[d.Field]]; ok {
+			by, at = change.By, change.At
+		} else if name, ok := strings.CutPrefix(d.Field, "featureParameters["); ok {
+			if v, ok := rec.Params[strings.TrimSuffix(name, "]")]; ok {
+				by, at = v.LastModifiedBy, v.LastModifiedAt
+			}
+		}
+		out[i] = licensingv1alpha1.FieldDrift{Field: d.Field, Desired: d.Desired, Observed: d.Observed, ChangedBy: by}
+		if !at.IsZero() {
+			t := metav1.NewTime(at.Truncate(time.Second))
+			out[i].ChangedAt = &t
+		}
+		names[i] = d.Field
+	}
+	return out, strings.Join(names, ",")
+}
+
+// writeFor is the write that sets the drifted fields to the desired values.
+func writeFor(licenseID string, diffs []drift.FieldDrift, desired drift.Terms) engine.Write {
+	w := engine.Write{LicenseID: licenseID}
+	for _, d := range diffs {
+		switch d.Field {
+		case drift.FieldStatus:
+			s := desired.Status
+			w.Status = &s
+		case drift.FieldSeats:
+			n := *desired.Seats
+			w.Seats = &n
+		case drift.FieldExpiration:
+			e := desired.Expiration
+			w.Expiration = &e
+		default:
+			name := strings.TrimSuffix(strings.TrimPrefix(d.Field, "featureParameters["), "]")
+			if w.Params == nil {
+				w.Params = map[string]string{}
+			}
+			w.Params[name] = desired.Params[name]
+		}
+	}
+	return w
+}

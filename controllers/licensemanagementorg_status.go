@@ -1,0 +1,151 @@
+package controllers
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+)
+
+// setCondition sets a condition for the object's current generation; LastTransitionTime only moves
+// when the status flips.
+func setCondition(conds *[]metav1.Condition, generation int64, typ string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(conds, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message, ObservedGeneration: generation})
+}
+
+// kstatus sets Ready, Reconciling and Stalled together, as kstatus reads them.
+func kstatus(conds *[]metav1.Condition, generation int64, ready bool, state, reason, message string) {
+	readyStatus := metav1.ConditionFalse
+	if ready {
+		readyStatus = metav1.ConditionTrue
+	}
+	setCondition(conds, generation, licensingv1alpha1.ConditionReady, readyStatus, reason, message)
+	switch state {
+	case stateReconciling:
+		setCondition(conds, generation, licensingv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
+		setCondition(conds, generation, licensingv1alpha1.ConditionStalled, metav1.ConditionFalse, reason, "")
+	case stateStalled:
+		setCondition(conds, generation, licensingv1alpha1.ConditionReconciling, metav1.ConditionFalse, reason, "")
+		setCondition(conds, generation, licensingv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message)
+	default:
+		setCondition(conds, generation, licensingv1alpha1.ConditionReconciling, metav1.ConditionFalse, reason, "")
+		setCondition(conds, generation, licensingv1alpha1.ConditionStalled, metav1.ConditionFalse, reason, "")
+	}
+}
+
+// The kstatus states of kstatus().
+const (
+	stateSettled     = ""
+	stateReconciling = "Reconciling"
+	stateStalled     = "Stalled"
+)
+
+func setSecretProblem(lmo *licensingv1alpha1.LicenseManagementOrg, reason, message string) {
+	g := lmo.Generation
+	setCondition(&lmo.Status.Conditions, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionFalse, reason, message)
+	kstatus(&lmo.Status.Conditions, g, false, stateStalled, reason, message)
+	lmo.Status.ObservedGeneration = g
+}
+
+// setEngineStatus writes what the engine knows into the LicenseManagementOrg's status.
+func setEngineStatus(lmo *licensingv1alpha1.LicenseManagementOrg, st engine.Status) {
+	g := lmo.Generation
+	conds := &lmo.Status.Conditions
+	switch {
+	case st.Connected:
+		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionTrue, licensingv1alpha1.ReasonAuthenticated, "The operator holds a session for the LMO")
+	case st.Error != "" && st.ErrorClass == salesforce.Auth:
+		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionFalse, licensingv1alpha1.ReasonAuthenticationFailed, st.Error)
+	case st.Error != "" && st.ErrorClass == salesforce.Retryable:
+		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionUnknown, licensingv1alpha1.ReasonUnreachable, st.Error)
+	default:
+		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionUnknown, licensingv1alpha1.ReasonReconciling, "Connecting to the LMO")
+	}
+	installed := func(typ string, v *bool, app string) {
+		switch {
+		case v == nil:
+			setCondition(conds, g, typ, metav1.ConditionUnknown, licensingv1alpha1.ReasonReconciling, "Not checked yet")
+		case *v:
+			setCondition(conds, g, typ, metav1.ConditionTrue, licensingv1alpha1.ReasonInstalled, "The "+app+" is installed")
+		default:
+			setCondition(conds, g, typ, metav1.ConditionFalse, licensingv1alpha1.ReasonNotInstalled, "The "+app+" is not installed in the org; install it from the AppExchange")
+		}
+	}
+	installed(licensingv1alpha1.ConditionLMAInstalled, st.LMAInstalled, "License Management App")
+	installed(licensingv1alpha1.ConditionFMAInstalled, st.FMAInstalled, "Feature Management App")
+	if st.Org != nil {
+		lmo.Status.Organization = &licensingv1alpha1.OrganizationStatus{ID: st.Org.ID, Name: st.Org.Name, Edition: st.Org.Edition, IsSandbox: st.Org.IsSandbox}
+		if !st.Org.TrialExpiration.IsZero() {
+			t := metav1.NewTime(st.Org.TrialExpiration)
+			lmo.Status.Organization.TrialExpiration = &t
+		}
+		switch {
+		case st.Org.Production():
+			setCondition(conds, g, licensingv1alpha1.ConditionProductionOrg, metav1.ConditionTrue, licensingv1alpha1.ReasonProduction, "The LMO is a production org")
+		case st.WritesBlocked == "":
+			setCondition(conds, g, licensingv1alpha1.ConditionProductionOrg, metav1.ConditionFalse, licensingv1alpha1.ReasonNonProductionAllowed,
+				"The LMO is not a production org; spec.allowNonProductionOrg lets the operator write to it anyway")
+		default:
+			setCondition(conds, g, licensingv1alpha1.ConditionProductionOrg, metav1.ConditionFalse, licensingv1alpha1.ReasonNonProductionOrg, st.WritesBlocked)
+		}
+	}
+	if st.UsageKnown {
+		lmo.Status.APIUsage = &licensingv1alpha1.APIUsageStatus{Used: int64(st.Usage.Used), Max: int64(st.Usage.Max), ObservedAt: metav1.NewTime(st.Usage.ObservedAt.Truncate(time.Second))}
+	}
+	if st.Loaded {
+		m := &licensingv1alpha1.MirrorStatus{Licenses: int32(st.Licenses)}
+		if !st.LastFullSync.IsZero() {
+			t := metav1.NewTime(st.LastFullSync.Truncate(time.Second))
+			m.LastFullSync = &t
+		}
+		if !st.LastIncrementalSync.IsZero() {
+			t := metav1.NewTime(st.LastIncrementalSync.Truncate(time.Second))
+			m.LastIncrementalSync = &t
+		}
+		lmo.Status.Mirror = m
+	}
+
+	// Ready, Reconciling and Stalled: the first problem that applies wins.
+	switch {
+	case st.Error != "" && st.ErrorClass == salesforce.Auth:
+		kstatus(conds, g, false, stateStalled, licensingv1alpha1.ReasonAuthenticationFailed, st.Error+"; check the connected app and the Secret")
+	case st.LMAInstalled != nil && !*st.LMAInstalled:
+		kstatus(conds, g, false, stateStalled, licensingv1alpha1.ReasonNotInstalled, "The License Management App is not installed in the org; this is not an LMO")
+	case st.WritesBlocked != "":
+		kstatus(conds, g, false, stateStalled, licensingv1alpha1.ReasonNonProductionOrg, st.WritesBlocked)
+	case st.Budget.Message != "" && (st.Budget.Low || !st.Budget.LimitExceededUntil.IsZero() && st.Error != ""):
+		reason := licensingv1alpha1.ReasonAPIBudgetLow
+		if !st.Budget.Low {
+			reason = licensingv1alpha1.ReasonAPILimitExceeded
+		}
+		kstatus(conds, g, false, stateReconciling, reason, st.Budget.Message)
+	case st.Error != "":
+		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonUnreachable, st.Error)
+	case !st.Loaded:
+		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonMirrorLoading, "Reading the LMO's license records")
+	default:
+		kstatus(conds, g, true, stateSettled, licensingv1alpha1.ReasonReady, "Connected; the mirror holds the LMO's license records")
+	}
+}
+
+// checkPrivateKey makes sure a JWT bearer key is a PEM RSA private key, without ever echoing it.
+func checkPrivateKey(data []byte) error {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return errors.New("is not PEM")
+	}
+	if _, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
+		return nil
+	}
+	if _, err := x509.ParsePKCS8PrivateKey(block.Bytes); err == nil {
+		return nil
+	}
+	return errors.New("is not an RSA private key in PKCS#1 or PKCS#8 PEM")
+}

@@ -1,0 +1,193 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/engine"
+)
+
+// router turns what an engine reports (records changed, status changed, writes done) into reconcile
+// requests for the resources that refer to those records, and Events on them. It is the channel
+// source of the three controllers.
+type router struct {
+	cache    client.Reader
+	recorder record.EventRecorder
+
+	mu     sync.Mutex
+	queues map[string]workqueue.TypedRateLimitingInterface[reconcile.Request]
+}
+
+// The controllers whose queues the router feeds.
+const (
+	queueLicense = "license"
+	queuePackage = "managedpackage"
+	queueLMO     = "licensemanagementorg"
+)
+
+func newRouter(cache client.Reader, recorder record.EventRecorder) *router {
+	return &router{cache: cache, recorder: recorder, queues: map[string]workqueue.TypedRateLimitingInterface[reconcile.Request]{}}
+}
+
+// source returns the source that hands the router the queue of the named controller.
+func (r *router) source(name string) source.Source {
+	return source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.queues[name] = q
+		return nil
+	})
+}
+
+func (r *router) add(name string, req reconcile.Request) {
+	r.mu.Lock()
+	q := r.queues[name]
+	r.mu.Unlock()
+	if q != nil {
+		q.Add(req)
+	}
+}
+
+// callbacks returns the engine callbacks of one LicenseManagementOrg.
+func (r *router) callbacks(lmo types.NamespacedName, cfg *engine.Config, lookup func() (engine.LMO, bool)) {
+	cfg.OnChange = func(ids []string) {
+		eng, ok := lookup()
+		if !ok {
+			return
+		}
+		r.licensesChanged(lmo, eng, ids)
+	}
+	wasLoaded := false
+	cfg.OnStatus = func() {
+		r.add(queueLMO, reconcile.Request{NamespacedName: lmo})
+		eng, ok := lookup()
+		if !ok {
+			return
+		}
+		if loaded := eng.Status().Loaded; loaded != wasLoaded {
+			wasLoaded = loaded
+			r.everything(lmo)
+		}
+	}
+	cfg.OnWrite = func(results []engine.WriteResult) {
+		if eng, ok := lookup(); ok {
+			r.written(lmo, eng, results)
+		}
+	}
+}
+
+// licensesChanged enqueues the Licenses that name the changed records, and the packages of the LMO.
+func (r *router) licensesChanged(lmo types.NamespacedName, eng engine.LMO, ids []string) {
+	ctx := context.Background()
+	for _, id := range ids {
+		for _, req := range r.licensesFor(ctx, lmo.Namespace, eng, id) {
+			r.add(queueLicense, req)
+		}
+	}
+	r.packagesOf(ctx, lmo)
+}
+
+// licensesFor finds the Licenses in namespace that pin the record or name its subscriber.
+func (r *router) licensesFor(ctx context.Context, namespace string, eng engine.LMO, id string) []reconcile.Request {
+	keys := []string{licenseKey(id)}
+	if l, ok := eng.License(id); ok {
+		keys = append(keys, subscriberKey(l.SubscriberOrgID))
+	}
+	seen := map[types.NamespacedName]bool{}
+	var out []reconcile.Request
+	for _, key := range keys {
+		var list licensingv1alpha1.LicenseList
+		if err := r.cache.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{indexLicenseRecord: key},
+			client.UnsafeDisableDeepCopy); err != nil {
+			continue
+		}
+		for i := range list.Items {
+			n := client.ObjectKeyFromObject(&list.Items[i])
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, reconcile.Request{NamespacedName: n})
+			}
+		}
+	}
+	return out
+}
+
+func (r *router) packagesOf(ctx context.Context, lmo types.NamespacedName) {
+	var pkgs licensingv1alpha1.ManagedPackageList
+	if err := r.cache.List(ctx, &pkgs, client.InNamespace(lmo.Namespace), client.MatchingFields{indexPackageLMO: lmo.Name},
+		client.UnsafeDisableDeepCopy); err != nil {
+		return
+	}
+	for i := range pkgs.Items {
+		r.add(queuePackage, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&pkgs.Items[i])})
+	}
+}
+
+// everything enqueues every package and License of the LMO: its mirror was (re)loaded or lost.
+func (r *router) everything(lmo types.NamespacedName) {
+	ctx := context.Background()
+	var pkgs licensingv1alpha1.ManagedPackageList
+	if err := r.cache.List(ctx, &pkgs, client.InNamespace(lmo.Namespace), client.MatchingFields{indexPackageLMO: lmo.Name},
+		client.UnsafeDisableDeepCopy); err != nil {
+		return
+	}
+	for i := range pkgs.Items {
+		r.add(queuePackage, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&pkgs.Items[i])})
+		var lics licensingv1alpha1.LicenseList
+		if err := r.cache.List(ctx, &lics, client.InNamespace(lmo.Namespace),
+			client.MatchingFields{indexLicensePackage: pkgs.Items[i].Name}, client.UnsafeDisableDeepCopy); err != nil {
+			continue
+		}
+		for j := range lics.Items {
+			r.add(queueLicense, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&lics.Items[j])})
+		}
+	}
+}
+
+// written records an Event on each License whose record was written or refused, naming the fields
+// with their old and new values.
+func (r *router) written(lmo types.NamespacedName, eng engine.LMO, results []engine.WriteResult) {
+	ctx := context.Background()
+	for _, res := range results {
+		for _, req := range r.licensesFor(ctx, lmo.Namespace, eng, res.LicenseID) {
+			lic := &licensingv1alpha1.License{}
+			if err := r.cache.Get(ctx, req.NamespacedName, lic); err != nil {
+				continue
+			}
+			if res.Err != nil {
+				r.recorder.Eventf(lic, corev1.EventTypeWarning, licensingv1alpha1.ReasonWriteFailed,
+					"The LMO refused the write of %s to license %s: %s", describeChanges(res.Changes), res.LicenseID, res.Err.Error())
+			} else {
+				r.recorder.Eventf(lic, corev1.EventTypeNormal, "LicenseWritten",
+					"Wrote %s to license %s", describeChanges(res.Changes), res.LicenseID)
+			}
+			r.add(queueLicense, req)
+		}
+	}
+}
+
+func describeChanges(changes []engine.FieldWrite) string {
+	parts := make([]string, len(changes))
+	for i, c := range changes {
+		parts[i] = fmt.Sprintf("%s %s → %s", c.Field, orNone(c.Old), orNone(c.New))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(empty)"
+	}
+	return s
+}
