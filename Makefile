@@ -58,7 +58,7 @@ test-unit: ## Unit and contract tests (no control plane).
 
 .PHONY: test-envtest
 test-envtest: ## Controller suites against a real kube-apiserver and etcd.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -count=1 -timeout 20m ./controllers/... ./api/...
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -count=1 -timeout 20m ./controllers/... ./api/... ./test/security/... ./test/gitops/...
 
 .PHONY: test-e2e
 test-e2e: build ## End to end: built binaries, control plane, kubectl, lmosim.
@@ -70,6 +70,10 @@ test-e2e: build ## End to end: built binaries, control plane, kubectl, lmosim.
 build: ## Build the manager, lmosim and lmoctl into bin/.
 	$(GO) build -o bin/manager ./cmd/manager
 	$(GO) build -o bin/lmosim ./cmd/lmosim
+
+.PHONY: dev
+dev: build ## Run the operator locally: control plane, lmosim, CRDs, samples and the manager (Ctrl-C stops all).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./hack/dev
 
 .PHONY: run
 run: ## Run the manager against the current kubeconfig.
