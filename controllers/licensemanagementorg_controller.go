@@ -6,8 +6,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -23,6 +23,10 @@ import (
 // secretRecheck is how often a LicenseManagementOrg re-reads its Secret, so rotated credentials take
 // effect without a spec change (the operator does not watch Secrets).
 const secretRecheck = 3 * time.Minute
+
+// secretProblemRecheck is how soon a LicenseManagementOrg whose Secret is missing or broken looks
+// again: the fix is usually a kubectl apply away.
+const secretProblemRecheck = 15 * time.Second
 
 // LicenseManagementOrgReconciler reconciles LicenseManagementOrgs: it reads each LMO's credentials,
 // runs its engine, and reports the connection, the org, the API budget and the mirror in status.
@@ -54,14 +58,14 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 	if err != nil {
 		r.registry.Stop(req.String())
 		setSecretProblem(&lmo, reason, err.Error())
-		return r.patchStatus(ctx, &lmo, before, ctrl.Result{RequeueAfter: time.Minute})
+		return r.patchStatus(ctx, &lmo, before, ctrl.Result{RequeueAfter: secretProblemRecheck})
 	}
 	cfg := engine.Config{
 		InstanceURL: lmo.Spec.InstanceURL, LoginURL: lmo.Spec.LoginURL, APIVersion: lmo.Spec.APIVersion,
 		Credentials: creds, PollInterval: durationOr(lmo.Spec.PollInterval, time.Minute),
 		ResyncInterval: durationOr(lmo.Spec.ResyncInterval, 6*time.Hour), ReservePercent: 20,
 		AllowNonProduction: lmo.Spec.AllowNonProductionOrg,
-		HTTPClient: r.opts.HTTPClient, Log: logf.FromContext(ctx).WithName("engine"), Now: r.opts.Now,
+		HTTPClient:         r.opts.HTTPClient, Log: logf.FromContext(ctx).WithName("engine"), Now: r.opts.Now,
 	}
 	if lmo.Spec.APIBudget != nil {
 		cfg.ReservePercent = int(lmo.Spec.APIBudget.ReservePercent)

@@ -1,0 +1,198 @@
+// Package e2e runs the built binaries the way a user does: a control plane, lmosim, kubectl apply
+// of the CRDs and YAML, the manager, and kubectl wait. Run it with `make test-e2e`, which builds
+// bin/manager and bin/lmosim first.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+)
+
+// root is the repository root, where bin/ and config/ are.
+var root = filepath.Join("..", "..")
+
+func TestApplyWaitAndCheckTheRecord(t *testing.T) {
+	for _, bin := range []string{"manager", "lmosim"} {
+		if _, err := os.Stat(filepath.Join(root, "bin", bin)); err != nil {
+			t.Fatalf("bin/%s is missing: run `make test-e2e`, which builds it", bin)
+		}
+	}
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		t.Fatal("kubectl is required")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+
+	simURL := startLMOSim(ctx, t)
+	kubeconfig := startControlPlane(t, dir)
+	kubectl := func(args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+
+	kubectl("apply", "--server-side", "-k", filepath.Join(root, "config", "crd"))
+	kubectl("wait", "--for=condition=Established", "crd/licenses.licensing.lmo-operator.dev", "--timeout=60s")
+	kubectl("create", "namespace", "acme")
+	kubectl("-n", "acme", "create", "secret", "generic", "acme-lmo-client",
+		"--from-literal=client-id=lmo-operator", "--from-literal=client-secret=dev-secret-change-me")
+	manifests := filepath.Join(dir, "acme.yaml")
+	if err := os.WriteFile(manifests, []byte(fmt.Sprintf(acmeYAML, simURL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kubectl("-n", "acme", "apply", "-f", manifests)
+
+	startManager(ctx, t, kubeconfig)
+	kubectl("-n", "acme", "wait", "--for=condition=Ready", "licensemanagementorg/acme-lmo", "--timeout=90s")
+	kubectl("-n", "acme", "wait", "--for=condition=Ready", "license/globex", "license/initech", "--timeout=90s")
+
+	reader, err := salesforce.New(ctx, salesforce.Config{InstanceURL: simURL,
+		ClientCredentials: &salesforce.ClientCredentials{ClientID: "lmo-admin", ClientSecret: "admin-secret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []salesforce.License
+	err = salesforce.Query(ctx, reader, "SELECT "+salesforce.LicenseFields+" FROM sfLma__License__c WHERE sfLma__Subscriber_Org_ID__c = '00D5g000004XyZ1AAA'",
+		func(p []salesforce.License) error { recs = append(recs, p...); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Seats == nil || *recs[0].Seats != 75 || recs[0].Expiration.String() != "2028-01-31" {
+		t.Fatalf("the LMO record was not written as the spec asks: %+v", recs)
+	}
+	out := kubectl("-n", "acme", "get", "licenses", "globex")
+	if !strings.Contains(out, "75") || !strings.Contains(out, "True") {
+		t.Fatalf("kubectl get does not show the synced license:\n%s", out)
+	}
+	desc := kubectl("-n", "acme", "describe", "license", "globex")
+	if !strings.Contains(desc, "LicenseWritten") || !strings.Contains(desc, "seats 50 → 75") {
+		t.Fatalf("kubectl describe shows no write event:\n%s", desc)
+	}
+}
+
+const acmeYAML = `
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: LicenseManagementOrg
+metadata: {name: acme-lmo}
+spec:
+  instanceURL: %s
+  auth: {clientCredentials: {secretRef: {name: acme-lmo-client}}}
+  pollInterval: 10s
+---
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: ManagedPackage
+metadata: {name: acme-projects}
+spec:
+  lmoRef: {name: acme-lmo}
+  packageID: 033000000000001AAA
+---
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: globex}
+spec:
+  packageRef: {name: acme-projects}
+  subscriberOrgID: 00D5g000004XyZ1AAA
+  status: Active
+  seats: 75
+  expiration: "2028-01-31"
+---
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: initech}
+spec:
+  packageRef: {name: acme-projects}
+  subscriberOrgID: 00D5g000004AbC2AAA
+  managementPolicy: Observe
+`
+
+func startLMOSim(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "bin", "lmosim"), "--listen", "127.0.0.1:0",
+		"--seed", filepath.Join(root, "config", "samples", "lmosim-seed.yaml"))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("lmosim printed no URL: %v", err)
+	}
+	i := strings.Index(line, "http://")
+	if i < 0 {
+		t.Fatalf("lmosim's first line has no URL: %q", line)
+	}
+	go func() { _, _ = bufio.NewReader(stdout).WriteTo(os.Stderr) }()
+	return strings.TrimSpace(line[i:])
+}
+
+func startControlPlane(t *testing.T, dir string) string {
+	t.Helper()
+	env := &envtest.Environment{}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("starting the control plane (KUBEBUILDER_ASSETS=%q): %v", os.Getenv("KUBEBUILDER_ASSETS"), err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	user, err := env.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func startManager(ctx context.Context, t *testing.T, kubeconfig string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "bin", "manager"), "--kubeconfig", kubeconfig,
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:0")
+	logs, err := os.Create(filepath.Join(t.TempDir(), "manager.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		if t.Failed() {
+			out, _ := os.ReadFile(logs.Name())
+			t.Logf("manager log:\n%s", out)
+		}
+	})
+}
