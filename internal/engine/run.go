@@ -329,21 +329,34 @@ func (e *Engine) poll(ctx context.Context, fma bool) error {
 }
 
 // writeQuiet is how long the writer waits for more changes before sending a batch of fewer than
-// 200 records, so that a burst of reconciles fills whole Collections calls.
-const writeQuiet = 300 * time.Millisecond
+// 200 records, and writeMaxDelay the longest a change waits for its batch to fill: a burst of
+// reconciles (kubectl apply of a directory) fills whole Collections calls.
+const (
+	writeQuiet    = 2 * time.Second
+	writeMaxDelay = 10 * time.Second
+)
 
 // writeLoop sends queued writes while the budget and the org allow it.
 func (e *Engine) writeLoop(ctx context.Context) error {
-	var lastAdd time.Time
+	var lastAdd, firstAdd time.Time
 	for {
+		blocked := e.writesHeld()
 		wait := time.Hour
 		if next, ok := e.writer.nextReady(); ok {
 			wait = time.Until(next)
-			if q := time.Until(lastAdd.Add(writeQuiet)); q > wait && e.writer.readyCount(e.now()) < salesforce.CollectionsMax {
-				wait = q
+			if e.writer.readyCount(e.now()) < salesforce.CollectionsMax {
+				fill := time.Until(lastAdd.Add(writeQuiet))
+				if max := time.Until(firstAdd.Add(writeMaxDelay)); max < fill {
+					fill = max
+				}
+				if fill > wait {
+					wait = fill
+				}
 			}
+		} else {
+			firstAdd = time.Time{}
 		}
-		if st := e.Status(); st.Budget.Low || e.now().Before(st.Budget.LimitExceededUntil) || st.WritesBlocked != "" {
+		if blocked {
 			wait = 5 * time.Second
 		}
 		if wait < 0 {
@@ -354,16 +367,25 @@ func (e *Engine) writeLoop(ctx context.Context) error {
 			return nil
 		case <-e.writer.wake:
 			lastAdd = time.Now()
+			if firstAdd.IsZero() {
+				firstAdd = lastAdd
+			}
 			continue
 		case <-time.After(wait):
 		}
-		if st := e.Status(); st.Budget.Low || e.now().Before(st.Budget.LimitExceededUntil) || st.WritesBlocked != "" {
+		if e.writesHeld() {
 			continue
 		}
-		if e.writer.readyCount(e.now()) < salesforce.CollectionsMax && time.Since(lastAdd) < writeQuiet {
+		if e.writer.readyCount(e.now()) < salesforce.CollectionsMax && time.Since(lastAdd) < writeQuiet &&
+			time.Since(firstAdd) < writeMaxDelay {
 			continue
 		}
 		_, err := e.flush(ctx)
+		if e.writer.pendingCount() == 0 {
+			firstAdd = time.Time{}
+		} else {
+			firstAdd = time.Now()
+		}
 		switch {
 		case err == nil:
 		case salesforce.IsLimitExceeded(err):
@@ -379,4 +401,11 @@ func (e *Engine) writeLoop(ctx context.Context) error {
 			e.cfg.Log.Info("Write batch failed; retrying with backoff", "error", err.Error())
 		}
 	}
+}
+
+// writesHeld reports whether writes must wait: the budget is low, the daily limit is spent, or the
+// org refuses writes.
+func (e *Engine) writesHeld() bool {
+	st := e.Status()
+	return st.Budget.Low || e.now().Before(st.Budget.LimitExceededUntil) || st.WritesBlocked != ""
 }
