@@ -62,13 +62,6 @@ if ready ~= nil and ready.status == "True" then
   return hs
 end
 
--- A License may exist before the customer installs the package: a normal wait, not a failure.
-if ready ~= nil and ready.status == "False" and ready.reason == "AwaitingInstall" then
-  hs.status = "Progressing"
-  hs.message = messageOf(ready, "Waiting for the customer to install the package")
-  return hs
-end
-
 local reconciling = findCondition(conditions, "Reconciling")
 if reconciling ~= nil and reconciling.status == "True" then
   hs.status = "Progressing"
@@ -76,12 +69,16 @@ if reconciling ~= nil and reconciling.status == "True" then
   return hs
 end
 
-if ready == nil or ready.status == "Unknown" then
+if ready == nil or ready.status ~= "False" then
   hs.status = "Progressing"
   hs.message = messageOf(ready, "Waiting for the operator to set the Ready condition")
   return hs
 end
 
-hs.status = "Degraded"
-hs.message = messageOf(ready, "The object is not ready")
+-- Ready=False while the operator is neither working nor stuck: it is waiting on something outside the
+-- cluster, on purpose. The controllers set this for a License before the customer installs the package
+-- (AwaitingInstall), for drift under the Observe policy (Drifted) and for drift while paused (Paused).
+-- None of these is a failure the spec can fix, so they are not Degraded; Ready's message says which.
+hs.status = "Suspended"
+hs.message = messageOf(ready, "The operator is waiting; see the Ready condition")
 return hs

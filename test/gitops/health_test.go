@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/yaml"
+
+	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 )
 
 // argoDir holds the Argo CD health check and its test cases.
@@ -256,4 +258,33 @@ func loadHealthTests(t *testing.T) []healthTest {
 		t.Fatalf("Parsing health_test.yaml: %v", err)
 	}
 	return suite.Tests
+}
+
+// TestHealthCheckTestdataMatchesAPI decodes every test object strictly into the operator's Go types, so
+// a field the API does not have (a renamed status field, a typo) fails here instead of silently being
+// ignored by the health script.
+func TestHealthCheckTestdataMatchesAPI(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(argoDir, "testdata", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
+			data := []byte(readFile(t, f))
+			var into any
+			switch kind := readObject(t, f).GetKind(); kind {
+			case "License":
+				into = &licensingv1alpha1.License{}
+			case "ManagedPackage":
+				into = &licensingv1alpha1.ManagedPackage{}
+			case "LicenseManagementOrg":
+				into = &licensingv1alpha1.LicenseManagementOrg{}
+			default:
+				t.Fatalf("Unexpected kind %q", kind)
+			}
+			if err := yaml.UnmarshalStrict(data, into); err != nil {
+				t.Errorf("%s does not decode as the API type: %v", f, err)
+			}
+		})
+	}
 }

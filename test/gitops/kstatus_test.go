@@ -13,6 +13,25 @@ type condition struct {
 	kind, status, reason, message string
 }
 
+// kstatusConditions returns Ready, Reconciling and Stalled as kstatus() in
+// controllers/licensemanagementorg_status.go sets them: Ready carries the message, and of Reconciling and
+// Stalled only the one that is True does; the others keep the reason with an empty message.
+func kstatusConditions(ready bool, state, reason, message string) []condition {
+	readyStatus := "False"
+	if ready {
+		readyStatus = "True"
+	}
+	reconciling := condition{"Reconciling", "False", reason, ""}
+	stalled := condition{"Stalled", "False", reason, ""}
+	switch state {
+	case "Reconciling":
+		reconciling = condition{"Reconciling", "True", reason, message}
+	case "Stalled":
+		stalled = condition{"Stalled", "True", reason, message}
+	}
+	return []condition{{"Ready", readyStatus, reason, message}, reconciling, stalled}
+}
+
 // license returns a License as Flux's health checks see it: unstructured, generation 3, with the given
 // observedGeneration and conditions.
 func license(observedGeneration int64, conditions ...condition) *unstructured.Unstructured {
@@ -23,6 +42,7 @@ func license(observedGeneration int64, conditions ...condition) *unstructured.Un
 			"status":             c.status,
 			"reason":             c.reason,
 			"message":            c.message,
+			"observedGeneration": observedGeneration,
 			"lastTransitionTime": "2026-05-01T10:00:00Z",
 		})
 	}
@@ -43,8 +63,16 @@ func license(observedGeneration int64, conditions ...condition) *unstructured.Un
 }
 
 // TestKstatusReadsLicenseConditions proves the License conditions are kstatus-compatible, which is what Flux's
-// Kustomization wait and healthChecks rely on.
+// Kustomization wait and healthChecks rely on. The conditions are those license_controller.go sets.
+//
+// Flux's kstatus (github.com/fluxcd/cli-utils) decides in this order: Reconciling=True is InProgress,
+// Stalled=True is Failed, and otherwise, for a kind it has no rules for, Ready decides: True is Current,
+// False or Unknown is InProgress. So a License that the operator leaves at Ready=False on purpose
+// (AwaitingInstall, drift under Observe, drift while paused) is InProgress to Flux, not Current, even
+// though Reconciling and Stalled are both False. docs/gitops.md explains what that means for wait.
 func TestKstatusReadsLicenseConditions(t *testing.T) {
+	synced := "The LMO record matches the spec"
+	noDrift := condition{"Drifted", "False", "NoDrift", "The LMO record matches every managed field"}
 	tests := []struct {
 		name string
 		obj  *unstructured.Unstructured
@@ -52,69 +80,64 @@ func TestKstatusReadsLicenseConditions(t *testing.T) {
 	}{
 		{
 			name: "a synced License is Current",
-			obj: license(3,
-				condition{"Ready", "True", "Synced", "The LMO record matches the spec"},
-				condition{"Reconciling", "False", "Synced", "The LMO record matches the spec"},
-				condition{"Stalled", "False", "Synced", "The LMO record matches the spec"},
-				condition{"Drifted", "False", "NoDrift", "The LMO record matches every managed field"},
-				condition{"Synced", "True", "Synced", "The last read and write of the LMO record succeeded"},
-			),
+			obj: license(3, append(append([]condition{noDrift}, kstatusConditions(true, "", "Synced", synced)...),
+				condition{"Synced", "True", "Synced", synced})...),
 			want: status.CurrentStatus,
 		},
 		{
 			name: "a License the operator is writing is InProgress",
-			obj: license(3,
-				condition{"Ready", "False", "WriteQueued", "Seats are queued for the next write to the LMO"},
-				condition{"Reconciling", "True", "WriteQueued", "Seats are queued for the next write to the LMO"},
-				condition{"Stalled", "False", "WriteQueued", "Seats are queued for the next write to the LMO"},
-			),
+			obj: license(3, append([]condition{{"Drifted", "True", "Drifted", "The LMO record differs from the spec in seats"}},
+				append(kstatusConditions(false, "Reconciling", "WriteQueued", "Writing seats to the LMO"),
+					condition{"Synced", "False", "WriteQueued", "Writing seats to the LMO"})...)...),
 			want: status.InProgressStatus,
 		},
 		{
 			name: "a License whose latest spec the operator has not observed is InProgress even when Ready",
-			obj: license(2,
-				condition{"Ready", "True", "Synced", "The LMO record matches the spec"},
-				condition{"Reconciling", "False", "Synced", "The LMO record matches the spec"},
-				condition{"Stalled", "False", "Synced", "The LMO record matches the spec"},
-			),
+			obj:  license(2, kstatusConditions(true, "", "Synced", synced)...),
 			want: status.InProgressStatus,
 		},
 		{
 			name: "a License for an uninstalled package is Failed",
-			obj: license(3,
-				condition{"Ready", "False", "Uninstalled", "The customer uninstalled the package; delete this License or pin a new licenseID"},
-				condition{"Reconciling", "False", "Uninstalled", "The customer uninstalled the package"},
-				condition{"Stalled", "True", "Uninstalled", "The customer uninstalled the package; delete this License or pin a new licenseID"},
-			),
+			obj: license(3, kstatusConditions(false, "Stalled", "Uninstalled",
+				"The customer uninstalled the package; the license record is never written again. Delete this License or pin another record with licenseID")...),
 			want: status.FailedStatus,
 		},
 		{
 			name: "a License whose access reduction is held is Failed until a person approves it",
-			obj: license(3,
-				condition{"Ready", "False", "AccessReductionHeld", "Suspending an Active license cuts the customer's access now"},
-				condition{"Reconciling", "False", "AccessReductionHeld", "The change is held"},
-				condition{"Stalled", "True", "AccessReductionHeld", "Suspending an Active license cuts the customer's access now"},
-			),
+			obj: license(3, kstatusConditions(false, "Stalled", "AccessReductionHeld",
+				`The change would cut the customer's access now (status Active to Suspended); add the annotation licensing.lmo-operator.dev/allow-access-reduction: "true" to apply it`)...),
 			want: status.FailedStatus,
 		},
 		{
-			name: "a License awaiting the customer's install is InProgress",
-			obj: license(3,
-				condition{"Ready", "False", "AwaitingInstall", "No license record exists for subscriber 00D5g000004XyZ1 yet"},
-				condition{"Reconciling", "False", "AwaitingInstall", "Waiting for the customer to install the package"},
-				condition{"Stalled", "False", "AwaitingInstall", "Waiting for the customer to install the package"},
-			),
+			// Not Current: Ready=False decides once Reconciling and Stalled are False. See the comment above.
+			name: "a License awaiting the customer's install is InProgress to Flux, not Current, because Ready is False",
+			obj: license(3, append(kstatusConditions(false, "", "AwaitingInstall",
+				"Subscriber 00D5g000004XyZ1 has not installed package 033000000000001AAA; the terms are applied when it does"),
+				condition{"Synced", "True", "AwaitingInstall", "Nothing to sync until the install appears"})...),
+			want: status.InProgressStatus,
+		},
+		{
+			name: "a License drifted under the Observe policy is InProgress to Flux, because Ready is False",
+			obj: license(3, append([]condition{
+				{"Drifted", "True", "Drifted", "The LMO record differs from the spec in seats"},
+				{"Synced", "True", "Observing", "Observe policy: drift is reported, nothing is written"},
+			}, kstatusConditions(false, "", "Drifted", "Observe policy: the LMO record differs from the spec in seats")...)...),
 			want: status.InProgressStatus,
 		},
 		{
 			name: "a paused License without drift is Current",
-			obj: license(3,
-				condition{"Ready", "True", "Synced", "The LMO record matches the spec"},
-				condition{"Reconciling", "False", "Paused", "The License is paused"},
-				condition{"Stalled", "False", "Paused", "The License is paused"},
-				condition{"Synced", "False", "Paused", "The License carries the paused annotation; nothing is written"},
-			),
+			obj: license(3, append([]condition{noDrift,
+				{"Synced", "False", "Paused", "Paused by annotation licensing.lmo-operator.dev/paused; nothing is written"},
+			}, kstatusConditions(true, "", "Paused", "Paused; the LMO record matches the spec")...)...),
 			want: status.CurrentStatus,
+		},
+		{
+			name: "a paused License with drift is InProgress to Flux, because Ready is False",
+			obj: license(3, append([]condition{
+				{"Drifted", "True", "Drifted", "The LMO record differs from the spec in seats"},
+				{"Synced", "False", "Paused", "Paused by annotation licensing.lmo-operator.dev/paused; nothing is written"},
+			}, kstatusConditions(false, "", "Paused", "Paused: the LMO record differs from the spec in seats")...)...),
+			want: status.InProgressStatus,
 		},
 	}
 	for _, tt := range tests {
@@ -130,10 +153,18 @@ func TestKstatusReadsLicenseConditions(t *testing.T) {
 	}
 }
 
-// TestArgoCDAgreesWithKstatus checks, over the Argo CD cases, that what Argo CD shows as Healthy Flux
-// sees as Current, and that a Stalled object is Failed in Flux and Degraded in Argo CD.
+// TestArgoCDAgreesWithKstatus checks, over the Argo CD cases, how each Argo CD status lines up with what
+// Flux's kstatus computes for the same object: Healthy is Current, Degraded is Failed (both mean Stalled),
+// Progressing is InProgress. Suspended (Ready=False with Reconciling and Stalled False) is InProgress to
+// Flux: kstatus falls back to Ready there, and has no status for "waiting on purpose".
 func TestArgoCDAgreesWithKstatus(t *testing.T) {
 	script := readFile(t, filepath.Join(argoDir, "health.lua"))
+	want := map[string]status.Status{
+		"Healthy":     status.CurrentStatus,
+		"Degraded":    status.FailedStatus,
+		"Progressing": status.InProgressStatus,
+		"Suspended":   status.InProgressStatus,
+	}
 	for _, tc := range loadHealthTests(t) {
 		obj := readObject(t, filepath.Join(argoDir, tc.InputPath))
 		argo, err := runHealthScript(obj, script)
@@ -144,8 +175,18 @@ func TestArgoCDAgreesWithKstatus(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: status.Compute: %v", tc.InputPath, err)
 		}
-		if argo.Status == "Healthy" && flux.Status != status.CurrentStatus {
-			t.Errorf("%s: Argo CD shows Healthy but kstatus says %s (%s)", tc.InputPath, flux.Status, flux.Message)
+		if _, found, _ := unstructured.NestedSlice(obj.Object, "status", "conditions"); !found {
+			// Before the operator's first status write kstatus has nothing to go on and says Current;
+			// Argo CD waits (Progressing). Flux's wait still holds on the object's later InProgress.
+			continue
+		}
+		w, ok := want[argo.Status]
+		if !ok {
+			t.Errorf("%s: Argo CD shows %s, which the controllers' conditions should never produce", tc.InputPath, argo.Status)
+			continue
+		}
+		if flux.Status != w {
+			t.Errorf("%s: Argo CD shows %s but kstatus says %s (%s), want %s", tc.InputPath, argo.Status, flux.Status, flux.Message, w)
 		}
 		if flux.Status == status.FailedStatus && argo.Status != "Degraded" {
 			t.Errorf("%s: kstatus says Failed but Argo CD shows %s", tc.InputPath, argo.Status)
