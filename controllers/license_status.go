@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -12,54 +11,16 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/licterms"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
 // desiredTerms maps a License spec to drift terms: fields left out stay unmanaged.
-func desiredTerms(spec licensingv1alpha1.LicenseSpec) drift.Terms {
-	t := drift.Terms{Status: string(spec.Status), Expiration: spec.Expiration}
-	if spec.Seats != nil {
-		var n int64 = drift.SiteLicenseSeats
-		if spec.Seats.Type == intstr.Int {
-			n = int64(spec.Seats.IntValue())
-		}
-		t.Seats = &n
-	}
-	if len(spec.FeatureParameters) > 0 {
-		t.Params = map[string]string{}
-		for _, p := range spec.FeatureParameters {
-			t.Params[p.Name] = paramText(p)
-		}
-	}
-	return t
-}
-
-func paramText(p licensingv1alpha1.FeatureParameterValue) string {
-	switch {
-	case p.Boolean != nil:
-		return strconv.FormatBool(*p.Boolean)
-	case p.Integer != nil:
-		return strconv.FormatInt(*p.Integer, 10)
-	case p.Date != nil:
-		return *p.Date
-	}
-	return ""
-}
+func desiredTerms(spec licensingv1alpha1.LicenseSpec) drift.Terms { return licterms.Desired(spec) }
 
 // paramKinds gives the data type each spec feature parameter's value has.
 func paramKinds(spec licensingv1alpha1.LicenseSpec) map[string]string {
-	out := map[string]string{}
-	for _, p := range spec.FeatureParameters {
-		switch {
-		case p.Boolean != nil:
-			out[p.Name] = salesforce.DataTypeBoolean
-		case p.Integer != nil:
-			out[p.Name] = salesforce.DataTypeInteger
-		case p.Date != nil:
-			out[p.Name] = salesforce.DataTypeDate
-		}
-	}
-	return out
+	return licterms.ParamKinds(spec)
 }
 
 func paramDefs(params map[string]engine.FeatureParameter) map[string]drift.Param {
@@ -70,9 +31,7 @@ func paramDefs(params map[string]engine.FeatureParameter) map[string]drift.Param
 	return out
 }
 
-func hasManagedFields(t drift.Terms) bool {
-	return t.Status != "" || t.Seats != nil || t.Expiration != "" || len(t.Params) > 0
-}
+func hasManagedFields(t drift.Terms) bool { return licterms.HasManagedFields(t) }
 
 // observedTerms maps an LMO record to drift terms.
 func observedTerms(rec engine.License) drift.Terms {

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -17,6 +18,7 @@ import (
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/metrics"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
@@ -45,6 +47,7 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 	if err := r.Get(ctx, req.NamespacedName, &lmo); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.registry.Stop(req.String())
+			metrics.ForgetLMO(req.String())
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -71,16 +74,17 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 		cfg.ReservePercent = int(lmo.Spec.APIBudget.ReservePercent)
 	}
 	key := req.String()
-	if r.opts.OnCall != nil {
-		cfg.OnCall = func(ci salesforce.CallInfo) { r.opts.OnCall(key, ci) }
-	}
+	cfg.OnCall = func(ci salesforce.CallInfo) { metrics.RecordCall(key, ci) }
+	cfg.OnSync = func(kind string, took time.Duration) { metrics.RecordSync(key, kind, took.Seconds()) }
 	r.router.callbacks(req.NamespacedName, &cfg, func() (engine.LMO, bool) { return r.registry.Get(key) })
 	eng, started := r.registry.Ensure(key, cfg)
 	if started {
 		logf.FromContext(ctx).Info("Started the LMO engine", "instanceURL", lmo.Spec.InstanceURL)
 	}
-	setEngineStatus(&lmo, eng.Status())
+	st := eng.Status()
+	setEngineStatus(&lmo, st)
 	lmo.Status.ObservedGeneration = lmo.Generation
+	r.recordMetrics(ctx, key, &lmo, eng, st)
 	return r.patchStatus(ctx, &lmo, before, ctrl.Result{RequeueAfter: secretRecheck})
 }
 
@@ -157,4 +161,26 @@ func durationOr(d *metav1.Duration, def time.Duration) time.Duration {
 		return def
 	}
 	return d.Duration
+}
+
+// recordMetrics refreshes the gauges of the LMO and the drifted Licenses of its namespace.
+func (r *LicenseManagementOrgReconciler) recordMetrics(ctx context.Context, key string, lmo *licensingv1alpha1.LicenseManagementOrg,
+	eng engine.LMO, st engine.Status) {
+	sum := eng.Summary(r.now().UTC().Format(time.DateOnly))
+	reserve := 0.2
+	if lmo.Spec.APIBudget != nil {
+		reserve = float64(lmo.Spec.APIBudget.ReservePercent) / 100
+	}
+	metrics.SetLMO(key, metrics.LMOState{Up: st.Connected && st.Loaded, ReserveRatio: reserve, Licenses: sum.ByStatus, TrialsExpiring: sum.TrialsExpiring})
+	var list licensingv1alpha1.LicenseList
+	if err := r.List(ctx, &list, client.InNamespace(lmo.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return
+	}
+	n := 0
+	for i := range list.Items {
+		if meta.IsStatusConditionTrue(list.Items[i].Status.Conditions, licensingv1alpha1.ConditionDrifted) {
+			n++
+		}
+	}
+	metrics.SetDrifted(lmo.Namespace, n)
 }

@@ -16,6 +16,7 @@ import (
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/metrics"
 )
 
 // router turns what an engine reports (records changed, status changed, writes done) into reconcile
@@ -81,6 +82,13 @@ func (r *router) callbacks(lmo types.NamespacedName, cfg *engine.Config, lookup 
 		}
 	}
 	cfg.OnWrite = func(results []engine.WriteResult) {
+		failed := 0
+		for _, res := range results {
+			if res.Err != nil {
+				failed++
+			}
+		}
+		metrics.RecordWrites(lmo.String(), len(results)-failed, failed)
 		if eng, ok := lookup(); ok {
 			r.written(lmo, eng, results)
 		}

@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/lmo-operator/lmo-operator/internal/engine"
-	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
 // Options tune the controllers; the zero value is what the manager runs with.
@@ -22,8 +21,6 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
-	// OnCall observes every Salesforce call (metrics); may be nil.
-	OnCall func(lmo string, ci salesforce.CallInfo)
 	// MaxConcurrentLicenseReconciles bounds the License controller's workers; 0 means 4.
 	MaxConcurrentLicenseReconciles int
 }

@@ -42,6 +42,15 @@ type LMO interface {
 	Submit(w Write) (WriteState, error)
 	// WriteState returns what became of the writes for a license.
 	WriteState(licenseID string) WriteState
+	// Summary counts the mirror's licenses for metrics; today is YYYY-MM-DD.
+	Summary(today string) Summary
+}
+
+// Summary counts the mirror's licenses by package (033 id) and status, and the Trial licenses
+// expiring within 7 and 30 days of today.
+type Summary struct {
+	ByStatus       map[[2]string]int
+	TrialsExpiring map[[2]string]int
 }
 
 var _ LMO = (*Engine)(nil)
@@ -74,6 +83,8 @@ type Config struct {
 	OnWrite func([]WriteResult) `json:"-"`
 	// OnCall is called for every HTTP call to Salesforce (metrics).
 	OnCall func(salesforce.CallInfo) `json:"-"`
+	// OnSync is called after each mirror sync, kind "full" or "incremental".
+	OnSync func(kind string, took time.Duration) `json:"-"`
 	// Log receives the engine's logs.
 	Log logr.Logger `json:"-"`
 	// Now is the clock; nil is time.Now.
@@ -376,4 +387,29 @@ func (e *Engine) notifyIDs(ids []string) {
 	if len(ids) > 0 && e.cfg.OnChange != nil {
 		e.cfg.OnChange(ids)
 	}
+}
+
+// Summary implements LMO.
+func (e *Engine) Summary(today string) Summary {
+	t, err := time.Parse(time.DateOnly, today)
+	if err != nil {
+		return Summary{}
+	}
+	in7, in30 := t.AddDate(0, 0, 7).Format(time.DateOnly), t.AddDate(0, 0, 30).Format(time.DateOnly)
+	s := Summary{ByStatus: map[[2]string]int{}, TrialsExpiring: map[[2]string]int{}}
+	e.mirror.mu.RLock()
+	defer e.mirror.mu.RUnlock()
+	for _, l := range e.mirror.licenses {
+		s.ByStatus[[2]string{l.PackageID, l.Status}]++
+		if l.Status != "Trial" || l.Expiration == Never || l.Expiration < today {
+			continue
+		}
+		if l.Expiration <= in7 {
+			s.TrialsExpiring[[2]string{l.PackageID, "7d"}]++
+		}
+		if l.Expiration <= in30 {
+			s.TrialsExpiring[[2]string{l.PackageID, "30d"}]++
+		}
+	}
+	return s
 }

@@ -200,6 +200,8 @@ func (e *Engine) installed(ctx context.Context, sobject string) (bool, error) {
 
 // fullLoad reads every package, feature parameter, license and value record and swaps them in.
 func (e *Engine) fullLoad(ctx context.Context, fma bool) error {
+	start := time.Now()
+	defer func() { e.synced("full", start) }()
 	var snap snapshot
 	var newest time.Time
 	seen := func(t salesforce.DateTime) {
@@ -282,6 +284,8 @@ func must(err error) {
 // poll reads, in one Composite call, the licenses, value records and history rows changed since
 // the watermark, and patches the mirror.
 func (e *Engine) poll(ctx context.Context, fma bool) error {
+	start := time.Now()
+	defer func() { e.synced("incremental", start) }()
 	e.mu.Lock()
 	since := e.watermark.Add(-pollOverlap)
 	e.mu.Unlock()
@@ -408,4 +412,10 @@ func (e *Engine) writeLoop(ctx context.Context) error {
 func (e *Engine) writesHeld() bool {
 	st := e.Status()
 	return st.Budget.Low || e.now().Before(st.Budget.LimitExceededUntil) || st.WritesBlocked != ""
+}
+
+func (e *Engine) synced(kind string, start time.Time) {
+	if e.cfg.OnSync != nil {
+		e.cfg.OnSync(kind, time.Since(start))
+	}
 }

@@ -7,9 +7,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +61,8 @@ func TestApplyWaitAndCheckTheRecord(t *testing.T) {
 	}
 	kubectl("-n", "acme", "apply", "-f", manifests)
 
-	startManager(ctx, t, kubeconfig)
+	metricsAddr := freeAddr(t)
+	startManager(ctx, t, kubeconfig, "--metrics-bind-address", metricsAddr, "--metrics-secure=false")
 	kubectl("-n", "acme", "wait", "--for=condition=Ready", "licensemanagementorg/acme-lmo", "--timeout=90s")
 	kubectl("-n", "acme", "wait", "--for=condition=Ready", "license/globex", "license/initech", "--timeout=90s")
 
@@ -84,6 +88,85 @@ func TestApplyWaitAndCheckTheRecord(t *testing.T) {
 	if !strings.Contains(desc, "LicenseWritten") || !strings.Contains(desc, "seats 50 → 75") {
 		t.Fatalf("kubectl describe shows no write event:\n%s", desc)
 	}
+
+	// The metrics endpoint shows the calls, the write and the install base.
+	var all []salesforce.License
+	if err := salesforce.Query(ctx, reader, "SELECT "+salesforce.LicenseFields+" FROM sfLma__License__c",
+		func(p []salesforce.License) error { all = append(all, p...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	active := 0
+	for _, l := range all {
+		if l.Status == "Active" && l.PackageID() == "033000000000001AAA" {
+			active++
+		}
+	}
+	lmo := `lmo="acme/acme-lmo"`
+	want := map[string]func(float64) bool{
+		`lmo_api_calls_total{` + lmo + `,operation="token",result="success"}`:            func(v float64) bool { return v == 1 },
+		`lmo_api_calls_total{` + lmo + `,operation="collectionsPatch",result="success"}`: func(v float64) bool { return v == 1 },
+		`lmo_api_calls_total{` + lmo + `,operation="composite",result="success"}`:        func(v float64) bool { return v >= 1 },
+		`lmo_records_written_total{` + lmo + `,result="success"}`:                        func(v float64) bool { return v == 1 },
+		`lmo_licenses{` + lmo + `,package="033000000000001AAA",status="Active"}`:         func(v float64) bool { return int(v) == active },
+		`lmo_up{` + lmo + `}`: func(v float64) bool { return v == 1 },
+	}
+	var series map[string]float64
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		series = scrape(t, "http://"+metricsAddr+"/metrics")
+		missing := ""
+		for name, ok := range want {
+			if v, found := series[name]; !found || !ok(v) {
+				missing += fmt.Sprintf("\n  %s = %v (found %v)", name, v, found)
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics do not show the sync:%s", missing)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// scrape reads a Prometheus text page into series name{labels} → value.
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("scraping %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
+}
+
+// freeAddr is a loopback address with a port nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 const acmeYAML = `
@@ -169,10 +252,10 @@ func startControlPlane(t *testing.T, dir string) string {
 	return path
 }
 
-func startManager(ctx context.Context, t *testing.T, kubeconfig string) {
+func startManager(ctx context.Context, t *testing.T, kubeconfig string, args ...string) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "bin", "manager"), "--kubeconfig", kubeconfig,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:0")
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "bin", "manager"), append([]string{"--kubeconfig", kubeconfig,
+		"--health-probe-bind-address", "127.0.0.1:0"}, args...)...)
 	logs, err := os.Create(filepath.Join(t.TempDir(), "manager.log"))
 	if err != nil {
 		t.Fatal(err)
