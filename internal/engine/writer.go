@@ -91,8 +91,8 @@ type pendingRecord struct {
 type writer struct {
 	mu       sync.Mutex
 	pending  map[string]*pendingRecord // by record id
-	inflight map[string]string // record id -> 15-character license id
-	states   map[string]*WriteState // by 15-character license id
+	inflight map[string]string         // record id -> 15-character license id
+	states   map[string]*WriteState    // by 15-character license id
 	// refused remembers terminal failures by record id and fields, so an unchanged spec does not
 	// send the same refused write again.
 	refused map[string]string
