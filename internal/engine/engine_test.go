@@ -1,0 +1,396 @@
+package engine
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/lmo-operator/lmo-operator/internal/lmosim"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+)
+
+// simSeed is an LMO with three Active licenses, one Uninstalled, and a writable and a
+// Subscriber-to-LMO feature parameter. lmo-admin is a second API user, editing as a person would.
+const simSeed = `
+organization: {id: 00D000000000001AAA, name: Acme ISV, edition: Enterprise Edition, isSandbox: false, trialExpiration: null}
+apiDailyLimit: 1000
+clients:
+  - {clientID: lmo-operator, clientSecret: s3cret, username: integration@acme.example, name: Integration User}
+  - {clientID: lmo-admin, clientSecret: admin-secret, username: dana@acme.example, name: Dana Admin}
+packages:
+  - packageID: 033000000000001AAA
+    name: Acme App
+    latestVersion: "1.4.0"
+    defaults: {status: Trial, trialDays: 30, activeDays: 0, seats: 10}
+    featureParameters:
+      - {fullName: acme__MaxProjects, dataType: Integer, direction: LMO to Subscriber}
+      - {fullName: acme__ActiveUsers, dataType: Integer, direction: Subscriber to LMO}
+licenses:
+  - {id: a0N000000000001AAA, subscriberOrgID: 00D5g000004XyZ1AAA, packageID: 033000000000001AAA, status: Active, seats: 50, expiration: "2027-06-30", featureParameters: {acme__MaxProjects: 20}}
+  - {id: a0N000000000002AAA, subscriberOrgID: 00D5g000004AbC2AAA, packageID: 033000000000001AAA, status: Active, seats: 50, expiration: "2027-06-30"}
+  - {id: a0N000000000003AAA, subscriberOrgID: 00D5g000004Def3AAA, packageID: 033000000000001AAA, status: Active, seats: 50, expiration: "2027-06-30"}
+  - {id: a0N000000000004AAA, subscriberOrgID: 00D5g000004Unin4AAA, packageID: 033000000000001AAA, status: Uninstalled, seats: 5, expiration: null}
+`
+
+const simLicenses = 4
+
+// simEnv is an engine running against lmosim on a loopback port, with its callbacks recorded.
+type simEnv struct {
+	t   *testing.T
+	srv *lmosim.Server
+	url string
+	eng *Engine
+
+	mu      sync.Mutex
+	changed []string
+	writes  []WriteResult
+}
+
+// startSim starts lmosim and an engine polling it every second; configure may adjust the config.
+func startSim(t *testing.T, configure func(*Config)) *simEnv {
+	t.Helper()
+	seed, err := lmosim.ParseSeed([]byte(simSeed))
+	if err != nil {
+		t.Fatalf("ParseSeed: %v", err)
+	}
+	srv, err := lmosim.New(seed, lmosim.Options{})
+	if err != nil {
+		t.Fatalf("lmosim.New: %v", err)
+	}
+	base, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	env := &simEnv{t: t, srv: srv, url: base}
+	cfg := Config{
+		InstanceURL:  base,
+		Credentials:  Credentials{ClientCredentials: &salesforce.ClientCredentials{ClientID: "lmo-operator", ClientSecret: "s3cret"}},
+		PollInterval: time.Second,
+		OnChange: func(ids []string) {
+			env.mu.Lock()
+			env.changed = append(env.changed, ids...)
+			env.mu.Unlock()
+		},
+		OnWrite: func(rs []WriteResult) {
+			env.mu.Lock()
+			env.writes = append(env.writes, rs...)
+			env.mu.Unlock()
+		},
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	env.eng = New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		env.eng.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = srv.Close()
+	})
+	env.waitFor(10*time.Second, "the first full load", func() (bool, string) {
+		st := env.eng.Status()
+		return st.Loaded, st.Error
+	})
+	// The full load reports every license; wait for that report before a test looks at OnChange.
+	env.waitFor(5*time.Second, "the full load's OnChange", func() (bool, string) {
+		return len(env.changedIDs()) >= simLicenses, ""
+	})
+	return env
+}
+
+// waitFor polls cond every 50ms until it holds or the timeout passes.
+func (env *simEnv) waitFor(timeout time.Duration, what string, cond func() (bool, string)) {
+	env.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, detail := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			env.t.Fatalf("timed out after %v waiting for %s: %s", timeout, what, detail)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (env *simEnv) changedIDs() []string {
+	env.mu.Lock()
+	defer env.mu.Unlock()
+	return append([]string(nil), env.changed...)
+}
+
+func (env *simEnv) resetChanged() {
+	env.mu.Lock()
+	env.changed = nil
+	env.mu.Unlock()
+}
+
+func (env *simEnv) writeResults() []WriteResult {
+	env.mu.Lock()
+	defer env.mu.Unlock()
+	out := append([]WriteResult(nil), env.writes...)
+	sort.Slice(out, func(i, j int) bool { return out[i].LicenseID < out[j].LicenseID })
+	return out
+}
+
+func (env *simEnv) calls(op string) int64 { return env.srv.Stats().Calls[op] }
+
+// seatsOf reads a license's seats from lmosim itself.
+func (env *simEnv) seatsOf(id string) float64 {
+	env.t.Helper()
+	l, ok := env.srv.GetLicense(id)
+	if !ok {
+		env.t.Fatalf("lmosim has no license %s", id)
+	}
+	return l.Seats
+}
+
+func (env *simEnv) submitSeats(seats int64, ids ...string) {
+	env.t.Helper()
+	for _, id := range ids {
+		if _, err := env.eng.Submit(Write{LicenseID: id, Seats: &seats}); err != nil {
+			env.t.Fatalf("Submit seats %d to %s: %v", seats, id, err)
+		}
+	}
+}
+
+var activeLicenses = []string{licA, licB, licC}
+
+func TestEngineLoadsTheLMO(t *testing.T) {
+	t.Parallel()
+	env := startSim(t, nil)
+
+	st := env.eng.Status()
+	if !st.Connected || st.Error != "" || st.Licenses != simLicenses || st.Org == nil || st.Org.Name != "Acme ISV" ||
+		st.WritesBlocked != "" || !st.UsageKnown || st.Budget.Low {
+		t.Errorf("Status after the load = %+v, want connected to Acme ISV with %d licenses, writes allowed, usage known",
+			st, simLicenses)
+	}
+	if got := env.eng.PackageLicenses(pkgID); len(got) != simLicenses {
+		t.Errorf("PackageLicenses(%s) returned %d licenses, want %d", pkgID, len(got), simLicenses)
+	}
+	l, ok := env.eng.License(licA)
+	if !ok {
+		t.Fatalf("License(%s) not found", licA)
+	}
+	if l.Status != salesforce.StatusActive || l.Seats == nil || *l.Seats != 50 || l.Expiration != "2027-06-30" ||
+		l.Params["acme__MaxProjects"].Value != "20" {
+		t.Errorf("License(%s) = %+v, want Active, 50 seats, expiring 2027-06-30, acme__MaxProjects 20", licA, l)
+	}
+	if l, _ := env.eng.License(licD); l.Expiration != Never || l.Status != salesforce.StatusUninstalled {
+		t.Errorf("License(%s) = %+v, want Uninstalled and never expiring", licD, l)
+	}
+}
+
+func TestEngineSubmitBatchesWritesIntoOneCall(t *testing.T) {
+	t.Parallel()
+	env := startSim(t, nil)
+	before := env.calls("collectionsPatch")
+
+	env.submitSeats(60, activeLicenses...)
+	if st := env.eng.WriteState(licA); !st.Pending {
+		t.Errorf("WriteState right after Submit = %+v, want Pending", st)
+	}
+	env.waitFor(10*time.Second, "the three writes", func() (bool, string) {
+		return len(env.writeResults()) == 3, ""
+	})
+
+	if got := env.calls("collectionsPatch") - before; got != 1 {
+		t.Errorf("collectionsPatch calls = %d, want 1 for three records", got)
+	}
+	for _, id := range activeLicenses {
+		if got := env.seatsOf(id); got != 60 {
+			t.Errorf("lmosim license %s has %v seats, want 60", id, got)
+		}
+		if l, _ := env.eng.License(id); l.Seats == nil || *l.Seats != 60 {
+			t.Errorf("the mirror's license %s has seats %v, want 60 before the next poll reads it back", id, l.Seats)
+		}
+		if st := env.eng.WriteState(id); st.Pending || st.Err != nil || st.LastWritten.IsZero() {
+			t.Errorf("WriteState(%s) = %+v, want written without error", id, st)
+		}
+	}
+	var want []WriteResult
+	for _, id := range activeLicenses {
+		want = append(want, WriteResult{LicenseID: id, Changes: []FieldWrite{{Field: "seats", Old: "50", New: "60"}}})
+	}
+	if diff := cmp.Diff(want, env.writeResults()); diff != "" {
+		t.Errorf("OnWrite results mismatch (-want +got):\n%s", diff)
+	}
+	if n := env.eng.Status().PendingWrites; n != 0 {
+		t.Errorf("PendingWrites = %d after the write, want 0", n)
+	}
+}
+
+func TestEngineSubmitRefusesUnwritableChanges(t *testing.T) {
+	t.Parallel()
+	env := startSim(t, nil)
+	seats := int64(60)
+	tests := []struct {
+		name    string
+		write   Write
+		wantErr string
+	}{
+		{"a Subscriber-to-LMO parameter is refused",
+			Write{LicenseID: licA, Params: map[string]string{"acme__ActiveUsers": "5"}}, "Subscriber to LMO"},
+		{"an Uninstalled license is refused", Write{LicenseID: licD, Seats: &seats}, "Uninstalled"},
+		{"a parameter the package does not have is refused",
+			Write{LicenseID: licA, Params: map[string]string{"acme__Unknown": "1"}}, "no value record"},
+		{"a license not in the mirror is refused", Write{LicenseID: "a0N000000000099AAA", Seats: &seats}, "not in the mirror"},
+		{"a value of the wrong type is refused",
+			Write{LicenseID: licA, Params: map[string]string{"acme__MaxProjects": "many"}}, "acme__MaxProjects"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := env.eng.Submit(tt.write)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Submit(%+v) error = %v, want one mentioning %q", tt.write, err, tt.wantErr)
+			}
+			if n := env.eng.Status().PendingWrites; n != 0 {
+				t.Errorf("a refused Submit queued %d records", n)
+			}
+		})
+	}
+	// Past the writer's quiet period nothing was sent.
+	time.Sleep(writeQuiet + 500*time.Millisecond)
+	if got := env.calls("collectionsPatch"); got != 0 {
+		t.Errorf("collectionsPatch calls = %d after refused submits, want 0", got)
+	}
+}
+
+func TestEnginePollPicksUpAnotherClientsEdit(t *testing.T) {
+	t.Parallel()
+	env := startSim(t, nil)
+	env.resetChanged()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := salesforce.New(ctx, salesforce.Config{InstanceURL: env.url,
+		ClientCredentials: &salesforce.ClientCredentials{ClientID: "lmo-admin", ClientSecret: "admin-secret"}})
+	if err != nil {
+		t.Fatalf("logging in as lmo-admin: %v", err)
+	}
+	if err := admin.PatchRecord(ctx, salesforce.LicenseObject, licB, map[string]any{salesforce.FieldSeats: 77}, time.Time{}); err != nil {
+		t.Fatalf("PatchRecord as lmo-admin: %v", err)
+	}
+
+	// Two poll intervals, with slack for the race detector.
+	env.waitFor(3*time.Second, "OnChange to report the edited license", func() (bool, string) {
+		for _, id := range env.changedIDs() {
+			if id15(id) == id15(licB) {
+				return true, ""
+			}
+		}
+		return false, "OnChange reported " + strings.Join(env.changedIDs(), ",")
+	})
+	l, _ := env.eng.License(licB)
+	if l.Seats == nil || *l.Seats != 77 || l.LastModifiedBy != "Dana Admin" {
+		t.Errorf("License(%s) = seats %v, modified by %q; want 77 by Dana Admin", licB, l.Seats, l.LastModifiedBy)
+	}
+	if c := l.Changes[salesforce.FieldSeats]; c.By != "Dana Admin" || c.At.IsZero() {
+		t.Errorf("License(%s).Changes[%s] = %+v, want a change by Dana Admin", licB, salesforce.FieldSeats, c)
+	}
+	for _, id := range env.changedIDs() {
+		if id15(id) != id15(licB) {
+			t.Errorf("OnChange reported %s, which did not change", id)
+		}
+	}
+}
+
+func TestEngineSteadyStateCostsOneCallPerPoll(t *testing.T) {
+	t.Parallel()
+	env := startSim(t, nil)
+	env.srv.ResetStats()
+	env.resetChanged()
+
+	time.Sleep(3*time.Second + 500*time.Millisecond)
+
+	stats := env.srv.Stats()
+	if c := stats.Calls["composite"]; c < 2 || c > 4 {
+		t.Errorf("composite calls over 3 poll intervals = %d, want about 3", c)
+	}
+	for op, n := range stats.Calls {
+		if op != "composite" && n != 0 {
+			t.Errorf("%s calls in steady state = %d, want 0", op, n)
+		}
+	}
+	if ids := env.changedIDs(); len(ids) != 0 {
+		t.Errorf("OnChange reported %v while nothing changed", ids)
+	}
+}
+
+func TestEngineRetriesLockedRows(t *testing.T) {
+	t.Parallel()
+	env := startSim(t, nil)
+	// Every record of the first two batches fails with UNABLE_TO_LOCK_ROW; the third goes through.
+	if err := env.srv.AddFault(lmosim.Fault{Operation: "collectionsPatch", LockRowShare: 1, Count: 2}); err != nil {
+		t.Fatalf("AddFault: %v", err)
+	}
+
+	env.submitSeats(65, activeLicenses...)
+	env.waitFor(15*time.Second, "the locked writes to go through", func() (bool, string) {
+		return len(env.writeResults()) == 3, ""
+	})
+
+	if got := env.calls("collectionsPatch"); got != 3 {
+		t.Errorf("collectionsPatch calls = %d, want 3 (two locked, one written)", got)
+	}
+	for _, id := range activeLicenses {
+		if got := env.seatsOf(id); got != 65 {
+			t.Errorf("lmosim license %s has %v seats, want 65", id, got)
+		}
+		if st := env.eng.WriteState(id); st.Pending || st.Err != nil {
+			t.Errorf("WriteState(%s) = %+v, want written without error", id, st)
+		}
+	}
+	for _, r := range env.writeResults() {
+		if r.Err != nil {
+			t.Errorf("OnWrite reported %s failed: %v; a locked row is retried, not reported", r.LicenseID, r.Err)
+		}
+	}
+}
+
+func TestEngineHoldsWritesWhileTheBudgetIsLow(t *testing.T) {
+	t.Parallel()
+	env := startSim(t, func(c *Config) { c.ReservePercent = 20 })
+
+	env.srv.SetAPIUsage(950) // 50 of 1000 left, under the 20% reserve
+	env.waitFor(3*time.Second, "the budget to turn low", func() (bool, string) {
+		st := env.eng.Status()
+		return st.Budget.Low && st.Budget.Message != "", ""
+	})
+
+	env.submitSeats(70, licA)
+	time.Sleep(writeQuiet + time.Second)
+	if got := env.calls("collectionsPatch"); got != 0 {
+		t.Errorf("collectionsPatch calls while the budget is low = %d, want 0", got)
+	}
+	if st := env.eng.WriteState(licA); !st.Pending {
+		t.Errorf("WriteState while the budget is low = %+v, want Pending", st)
+	}
+	if n := env.eng.Status().PendingWrites; n != 1 {
+		t.Errorf("PendingWrites while the budget is low = %d, want 1", n)
+	}
+
+	env.srv.SetAPIUsage(0)
+	// A low budget polls every 4s and the held writer looks again every 5s.
+	env.waitFor(15*time.Second, "the held write to go out", func() (bool, string) {
+		return env.calls("collectionsPatch") == 1 && env.seatsOf(licA) == 70, ""
+	})
+	if st := env.eng.Status(); st.Budget.Low {
+		t.Errorf("Budget after usage was reset = %+v, want healthy", st.Budget)
+	}
+	if st := env.eng.WriteState(licA); st.Pending || st.Err != nil || st.LastWritten.IsZero() {
+		t.Errorf("WriteState(%s) = %+v, want written", licA, st)
+	}
+}
