@@ -259,8 +259,11 @@ func (e *Engine) SubscriberLicenses(packageID, subscriberOrgID string) []License
 	e.mirror.mu.RLock()
 	defer e.mirror.mu.RUnlock()
 	pkg := packageID
-	if p, ok := e.mirror.packages[packageID]; ok {
-		pkg = p.PackageID
+	for id := range e.mirror.packages {
+		if id15(id) == id15(packageID) {
+			pkg = id
+			break
+		}
 	}
 	var out []License
 	for _, id := range e.mirror.bySubscriber[subscriberKey{pkg, id15(subscriberOrgID)}] {
@@ -310,11 +313,11 @@ func (e *Engine) Submit(w Write) (WriteState, error) {
 		fields: map[string]any{}, changes: map[string]FieldWrite{}}
 	if w.Status != nil {
 		lic.fields[salesforce.FieldStatus] = *w.Status
-		lic.changes["status"] = FieldWrite{"status", l.Status, *w.Status}
+		lic.changes[salesforce.FieldStatus] = FieldWrite{"status", l.Status, *w.Status}
 	}
 	if w.Seats != nil {
 		lic.fields[salesforce.FieldSeats] = *w.Seats
-		lic.changes["seats"] = FieldWrite{"seats", seatsText(l.Seats), seatsText(w.Seats)}
+		lic.changes[salesforce.FieldSeats] = FieldWrite{"seats", seatsText(l.Seats), seatsText(w.Seats)}
 	}
 	if w.Expiration != nil {
 		if *w.Expiration == Never {
@@ -322,7 +325,7 @@ func (e *Engine) Submit(w Write) (WriteState, error) {
 		} else {
 			lic.fields[salesforce.FieldExpiration] = *w.Expiration
 		}
-		lic.changes["expiration"] = FieldWrite{"expiration", l.Expiration, *w.Expiration}
+		lic.changes[salesforce.FieldExpiration] = FieldWrite{"expiration", l.Expiration, *w.Expiration}
 	}
 	if len(lic.fields) > 0 {
 		recs = append(recs, lic)
@@ -347,7 +350,7 @@ func (e *Engine) Submit(w Write) (WriteState, error) {
 		field := "featureParameters[" + name + "]"
 		recs = append(recs, pendingRecord{sobject: salesforce.ValueObjectFor(pv.DataType), recordID: pv.RecordID,
 			licenseID: l.ID, fields: map[string]any{salesforce.FieldFeatureParameterValue: v},
-			changes: map[string]FieldWrite{field: {field, pv.Value, w.Params[name]}}})
+			changes: map[string]FieldWrite{salesforce.FieldFeatureParameterValue: {field, pv.Value, w.Params[name]}}})
 	}
 	if len(recs) == 0 {
 		return e.writer.stateOf(l.ID), nil

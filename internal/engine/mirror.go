@@ -248,8 +248,9 @@ func (m *mirror) applyIncremental(licenses []salesforce.License, values []typedV
 		if l.Changes == nil {
 			l.Changes = map[string]FieldChange{}
 		}
-		if prev, ok := l.Changes[h.Field]; !ok || !h.CreatedDate.Before(prev.At) {
-			l.Changes[h.Field] = FieldChange{By: h.ChangedBy(), At: h.CreatedDate.Time}
+		change := FieldChange{By: h.ChangedBy(), At: h.CreatedDate.Time}
+		if prev, ok := l.Changes[h.Field]; !ok || h.CreatedDate.Time.After(prev.At) || h.CreatedDate.Time.Equal(prev.At) && prev != change {
+			l.Changes[h.Field] = change
 			changed[l.ID] = true
 		}
 	}
@@ -411,6 +412,14 @@ func sortedKeys(m map[string]bool) []string {
 // copyLicense returns a copy a caller may keep.
 func copyLicense(l *License) License {
 	c := *l
+	if l.Seats != nil {
+		n := *l.Seats
+		c.Seats = &n
+	}
+	if l.UsedLicenses != nil {
+		n := *l.UsedLicenses
+		c.UsedLicenses = &n
+	}
 	if l.Params != nil {
 		c.Params = make(map[string]ParamValue, len(l.Params))
 		for k, v := range l.Params {

@@ -92,7 +92,9 @@ type writer struct {
 	mu       sync.Mutex
 	pending  map[string]*pendingRecord // by record id
 	inflight map[string]string         // record id -> 15-character license id
-	states   map[string]*WriteState    // by 15-character license id
+	// inflightSig holds the fields of each record being sent.
+	inflightSig map[string]string
+	states      map[string]*WriteState // by 15-character license id
 	// refused remembers terminal failures by record id and fields, so an unchanged spec does not
 	// send the same refused write again.
 	refused map[string]string
@@ -100,7 +102,7 @@ type writer struct {
 }
 
 func newWriter() *writer {
-	return &writer{pending: map[string]*pendingRecord{}, inflight: map[string]string{}, states: map[string]*WriteState{},
+	return &writer{pending: map[string]*pendingRecord{}, inflight: map[string]string{}, inflightSig: map[string]string{}, states: map[string]*WriteState{},
 		refused: map[string]string{}, wake: make(chan struct{}, 1)}
 }
 
@@ -117,6 +119,11 @@ func (w *writer) add(licenseID string, recs []pendingRecord) WriteState {
 			continue
 		}
 		p := w.pending[key]
+		if p == nil && w.inflightSig[key] == sig {
+			// The same change is being sent right now.
+			queued = true
+			continue
+		}
 		if p == nil {
 			rec := r
 			rec.fields = map[string]any{}
@@ -162,7 +169,7 @@ func (w *writer) stateOf(licenseID string) WriteState {
 	return WriteState{}
 }
 
-// take removes up to max records that are ready to send, oldest license ids first.
+// take removes up to max records that are ready to send, in record id order.
 func (w *writer) take(now time.Time, max int) []*pendingRecord {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -182,6 +189,7 @@ func (w *writer) take(now time.Time, max int) []*pendingRecord {
 		out = append(out, p)
 		delete(w.pending, k)
 		w.inflight[k] = id15(p.licenseID)
+		w.inflightSig[k] = fieldsSignature(p.fields)
 	}
 	return out
 }
@@ -218,6 +226,7 @@ func (w *writer) requeue(recs []*pendingRecord, delay time.Duration, now time.Ti
 	for _, r := range recs {
 		key := id15(r.recordID)
 		delete(w.inflight, key)
+		delete(w.inflightSig, key)
 		if newer := w.pending[key]; newer != nil {
 			for f, v := range r.fields {
 				if _, ok := newer.fields[f]; !ok {
@@ -239,6 +248,7 @@ func (w *writer) done(r *pendingRecord, err *WriteError, now time.Time) {
 	defer w.mu.Unlock()
 	key := id15(r.recordID)
 	delete(w.inflight, key)
+	delete(w.inflightSig, key)
 	st := w.state(r.licenseID)
 	st.Err = err
 	if err == nil {
