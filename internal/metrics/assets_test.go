@@ -1,0 +1,100 @@
+package metrics
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/yaml"
+)
+
+// The alerts and the dashboard must only use series the operator exports, so a renamed metric
+// cannot silently blank a panel or mute an alert.
+func TestAlertsAndDashboardUseExportedSeries(t *testing.T) {
+	exported := exportedNames(t)
+	seriesName := regexp.MustCompile(`\blmo_[a-z_]+`)
+	for _, file := range []string{"rules.yaml", "grafana-dashboard.json"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "config", "prometheus", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc any
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			t.Fatalf("%s does not parse: %v", file, err)
+		}
+		used := seriesName.FindAllString(string(data), -1)
+		if len(used) == 0 {
+			t.Fatalf("%s uses no lmo_ series", file)
+		}
+		for _, name := range used {
+			if !exported[name] {
+				t.Errorf("%s uses %s, which the operator does not export (exported: %v)", file, name, keys(exported))
+			}
+		}
+	}
+}
+
+func TestTheFourAlertsExist(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "config", "prometheus", "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rule struct {
+		Spec struct {
+			Groups []struct {
+				Rules []struct {
+					Alert string `json:"alert"`
+					Expr  string `json:"expr"`
+				} `json:"rules"`
+			} `json:"groups"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(data, &rule); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, g := range rule.Spec.Groups {
+		for _, r := range g.Rules {
+			got[r.Alert] = r.Expr != ""
+		}
+	}
+	for _, want := range []string{"LMOAPIBudgetBelowReserve", "LMOUnreachable", "LMOLicensesDrifted", "LMOWritesFailing"} {
+		if !got[want] {
+			t.Errorf("alert %s is missing or has no expression", want)
+		}
+	}
+}
+
+// exportedNames lists the operator's series names, with the _bucket/_sum/_count of histograms.
+func exportedNames(t *testing.T) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, c := range []prometheus.Collector{apiCalls, apiUsage, apiReserve, writeBatchSize, recordsWritten, syncDuration,
+		licenses, trialsExpiring, drifted, lmoUp} {
+		ch := make(chan *prometheus.Desc, 4)
+		c.Describe(ch)
+		close(ch)
+		for d := range ch {
+			name := regexp.MustCompile(`fqName: "([^"]+)"`).FindStringSubmatch(d.String())[1]
+			out[name] = true
+			if _, isHist := c.(*prometheus.HistogramVec); isHist {
+				for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+					out[name+suffix] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
