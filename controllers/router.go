@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -69,15 +70,14 @@ func (r *router) callbacks(lmo types.NamespacedName, cfg *engine.Config, lookup 
 		}
 		r.licensesChanged(lmo, eng, ids)
 	}
-	wasLoaded := false
+	var wasLoaded atomic.Bool
 	cfg.OnStatus = func() {
 		r.add(queueLMO, reconcile.Request{NamespacedName: lmo})
 		eng, ok := lookup()
 		if !ok {
 			return
 		}
-		if loaded := eng.Status().Loaded; loaded != wasLoaded {
-			wasLoaded = loaded
+		if loaded := eng.Status().Loaded; wasLoaded.Swap(loaded) != loaded {
 			r.everything(lmo)
 		}
 	}

@@ -26,8 +26,7 @@ func (e *Engine) Run(ctx context.Context) {
 		delay := reconnectDelay(failures)
 		class := salesforce.ClassOf(err)
 		if class == salesforce.LimitExceeded {
-			e.limitHits++
-			delay = limitBackoff(e.limitHits)
+			delay = limitBackoff(e.limitHit())
 			e.updateStatus(func(s *Status) {
 				s.Budget.LimitExceededUntil = e.now().Add(delay)
 				s.Budget.Message = "Salesforce answers REQUEST_LIMIT_EXCEEDED: the org's daily API limit is spent; the operator waits " + delay.String() + " before calling again"
@@ -96,7 +95,9 @@ func (e *Engine) session(ctx context.Context) error {
 	if err := e.fullLoad(ctx, fma); err != nil {
 		return err
 	}
+	e.mu.Lock()
 	e.limitHits = 0
+	e.mu.Unlock()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -393,8 +394,7 @@ func (e *Engine) writeLoop(ctx context.Context) error {
 		switch {
 		case err == nil:
 		case salesforce.IsLimitExceeded(err):
-			e.limitHits++
-			d := limitBackoff(e.limitHits)
+			d := limitBackoff(e.limitHit())
 			e.updateStatus(func(s *Status) {
 				s.Budget.LimitExceededUntil = e.now().Add(d)
 				s.Budget.Message = "Salesforce answers REQUEST_LIMIT_EXCEEDED: the org's daily API limit is spent; writes wait " + d.String()
@@ -418,4 +418,12 @@ func (e *Engine) synced(kind string, start time.Time) {
 	if e.cfg.OnSync != nil {
 		e.cfg.OnSync(kind, time.Since(start))
 	}
+}
+
+// limitHit counts one more consecutive REQUEST_LIMIT_EXCEEDED and returns the count.
+func (e *Engine) limitHit() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.limitHits++
+	return e.limitHits
 }
