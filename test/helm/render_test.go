@@ -1,0 +1,395 @@
+package helm_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	// The release the default render uses: its names are then those config/default renders.
+	releaseName      = "lmo-operator"
+	releaseNamespace = "lmo-operator-system"
+)
+
+var overrideValues = filepath.Join("testdata", "override-values.yaml")
+
+// splitDocuments splits a multi-document YAML stream, dropping empty documents.
+func splitDocuments(b []byte) [][]byte {
+	GinkgoHelper()
+	var docs [][]byte
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return docs
+		}
+		Expect(err).NotTo(HaveOccurred())
+		if len(bytes.TrimSpace(doc)) > 0 {
+			docs = append(docs, doc)
+		}
+	}
+}
+
+// decodeObjects parses a rendered stream into objects.
+func decodeObjects(b []byte) []*unstructured.Unstructured {
+	GinkgoHelper()
+	var objs []*unstructured.Unstructured
+	for _, doc := range splitDocuments(b) {
+		obj := &unstructured.Unstructured{}
+		Expect(yaml.Unmarshal(doc, &obj.Object)).To(Succeed(), "rendered document:\n%s", doc)
+		if len(obj.Object) > 0 {
+			objs = append(objs, obj)
+		}
+	}
+	return objs
+}
+
+var (
+	helmOnce sync.Once
+	helmPath string
+	helmErr  error
+)
+
+// helmBinary returns the helm CLI: $HELM, else the one hack/helm.sh builds (once) from the module proxy.
+// The specs that need it skip, saying why, when neither is available.
+func helmBinary() string {
+	GinkgoHelper()
+	helmOnce.Do(func() {
+		if p := os.Getenv("HELM"); p != "" {
+			helmPath = p
+			return
+		}
+		cmd := exec.Command(filepath.Join(repoRoot, "hack", "helm.sh"))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			helmErr = errors.New(err.Error() + ": " + lastLines(stderr.String(), 15))
+			return
+		}
+		helmPath = strings.TrimSpace(string(out))
+	})
+	if helmErr != nil {
+		Skip("no helm: hack/helm.sh could not build it from the module proxy (" + helmErr.Error() + "); set HELM to a helm binary")
+	}
+	return helmPath
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// runHelm runs helm with args and returns its stdout and stderr.
+func runHelm(args ...string) (string, string, error) {
+	GinkgoHelper()
+	cmd := exec.Command(helmBinary(), args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
+
+// render runs helm template on the chart and returns the objects (without the CRDs of crds/).
+func render(release string, args ...string) []*unstructured.Unstructured {
+	GinkgoHelper()
+	stdout, stderr, err := runHelm(append([]string{"template", release, chartDir, "--namespace", releaseNamespace}, args...)...)
+	Expect(err).NotTo(HaveOccurred(), "helm template %v: %s", args, stderr)
+	return decodeObjects([]byte(stdout))
+}
+
+// renderKustomize runs `kubectl kustomize config/default`, skipping when kubectl is missing.
+func renderKustomize() []*unstructured.Unstructured {
+	GinkgoHelper()
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		Skip("kubectl is not on PATH; it renders config/default")
+	}
+	cmd := exec.Command(kubectl, "kustomize", filepath.Join(repoRoot, "config", "default"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	Expect(err).NotTo(HaveOccurred(), "kubectl kustomize config/default: %s", stderr.String())
+	return decodeObjects(out)
+}
+
+type objectKey struct{ Kind, Namespace, Name string }
+
+func keyOf(o *unstructured.Unstructured) objectKey {
+	return objectKey{o.GetKind(), o.GetNamespace(), o.GetName()}
+}
+
+// byKey indexes objects by kind, namespace and name.
+func byKey(objs []*unstructured.Unstructured) map[objectKey]*unstructured.Unstructured {
+	m := map[objectKey]*unstructured.Unstructured{}
+	for _, o := range objs {
+		m[keyOf(o)] = o
+	}
+	return m
+}
+
+func ofKind(objs []*unstructured.Unstructured, kind string) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == kind {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func onlyOfKind(objs []*unstructured.Unstructured, kind string) *unstructured.Unstructured {
+	GinkgoHelper()
+	found := ofKind(objs, kind)
+	Expect(found).To(HaveLen(1), "expected exactly one %s", kind)
+	return found[0]
+}
+
+// field returns the value at path, failing when it is missing.
+func field(o *unstructured.Unstructured, path ...string) any {
+	GinkgoHelper()
+	v, found, err := unstructured.NestedFieldNoCopy(o.Object, path...)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(found).To(BeTrue(), "%s %s has no %s", o.GetKind(), o.GetName(), strings.Join(path, "."))
+	return v
+}
+
+// manager returns the manager container of a Deployment.
+func manager(deployment *unstructured.Unstructured) map[string]any {
+	GinkgoHelper()
+	containers := field(deployment, "spec", "template", "spec", "containers").([]any)
+	Expect(containers).To(HaveLen(1))
+	c := containers[0].(map[string]any)
+	Expect(c["name"]).To(Equal("manager"))
+	return c
+}
+
+func args(deployment *unstructured.Unstructured) []string {
+	GinkgoHelper()
+	var out []string
+	for _, a := range manager(deployment)["args"].([]any) {
+		out = append(out, a.(string))
+	}
+	return out
+}
+
+var _ = Describe("helm lint and helm template", Ordered, func() {
+	var defaults []*unstructured.Unstructured
+
+	BeforeAll(func() {
+		defaults = render(releaseName)
+	})
+
+	DescribeTable("lint the chart without a finding",
+		func(extra ...string) {
+			stdout, stderr, err := runHelm(append([]string{"lint", "--strict", chartDir, "--namespace", releaseNamespace}, extra...)...)
+			Expect(err).NotTo(HaveOccurred(), "helm lint:\n%s\n%s", stdout, stderr)
+			Expect(stdout).To(ContainSubstring("0 chart(s) failed"))
+			Expect(stdout).NotTo(ContainSubstring("[WARNING]"))
+		},
+		Entry("with the default values"),
+		Entry("with the override values", "--values", overrideValues),
+		Entry("with monitoring enabled", "--set", "serviceMonitor.enabled=true,prometheusRule.enabled=true"),
+		Entry("with metrics over plain http", "--set", "metrics.secure=false,serviceMonitor.enabled=true"),
+	)
+
+	Context("with the default values", func() {
+		It("renders the objects config/default renders, by kind, namespace and name", func() {
+			var want []objectKey
+			for _, o := range renderKustomize() {
+				// The chart installs into the release namespace rather than creating it, and Helm installs
+				// the CRDs from crds/ (compared with config/crd/bases by the static specs).
+				if o.GetKind() != "Namespace" && o.GetKind() != "CustomResourceDefinition" {
+					want = append(want, keyOf(o))
+				}
+			}
+			var got []objectKey
+			for _, o := range defaults {
+				got = append(got, keyOf(o))
+			}
+			Expect(got).To(ConsistOf(want))
+		})
+
+		It("grants exactly the RBAC of config/rbac", func() {
+			kustomized := byKey(renderKustomize())
+			for _, kind := range []string{"Role", "ClusterRole"} {
+				for _, o := range ofKind(defaults, kind) {
+					Expect(field(o, "rules")).To(Equal(field(kustomized[keyOf(o)], "rules")), "rules of %s %s", kind, o.GetName())
+				}
+			}
+			for _, kind := range []string{"RoleBinding", "ClusterRoleBinding"} {
+				for _, o := range ofKind(defaults, kind) {
+					want := kustomized[keyOf(o)]
+					Expect(field(o, "roleRef")).To(Equal(field(want, "roleRef")), "roleRef of %s %s", kind, o.GetName())
+					Expect(field(o, "subjects")).To(Equal(field(want, "subjects")), "subjects of %s %s", kind, o.GetName())
+				}
+			}
+			for _, kind := range []string{"ClusterRole", "Role"} {
+				for _, o := range ofKind(defaults, kind) {
+					for k, v := range kustomized[keyOf(o)].GetLabels() {
+						if strings.HasPrefix(k, "rbac.authorization.k8s.io/") {
+							Expect(o.GetLabels()).To(HaveKeyWithValue(k, v), "aggregation label of %s %s", kind, o.GetName())
+						}
+					}
+				}
+			}
+		})
+
+		It("runs the manager as config/default does: same image, security contexts, resources, probes, volumes", func() {
+			got := onlyOfKind(defaults, "Deployment")
+			want := onlyOfKind(renderKustomize(), "Deployment")
+			for _, path := range [][]string{
+				{"spec", "replicas"},
+				{"spec", "template", "spec", "securityContext"},
+				{"spec", "template", "spec", "serviceAccountName"},
+				{"spec", "template", "spec", "automountServiceAccountToken"},
+				{"spec", "template", "spec", "terminationGracePeriodSeconds"},
+				{"spec", "template", "spec", "volumes"},
+			} {
+				Expect(field(got, path...)).To(Equal(field(want, path...)), strings.Join(path, "."))
+			}
+			gotC, wantC := manager(got), manager(want)
+			for _, k := range []string{"image", "command", "ports", "securityContext", "resources", "livenessProbe", "readinessProbe", "volumeMounts"} {
+				Expect(gotC[k]).To(Equal(wantC[k]), "container %s", k)
+			}
+			Expect(args(got)).To(ContainElements(args(want)))
+			Expect(args(got)).To(ContainElement("--metrics-secure=true"))
+			Expect(field(got, "spec", "template", "metadata", "labels")).To(HaveKeyWithValue("control-plane", "controller-manager"))
+		})
+
+		It("serves metrics on the port config/default does, selecting only the manager's Pods", func() {
+			got := onlyOfKind(defaults, "Service")
+			want := onlyOfKind(renderKustomize(), "Service")
+			Expect(field(got, "spec", "ports")).To(Equal(field(want, "spec", "ports")))
+			Expect(field(got, "spec", "selector")).To(Equal(field(onlyOfKind(defaults, "Deployment"), "spec", "selector", "matchLabels")))
+		})
+
+		It("installs no ServiceMonitor and no PrometheusRule", func() {
+			Expect(ofKind(defaults, "ServiceMonitor")).To(BeEmpty())
+			Expect(ofKind(defaults, "PrometheusRule")).To(BeEmpty())
+		})
+	})
+
+	Context("with the override values", func() {
+		var objs []*unstructured.Unstructured
+
+		BeforeAll(func() {
+			objs = render("licensing", "--values", overrideValues)
+		})
+
+		It("watches the two namespaces asked for", func() {
+			Expect(args(onlyOfKind(objs, "Deployment"))).To(ContainElement("--watch-namespaces=team-a,team-b"))
+		})
+
+		It("runs the custom image without leader election", func() {
+			deployment := onlyOfKind(objs, "Deployment")
+			Expect(deployment.GetName()).To(Equal("licensing-lmo-operator-controller-manager"))
+			c := manager(deployment)
+			Expect(c["image"]).To(Equal("registry.example.com/platform/lmo-operator:v9.9.9-test"))
+			Expect(c["imagePullPolicy"]).To(Equal("Always"))
+			Expect(args(deployment)).NotTo(ContainElement(HavePrefix("--leader-elect")))
+			Expect(args(deployment)).To(ContainElements("--metrics-bind-address=:9443", "--zap-log-level=debug"))
+			Expect(ofKind(objs, "Role")).To(BeEmpty(), "no leader-election Role without leader election")
+			Expect(ofKind(objs, "RoleBinding")).To(BeEmpty())
+		})
+
+		It("applies the resources, scheduling and pull secrets asked for, keeping the security contexts", func() {
+			deployment := onlyOfKind(objs, "Deployment")
+			c := manager(deployment)
+			Expect(c["resources"]).To(Equal(map[string]any{
+				"requests": map[string]any{"cpu": "100m", "memory": "256Mi"},
+				"limits":   map[string]any{"cpu": "2", "memory": "256Mi"},
+			}))
+			Expect(field(deployment, "spec", "template", "spec", "nodeSelector")).To(Equal(map[string]any{"kubernetes.io/os": "linux"}))
+			Expect(field(deployment, "spec", "template", "spec", "tolerations")).To(HaveLen(1))
+			Expect(field(deployment, "spec", "template", "spec", "affinity", "nodeAffinity")).NotTo(BeNil())
+			Expect(field(deployment, "spec", "template", "spec", "imagePullSecrets")).To(Equal([]any{map[string]any{"name": "registry-credentials"}}))
+			Expect(field(deployment, "spec", "template", "metadata", "annotations")).To(HaveKeyWithValue("example.com/team", "licensing"))
+			Expect(c["securityContext"]).To(Equal(manager(onlyOfKind(defaults, "Deployment"))["securityContext"]))
+			Expect(field(onlyOfKind(objs, "Service"), "spec", "ports")).To(Equal([]any{map[string]any{
+				"name": "https", "port": float64(9443), "protocol": "TCP", "targetPort": "metrics",
+			}}))
+		})
+	})
+
+	It("watches every namespace unless told otherwise", func() {
+		Expect(args(onlyOfKind(defaults, "Deployment"))).NotTo(ContainElement(HavePrefix("--watch-namespaces")))
+	})
+
+	It("refuses more than one replica without leader election", func() {
+		_, stderr, err := runHelm("template", releaseName, chartDir, "--set", "replicaCount=2,leaderElection.enabled=false")
+		Expect(err).To(HaveOccurred())
+		Expect(stderr).To(ContainSubstring("needs leaderElection.enabled"))
+	})
+
+	It("drops the metrics endpoint, its Service and its RBAC when metrics are disabled", func() {
+		objs := render(releaseName, "--set", "metrics.enabled=false")
+		Expect(ofKind(objs, "Service")).To(BeEmpty())
+		for _, o := range objs {
+			Expect(o.GetName()).NotTo(ContainSubstring("metrics"))
+		}
+		deployment := onlyOfKind(objs, "Deployment")
+		Expect(args(deployment)).To(ContainElement("--metrics-bind-address=0"))
+		Expect(manager(deployment)["ports"]).To(HaveLen(1))
+	})
+
+	It("serves plain http metrics without the auth role when metrics.secure is off", func() {
+		objs := render(releaseName, "--set", "metrics.secure=false,serviceMonitor.enabled=true")
+		Expect(args(onlyOfKind(objs, "Deployment"))).To(ContainElement("--metrics-secure=false"))
+		Expect(byKey(objs)).NotTo(HaveKey(objectKey{"ClusterRole", "", "lmo-operator-metrics-auth-role"}))
+		Expect(field(onlyOfKind(objs, "Service"), "spec", "ports")).To(ContainElement(HaveKeyWithValue("name", "http")))
+		endpoint := field(onlyOfKind(objs, "ServiceMonitor"), "spec", "endpoints").([]any)[0].(map[string]any)
+		Expect(endpoint).To(HaveKeyWithValue("scheme", "http"))
+		Expect(endpoint).To(HaveKeyWithValue("port", "http"))
+	})
+
+	It("installs the ServiceMonitor and the PrometheusRule when asked", func() {
+		objs := render(releaseName, "--set", "serviceMonitor.enabled=true,prometheusRule.enabled=true,serviceMonitor.labels.release=prometheus")
+		monitor := onlyOfKind(objs, "ServiceMonitor")
+		Expect(monitor.GetLabels()).To(HaveKeyWithValue("release", "prometheus"))
+		endpoint := field(monitor, "spec", "endpoints").([]any)[0].(map[string]any)
+		Expect(endpoint).To(HaveKeyWithValue("scheme", "https"))
+		Expect(endpoint).To(HaveKeyWithValue("port", "https"))
+		Expect(field(monitor, "spec", "selector", "matchLabels")).To(Equal(field(onlyOfKind(objs, "Service"), "spec", "selector")))
+
+		rule := onlyOfKind(objs, "PrometheusRule")
+		want := asJSON(readFile(filepath.Join(chartDir, "files", "prometheus-rules.yaml"))).(map[string]any)["groups"]
+		Expect(asJSON(mustJSON(field(rule, "spec", "groups")))).To(Equal(want))
+		var alerts []string
+		for _, g := range field(rule, "spec", "groups").([]any) {
+			for _, r := range g.(map[string]any)["rules"].([]any) {
+				alerts = append(alerts, r.(map[string]any)["alert"].(string))
+			}
+		}
+		Expect(alerts).To(ContainElements("LMOAPIBudgetBelowReserve", "LMOUnreachable", "LMOLicensesDrifted", "LMOWritesFailing"))
+	})
+
+	It("refuses a ServiceMonitor without metrics", func() {
+		_, stderr, err := runHelm("template", releaseName, chartDir, "--set", "metrics.enabled=false,serviceMonitor.enabled=true")
+		Expect(err).To(HaveOccurred())
+		Expect(stderr).To(ContainSubstring("serviceMonitor.enabled needs metrics.enabled"))
+	})
+})
+
+func mustJSON(v any) []byte {
+	GinkgoHelper()
+	b, err := yaml.Marshal(v)
+	Expect(err).NotTo(HaveOccurred())
+	return b
+}
