@@ -1,0 +1,838 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/drift"
+	"github.com/lmo-operator/lmo-operator/internal/lmosim"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+)
+
+const (
+	packageID  = "033000000000001AAA"
+	paramName  = "acme__MaxProjects"
+	namespace  = "bench"
+	editLabel  = "bench.lmo-operator.dev/edit"
+	operatorID = "lmo-operator"
+	operatorPW = "bench-secret"
+	adminID    = "lmo-admin"
+	adminPW    = "admin-secret"
+)
+
+// result is what one N measured.
+type result struct {
+	N       int
+	Changed int // Licenses whose spec differs from the LMO record
+
+	// Cold convergence.
+	CreateTime    time.Duration // first create to last create
+	ReadyTime     time.Duration // first create to every License Ready (or to the timeout)
+	Ready         int           // Licenses Ready when the wait ended
+	NotReady      map[string]int
+	ColdCalls     map[string]int64
+	ColdWritten   int64
+	ListTimeMax   time.Duration // slowest Ready poll (a List of every License, Table form)
+	ListTimeMean  time.Duration
+	RSSAfterReady int64 // VmHWM, KiB
+
+	// Steady state.
+	SteadyWindow time.Duration
+	SteadyCalls  map[string]int64
+
+	// Drift.
+	Edits        int
+	DriftSeen    int
+	DriftMedian  time.Duration
+	DriftP95     time.Duration
+	DriftMax     time.Duration
+	DriftCalls   map[string]int64 // operator calls during the drift phase (the edits themselves removed)
+	DriftWindow  time.Duration
+	RSSPeak      int64 // VmHWM at the end, KiB
+	RSSEnd       int64 // VmRSS at the end, KiB
+	ManagerCPU   time.Duration
+	ColdCPU      map[string]time.Duration // CPU seconds by process during cold convergence
+	ThrottleLogs int                      // client-side throttling lines in the manager's log
+	LogLines     int
+	LogPath      string
+}
+
+func runOne(ctx context.Context, o options, n int, dir string) (*result, error) {
+	r := &result{N: n}
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+
+	// lmosim with N explicit licenses.
+	seed := buildSeed(n, today)
+	sim, err := lmosim.New(seed, lmosim.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("lmosim: %w", err)
+	}
+	simURL, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	defer sim.Close()
+	logf("lmosim on %s with %d licenses", simURL, n)
+
+	// Read the records back through the REST API as lmo-admin: the ids, terms and values the
+	// Licenses are written against.
+	admin, err := salesforce.New(ctx, salesforce.Config{InstanceURL: simURL,
+		ClientCredentials: &salesforce.ClientCredentials{ClientID: adminID, ClientSecret: adminPW}})
+	if err != nil {
+		return nil, fmt.Errorf("lmo-admin: %w", err)
+	}
+	var recs []salesforce.License
+	if err := salesforce.Query(ctx, admin, "SELECT "+salesforce.LicenseFields+" FROM "+salesforce.LicenseObject,
+		func(p []salesforce.License) error { recs = append(recs, p...); return nil }); err != nil {
+		return nil, fmt.Errorf("reading the licenses through REST: %w", err)
+	}
+	if len(recs) != n {
+		return nil, fmt.Errorf("the LMO holds %d licenses, want %d", len(recs), n)
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].SubscriberOrgID < recs[j].SubscriberOrgID })
+
+	// The control plane.
+	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting the control plane (KUBEBUILDER_ASSETS=%s): %w", os.Getenv("KUBEBUILDER_ASSETS"), err)
+	}
+	defer func() { _ = env.Stop() }()
+	user, err := env.AddUser(envtest.User{Name: "bench-admin", Groups: []string{"system:masters"}}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return nil, err
+	}
+	kcPath := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kcPath, kc, 0o600); err != nil {
+		return nil, err
+	}
+	ucfg := rest.CopyConfig(user.Config())
+	ucfg.QPS, ucfg.Burst = 2000, 4000
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = licensingv1alpha1.AddToScheme(scheme)
+	kube, err := client.New(ucfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
+	if err := kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
+		return nil, err
+	}
+	if err := kube.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "lmo-client"},
+		StringData: map[string]string{"client-id": operatorID, "client-secret": operatorPW}}); err != nil {
+		return nil, err
+	}
+
+	// The Licenses: 30% differ from the LMO, 100 of the others are the ones edited later.
+	licenses, edited, changed := buildLicenses(ctx, sim, recs, o.edits)
+	r.Changed = changed
+	r.Edits = len(edited)
+
+	// Reset the counters, then start the manager: every call from here on is the operator's.
+	if err := simPost(ctx, simURL+"/__sim/stats/reset"); err != nil {
+		return nil, err
+	}
+	mgr, err := startManager(ctx, o.manager, kcPath, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer mgr.stop()
+	r.LogPath = mgr.logPath
+	cpu0 := processCPU()
+
+	// (1)+(2): create everything and wait for Ready.
+	t0 := time.Now()
+	lmo := &licensingv1alpha1.LicenseManagementOrg{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "acme"},
+		Spec: licensingv1alpha1.LicenseManagementOrgSpec{
+			InstanceURL:  simURL,
+			Auth:         licensingv1alpha1.LMOAuth{ClientCredentials: &licensingv1alpha1.SecretAuth{SecretRef: licensingv1alpha1.LocalObjectReference{Name: "lmo-client"}}},
+			PollInterval: &metav1.Duration{Duration: o.pollInterval},
+		},
+	}
+	if err := kube.Create(ctx, lmo); err != nil {
+		return nil, err
+	}
+	if err := kube.Create(ctx, &licensingv1alpha1.ManagedPackage{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "acme-projects"},
+		Spec:       licensingv1alpha1.ManagedPackageSpec{LMORef: licensingv1alpha1.LocalObjectReference{Name: "acme"}, PackageID: packageID},
+	}); err != nil {
+		return nil, err
+	}
+	createErr := make(chan error, 1)
+	go func() {
+		createErr <- createAll(ctx, kube, licenses)
+		r.CreateTime = time.Since(t0)
+		logf("created %d Licenses in %s", n, r.CreateTime.Round(time.Millisecond))
+	}()
+
+	lister, err := newTableLister(ucfg)
+	if err != nil {
+		return nil, err
+	}
+	deadline := t0.Add(o.readyTimeout)
+	var listTotal time.Duration
+	var lists int
+	lastLog := time.Now()
+	for {
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			return r, err
+		}
+		select {
+		case err := <-createErr:
+			if err != nil {
+				return r, fmt.Errorf("creating Licenses: %w", err)
+			}
+			createErr = nil
+		default:
+		}
+		ls := time.Now()
+		ready, notReady, total, err := lister.readyCount(ctx)
+		took := time.Since(ls)
+		if err != nil {
+			logf("listing Licenses: %v", err)
+			continue
+		}
+		lists++
+		listTotal += took
+		if took > r.ListTimeMax {
+			r.ListTimeMax = took
+		}
+		r.Ready, r.NotReady = ready, notReady
+		if ready == n && total == n {
+			r.ReadyTime = time.Since(t0)
+			break
+		}
+		if time.Since(lastLog) >= 10*time.Second {
+			lastLog = time.Now()
+			logf("%s: %d/%d Licenses Ready (created %d) %v", time.Since(t0).Round(time.Second), ready, n, total, notReady)
+		}
+		if time.Now().After(deadline) {
+			r.ReadyTime = time.Since(t0)
+			logf("not every License is Ready after %s: %d/%d", o.readyTimeout, ready, n)
+			break
+		}
+	}
+	if lists > 0 {
+		r.ListTimeMean = listTotal / time.Duration(lists)
+	}
+	st, err := simStats(ctx, simURL)
+	if err != nil {
+		return r, err
+	}
+	r.ColdCalls, r.ColdWritten = st.Calls, st.RecordsWritten
+	r.RSSAfterReady, _ = procStatus(mgr.pid(), "VmHWM")
+	r.ColdCPU = subCPU(processCPU(), cpu0, mgr.pid())
+	logf("cold: %s, %d/%d Ready, calls %v, manager VmHWM %d MiB", r.ReadyTime.Round(100*time.Millisecond), r.Ready, n, nonZero(r.ColdCalls), r.RSSAfterReady/1024)
+
+	// (4) steady state: 10 pollIntervals with nothing changing.
+	before, err := simStats(ctx, simURL)
+	if err != nil {
+		return r, err
+	}
+	ws := time.Now()
+	if err := sleepCtx(ctx, 10*o.pollInterval); err != nil {
+		return r, err
+	}
+	after, err := simStats(ctx, simURL)
+	if err != nil {
+		return r, err
+	}
+	r.SteadyWindow = time.Since(ws)
+	r.SteadyCalls = diffCalls(after.Calls, before.Calls)
+	logf("steady: %v in %s", nonZero(r.SteadyCalls), r.SteadyWindow.Round(time.Second))
+
+	// (5) drift: edit records through the REST API as lmo-admin, watch status.drift.
+	if err := measureDrift(ctx, o, r, kube, admin, simURL, edited); err != nil {
+		return r, err
+	}
+
+	r.RSSPeak, _ = procStatus(mgr.pid(), "VmHWM")
+	r.RSSEnd, _ = procStatus(mgr.pid(), "VmRSS")
+	r.ManagerCPU = processCPU()[mgr.pid()]
+	mgr.stop()
+	r.LogLines, r.ThrottleLogs = scanLog(mgr.logPath)
+	return r, nil
+}
+
+// buildSeed is an LMO with one package, one LMO-to-Subscriber Integer parameter and N Active
+// licenses with explicit subscriber ids.
+func buildSeed(n int, today time.Time) *lmosim.Seed {
+	s := &lmosim.Seed{
+		Organization: lmosim.SeedOrganization{ID: "00D000000000001AAA", Name: "Acme ISV", Edition: "Enterprise Edition"},
+		Clients: []lmosim.SeedClient{
+			{ClientID: operatorID, ClientSecret: operatorPW, Username: "integration@acme.example", Name: "Integration User"},
+			{ClientID: adminID, ClientSecret: adminPW, Username: "dana.admin@acme.example", Name: "Dana Admin"},
+		},
+		Packages: []lmosim.SeedPackage{{
+			PackageID: packageID, Name: "Acme Projects", LatestVersion: "1.4.0",
+			Defaults:          lmosim.PackageDefaults{Status: "Active", Seats: 10},
+			FeatureParameters: []lmosim.SeedFeatureParameter{{FullName: paramName, DataType: "Integer", Direction: "LMO to Subscriber"}},
+		}},
+	}
+	seatChoices := []int64{10, 25, 50, 100, 250}
+	for i := 0; i < n; i++ {
+		seats := seatChoices[i%len(seatChoices)]
+		exp := today.AddDate(0, 0, 365+i%300).Format(time.DateOnly)
+		s.Licenses = append(s.Licenses, lmosim.SeedLicense{
+			SubscriberOrgID: subscriberID(i), PackageID: packageID, Status: "Active", Seats: &seats, Expiration: &exp,
+			UsedLicenses: seats / 2, Edition: "Enterprise Edition", Version: "1.4.0",
+			FeatureParameters: map[string]any{paramName: float64(20 + i%50)},
+		})
+	}
+	return s
+}
+
+// subscriberID is the i-th subscriber org id, 18 characters.
+func subscriberID(i int) string { return to18(fmt.Sprintf("00DB%011d", i)) }
+
+// to18 adds Salesforce's case-safe suffix to a 15-character id.
+func to18(id15 string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+	suffix := make([]byte, 3)
+	for chunk := 0; chunk < 3; chunk++ {
+		bits := 0
+		for j := 0; j < 5; j++ {
+			c := id15[chunk*5+j]
+			if c >= 'A' && c <= 'Z' {
+				bits |= 1 << j
+			}
+		}
+		suffix[chunk] = alphabet[bits]
+	}
+	return id15 + string(suffix)
+}
+
+// editTarget is a License whose record the drift phase edits.
+type editTarget struct {
+	name  string
+	id    string
+	seats int64
+}
+
+// buildLicenses makes one License per record: every tenth differs in seats, every tenth+1 in
+// expiration, every tenth+2 in acme__MaxProjects; the rest match, and the first `edits` of those
+// carry the edit label.
+func buildLicenses(_ context.Context, sim *lmosim.Server, recs []salesforce.License, edits int) ([]*licensingv1alpha1.License, []editTarget, int) {
+	out := make([]*licensingv1alpha1.License, 0, len(recs))
+	var edited []editTarget
+	changed := 0
+	for i, rec := range recs {
+		seats := int64(*rec.Seats)
+		exp := rec.Expiration.String()
+		var maxProjects int64
+		if v, ok := sim.GetLicense(rec.ID); ok {
+			if f, ok := v.FeatureParameters[paramName].(float64); ok {
+				maxProjects = int64(f)
+			}
+		}
+		name := fmt.Sprintf("lic-%05d", i)
+		labels := map[string]string{}
+		switch i % 10 {
+		case 0:
+			seats += 10
+			changed++
+		case 1:
+			e := rec.Expiration
+			exp = time.Date(e.Year, e.Month, e.Day+30, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+			changed++
+		case 2:
+			maxProjects += 5
+			changed++
+		default:
+			if len(edited) < edits {
+				labels[editLabel] = "true"
+				edited = append(edited, editTarget{name: name, id: rec.ID, seats: seats})
+			}
+		}
+		mp := maxProjects
+		s := intstr.FromInt32(int32(seats))
+		out = append(out, &licensingv1alpha1.License{
+			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: labels},
+			Spec: licensingv1alpha1.LicenseSpec{
+				PackageRef:        licensingv1alpha1.LocalObjectReference{Name: "acme-projects"},
+				SubscriberOrgID:   rec.SubscriberOrgID,
+				Status:            licensingv1alpha1.LicenseStatusActive,
+				Seats:             &s,
+				Expiration:        exp,
+				FeatureParameters: []licensingv1alpha1.FeatureParameterValue{{Name: paramName, Integer: &mp}},
+			},
+		})
+	}
+	return out, edited, changed
+}
+
+// createAll creates the Licenses with 32 concurrent workers.
+func createAll(ctx context.Context, kube client.Client, licenses []*licensingv1alpha1.License) error {
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(licenses) || ctx.Err() != nil {
+					return
+				}
+				var err error
+				for attempt := 0; attempt < 5; attempt++ {
+					if err = kube.Create(ctx, licenses[i]); err == nil {
+						break
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+func measureDrift(ctx context.Context, o options, r *result, kube client.Client, admin *salesforce.Client, simURL string, edited []editTarget) error {
+	if len(edited) == 0 {
+		return nil
+	}
+	before, err := simStats(ctx, simURL)
+	if err != nil {
+		return err
+	}
+	ws := time.Now()
+	type mark struct {
+		at   time.Time
+		want string
+		seen time.Duration
+		ok   bool
+	}
+	marks := map[string]*mark{}
+	var mu sync.Mutex
+	// Spread the edits over about 5 seconds.
+	gap := 5 * time.Second / time.Duration(len(edited))
+	editDone := make(chan error, 1)
+	go func() {
+		for _, e := range edited {
+			newSeats := e.seats + 5
+			if err := admin.PatchRecord(ctx, salesforce.LicenseObject, e.id, map[string]any{salesforce.FieldSeats: newSeats}, time.Time{}); err != nil {
+				editDone <- fmt.Errorf("editing %s through REST: %w", e.id, err)
+				return
+			}
+			mu.Lock()
+			marks[e.name] = &mark{at: time.Now(), want: drift.SeatsText(&newSeats)}
+			mu.Unlock()
+			if err := sleepCtx(ctx, gap); err != nil {
+				editDone <- err
+				return
+			}
+		}
+		editDone <- nil
+	}()
+	deadline := time.Now().Add(5*time.Second + o.pollInterval + 60*time.Second)
+	editsFinished := false
+	for {
+		if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+		if !editsFinished {
+			select {
+			case err := <-editDone:
+				if err != nil {
+					return err
+				}
+				editsFinished = true
+			default:
+			}
+		}
+		var list licensingv1alpha1.LicenseList
+		if err := kube.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{editLabel: "true"}); err != nil {
+			logf("listing edited Licenses: %v", err)
+			continue
+		}
+		now := time.Now()
+		mu.Lock()
+		seen := 0
+		for _, l := range list.Items {
+			m := marks[l.Name]
+			if m == nil {
+				continue
+			}
+			if !m.ok {
+				for _, d := range l.Status.Drift {
+					if d.Field == drift.FieldSeats && d.Observed == m.want {
+						m.ok, m.seen = true, now.Sub(m.at)
+					}
+				}
+			}
+			if m.ok {
+				seen++
+			}
+		}
+		mu.Unlock()
+		if editsFinished && seen == len(edited) {
+			break
+		}
+		if now.After(deadline) {
+			logf("drift seen on %d of %d edited Licenses before the timeout", seen, len(edited))
+			break
+		}
+	}
+	var lat []time.Duration
+	for _, m := range marks {
+		if m.ok {
+			lat = append(lat, m.seen)
+		}
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	r.DriftSeen = len(lat)
+	if len(lat) > 0 {
+		r.DriftMedian = percentile(lat, 0.5)
+		r.DriftP95 = percentile(lat, 0.95)
+		r.DriftMax = lat[len(lat)-1]
+	}
+	// Let the operator's write-back of the edits finish before counting.
+	if err := sleepCtx(ctx, 15*time.Second); err != nil {
+		return err
+	}
+	after, err := simStats(ctx, simURL)
+	if err != nil {
+		return err
+	}
+	r.DriftWindow = time.Since(ws)
+	r.DriftCalls = diffCalls(after.Calls, before.Calls)
+	r.DriftCalls["rowPatch"] -= int64(len(edited)) // the edits themselves, made by lmo-admin
+	logf("drift: seen %d/%d, median %s, p95 %s, max %s; operator calls %v", r.DriftSeen, len(edited),
+		r.DriftMedian.Round(10*time.Millisecond), r.DriftP95.Round(10*time.Millisecond), r.DriftMax.Round(10*time.Millisecond), nonZero(r.DriftCalls))
+	return nil
+}
+
+// percentile is the nearest-rank percentile of sorted durations.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	k := int(math.Ceil(p*float64(len(sorted)))) - 1
+	if k < 0 {
+		k = 0
+	}
+	return sorted[k]
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// --- lmosim admin API ---
+
+func simPost(ctx context.Context, url string) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("POST %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+func simStats(ctx context.Context, base string) (lmosim.Stats, error) {
+	var st lmosim.Stats
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/__sim/stats", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("GET /__sim/stats: %s", resp.Status)
+	}
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+func diffCalls(a, b map[string]int64) map[string]int64 {
+	out := map[string]int64{}
+	for k, v := range a {
+		out[k] = v - b[k]
+	}
+	return out
+}
+
+func sumCalls(m map[string]int64) int64 {
+	var s int64
+	for _, v := range m {
+		s += v
+	}
+	return s
+}
+
+func nonZero(m map[string]int64) string {
+	var keys []string
+	for k, v := range m {
+		if v != 0 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " ")
+}
+
+// --- Ready polling: a List of every License in Table form (name and Ready/Reason columns only) ---
+
+type tableLister struct {
+	hc  *http.Client
+	url string
+}
+
+func newTableLister(cfg *rest.Config) (*tableLister, error) {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &tableLister{hc: hc, url: strings.TrimRight(cfg.Host, "/") + "/apis/licensing.lmo-operator.dev/v1alpha1/namespaces/" + namespace +
+		"/licenses?includeObject=None&resourceVersion=0"}, nil
+}
+
+func (t *tableLister) readyCount(ctx context.Context) (ready int, notReady map[string]int, total int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
+	req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return 0, nil, 0, fmt.Errorf("%s: %s", resp.Status, b)
+	}
+	var table metav1.Table
+	if err := json.NewDecoder(resp.Body).Decode(&table); err != nil {
+		return 0, nil, 0, err
+	}
+	readyCol, reasonCol := -1, -1
+	for i, c := range table.ColumnDefinitions {
+		switch c.Name {
+		case "Ready":
+			readyCol = i
+		case "Reason":
+			reasonCol = i
+		}
+	}
+	if readyCol < 0 {
+		return 0, nil, 0, fmt.Errorf("the License table has no Ready column")
+	}
+	notReady = map[string]int{}
+	for _, row := range table.Rows {
+		total++
+		if readyCol < len(row.Cells) && fmt.Sprint(row.Cells[readyCol]) == "True" {
+			ready++
+			continue
+		}
+		reason := "(none)"
+		if reasonCol >= 0 && reasonCol < len(row.Cells) {
+			if s := fmt.Sprint(row.Cells[reasonCol]); s != "" && s != "<nil>" {
+				reason = s
+			}
+		}
+		notReady[reason]++
+	}
+	return ready, notReady, total, nil
+}
+
+// --- the manager process ---
+
+type managerProc struct {
+	cmd     *exec.Cmd
+	logPath string
+	once    sync.Once
+	done    chan struct{}
+}
+
+func startManager(ctx context.Context, bin, kubeconfig, dir string) (*managerProc, error) {
+	logPath := filepath.Join(dir, "manager.log")
+	logs, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--metrics-bind-address", "0",
+		"--health-probe-bind-address", "127.0.0.1:0", "--leader-elect=false")
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		logs.Close()
+		return nil, fmt.Errorf("starting the manager: %w", err)
+	}
+	m := &managerProc{cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logs.Close(); close(m.done) }()
+	go func() {
+		select {
+		case <-ctx.Done():
+			m.stop()
+		case <-m.done:
+		}
+	}()
+	logf("manager pid %d, log %s", cmd.Process.Pid, logPath)
+	return m, nil
+}
+
+func (m *managerProc) pid() int { return m.cmd.Process.Pid }
+
+// stop interrupts the manager and kills it after 10 seconds.
+func (m *managerProc) stop() {
+	m.once.Do(func() {
+		select {
+		case <-m.done:
+			return
+		default:
+		}
+		_ = m.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-m.done:
+		case <-time.After(10 * time.Second):
+			_ = m.cmd.Process.Kill()
+			<-m.done
+		}
+	})
+}
+
+// procStatus reads a "VmHWM:   123 kB" style field of /proc/PID/status, in KiB.
+func procStatus(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, field+":") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				return strconv.ParseInt(f[1], 10, 64)
+			}
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// processCPU returns the CPU time (user+system) of this process and its children by pid; the
+// children are the manager, kube-apiserver and etcd.
+func processCPU() map[int]time.Duration {
+	out := map[int]time.Duration{}
+	self := os.Getpid()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 13 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		if pid != self && ppid != self {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		stt, _ := strconv.ParseInt(f[12], 10, 64)
+		out[pid] = time.Duration(ut+stt) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+	}
+	return out
+}
+
+// subCPU is the CPU used between two samples, named by process.
+func subCPU(now, then map[int]time.Duration, managerPID int) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for pid, t := range now {
+		name := procName(pid)
+		switch {
+		case pid == os.Getpid():
+			name = "bench+lmosim"
+		case pid == managerPID:
+			name = "manager"
+		}
+		out[name] += t - then[pid]
+	}
+	return out
+}
+
+func procName(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return strconv.Itoa(pid)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// scanLog counts the manager's log lines and client-go's client-side throttling messages.
+func scanLog(path string) (lines, throttled int) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		lines++
+		if strings.Contains(sc.Text(), "client-side throttling") {
+			throttled++
+		}
+	}
+	return lines, throttled
+}
