@@ -58,7 +58,8 @@ test-unit: ## Unit and contract tests (no control plane).
 
 .PHONY: test-envtest
 test-envtest: ## Controller suites against a real kube-apiserver and etcd.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -count=1 -timeout 20m ./controllers/... ./api/... ./test/security/... ./test/gitops/...
+	HELM="$$(hack/helm.sh)" KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -count=1 -timeout 20m ./controllers/... ./api/... \
+		./test/security/... ./test/gitops/... ./test/helm/...
 
 .PHONY: test-e2e
 test-e2e: build ## End to end: built binaries, control plane, kubectl, lmosim.
