@@ -1,0 +1,324 @@
+package lmoctl
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
+
+	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+)
+
+const importSynopsis = `lmoctl import: write a License (managementPolicy Observe, the record's current terms) for every
+license of a package that is not Uninstalled, and the ManagedPackage, ready to commit. Applying the
+output and letting the operator sync leaves every License Ready with no write to the LMO.
+
+Names are the subscriber org's 18-character id in lower case (with the license id appended, and
+spec.licenseID pinned, when a subscriber has several live licenses). With --out, files go to
+DIR/managedpackage.yaml, DIR/licenses/NAME.yaml and DIR/kustomization.yaml; without it, one YAML
+stream goes to stdout. Progress goes to stderr.
+
+Usage: lmoctl import --package 033... [--out DIR] [--namespace NS] [--lmo-ref NAME] [connection flags]`
+
+const importExample = `  export LMO_CLIENT_SECRET=...   # or use --lmo acme-lmo to read it from the cluster
+  lmoctl import --package 033000000000001AAA --out gitops/acme-projects \
+    --instance-url https://acme.my.salesforce.com --client-id 3MVG9... --lmo-ref acme-lmo
+  lmoctl import --package 033000000000001AAA --lmo acme-lmo --namespace licensing | kubectl apply -f -`
+
+// progressEvery is how many records pass between two progress lines on stderr.
+const progressEvery = 1000
+
+var packageIDPattern = regexp.MustCompile(`^033[a-zA-Z0-9]{12}([a-zA-Z0-9]{3})?$`)
+
+type importOptions struct {
+	conn        connection
+	packageID   string
+	out         string
+	packageName string
+	lmoRef      string
+	namePrefix  string
+}
+
+func runImport(ctx context.Context, args []string, env *Env) (int, error) {
+	var o importOptions
+	fs := newFlagSet(env, "import", importSynopsis, importExample)
+	fs.StringVar(&o.packageID, "package", "", "the package's 033 id (required)")
+	fs.StringVar(&o.out, "out", "", "directory to write the YAML files to (default: one stream on stdout)")
+	fs.StringVar(&o.packageName, "package-name", "", "name of the generated ManagedPackage (default: from the package's name)")
+	fs.StringVar(&o.lmoRef, "lmo-ref", "", "the LicenseManagementOrg the ManagedPackage points at (default: --lmo)")
+	fs.StringVar(&o.namePrefix, "name-prefix", "", "prefix of every License name, e.g. acme- when several packages share a namespace")
+	o.conn.register(fs)
+	if err := parseFlags(fs, env, args); err != nil {
+		return ExitError, err
+	}
+	switch {
+	case o.packageID == "":
+		return ExitError, fmt.Errorf("--package is required: the 033 id of the package to import")
+	case !packageIDPattern.MatchString(o.packageID):
+		return ExitError, fmt.Errorf("--package %q: want a 033 package id of 15 or 18 characters", o.packageID)
+	}
+	if o.lmoRef == "" {
+		o.lmoRef = o.conn.lmo
+	}
+	if o.lmoRef == "" {
+		return ExitError, fmt.Errorf("--lmo-ref is required without --lmo: the name of the LicenseManagementOrg the ManagedPackage points at")
+	}
+	if o.packageName != "" && dnsName(o.packageName) != o.packageName {
+		return ExitError, fmt.Errorf("--package-name %q: want a lower-case DNS name such as %q", o.packageName, dnsName(o.packageName))
+	}
+	if p := dnsName(o.namePrefix + "x"); o.namePrefix != "" && p != o.namePrefix+"x" {
+		return ExitError, fmt.Errorf("--name-prefix %q: want lower-case letters, digits and '-'", o.namePrefix)
+	}
+	c, err := o.conn.connect(ctx, env)
+	if err != nil {
+		return ExitError, err
+	}
+	docs, err := importPackage(ctx, c, &o, env)
+	if err != nil {
+		return ExitError, err
+	}
+	if o.out == "" {
+		for i, d := range docs {
+			if i > 0 {
+				fmt.Fprintln(env.Stdout, "---")
+			}
+			if _, err := env.Stdout.Write(d.content); err != nil {
+				return ExitError, err
+			}
+		}
+		return ExitOK, nil
+	}
+	if err := writeDocs(o.out, docs, env); err != nil {
+		return ExitError, err
+	}
+	return ExitOK, nil
+}
+
+// importedDoc is one generated file.
+type importedDoc struct {
+	// path is relative to the output directory.
+	path    string
+	content []byte
+}
+
+type objectMeta struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+type licenseDoc struct {
+	APIVersion string                        `json:"apiVersion"`
+	Kind       string                        `json:"kind"`
+	Metadata   objectMeta                    `json:"metadata"`
+	Spec       licensingv1alpha1.LicenseSpec `json:"spec"`
+}
+
+type packageDoc struct {
+	APIVersion string                               `json:"apiVersion"`
+	Kind       string                               `json:"kind"`
+	Metadata   objectMeta                           `json:"metadata"`
+	Spec       licensingv1alpha1.ManagedPackageSpec `json:"spec"`
+}
+
+var apiVersion = licensingv1alpha1.GroupVersion.String()
+
+// importPackage reads the package's live licenses and values (two Composite calls) and renders the
+// ManagedPackage and one License per license.
+func importPackage(ctx context.Context, c *salesforce.Client, o *importOptions, env *Env) ([]importedDoc, error) {
+	live := " AND sfLma__Status__c != 'Uninstalled'"
+	reported := 0
+	recs, err := loadPackages(ctx, c, []string{o.packageID}, live, func(n int) {
+		if n/progressEvery > reported/progressEvery {
+			fmt.Fprintf(env.Stderr, "Read %d licenses\n", n)
+		}
+		reported = n
+	})
+	if err != nil {
+		return nil, err
+	}
+	pkg, ok := recs.packages[id15(o.packageID)]
+	if !ok {
+		return nil, fmt.Errorf("--package %s: the LMO has no such package (a package not associated with the LMO has no license records)", o.packageID)
+	}
+	var writable []salesforce.FeatureParameter
+	for _, p := range recs.params[id15(o.packageID)] {
+		if p.DataFlowDirection == salesforce.DirectionToSubscriber {
+			writable = append(writable, p)
+		}
+	}
+	if len(writable) > 0 && len(recs.licenses) > 0 {
+		if err := recs.loadValues(ctx, c, writable, " AND sfFma__License__r.sfLma__Status__c != 'Uninstalled'"); err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(writable, func(i, j int) bool { return writable[i].FullName < writable[j].FullName })
+
+	mpName := o.packageName
+	if mpName == "" {
+		mpName = dnsName(pkg.Name)
+	}
+	if mpName == "" {
+		mpName = "package-" + strings.ToLower(to18(pkg.PackageID))
+	}
+	ns := o.conn.namespace
+	mp := packageDoc{APIVersion: apiVersion, Kind: "ManagedPackage", Metadata: objectMeta{Name: mpName, Namespace: ns},
+		Spec: licensingv1alpha1.ManagedPackageSpec{LMORef: licensingv1alpha1.LocalObjectReference{Name: o.lmoRef},
+			PackageID: pkg.PackageID, DefaultsPolicy: licensingv1alpha1.PolicyObserve}}
+	mpYAML, err := yaml.Marshal(mp)
+	if err != nil {
+		return nil, err
+	}
+	header := fmt.Sprintf("# Package %s (%s), imported by lmoctl. The Partner Console's default license settings have\n"+
+		"# no API: add spec.defaults to have the operator check new installs against them.\n", pkg.Name, pkg.PackageID)
+	docs := []importedDoc{{path: "managedpackage.yaml", content: append([]byte(header), mpYAML...)}}
+
+	bySubscriber := map[string]int{}
+	for _, l := range recs.licenses {
+		bySubscriber[id15(l.SubscriberOrgID)]++
+	}
+	used := map[string]bool{}
+	empty := map[string]int{}
+	for i, l := range recs.licenses {
+		for _, p := range writable {
+			if recs.values[id15(l.ID)][p.FullName] == "" {
+				empty[p.FullName]++
+			}
+		}
+		spec, warnings := licenseSpec(l, recs.values[id15(l.ID)], writable, mpName)
+		name := o.namePrefix + strings.ToLower(to18(l.SubscriberOrgID))
+		if l.SubscriberOrgID == "" || bySubscriber[id15(l.SubscriberOrgID)] > 1 {
+			spec.SubscriberOrgID, spec.LicenseID = "", l.ID
+			name += "-" + strings.ToLower(to18(l.ID))
+		}
+		name = uniqueName(dnsName(name), used)
+		for _, w := range warnings {
+			fmt.Fprintf(env.Stderr, "Warning: License %s (record %s): %s\n", name, l.ID, w)
+		}
+		b, err := yaml.Marshal(licenseDoc{APIVersion: apiVersion, Kind: "License", Metadata: objectMeta{Name: name, Namespace: ns}, Spec: spec})
+		if err != nil {
+			return nil, err
+		}
+		comment := fmt.Sprintf("# License record %s (%s) of subscriber %s, imported by lmoctl.\n", l.ID, l.Name, l.SubscriberOrgID)
+		docs = append(docs, importedDoc{path: filepath.Join("licenses", name+".yaml"), content: append([]byte(comment), b...)})
+		if (i+1)%progressEvery == 0 {
+			fmt.Fprintf(env.Stderr, "Rendered %d/%d Licenses\n", i+1, len(recs.licenses))
+		}
+	}
+	for _, p := range writable {
+		if n := empty[p.FullName]; n > 0 {
+			fmt.Fprintf(env.Stderr, "Note: %d licenses have no value of feature parameter %s; their Licenses leave it unmanaged\n", n, p.FullName)
+		}
+	}
+	sort.Slice(docs[1:], func(i, j int) bool { return docs[1+i].path < docs[1+j].path })
+	fmt.Fprintf(env.Stderr, "Imported %d Licenses of package %s (%s)\n", len(recs.licenses), pkg.PackageID, pkg.Name)
+	return docs, nil
+}
+
+// licenseSpec is the Observe spec that matches a record exactly, and warnings for the values a
+// spec cannot express (left unmanaged).
+func licenseSpec(l salesforce.License, values map[string]string, writable []salesforce.FeatureParameter, pkgName string) (licensingv1alpha1.LicenseSpec, []string) {
+	var warnings []string
+	spec := licensingv1alpha1.LicenseSpec{
+		PackageRef:       licensingv1alpha1.LocalObjectReference{Name: pkgName},
+		SubscriberOrgID:  l.SubscriberOrgID,
+		Status:           licensingv1alpha1.LicenseStatus(l.Status),
+		ManagementPolicy: licensingv1alpha1.PolicyObserve,
+	}
+	switch {
+	case l.Seats == nil:
+		warnings = append(warnings, "the record has no seats; spec.seats is left unmanaged")
+	case *l.Seats < 0:
+		s := intstr.FromString(licensingv1alpha1.SiteLicense)
+		spec.Seats = &s
+	case *l.Seats >= 1 && *l.Seats <= salesforce.MaxSeats:
+		s := intstr.FromInt32(int32(*l.Seats))
+		spec.Seats = &s
+	default:
+		warnings = append(warnings, fmt.Sprintf("seats %v cannot be written in a spec (1..99000000 or SiteLicense); spec.seats is left unmanaged", *l.Seats))
+	}
+	if l.NeverExpires() {
+		spec.Expiration = licensingv1alpha1.Never
+	} else {
+		spec.Expiration = l.Expiration.String()
+	}
+	for _, p := range writable {
+		text := values[p.FullName]
+		if text == "" {
+			continue // an empty value cannot be written in a spec: the parameter stays unmanaged
+		}
+		v := licensingv1alpha1.FeatureParameterValue{Name: p.FullName}
+		switch p.DataType {
+		case salesforce.DataTypeBoolean:
+			b := text == "true"
+			v.Boolean = &b
+		case salesforce.DataTypeInteger:
+			n, err := strconv.ParseInt(text, 10, 64)
+			if err != nil || n < math.MinInt32 || n > math.MaxInt32 {
+				warnings = append(warnings, fmt.Sprintf("feature parameter %s value %s is outside the spec's integer range; it is left unmanaged", p.FullName, text))
+				continue
+			}
+			v.Integer = &n
+		case salesforce.DataTypeDate:
+			d := text
+			v.Date = &d
+		default:
+			continue
+		}
+		spec.FeatureParameters = append(spec.FeatureParameters, v)
+	}
+	return spec, warnings
+}
+
+var nonDNS = regexp.MustCompile(`[^a-z0-9]+`)
+
+// dnsName turns s into a lower-case DNS label: runs of other characters become '-', at most 63.
+func dnsName(s string) string {
+	s = strings.Trim(nonDNS.ReplaceAllString(strings.ToLower(s), "-"), "-")
+	if len(s) > 63 {
+		s = strings.TrimRight(s[:63], "-")
+	}
+	return s
+}
+
+// uniqueName returns name, or name-2, name-3… when taken, and marks it taken.
+func uniqueName(name string, used map[string]bool) string {
+	out := name
+	for i := 2; used[out]; i++ {
+		out = name + "-" + strconv.Itoa(i)
+	}
+	used[out] = true
+	return out
+}
+
+// writeDocs writes the files and a kustomization.yaml listing them.
+func writeDocs(dir string, docs []importedDoc, env *Env) error {
+	if err := os.MkdirAll(filepath.Join(dir, "licenses"), 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	var kust bytes.Buffer
+	kust.WriteString("# Written by lmoctl import.\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n")
+	for i, d := range docs {
+		if err := os.WriteFile(filepath.Join(dir, d.path), d.content, 0o644); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+		fmt.Fprintf(&kust, "- %s\n", filepath.ToSlash(d.path))
+		if i > 0 && i%progressEvery == 0 {
+			fmt.Fprintf(env.Stderr, "Wrote %d/%d files\n", i, len(docs))
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), kust.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	fmt.Fprintf(env.Stderr, "Wrote %d files and kustomization.yaml to %s\n", len(docs), dir)
+	return nil
+}

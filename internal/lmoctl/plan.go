@@ -1,0 +1,522 @@
+package lmoctl
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/drift"
+	"github.com/lmo-operator/lmo-operator/internal/licterms"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+)
+
+const planSynopsis = `lmoctl plan: show what applying the Licenses in DIR would change in the LMO, field by field
+(old → new), with access reductions and impossible transitions flagged, subscribers that have not
+installed listed as AwaitingInstall, and Observe Licenses shown as "observe only (no write)". It reads
+every License and ManagedPackage in DIR (.yaml, .yml, .json, multi-document files allowed, recursively)
+and makes two read calls to the LMO whatever the number of Licenses. It never writes.
+
+Exit status: 0 nothing would change, 2 something would change or cannot be applied, 1 error.
+
+Usage: lmoctl plan -f DIR [-o table|json] [connection flags]`
+
+const planExample = `  lmoctl plan -f gitops/acme-projects --lmo acme-lmo --namespace licensing
+  lmoctl plan -f gitops/acme-projects -o json --instance-url https://acme.my.salesforce.com \
+    --client-id 3MVG9... --username ci@acme.example --key-file ci.key`
+
+// Plan actions: what applying a License would do.
+const (
+	// ActionUnchanged: the record matches every managed field.
+	ActionUnchanged = "unchanged"
+	// ActionUpdate: the operator would write the changes.
+	ActionUpdate = "update"
+	// ActionHeld: the change cuts access now and is held until the allow-access-reduction annotation.
+	ActionHeld = "held"
+	// ActionImpossible: the LMO never makes the change (Active to Trial, a trial over 90 days, an
+	// Uninstalled record).
+	ActionImpossible = "impossible"
+	// ActionAwaitingInstall: the subscriber has not installed; the terms apply when it does.
+	ActionAwaitingInstall = "awaitingInstall"
+	// ActionObserve: managementPolicy Observe; the record differs but nothing is written.
+	ActionObserve = "observe"
+	// ActionPaused: the paused annotation stops the write.
+	ActionPaused = "paused"
+	// ActionBlocked: the License cannot be applied as written (ambiguous subscriber, record or
+	// package not found, a parameter the package lacks or cannot write).
+	ActionBlocked = "blocked"
+)
+
+// Plan flags, in the order the table shows them.
+const (
+	FlagAccessReduction = "accessReduction"
+	FlagImpossible      = "impossible"
+	FlagAwaitingInstall = "awaitingInstall"
+	FlagObserveOnly     = "observeOnly"
+)
+
+// Plan is `lmoctl plan -o json`: one entry per License in DIR, sorted by namespace and name. The
+// shape is stable: fields are only ever added.
+type Plan struct {
+	// Today is the date the plan was computed for (UTC), YYYY-MM-DD.
+	Today string `json:"today"`
+	// Summary counts the Licenses by action.
+	Summary PlanSummary `json:"summary"`
+	// Licenses are the planned Licenses.
+	Licenses []PlannedLicense `json:"licenses"`
+}
+
+// PlanSummary counts Licenses by action; Changed is every License whose action is not unchanged.
+type PlanSummary struct {
+	Licenses        int `json:"licenses"`
+	Changed         int `json:"changed"`
+	Unchanged       int `json:"unchanged"`
+	Update          int `json:"update"`
+	Held            int `json:"held"`
+	Impossible      int `json:"impossible"`
+	AwaitingInstall int `json:"awaitingInstall"`
+	Observe         int `json:"observe"`
+	Paused          int `json:"paused"`
+	Blocked         int `json:"blocked"`
+	// AccessReductions counts Licenses whose change cuts access now (held or approved).
+	AccessReductions int `json:"accessReductions"`
+}
+
+// PlannedLicense is what applying one License would do.
+type PlannedLicense struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+	// File is the file the License came from.
+	File string `json:"file"`
+	// PackageID is the 033 id of its ManagedPackage.
+	PackageID       string `json:"packageID"`
+	SubscriberOrgID string `json:"subscriberOrgID,omitempty"`
+	// LicenseID is the record the License resolves to ("" when there is none).
+	LicenseID string `json:"licenseID,omitempty"`
+	// Policy is Enforce or Observe.
+	Policy string `json:"policy"`
+	// Action is one of unchanged, update, held, impossible, awaitingInstall, observe, paused, blocked.
+	Action string `json:"action"`
+	// Reason is the License condition reason the operator would show when it is not Ready
+	// (AwaitingInstall, AccessReductionHeld, ImpossibleTransition, Uninstalled, AmbiguousLicense, …).
+	Reason string `json:"reason,omitempty"`
+	// Message explains Reason in a sentence.
+	Message string `json:"message,omitempty"`
+	// Flags are accessReduction, impossible, awaitingInstall and observeOnly.
+	Flags []string `json:"flags,omitempty"`
+	// AccessReductions say how the change cuts access now.
+	AccessReductions []string `json:"accessReductions,omitempty"`
+	// Changes are the managed fields whose record value differs, in drift order.
+	Changes []FieldChange `json:"changes,omitempty"`
+}
+
+// FieldChange is one field the License manages whose LMO value differs: old is the record's value
+// ("" when there is no record), new the spec's.
+type FieldChange struct {
+	Field string `json:"field"`
+	Old   string `json:"old"`
+	New   string `json:"new"`
+}
+
+func runPlan(ctx context.Context, args []string, env *Env) (int, error) {
+	var conn connection
+	var dir, output string
+	fs := newFlagSet(env, "plan", planSynopsis, planExample)
+	fs.StringVar(&dir, "f", "", "directory (or file) of License and ManagedPackage YAML (required)")
+	fs.StringVar(&output, "o", "table", "output format: table or json")
+	conn.register(fs)
+	if err := parseFlags(fs, env, args); err != nil {
+		return ExitError, err
+	}
+	format, err := outputFormat(output)
+	if err != nil {
+		return ExitError, err
+	}
+	if dir == "" {
+		return ExitError, fmt.Errorf("-f is required: the directory of License YAML to plan")
+	}
+	m, err := readManifests(dir)
+	if err != nil {
+		return ExitError, err
+	}
+	pkgOf, err := m.packageIDs()
+	if err != nil {
+		return ExitError, err
+	}
+	var plan *Plan
+	today := env.Now().UTC()
+	if len(m.licenses) == 0 {
+		fmt.Fprintf(env.Stderr, "No License in %s\n", dir)
+		plan = &Plan{Today: today.Format(time.DateOnly), Licenses: []PlannedLicense{}}
+	} else {
+		c, err := conn.connect(ctx, env)
+		if err != nil {
+			return ExitError, err
+		}
+		recs, err := fetchForPlan(ctx, c, m, pkgOf)
+		if err != nil {
+			return ExitError, err
+		}
+		plan = buildPlan(m, pkgOf, recs, today)
+	}
+	if format == "json" {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(plan); err != nil {
+			return ExitError, err
+		}
+	} else if err := writePlanTable(env.Stdout, plan); err != nil {
+		return ExitError, err
+	}
+	if plan.Summary.Changed > 0 {
+		return ExitChanges, nil
+	}
+	return ExitOK, nil
+}
+
+// packageIDs resolves each License's packageRef to a 033 id through the ManagedPackages in DIR.
+func (m *manifests) packageIDs() (map[string]string, error) {
+	out := map[string]string{}
+	var missing []string
+	for _, l := range m.licenses {
+		p, ok := m.packages[l.Namespace+"/"+l.Spec.PackageRef.Name]
+		if !ok {
+			missing = append(missing, fmt.Sprintf("%s: License %s: spec.packageRef.name: ManagedPackage %q is not in the directory (plan needs it for the package id)",
+				l.where(), l.Name, l.Spec.PackageRef.Name))
+			continue
+		}
+		out[l.Namespace+"/"+l.Name] = p.Spec.PackageID
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(missing, "\n"))
+	}
+	return out, nil
+}
+
+// fetchForPlan reads the packages, parameters and licenses (one Composite call) and the values of
+// the parameters the Licenses name (one more, when any).
+func fetchForPlan(ctx context.Context, c *salesforce.Client, m *manifests, pkgOf map[string]string) (*lmoRecords, error) {
+	var ids []string
+	seen := map[string]bool{}
+	for _, id := range pkgOf {
+		if !seen[id15(id)] {
+			seen[id15(id)] = true
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	recs, err := loadPackages(ctx, c, ids, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	named := map[string]salesforce.FeatureParameter{}
+	for _, l := range m.licenses {
+		pid := id15(pkgOf[l.Namespace+"/"+l.Name])
+		for _, p := range l.Spec.FeatureParameters {
+			if fp, ok := recs.params[pid][p.Name]; ok && fp.DataFlowDirection == salesforce.DirectionToSubscriber {
+				named[fp.ID] = fp
+			}
+		}
+	}
+	if len(named) > 0 {
+		params := make([]salesforce.FeatureParameter, 0, len(named))
+		for _, fp := range named {
+			params = append(params, fp)
+		}
+		if err := recs.loadValues(ctx, c, params, ""); err != nil {
+			return nil, err
+		}
+	}
+	return recs, nil
+}
+
+// buildPlan evaluates every License against the records, the way the License controller does.
+func buildPlan(m *manifests, pkgOf map[string]string, recs *lmoRecords, today time.Time) *Plan {
+	bySub := map[[2]string][]salesforce.License{}
+	byID := map[string]salesforce.License{}
+	for _, l := range recs.licenses {
+		pid := recs.packageOf(l)
+		key := [2]string{pid, id15(l.SubscriberOrgID)}
+		bySub[key] = append(bySub[key], l)
+		byID[id15(l.ID)] = l
+	}
+	plan := &Plan{Today: today.Format(time.DateOnly), Licenses: []PlannedLicense{}}
+	for _, fl := range m.licenses {
+		pid := pkgOf[fl.Namespace+"/"+fl.Name]
+		p := planLicense(fl, pid, recs, bySub, byID, today)
+		plan.Licenses = append(plan.Licenses, p)
+		s := &plan.Summary
+		s.Licenses++
+		switch p.Action {
+		case ActionUnchanged:
+			s.Unchanged++
+		case ActionUpdate:
+			s.Update++
+		case ActionHeld:
+			s.Held++
+		case ActionImpossible:
+			s.Impossible++
+		case ActionAwaitingInstall:
+			s.AwaitingInstall++
+		case ActionObserve:
+			s.Observe++
+		case ActionPaused:
+			s.Paused++
+		case ActionBlocked:
+			s.Blocked++
+		}
+		if p.Action != ActionUnchanged {
+			s.Changed++
+		}
+		if len(p.AccessReductions) > 0 {
+			s.AccessReductions++
+		}
+	}
+	return plan
+}
+
+// planLicense follows the License controller's order: resolve the record, diff, then the terminal,
+// spec, parameter, policy, pause, transition and access-reduction checks, using the same drift
+// functions.
+func planLicense(fl fileLicense, packageID string, recs *lmoRecords, bySub map[[2]string][]salesforce.License,
+	byID map[string]salesforce.License, today time.Time) PlannedLicense {
+	spec := fl.Spec
+	p := PlannedLicense{Name: fl.Name, Namespace: fl.Namespace, File: fl.file, PackageID: packageID,
+		SubscriberOrgID: spec.SubscriberOrgID, LicenseID: spec.LicenseID, Policy: string(spec.ManagementPolicy)}
+	if p.Policy == "" {
+		p.Policy = string(licensingv1alpha1.PolicyEnforce)
+	}
+	desired := licterms.Desired(spec)
+	block := func(action, reason, msg string) PlannedLicense {
+		p.Action, p.Reason, p.Message = action, reason, msg
+		if action == ActionImpossible {
+			p.Flags = append(p.Flags, FlagImpossible)
+		}
+		return p
+	}
+	pid := id15(packageID)
+	if _, ok := recs.packages[pid]; !ok {
+		return block(ActionBlocked, licensingv1alpha1.ReasonNotAssociated, "Package "+packageID+" is not associated with the LMO")
+	}
+
+	// Resolve the record.
+	var rec salesforce.License
+	switch {
+	case spec.LicenseID != "":
+		r, ok := byID[id15(spec.LicenseID)]
+		if !ok || recs.packageOf(r) != pid {
+			return block(ActionBlocked, licensingv1alpha1.ReasonLicenseNotFound,
+				"No license record "+spec.LicenseID+" of package "+packageID+" exists in the LMO; fix spec.licenseID")
+		}
+		rec = r
+	default:
+		records := bySub[[2]string{pid, id15(spec.SubscriberOrgID)}]
+		var live []salesforce.License
+		for _, r := range records {
+			if r.Status != salesforce.StatusUninstalled {
+				live = append(live, r)
+			}
+		}
+		switch {
+		case len(live) == 1:
+			rec = live[0]
+		case len(live) > 1:
+			ids := make([]string, len(live))
+			for i, r := range live {
+				ids[i] = r.ID
+			}
+			return block(ActionBlocked, licensingv1alpha1.ReasonAmbiguousLicense, fmt.Sprintf(
+				"Subscriber %s has %d licenses of the package that are not Uninstalled (%s); pin one with spec.licenseID",
+				spec.SubscriberOrgID, len(live), strings.Join(ids, ", ")))
+		case len(records) > 0:
+			rec = records[len(records)-1]
+		default:
+			p.Action, p.Reason = ActionAwaitingInstall, licensingv1alpha1.ReasonAwaitingInstall
+			p.Message = "Subscriber " + spec.SubscriberOrgID + " has not installed package " + packageID + "; the terms are applied when it does"
+			p.Flags = []string{FlagAwaitingInstall}
+			p.Changes = changesOf(drift.Diff(desired, drift.Terms{}), true)
+			return p
+		}
+	}
+	p.LicenseID = rec.ID
+	observed := observedTerms(rec, recs.values[id15(rec.ID)])
+	diffs := drift.Diff(desired, observed)
+	p.Changes = changesOf(diffs, false)
+
+	if d := drift.Terminal(observed); !d.Allowed() {
+		if len(diffs) == 0 && !licterms.HasManagedFields(desired) {
+			p.Action = ActionUnchanged
+			return p
+		}
+		return block(ActionImpossible, d.Reason, d.Message)
+	}
+	defs := map[string]drift.Param{}
+	for name, fp := range recs.params[pid] {
+		defs[name] = drift.Param{DataType: fp.DataType, Writable: fp.DataFlowDirection == salesforce.DirectionToSubscriber}
+	}
+	if d := drift.Params(desired.Params, licterms.ParamKinds(spec), defs); !d.Allowed() {
+		return block(ActionBlocked, d.Reason, d.Message)
+	}
+	if spec.ManagementPolicy == licensingv1alpha1.PolicyObserve {
+		if len(diffs) == 0 {
+			p.Action = ActionUnchanged
+			return p
+		}
+		p.Action, p.Flags = ActionObserve, []string{FlagObserveOnly}
+		p.Message = "Observe policy: the LMO record differs from the spec; nothing is written"
+		return p
+	}
+	if len(diffs) == 0 {
+		p.Action = ActionUnchanged
+		return p
+	}
+	if fl.Annotations[licensingv1alpha1.AnnotationPaused] == "true" {
+		p.Action, p.Reason = ActionPaused, licensingv1alpha1.ReasonPaused
+		p.Message = "Paused by annotation " + licensingv1alpha1.AnnotationPaused + "; nothing is written"
+		return p
+	}
+	if d := drift.Transition(desired, observed, today); !d.Allowed() {
+		return block(ActionImpossible, d.Reason, d.Message)
+	}
+	p.AccessReductions = drift.AccessReductions(desired, observed, usedLicenses(rec), today.Format(time.DateOnly))
+	if len(p.AccessReductions) > 0 {
+		p.Flags = append(p.Flags, FlagAccessReduction)
+	}
+	approved := fl.Annotations[licensingv1alpha1.AnnotationAllowAccessReduction] == "true"
+	if held := drift.HoldAccessReduction(p.AccessReductions, approved, licensingv1alpha1.AnnotationAllowAccessReduction); !held.Allowed() {
+		p.Action, p.Reason, p.Message = ActionHeld, held.Reason, held.Message
+		return p
+	}
+	p.Action = ActionUpdate
+	if len(p.AccessReductions) > 0 {
+		p.Message = "The access reduction is approved by annotation " + licensingv1alpha1.AnnotationAllowAccessReduction
+	}
+	return p
+}
+
+func changesOf(diffs []drift.FieldDrift, noRecord bool) []FieldChange {
+	out := make([]FieldChange, 0, len(diffs))
+	for _, d := range diffs {
+		old := d.Observed
+		if noRecord {
+			old = ""
+		}
+		out = append(out, FieldChange{Field: d.Field, Old: old, New: d.Desired})
+	}
+	return out
+}
+
+// flagText is how the table shows a License's flags.
+func flagText(p PlannedLicense) string {
+	var parts []string
+	for _, f := range p.Flags {
+		switch f {
+		case FlagAccessReduction:
+			s := "ACCESS REDUCTION"
+			if p.Action == ActionHeld {
+				s += " (held)"
+			} else {
+				s += " (approved)"
+			}
+			parts = append(parts, s)
+		case FlagImpossible:
+			parts = append(parts, "IMPOSSIBLE ("+p.Reason+")")
+		case FlagAwaitingInstall:
+			parts = append(parts, "AwaitingInstall")
+		case FlagObserveOnly:
+			parts = append(parts, "observe only (no write)")
+		}
+	}
+	switch p.Action {
+	case ActionPaused:
+		parts = append(parts, "paused (no write)")
+	case ActionBlocked:
+		parts = append(parts, "BLOCKED ("+p.Reason+")")
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// writePlanTable prints one row per changed field of every License that is not unchanged, the
+// messages of the Licenses that cannot be applied as they are, and a summary line.
+func writePlanTable(w io.Writer, plan *Plan) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	rows := 0
+	for _, p := range plan.Licenses {
+		if p.Action == ActionUnchanged {
+			continue
+		}
+		if rows == 0 {
+			fmt.Fprintln(tw, "LICENSE\tRECORD\tFIELD\tOLD\tNEW\tFLAGS")
+		}
+		name := p.Name
+		if p.Namespace != "" {
+			name = p.Namespace + "/" + p.Name
+		}
+		changes := p.Changes
+		if len(changes) == 0 {
+			changes = []FieldChange{{Field: "-", Old: "-", New: "-"}}
+		}
+		for _, c := range changes {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, orDash(p.LicenseID), c.Field, orDash(c.Old), orDash(c.New), flagText(p))
+			rows++
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var notes []string
+	for _, p := range plan.Licenses {
+		switch p.Action {
+		case ActionHeld, ActionImpossible, ActionBlocked, ActionAwaitingInstall:
+			notes = append(notes, fmt.Sprintf("  %s: %s: %s", p.Name, p.Reason, p.Message))
+		case ActionUpdate:
+			if p.Message != "" {
+				notes = append(notes, fmt.Sprintf("  %s: %s (%s)", p.Name, p.Message, strings.Join(p.AccessReductions, "; ")))
+			}
+		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintf(w, "\nNotes:\n%s\n", strings.Join(notes, "\n"))
+	}
+	if rows > 0 {
+		fmt.Fprintln(w)
+	}
+	_, err := fmt.Fprintln(w, planSummaryLine(plan.Summary))
+	return err
+}
+
+func planSummaryLine(s PlanSummary) string {
+	if s.Changed == 0 {
+		return fmt.Sprintf("No changes: %d Licenses match the LMO.", s.Licenses)
+	}
+	var parts []string
+	add := func(n int, what string) {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, what))
+		}
+	}
+	add(s.Update, "to update")
+	add(s.Held, "held (access reduction)")
+	add(s.Impossible, "impossible")
+	add(s.AwaitingInstall, "awaiting install")
+	add(s.Observe, "observe only")
+	add(s.Paused, "paused")
+	add(s.Blocked, "blocked")
+	add(s.Unchanged, "unchanged")
+	return fmt.Sprintf("Plan: %d of %d Licenses differ from the LMO: %s.", s.Changed, s.Licenses, strings.Join(parts, ", "))
+}

@@ -1,0 +1,186 @@
+package lmoctl
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const planPackages = `apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: ManagedPackage
+metadata: {name: acme-projects}
+spec: {lmoRef: {name: acme-lmo}, packageID: 033000000000001AAA}
+---
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: ManagedPackage
+metadata: {name: acme-billing}
+spec: {lmoRef: {name: acme-lmo}, packageID: "033000000000002"}
+`
+
+// planLicenses hold one License per plan outcome.
+const planLicenses = `# seats and a feature parameter change
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: globex}
+spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004XyZ1AAA, status: Active, seats: 60,
+  featureParameters: [{name: acme__MaxProjects, integer: 25}, {name: acme__AdvancedReporting, boolean: true}]}
+---
+# 60 seats while 80 are in use: an access reduction, held
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: initech}
+spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004AbC2AAA, seats: 60}
+---
+# an Active license can never go back to Trial
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: umbrella}
+spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004Gl0bAAA, status: Trial, expiration: "2026-12-20"}
+---
+# not installed yet
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: hooli}
+spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000009HoOLAAA, status: Active, seats: SiteLicense, expiration: Never}
+---
+# observed only
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: soylent}
+spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004Ks9pAAA, status: Active, managementPolicy: Observe}
+---
+# matches the record
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: wonka}
+spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004Lm3qAAA, status: Suspended, seats: SiteLicense, expiration: Never}
+---
+# the customer uninstalled
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: cyberdyne}
+spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004Mn4rAAA, status: Active}
+---
+# suspending a trial, approved by annotation
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata:
+  name: stark
+  annotations: {licensing.lmo-operator.dev/allow-access-reduction: "true"}
+spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004Op6tAAA, status: Suspended}
+---
+# two live licenses: must be pinned
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: tyrell}
+spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004No5sAAA, status: Active}
+`
+
+const planBilling = `apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: globex-billing}
+spec: {packageRef: {name: acme-billing}, subscriberOrgID: 00D5g000004XyZ1AAA, seats: SiteLicense, status: Active}
+`
+
+func planDir(t *testing.T) string {
+	return writeFiles(t, map[string]string{
+		"packages.yaml": planPackages, "licenses/acme.yaml": planLicenses, "licenses/billing.yml": planBilling,
+		"kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n",
+	})
+}
+
+func TestPlanShowsEachChangeAndExitsTwo(t *testing.T) {
+	s := startSim(t, func() time.Time { return today })
+	dir := planDir(t)
+	r := s.run(t, "plan", "-f", dir)
+	if r.code != ExitChanges {
+		t.Fatalf("plan exited %d, want 2:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	golden(t, "plan", r.stdout)
+	s.assertNoWrites(t)
+}
+
+func TestPlanJSONNamesActionsFlagsAndChanges(t *testing.T) {
+	s := startSim(t, func() time.Time { return today })
+	r := s.run(t, "plan", "-f", planDir(t), "-o", "json")
+	if r.code != ExitChanges {
+		t.Fatalf("plan exited %d, want 2:\n%s", r.code, r.stderr)
+	}
+	var plan Plan
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&plan); err != nil {
+		t.Fatalf("plan -o json: %v\n%s", err, r.stdout)
+	}
+	type row struct {
+		Action, Reason, LicenseID string
+		Flags                     []string
+		Changes                   []FieldChange
+	}
+	got := map[string]row{}
+	for _, l := range plan.Licenses {
+		got[l.Name] = row{l.Action, l.Reason, l.LicenseID, l.Flags, l.Changes}
+	}
+	want := map[string]row{
+		"globex": {Action: ActionUpdate, LicenseID: "a0N000000000001AAA", Changes: []FieldChange{
+			{"seats", "50", "60"}, {"featureParameters[acme__MaxProjects]", "20", "25"}}},
+		"initech": {Action: ActionHeld, Reason: "AccessReductionHeld", LicenseID: "a0N000000000002AAA",
+			Flags: []string{FlagAccessReduction}, Changes: []FieldChange{{"seats", "100", "60"}}},
+		"umbrella": {Action: ActionImpossible, Reason: "ImpossibleTransition", LicenseID: "a0N000000000003AAA",
+			Flags: []string{FlagImpossible}, Changes: []FieldChange{{"status", "Active", "Trial"}, {"expiration", "2027-03-31", "2026-12-20"}}},
+		"hooli": {Action: ActionAwaitingInstall, Reason: "AwaitingInstall", Flags: []string{FlagAwaitingInstall},
+			Changes: []FieldChange{{"status", "", "Active"}, {"seats", "", "SiteLicense"}, {"expiration", "", "Never"}}},
+		"soylent":   {Action: ActionObserve, LicenseID: "a0N000000000005AAA", Flags: []string{FlagObserveOnly}, Changes: []FieldChange{{"status", "Trial", "Active"}}},
+		"wonka":     {Action: ActionUnchanged, LicenseID: "a0N000000000006AAA"},
+		"cyberdyne": {Action: ActionImpossible, Reason: "Uninstalled", LicenseID: "a0N000000000007AAA", Flags: []string{FlagImpossible}, Changes: []FieldChange{{"status", "Uninstalled", "Active"}}},
+		"stark": {Action: ActionUpdate, LicenseID: "a0N000000000010AAA", Flags: []string{FlagAccessReduction},
+			Changes: []FieldChange{{"status", "Trial", "Suspended"}}},
+		"tyrell":         {Action: ActionBlocked, Reason: "AmbiguousLicense"},
+		"globex-billing": {Action: ActionUnchanged, LicenseID: "a0N000000000011AAA"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("plan rows (-want +got):\n%s", diff)
+	}
+	wantSummary := PlanSummary{Licenses: 10, Changed: 8, Unchanged: 2, Update: 2, Held: 1, Impossible: 2, AwaitingInstall: 1, Observe: 1, Blocked: 1, AccessReductions: 2}
+	if diff := cmp.Diff(wantSummary, plan.Summary); diff != "" {
+		t.Errorf("summary (-want +got):\n%s", diff)
+	}
+	if plan.Today != "2026-11-25" {
+		t.Errorf("today %q", plan.Today)
+	}
+	s.assertNoWrites(t)
+}
+
+func TestPlanRefusesBadFilesNamingFileAndField(t *testing.T) {
+	s := startSim(t, func() time.Time { return today })
+	lic := func(spec string) string {
+		return "apiVersion: licensing.lmo-operator.dev/v1alpha1\nkind: License\nmetadata: {name: bad}\nspec: " + spec + "\n"
+	}
+	for name, tc := range map[string]struct{ files map[string]string }{
+		"seats out of range": {map[string]string{"p.yaml": planPackages, "bad.yaml": lic("{packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004XyZ1AAA, seats: 0}")}},
+		"unknown field":      {map[string]string{"p.yaml": planPackages, "bad.yaml": lic("{packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004XyZ1AAA, seat: 5}")}},
+		"no calendar date":   {map[string]string{"p.yaml": planPackages, "bad.yaml": lic("{packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004XyZ1AAA, expiration: \"2027-02-30\"}")}},
+		"two values":         {map[string]string{"p.yaml": planPackages, "bad.yaml": lic("{packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004XyZ1AAA, featureParameters: [{name: a__B, integer: 1, boolean: true}]}")}},
+		"no identity":        {map[string]string{"p.yaml": planPackages, "bad.yaml": lic("{packageRef: {name: acme-projects}, status: Active}")}},
+		"package not in dir": {map[string]string{"bad.yaml": lic("{packageRef: {name: nowhere}, subscriberOrgID: 00D5g000004XyZ1AAA}")}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := s.run(t, "plan", "-f", writeFiles(t, tc.files))
+			if r.code != ExitError {
+				t.Fatalf("exit %d, want 1; stderr %q", r.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, "bad.yaml") || !strings.Contains(r.stderr, "spec") {
+				t.Errorf("error %q does not name the file and field", r.stderr)
+			}
+		})
+	}
+	if r := s.run(t, "plan"); r.code != ExitError || !strings.Contains(r.stderr, "-f is required") {
+		t.Errorf("plan without -f: exit %d, %q", r.code, r.stderr)
+	}
+	if r := s.run(t, "plan", "-f", planDir(t), "-o", "yaml"); r.code != ExitError || !strings.Contains(r.stderr, "-o \"yaml\"") {
+		t.Errorf("plan -o yaml: exit %d, %q", r.code, r.stderr)
+	}
+}

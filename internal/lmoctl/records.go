@@ -1,0 +1,250 @@
+package lmoctl
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/lmo-operator/lmo-operator/internal/drift"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+)
+
+// id15 is the case-sensitive 15-character form of a Salesforce id, by which ids are compared.
+func id15(id string) string {
+	if len(id) > 15 {
+		return id[:15]
+	}
+	return id
+}
+
+// to18 is the 18-character form of an id: the 15 characters and a suffix that encodes their case,
+// so that the lower-cased 18-character id is still unique.
+func to18(id string) string {
+	id = id15(id)
+	if len(id) != 15 {
+		return id
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+	suffix := make([]byte, 3)
+	for i := range 3 {
+		bits := 0
+		for j := range 5 {
+			if c := id[i*5+j]; c >= 'A' && c <= 'Z' {
+				bits |= 1 << j
+			}
+		}
+		suffix[i] = alphabet[bits]
+	}
+	return id + string(suffix)
+}
+
+// packageIDList is a SOQL IN list that matches the packages whether the LMO stores their 033 ids
+// with 15 or 18 characters; callers keep only exact 15-character matches.
+func packageIDList(ids []string) string {
+	seen := map[string]bool{}
+	var quoted []string
+	for _, id := range ids {
+		for _, v := range []string{id15(id), to18(id)} {
+			if !seen[v] {
+				seen[v] = true
+				quoted = append(quoted, salesforce.QuoteString(v))
+			}
+		}
+	}
+	sort.Strings(quoted)
+	return "(" + strings.Join(quoted, ", ") + ")"
+}
+
+// idList is a SOQL IN list of record ids.
+func idList(ids []string) string {
+	quoted := make([]string, len(ids))
+	for i, id := range ids {
+		quoted[i] = salesforce.QuoteString(id)
+	}
+	return "(" + strings.Join(quoted, ", ") + ")"
+}
+
+// lmoRecords is what a command read from the LMO for a set of packages.
+type lmoRecords struct {
+	// packages by 15-character 033 id.
+	packages map[string]salesforce.Package
+	// params of those packages by 15-character 033 id, then full name.
+	params map[string]map[string]salesforce.FeatureParameter
+	// licenses of those packages, in Id order.
+	licenses []salesforce.License
+	// values by 15-character license id, then parameter full name, as text.
+	values map[string]map[string]string
+}
+
+// packageOf is the 15-character 033 id of a license's package.
+func (r *lmoRecords) packageOf(l salesforce.License) string {
+	if id := l.PackageID(); id != "" {
+		return id15(id)
+	}
+	for pid, p := range r.packages {
+		if id15(p.ID) == id15(l.PackageRecordID) {
+			return pid
+		}
+	}
+	return ""
+}
+
+// loadPackages reads, in one Composite call, the packages with the given 033 ids, their feature
+// parameters, and their licenses (licenseWhere, e.g. " AND sfLma__Status__c != 'Uninstalled'",
+// narrows them). progress, when set, is told the running license count after each page.
+func loadPackages(ctx context.Context, c *salesforce.Client, packageIDs []string, licenseWhere string, progress func(int)) (*lmoRecords, error) {
+	want := map[string]bool{}
+	for _, id := range packageIDs {
+		want[id15(id)] = true
+	}
+	in := packageIDList(packageIDs)
+	r := &lmoRecords{packages: map[string]salesforce.Package{}, params: map[string]map[string]salesforce.FeatureParameter{},
+		values: map[string]map[string]string{}}
+	var params []salesforce.FeatureParameter
+	b := salesforce.NewBatch()
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.PackageFields+" FROM "+salesforce.PackageObject+
+		" WHERE sfLma__Package_ID__c IN "+in, func(page []salesforce.Package) error {
+		for _, p := range page {
+			if want[id15(p.PackageID)] {
+				r.packages[id15(p.PackageID)] = p
+			}
+		}
+		return nil
+	}))
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.FeatureParameterFields+" FROM "+salesforce.FeatureParameterObject+
+		" WHERE sfFma__Package__r.sfLma__Package_ID__c IN "+in, func(page []salesforce.FeatureParameter) error {
+		params = append(params, page...)
+		return nil
+	}))
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFields+" FROM "+salesforce.LicenseObject+
+		" WHERE sfLma__Package__r.sfLma__Package_ID__c IN "+in+licenseWhere+" ORDER BY Id", func(page []salesforce.License) error {
+		for _, l := range page {
+			if want[id15(l.PackageID())] {
+				r.licenses = append(r.licenses, l)
+			}
+		}
+		if progress != nil {
+			progress(len(r.licenses))
+		}
+		return nil
+	}))
+	if err := c.RunBatch(ctx, b); err != nil {
+		return nil, fmt.Errorf("reading the LMO's packages and licenses: %w", err)
+	}
+	byRecord := map[string]string{}
+	for pid, p := range r.packages {
+		byRecord[id15(p.ID)] = pid
+	}
+	for _, fp := range params {
+		pid, ok := byRecord[id15(fp.PackageRecordID)]
+		if !ok {
+			continue
+		}
+		if r.params[pid] == nil {
+			r.params[pid] = map[string]salesforce.FeatureParameter{}
+		}
+		r.params[pid][fp.FullName] = fp
+	}
+	return r, nil
+}
+
+// loadValues reads, in one Composite call, the value records of the given feature parameters
+// (licenseWhere narrows them, e.g. by the license's status) into r.values.
+func (r *lmoRecords) loadValues(ctx context.Context, c *salesforce.Client, params []salesforce.FeatureParameter, licenseWhere string) error {
+	byType := map[string][]string{}
+	names := map[string]string{}
+	for _, p := range params {
+		byType[p.DataType] = append(byType[p.DataType], p.ID)
+		names[id15(p.ID)] = p.FullName
+	}
+	b := salesforce.NewBatch()
+	for _, dt := range []string{salesforce.DataTypeBoolean, salesforce.DataTypeInteger, salesforce.DataTypeDate} {
+		ids := byType[dt]
+		if len(ids) == 0 {
+			continue
+		}
+		sort.Strings(ids)
+		dt := dt
+		q := "SELECT " + salesforce.FeatureParameterValueFields + " FROM " + salesforce.ValueObjectFor(dt) +
+			" WHERE sfFma__FeatureParameter__c IN " + idList(ids) + licenseWhere
+		must(salesforce.AddQuery(b, q, func(page []salesforce.FeatureParameterValue) error {
+			for _, v := range page {
+				name, ok := names[id15(v.FeatureParameterID)]
+				if !ok {
+					continue
+				}
+				lid := id15(v.LicenseID)
+				if r.values[lid] == nil {
+					r.values[lid] = map[string]string{}
+				}
+				r.values[lid][name] = valueText(dt, v)
+			}
+			return nil
+		}))
+	}
+	if err := c.RunBatch(ctx, b); err != nil {
+		return fmt.Errorf("reading feature parameter values: %w", err)
+	}
+	return nil
+}
+
+// valueText is a value record's value as drift compares it: true/false, an integer, YYYY-MM-DD,
+// or "" when empty (as the operator's mirror reads it).
+func valueText(dataType string, v salesforce.FeatureParameterValue) string {
+	if v.IsNull() {
+		return ""
+	}
+	switch dataType {
+	case salesforce.DataTypeBoolean:
+		if b, err := v.Bool(); err == nil {
+			return strconv.FormatBool(b)
+		}
+	case salesforce.DataTypeInteger:
+		if n, err := v.Int(); err == nil {
+			return strconv.FormatInt(n, 10)
+		}
+	case salesforce.DataTypeDate:
+		if d, err := v.Date(); err == nil {
+			return d.String()
+		}
+	}
+	return ""
+}
+
+// observedTerms maps a license record and its values to drift terms, as the operator's mirror
+// does: a negative seat count is a site license, an empty or 1970-01-01 expiration is Never.
+func observedTerms(l salesforce.License, values map[string]string) drift.Terms {
+	t := drift.Terms{Status: l.Status, Expiration: drift.Never, Params: map[string]string{}}
+	if l.Seats != nil {
+		n := int64(*l.Seats)
+		if n < 0 {
+			n = drift.SiteLicenseSeats
+		}
+		t.Seats = &n
+	}
+	if !l.NeverExpires() {
+		t.Expiration = l.Expiration.String()
+	}
+	for name, v := range values {
+		t.Params[name] = v
+	}
+	return t
+}
+
+// usedLicenses is the record's seats in use, or nil.
+func usedLicenses(l salesforce.License) *int64 {
+	if l.UsedLicenses == nil {
+		return nil
+	}
+	n := int64(*l.UsedLicenses)
+	return &n
+}
+
+// must panics on a programming error: the batches built here never hold more than five queries.
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}

@@ -1,0 +1,386 @@
+package lmoctl
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+)
+
+const reportSynopsis = `lmoctl report: the install base by package and status, trials ending within 7 and 30 days,
+uninstalls in the window (churn) and trial-to-active conversions in the window. Churn and conversions
+come from the license field history (sfLma__License__History rows of sfLma__Status__c); an
+Uninstalled license without such a row counts by its LastModifiedDate.
+
+Usage: lmoctl report [--window 30d] [--package 033...] [-o table|json] [connection flags]`
+
+const reportExample = `  lmoctl report --lmo acme-lmo --namespace licensing
+  lmoctl report --window 90d --package 033000000000001AAA -o json --instance-url https://acme.my.salesforce.com \
+    --client-id 3MVG9...   # with LMO_CLIENT_SECRET in the environment`
+
+// Report is `lmoctl report -o json`. The shape is stable: fields are only ever added.
+type Report struct {
+	// GeneratedAt is the report's clock, RFC 3339 UTC.
+	GeneratedAt time.Time `json:"generatedAt"`
+	// Today is GeneratedAt's date, YYYY-MM-DD; trials and expiry are counted from it.
+	Today string `json:"today"`
+	// Window is the --window text; WindowStart is GeneratedAt minus the window.
+	Window      string    `json:"window"`
+	WindowStart time.Time `json:"windowStart"`
+	// InstallBase has one entry per package, by package id.
+	InstallBase []PackageInstallBase `json:"installBase"`
+	// TrialsEnding7Days and TrialsEnding30Days are Trial licenses whose expiration is today or
+	// within 7 (30) days, by expiration. The 30-day list includes the 7-day one.
+	TrialsEnding7Days  []LicenseRef `json:"trialsEnding7Days"`
+	TrialsEnding30Days []LicenseRef `json:"trialsEnding30Days"`
+	// Uninstalls are the licenses uninstalled in the window (churn), by time.
+	Uninstalls []StatusChange `json:"uninstalls"`
+	// Conversions are the licenses that went from Trial to Active in the window, by time.
+	Conversions []StatusChange `json:"conversions"`
+}
+
+// PackageInstallBase counts one package's licenses by status. Expired counts licenses that are not
+// Uninstalled and whose expiration is before today; Sandbox those in sandbox orgs that are not
+// Uninstalled. Total counts every license record, Uninstalled included.
+type PackageInstallBase struct {
+	PackageID   string `json:"packageID"`
+	Name        string `json:"name"`
+	Trial       int    `json:"trial"`
+	Active      int    `json:"active"`
+	Suspended   int    `json:"suspended"`
+	Uninstalled int    `json:"uninstalled"`
+	Expired     int    `json:"expired"`
+	Sandbox     int    `json:"sandbox"`
+	Total       int    `json:"total"`
+}
+
+// LicenseRef is one license in a list of the report.
+type LicenseRef struct {
+	LicenseID       string `json:"licenseID"`
+	PackageID       string `json:"packageID"`
+	SubscriberOrgID string `json:"subscriberOrgID"`
+	Expiration      string `json:"expiration"`
+	DaysLeft        int    `json:"daysLeft"`
+}
+
+// StatusChange is one status change of a license in the window.
+type StatusChange struct {
+	LicenseID       string    `json:"licenseID"`
+	PackageID       string    `json:"packageID"`
+	SubscriberOrgID string    `json:"subscriberOrgID"`
+	At              time.Time `json:"at"`
+	// By is the user who made the change, when known.
+	By string `json:"by,omitempty"`
+	// Source is "history" (a field history row) or "lastModified" (an Uninstalled license whose
+	// history has no row for it, counted by LastModifiedDate).
+	Source string `json:"source"`
+}
+
+func runReport(ctx context.Context, args []string, env *Env) (int, error) {
+	var conn connection
+	var window, packageID, output string
+	fs := newFlagSet(env, "report", reportSynopsis, reportExample)
+	fs.StringVar(&window, "window", "30d", "period for churn and conversions: Nd (days) or a Go duration such as 720h")
+	fs.StringVar(&packageID, "package", "", "only this package's 033 id (default: every package)")
+	fs.StringVar(&output, "o", "table", "output format: table or json")
+	conn.register(fs)
+	if err := parseFlags(fs, env, args); err != nil {
+		return ExitError, err
+	}
+	format, err := outputFormat(output)
+	if err != nil {
+		return ExitError, err
+	}
+	span, err := parseWindow(window)
+	if err != nil {
+		return ExitError, err
+	}
+	if packageID != "" && !packageIDPattern.MatchString(packageID) {
+		return ExitError, fmt.Errorf("--package %q: want a 033 package id of 15 or 18 characters", packageID)
+	}
+	c, err := conn.connect(ctx, env)
+	if err != nil {
+		return ExitError, err
+	}
+	now := env.Now().UTC().Truncate(time.Second)
+	in, err := fetchForReport(ctx, c, packageID, now.Add(-span))
+	if err != nil {
+		return ExitError, err
+	}
+	if packageID != "" && len(in.packages) == 0 {
+		return ExitError, fmt.Errorf("--package %s: the LMO has no such package", packageID)
+	}
+	r := buildReport(in, now, span, window)
+	if format == "json" {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return ExitOK, enc.Encode(r)
+	}
+	return ExitOK, writeReportTable(env.Stdout, r)
+}
+
+// parseWindow reads "30d" or a Go duration.
+func parseWindow(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("--window %q: want a positive number of days such as 30d, or a duration such as 720h", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("--window %q: want a positive number of days such as 30d, or a duration such as 720h", s)
+	}
+	return d, nil
+}
+
+// reportInput is what the report reads from the LMO.
+type reportInput struct {
+	packages []salesforce.Package
+	licenses []salesforce.License
+	// history are Status history rows created since the window start.
+	history []salesforce.HistoryRow
+	// uninstalledEarlier are the ids (15) of licenses whose Uninstalled history row is older than the window.
+	uninstalledEarlier map[string]bool
+	since              time.Time
+}
+
+// fetchForReport reads packages, licenses and the window's Status history in one Composite call,
+// then, for Uninstalled licenses modified in the window with no history row in it, their older
+// Status history (to tell a late edit from an uninstall without history).
+func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string, since time.Time) (*reportInput, error) {
+	in := &reportInput{since: since, uninstalledEarlier: map[string]bool{}}
+	pkgWhere, licWhere := "", ""
+	if packageID != "" {
+		list := packageIDList([]string{packageID})
+		pkgWhere = " WHERE sfLma__Package_ID__c IN " + list
+		licWhere = " WHERE sfLma__Package__r.sfLma__Package_ID__c IN " + list
+	}
+	b := salesforce.NewBatch()
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.PackageFields+" FROM "+salesforce.PackageObject+pkgWhere, func(p []salesforce.Package) error {
+		for _, pk := range p {
+			if packageID == "" || id15(pk.PackageID) == id15(packageID) {
+				in.packages = append(in.packages, pk)
+			}
+		}
+		return nil
+	}))
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFields+" FROM "+salesforce.LicenseObject+licWhere+" ORDER BY Id", func(p []salesforce.License) error {
+		for _, l := range p {
+			if packageID == "" || id15(l.PackageID()) == id15(packageID) {
+				in.licenses = append(in.licenses, l)
+			}
+		}
+		return nil
+	}))
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.HistoryFields+" FROM "+salesforce.LicenseHistoryObject+
+		" WHERE Field = '"+salesforce.FieldStatus+"' AND CreatedDate >= "+salesforce.SOQLDateTime(since)+" ORDER BY CreatedDate", func(p []salesforce.HistoryRow) error {
+		in.history = append(in.history, p...)
+		return nil
+	}))
+	if err := c.RunBatch(ctx, b); err != nil {
+		return nil, fmt.Errorf("reading the LMO's licenses and history: %w", err)
+	}
+	inWindow := map[string]bool{}
+	for _, h := range in.history {
+		if historyText(h.NewValue) == salesforce.StatusUninstalled {
+			inWindow[id15(h.ParentID)] = true
+		}
+	}
+	var candidates []string
+	for _, l := range in.licenses {
+		if l.Status == salesforce.StatusUninstalled && !l.LastModifiedDate.Before(since) && !inWindow[id15(l.ID)] {
+			candidates = append(candidates, l.ID)
+		}
+	}
+	const chunk = 200
+	for start := 0; start < len(candidates); start += chunk * salesforce.BatchMaxQueries {
+		b := salesforce.NewBatch()
+		for i := start; i < len(candidates) && i < start+chunk*salesforce.BatchMaxQueries; i += chunk {
+			ids := candidates[i:min(i+chunk, len(candidates))]
+			must(salesforce.AddQuery(b, "SELECT "+salesforce.HistoryFields+" FROM "+salesforce.LicenseHistoryObject+
+				" WHERE Field = '"+salesforce.FieldStatus+"' AND ParentId IN "+idList(ids), func(p []salesforce.HistoryRow) error {
+				for _, h := range p {
+					if historyText(h.NewValue) == salesforce.StatusUninstalled && h.CreatedDate.Before(since) {
+						in.uninstalledEarlier[id15(h.ParentID)] = true
+					}
+				}
+				return nil
+			}))
+		}
+		if err := c.RunBatch(ctx, b); err != nil {
+			return nil, fmt.Errorf("reading the history of uninstalled licenses: %w", err)
+		}
+	}
+	return in, nil
+}
+
+// historyText is a history value as text (history values are JSON strings, numbers or null).
+func historyText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return strings.TrimSpace(string(raw))
+}
+
+// buildReport computes the figures; it is a pure function of its input and clock.
+func buildReport(in *reportInput, now time.Time, span time.Duration, window string) *Report {
+	today := salesforce.DateOf(now)
+	r := &Report{GeneratedAt: now, Today: today.String(), Window: window, WindowStart: now.Add(-span),
+		InstallBase: []PackageInstallBase{}, TrialsEnding7Days: []LicenseRef{}, TrialsEnding30Days: []LicenseRef{},
+		Uninstalls: []StatusChange{}, Conversions: []StatusChange{}}
+	base := map[string]*PackageInstallBase{}
+	for _, p := range in.packages {
+		base[id15(p.PackageID)] = &PackageInstallBase{PackageID: p.PackageID, Name: p.Name}
+	}
+	byID := map[string]salesforce.License{}
+	for _, l := range in.licenses {
+		byID[id15(l.ID)] = l
+		pid := id15(l.PackageID())
+		b := base[pid]
+		if b == nil {
+			b = &PackageInstallBase{PackageID: l.PackageID()}
+			base[pid] = b
+		}
+		b.Total++
+		switch l.Status {
+		case salesforce.StatusTrial:
+			b.Trial++
+		case salesforce.StatusActive:
+			b.Active++
+		case salesforce.StatusSuspended:
+			b.Suspended++
+		case salesforce.StatusUninstalled:
+			b.Uninstalled++
+			continue
+		}
+		if l.IsSandbox {
+			b.Sandbox++
+		}
+		if l.NeverExpires() {
+			continue
+		}
+		days := int(l.Expiration.Time().Sub(today.Time()).Hours() / 24)
+		if days < 0 {
+			b.Expired++
+		}
+		if l.Status == salesforce.StatusTrial && days >= 0 && days <= 30 {
+			ref := LicenseRef{LicenseID: l.ID, PackageID: l.PackageID(), SubscriberOrgID: l.SubscriberOrgID, Expiration: l.Expiration.String(), DaysLeft: days}
+			r.TrialsEnding30Days = append(r.TrialsEnding30Days, ref)
+			if days <= 7 {
+				r.TrialsEnding7Days = append(r.TrialsEnding7Days, ref)
+			}
+		}
+	}
+	for _, b := range base {
+		r.InstallBase = append(r.InstallBase, *b)
+	}
+	sort.Slice(r.InstallBase, func(i, j int) bool { return r.InstallBase[i].PackageID < r.InstallBase[j].PackageID })
+	for _, list := range [][]LicenseRef{r.TrialsEnding7Days, r.TrialsEnding30Days} {
+		sort.Slice(list, func(i, j int) bool {
+			if list[i].Expiration != list[j].Expiration {
+				return list[i].Expiration < list[j].Expiration
+			}
+			return list[i].LicenseID < list[j].LicenseID
+		})
+	}
+
+	// The latest Uninstalled row of each license in the window is its uninstall.
+	uninstalled := map[string]StatusChange{}
+	converted := map[string]StatusChange{}
+	for _, h := range in.history {
+		l, ok := byID[id15(h.ParentID)]
+		if !ok || h.CreatedDate.Before(in.since) {
+			continue
+		}
+		change := StatusChange{LicenseID: l.ID, PackageID: l.PackageID(), SubscriberOrgID: l.SubscriberOrgID, At: h.CreatedDate.UTC(), By: h.ChangedBy(), Source: "history"}
+		switch {
+		case historyText(h.NewValue) == salesforce.StatusUninstalled:
+			uninstalled[id15(l.ID)] = change
+		case historyText(h.OldValue) == salesforce.StatusTrial && historyText(h.NewValue) == salesforce.StatusActive:
+			if _, seen := converted[id15(l.ID)]; !seen {
+				converted[id15(l.ID)] = change
+			}
+		}
+	}
+	for _, l := range in.licenses {
+		key := id15(l.ID)
+		if l.Status != salesforce.StatusUninstalled || l.LastModifiedDate.Before(in.since) || in.uninstalledEarlier[key] {
+			continue
+		}
+		if _, ok := uninstalled[key]; !ok {
+			by := ""
+			if l.LastModifiedBy != nil {
+				by = l.LastModifiedBy.Name
+			}
+			uninstalled[key] = StatusChange{LicenseID: l.ID, PackageID: l.PackageID(), SubscriberOrgID: l.SubscriberOrgID,
+				At: l.LastModifiedDate.UTC(), By: by, Source: "lastModified"}
+		}
+	}
+	r.Uninstalls = sortedChanges(uninstalled)
+	r.Conversions = sortedChanges(converted)
+	return r
+}
+
+func sortedChanges(m map[string]StatusChange) []StatusChange {
+	out := make([]StatusChange, 0, len(m))
+	for _, c := range m {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].At.Equal(out[j].At) {
+			return out[i].At.Before(out[j].At)
+		}
+		return out[i].LicenseID < out[j].LicenseID
+	})
+	return out
+}
+
+// writeReportTable prints the report's sections.
+func writeReportTable(w io.Writer, r *Report) error {
+	fmt.Fprintf(w, "Report of %s; window %s (since %s)\n\n", r.Today, r.Window, r.WindowStart.Format(time.RFC3339))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTALL BASE\tPACKAGE ID\tTRIAL\tACTIVE\tSUSPENDED\tUNINSTALLED\tEXPIRED\tSANDBOX\tTOTAL")
+	for _, b := range r.InstallBase {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", orDash(b.Name), b.PackageID, b.Trial, b.Active, b.Suspended, b.Uninstalled, b.Expired, b.Sandbox, b.Total)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nTrials ending within 7 days: %d; within 30 days: %d\n", len(r.TrialsEnding7Days), len(r.TrialsEnding30Days))
+	if len(r.TrialsEnding30Days) > 0 {
+		fmt.Fprintln(tw, "LICENSE\tSUBSCRIBER\tPACKAGE ID\tEXPIRATION\tDAYS LEFT")
+		for _, t := range r.TrialsEnding30Days {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", t.LicenseID, t.SubscriberOrgID, t.PackageID, t.Expiration, t.DaysLeft)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	for _, sec := range []struct {
+		title string
+		list  []StatusChange
+	}{{"Uninstalls in the window (churn)", r.Uninstalls}, {"Trial to Active conversions in the window", r.Conversions}} {
+		fmt.Fprintf(w, "\n%s: %d\n", sec.title, len(sec.list))
+		if len(sec.list) == 0 {
+			continue
+		}
+		fmt.Fprintln(tw, "LICENSE\tSUBSCRIBER\tPACKAGE ID\tAT\tBY\tSOURCE")
+		for _, c := range sec.list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.LicenseID, c.SubscriberOrgID, c.PackageID, c.At.Format(time.RFC3339), orDash(c.By), c.Source)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
