@@ -99,6 +99,11 @@ func (r *LicenseReconciler) resolve(ctx context.Context, lic *licensingv1alpha1.
 	}
 	st := eng.Status()
 	if !st.Loaded {
+		if len(lic.Status.Conditions) == 0 {
+			// Every License is reconciled again when the mirror loads; writing MirrorLoading first
+			// would double the status writes of a cold start for a few seconds of information.
+			return nil, ctrl.Result{}
+		}
 		return wait(licensingv1alpha1.ReasonMirrorLoading, "The operator is still reading the LMO's license records")
 	}
 	if _, ok := eng.Package(pkg.Spec.PackageID); !ok {

@@ -29,6 +29,8 @@ type License struct {
 	VersionNumber  string
 	LastModifiedBy string
 	LastModifiedAt time.Time
+	// SystemModstamp is the record's last change as Salesforce stamped it.
+	SystemModstamp time.Time
 	// Params are the record's feature parameter values by full name.
 	Params map[string]ParamValue
 	// Changes are the latest field history rows by field API name, for drift attribution.
@@ -47,6 +49,7 @@ type ParamValue struct {
 	Value          string
 	LastModifiedBy string
 	LastModifiedAt time.Time
+	SystemModstamp time.Time
 }
 
 // FieldChange is who last changed a field of a license, and when.
@@ -207,14 +210,15 @@ func (m *mirror) putValue(v typedValue) string {
 	}
 	text := valueText(v)
 	pv := ParamValue{RecordID: v.ID, DataType: param.DataType, Direction: param.Direction, Value: text,
-		LastModifiedAt: v.LastModifiedDate.Time}
+		LastModifiedAt: v.LastModifiedDate.Time, SystemModstamp: v.SystemModstamp.Time}
 	if v.LastModifiedBy != nil {
 		pv.LastModifiedBy = v.LastModifiedBy.Name
 	}
 	if l.Params == nil {
 		l.Params = map[string]ParamValue{}
 	}
-	if old, ok := l.Params[param.FullName]; ok && old.Value == pv.Value {
+	if old, ok := l.Params[param.FullName]; ok && (old.Value == pv.Value || !old.SystemModstamp.IsZero() && !pv.SystemModstamp.After(old.SystemModstamp)) {
+		// Unchanged, or an older copy than the one held (a poll that raced one of our writes).
 		return ""
 	}
 	l.Params[param.FullName] = pv
@@ -230,6 +234,11 @@ func (m *mirror) applyIncremental(licenses []salesforce.License, values []typedV
 	changed := map[string]bool{}
 	for _, r := range licenses {
 		old := m.licenses[id15(r.ID)]
+		if old != nil && !old.SystemModstamp.IsZero() && !r.SystemModstamp.After(old.SystemModstamp) {
+			// Records only move forward: this copy is not newer than the one held. A poll that
+			// read the record before one of our writes committed must not undo the write.
+			continue
+		}
 		l := m.putLicense(r)
 		if old == nil || !sameLicense(old, l) {
 			changed[l.ID] = true
@@ -328,7 +337,7 @@ func licenseFromRecord(r salesforce.License, packageID string) *License {
 	l := &License{
 		ID: r.ID, Name: r.Name, PackageID: packageID, SubscriberOrgID: r.SubscriberOrgID, Status: r.Status,
 		InstallDate: r.InstallDate.String(), Edition: r.OrgType, IsSandbox: r.IsSandbox, VersionNumber: r.VersionNumber,
-		LastModifiedAt: r.LastModifiedDate.Time, Expiration: Never,
+		LastModifiedAt: r.LastModifiedDate.Time, SystemModstamp: r.SystemModstamp.Time, Expiration: Never,
 	}
 	if packageID == "" {
 		l.PackageID = r.PackageID()

@@ -263,7 +263,9 @@ func TestMirrorSubscriberIndex(t *testing.T) {
 
 	t.Run("a license moved to another org is indexed under its new org only", func(t *testing.T) {
 		e := loadedEngine(t, baseSnapshot())
-		e.mirror.applyIncremental([]salesforce.License{licenseRecord(licA, subOrgOther)}, nil, nil)
+		e.mirror.applyIncremental([]salesforce.License{licenseRecord(licA, subOrgOther, func(l *salesforce.License) {
+			l.SystemModstamp = salesforce.DateTime{Time: mirrorNow.Add(time.Minute)}
+		})}, nil, nil)
 		if got := e.SubscriberLicenses(pkgID, subOrgA); len(got) != 0 {
 			t.Errorf("the old org still finds %d licenses", len(got))
 		}
@@ -293,6 +295,7 @@ func TestMirrorApplyIncremental(t *testing.T) {
 			name: "a changed license field reports the license",
 			licenses: []salesforce.License{licenseRecord(licA, subOrgA, func(l *salesforce.License) {
 				l.Seats = ptrF(60)
+				l.SystemModstamp = salesforce.DateTime{Time: mirrorNow.Add(time.Minute)}
 				l.LastModifiedBy, l.LastModifiedDate = dana, salesforce.DateTime{Time: at}
 			})},
 			want:      []string{licA},
@@ -329,6 +332,7 @@ func TestMirrorApplyIncremental(t *testing.T) {
 			name: "a license, a value and a history row together report both licenses once",
 			licenses: []salesforce.License{licenseRecord(licA, subOrgA, func(l *salesforce.License) {
 				l.Seats = ptrF(60)
+				l.SystemModstamp = salesforce.DateTime{Time: mirrorNow.Add(time.Minute)}
 			})},
 			values:      []typedValue{intValue(valMaxB, paramMax, licB, "9"), intValue(valMaxA, paramMax, licA, "20")},
 			history:     []salesforce.HistoryRow{seatsHistory},
@@ -381,7 +385,10 @@ func TestMirrorApplyIncrementalRereadIsQuiet(t *testing.T) {
 	// rows already applied must not report their license again (no reconcile per poll).
 	dana := &salesforce.Name{Name: "Dana Admin"}
 	at := salesforce.DateTime{Time: mirrorNow.Add(time.Minute)}
-	licenses := []salesforce.License{licenseRecord(licA, subOrgA, func(l *salesforce.License) { l.Seats = ptrF(60) })}
+	licenses := []salesforce.License{licenseRecord(licA, subOrgA, func(l *salesforce.License) {
+		l.Seats = ptrF(60)
+		l.SystemModstamp = at
+	})}
 	values := []typedValue{intValue(valMaxB, paramMax, licB, "9")}
 	history := []salesforce.HistoryRow{{ID: "017000000000001AAA", ParentID: licA, Field: salesforce.FieldSeats,
 		CreatedBy: dana, CreatedDate: at}}

@@ -338,7 +338,7 @@ func (e *Engine) poll(ctx context.Context, fma bool) error {
 // reconciles (kubectl apply of a directory) fills whole Collections calls.
 const (
 	writeQuiet    = 2 * time.Second
-	writeMaxDelay = 10 * time.Second
+	writeMaxDelay = 30 * time.Second
 )
 
 // writeLoop sends queued writes while the budget and the org allow it.
