@@ -184,7 +184,7 @@ func TestMirrorLicenseView(t *testing.T) {
 	e := loadedEngine(t, baseSnapshot())
 	want := License{ID: licA, Name: "L-1AAA", PackageID: pkgID, SubscriberOrgID: subOrgA, Status: salesforce.StatusActive,
 		Seats: ptrI(50), Expiration: "2027-06-30", VersionNumber: "1.4.0", LastModifiedBy: "Integration User",
-		LastModifiedAt: mirrorNow,
+		LastModifiedAt: mirrorNow, SystemModstamp: mirrorNow,
 		Params: map[string]ParamValue{
 			"acme__MaxProjects": {RecordID: valMaxA, DataType: salesforce.DataTypeInteger,
 				Direction: salesforce.DirectionToSubscriber, Value: "20", LastModifiedBy: "Integration User", LastModifiedAt: mirrorNow},
