@@ -71,6 +71,7 @@ test-e2e: build ## End to end: built binaries, control plane, kubectl, lmosim.
 build: ## Build the manager, lmosim and lmoctl into bin/.
 	$(GO) build -o bin/manager ./cmd/manager
 	$(GO) build -o bin/lmosim ./cmd/lmosim
+	$(GO) build -o bin/lmoctl ./cmd/lmoctl
 
 .PHONY: dev
 dev: build ## Run the operator locally: control plane, lmosim, CRDs, samples and the manager (Ctrl-C stops all).
@@ -79,6 +80,10 @@ dev: build ## Run the operator locally: control plane, lmosim, CRDs, samples and
 .PHONY: run
 run: ## Run the manager against the current kubeconfig.
 	$(GO) run ./cmd/manager
+
+.PHONY: bench
+bench: ## Fleet-scale benchmark, N=1,000 and 10,000 (BENCH_LARGE=1 adds 50,000); writes BENCHMARKS.md.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./hack/bench
 
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a Docker engine).
