@@ -50,7 +50,7 @@ envtest: ## Build (once) and print the cached envtest control plane.
 ##@ Test
 
 .PHONY: test
-test: verify-generated vet test-unit test-envtest test-e2e ## Every test suite: generated files, unit, envtest, end to end.
+test: verify-generated vet test-unit test-envtest test-e2e test-faults ## Every test suite: generated files, unit, envtest, end to end, faults.
 
 .PHONY: test-unit
 test-unit: ## Unit and contract tests (no control plane).
@@ -64,6 +64,10 @@ test-envtest: ## Controller suites against a real kube-apiserver and etcd.
 .PHONY: test-e2e
 test-e2e: build ## End to end: built binaries, control plane, kubectl, lmosim.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -count=1 -timeout 15m ./test/e2e/...
+
+.PHONY: test-faults
+test-faults: build ## Fault suite: 500 Licenses through lmosim faults, restarts and a killed manager (~6 min).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -count=1 -timeout 20m ./test/faults/...
 
 ##@ Build
 

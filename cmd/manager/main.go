@@ -29,6 +29,7 @@ func main() {
 		secureMetrics        bool
 		enableLeaderElection bool
 		leaderElectionID     string
+		leaderElectionNS     string
 		watchNamespaces      string
 		kubeQPS              float64
 		kubeBurst            int
@@ -39,6 +40,8 @@ func main() {
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader so that only one manager writes to the LMOs.")
 	flag.StringVar(&leaderElectionID, "leader-election-id", "lmo-operator.lmo-operator.dev", "Name of the Lease used for leader election.")
+	flag.StringVar(&leaderElectionNS, "leader-election-namespace", os.Getenv("POD_NAMESPACE"),
+		"Namespace of the leader-election Lease; defaults to $POD_NAMESPACE, required outside a cluster.")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 200, "Queries per second to the Kubernetes API server.")
 	flag.IntVar(&kubeBurst, "kube-api-burst", 400, "Burst of queries to the Kubernetes API server.")
@@ -50,7 +53,7 @@ func main() {
 	log := ctrl.Log.WithName("setup")
 
 	cfg := settings{metricsAddr: metricsAddr, probeAddr: probeAddr, secureMetrics: secureMetrics, leaderElect: enableLeaderElection,
-		leaderElectionID: leaderElectionID, watchNamespaces: watchNamespaces, qps: float32(kubeQPS), burst: kubeBurst, licenseWorkers: licenseWorkers}
+		leaderElectionID: leaderElectionID, leaderElectionNamespace: leaderElectionNS, watchNamespaces: watchNamespaces, qps: float32(kubeQPS), burst: kubeBurst, licenseWorkers: licenseWorkers}
 	if err := run(cfg); err != nil {
 		log.Error(err, "Manager stopped")
 		os.Exit(1)
@@ -62,6 +65,7 @@ type settings struct {
 	metricsAddr, probeAddr     string
 	secureMetrics, leaderElect bool
 	leaderElectionID           string
+	leaderElectionNamespace    string
 	watchNamespaces            string
 	qps                        float32
 	burst                      int
@@ -102,6 +106,7 @@ func run(s settings) error {
 		HealthProbeBindAddress:        s.probeAddr,
 		LeaderElection:                s.leaderElect,
 		LeaderElectionID:              s.leaderElectionID,
+		LeaderElectionNamespace:       s.leaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cacheOpts,
 	})

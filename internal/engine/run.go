@@ -88,11 +88,8 @@ func (e *Engine) session(ctx context.Context) error {
 	e.mu.Unlock()
 	e.updateStatus(func(s *Status) { s.Connected, s.Error = true, "" })
 
-	fma, err := e.check(ctx)
+	fma, err := e.fullLoad(ctx)
 	if err != nil {
-		return err
-	}
-	if err := e.fullLoad(ctx, fma); err != nil {
 		return err
 	}
 	e.mu.Lock()
@@ -115,7 +112,7 @@ func (e *Engine) session(ctx context.Context) error {
 		case <-time.After(delay):
 		}
 		if e.now().Sub(lastFull) >= e.cfg.ResyncInterval {
-			if err := e.fullLoad(ctx, fma); err != nil {
+			if fma, err = e.fullLoad(ctx); err != nil {
 				return err
 			}
 			lastFull = e.now()
@@ -145,37 +142,6 @@ func (e *Engine) onCall(ci salesforce.CallInfo) {
 	}
 }
 
-// check reads the Organization and makes sure the LMA (and, if present, the FMA) is installed. It
-// returns whether the FMA is installed.
-func (e *Engine) check(ctx context.Context) (bool, error) {
-	org, err := e.client.Organization(ctx)
-	if err != nil {
-		return false, fmt.Errorf("reading the Organization record: %w", err)
-	}
-	o := &Org{ID: org.ID, Name: org.Name, Edition: org.OrganizationType, IsSandbox: org.IsSandbox,
-		TrialExpiration: org.TrialExpirationDate.Time}
-	blocked := ""
-	if !o.Production() && !e.cfg.AllowNonProduction {
-		blocked = fmt.Sprintf("The LMO %q is a %s; a Developer Edition, trial or sandbox org expires and takes the license history with it. Writes are refused unless spec.allowNonProductionOrg is true", o.Name, orgKind(*o))
-	}
-	lma, err := e.installed(ctx, salesforce.LicenseObject)
-	if err != nil {
-		return false, err
-	}
-	fma, err := e.installed(ctx, salesforce.FeatureParameterObject)
-	if err != nil {
-		return false, err
-	}
-	if _, err := e.client.Limits(ctx); err != nil {
-		return false, fmt.Errorf("reading the API limits: %w", err)
-	}
-	e.updateStatus(func(s *Status) { s.Org, s.LMAInstalled, s.FMAInstalled, s.WritesBlocked = o, &lma, &fma, blocked })
-	if !lma {
-		return false, errLMANotInstalled
-	}
-	return fma, nil
-}
-
 var errLMANotInstalled = errors.New("the License Management App is not installed in this org (sfLma__License__c does not exist)")
 
 func orgKind(o Org) string {
@@ -188,19 +154,11 @@ func orgKind(o Org) string {
 	return o.Edition
 }
 
-func (e *Engine) installed(ctx context.Context, sobject string) (bool, error) {
-	_, err := e.client.Describe(ctx, sobject)
-	switch {
-	case err == nil:
-		return true, nil
-	case salesforce.IsNotFound(err):
-		return false, nil
-	}
-	return false, fmt.Errorf("describing %s: %w", sobject, err)
-}
-
-// fullLoad reads every package, feature parameter, license and value record and swaps them in.
-func (e *Engine) fullLoad(ctx context.Context, fma bool) error {
+// fullLoad checks the org and reads every package, feature parameter, license and value record,
+// then swaps them into the mirror. The checks ride in the first Composite call with the LMA's
+// queries (Organization, and describes that tell whether the LMA and FMA are installed); the FMA's
+// queries go in a second one. It returns whether the FMA is installed.
+func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 	start := time.Now()
 	defer func() { e.synced("full", start) }()
 	var snap snapshot
@@ -210,7 +168,15 @@ func (e *Engine) fullLoad(ctx context.Context, fma bool) error {
 			newest = t.Time
 		}
 	}
+	var org []salesforce.Organization
+	var lmaErr, fmaErr error
 	b := salesforce.NewBatch()
+	must(salesforce.AddDescribe(b, salesforce.LicenseObject, func(_ salesforce.SObjectDescribe, err error) { lmaErr = err }))
+	must(salesforce.AddDescribe(b, salesforce.FeatureParameterObject, func(_ salesforce.SObjectDescribe, err error) { fmaErr = err }))
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.OrganizationFields+" FROM Organization", func(p []salesforce.Organization) error {
+		org = append(org, p...)
+		return nil
+	}))
 	must(salesforce.AddQuery(b, "SELECT "+salesforce.PackageFields+" FROM "+salesforce.PackageObject, func(p []salesforce.Package) error {
 		snap.packages = append(snap.packages, p...)
 		return nil
@@ -222,24 +188,44 @@ func (e *Engine) fullLoad(ctx context.Context, fma bool) error {
 		snap.licenses = append(snap.licenses, p...)
 		return nil
 	}))
+	batchErr := e.client.RunBatch(ctx, b)
+	lma := lmaErr == nil
+	fma := fmaErr == nil
+	for _, derr := range []error{lmaErr, fmaErr} {
+		if derr != nil && !salesforce.IsNotFound(derr) {
+			return false, fmt.Errorf("checking the installed apps: %w", derr)
+		}
+	}
+	if len(org) == 1 {
+		o := &Org{ID: org[0].ID, Name: org[0].Name, Edition: org[0].OrganizationType, IsSandbox: org[0].IsSandbox,
+			TrialExpiration: org[0].TrialExpirationDate.Time}
+		blocked := ""
+		if !o.Production() && !e.cfg.AllowNonProduction {
+			blocked = fmt.Sprintf("The LMO %q is a %s; a Developer Edition, trial or sandbox org expires and takes the license history with it. Writes are refused unless spec.allowNonProductionOrg is true", o.Name, orgKind(*o))
+		}
+		e.updateStatus(func(s *Status) { s.Org, s.WritesBlocked = o, blocked })
+	}
+	e.updateStatus(func(s *Status) { s.LMAInstalled, s.FMAInstalled = &lma, &fma })
+	if !lma {
+		return false, errLMANotInstalled
+	}
+	if batchErr != nil {
+		return false, fmt.Errorf("loading the LMO's records: %w", batchErr)
+	}
+	if len(org) != 1 {
+		return false, fmt.Errorf("reading the Organization record: %d records", len(org))
+	}
 	if fma {
+		b := salesforce.NewBatch()
 		must(salesforce.AddQuery(b, "SELECT "+salesforce.FeatureParameterFields+" FROM "+salesforce.FeatureParameterObject, func(p []salesforce.FeatureParameter) error {
 			snap.params = append(snap.params, p...)
 			return nil
 		}))
-		// The value objects go in the same batch; a second batch takes the one that does not fit.
-		for _, dt := range []string{salesforce.DataTypeBoolean, salesforce.DataTypeInteger} {
+		for _, dt := range []string{salesforce.DataTypeBoolean, salesforce.DataTypeInteger, salesforce.DataTypeDate} {
 			must(addValueQuery(b, dt, "", &snap.values, seen))
 		}
-	}
-	if err := e.client.RunBatch(ctx, b); err != nil {
-		return fmt.Errorf("loading the LMO's records: %w", err)
-	}
-	if fma && hasDataType(snap.params, salesforce.DataTypeDate) {
-		b := salesforce.NewBatch()
-		must(addValueQuery(b, salesforce.DataTypeDate, "", &snap.values, seen))
 		if err := e.client.RunBatch(ctx, b); err != nil {
-			return fmt.Errorf("loading the LMO's records: %w", err)
+			return false, fmt.Errorf("loading the LMO's feature parameters: %w", err)
 		}
 	}
 	changed := e.mirror.replace(snap)
@@ -252,16 +238,7 @@ func (e *Engine) fullLoad(ctx context.Context, fma bool) error {
 	e.updateStatus(func(s *Status) { s.LastFullSync, s.LastIncrementalSync, s.Error = now, now, "" })
 	e.cfg.Log.V(1).Info("Loaded the LMO", "licenses", len(snap.licenses), "changed", len(changed))
 	e.notifyIDs(changed)
-	return nil
-}
-
-func hasDataType(params []salesforce.FeatureParameter, dt string) bool {
-	for _, p := range params {
-		if p.DataType == dt {
-			return true
-		}
-	}
-	return false
+	return fma, nil
 }
 
 func addValueQuery(b *salesforce.Batch, dataType, where string, out *[]typedValue, seen func(salesforce.DateTime)) error {
@@ -337,17 +314,23 @@ func (e *Engine) poll(ctx context.Context, fma bool) error {
 // 200 records, and writeMaxDelay the longest a change waits for its batch to fill: a burst of
 // reconciles (kubectl apply of a directory) fills whole Collections calls.
 const (
-	writeQuiet    = 2 * time.Second
+	writeQuiet    = 5 * time.Second
 	writeMaxDelay = 30 * time.Second
 )
 
 // writeLoop sends queued writes while the budget and the org allow it.
 func (e *Engine) writeLoop(ctx context.Context) error {
-	var lastAdd, firstAdd time.Time
+	// Changes may have been queued before the loop started (the wake signal is already waiting).
+	lastAdd, firstAdd := time.Now(), time.Now()
+	// idle is true while nothing waits to be sent: the next change starts a new batch window.
+	idle := false
 	for {
 		blocked := e.writesHeld()
 		wait := time.Hour
-		if next, ok := e.writer.nextReady(); ok {
+		next, ok := e.writer.nextReady()
+		if !ok {
+			idle = true
+		} else {
 			wait = time.Until(next)
 			if e.writer.readyCount(e.now()) < salesforce.CollectionsMax {
 				fill := time.Until(lastAdd.Add(writeQuiet))
@@ -358,8 +341,6 @@ func (e *Engine) writeLoop(ctx context.Context) error {
 					wait = fill
 				}
 			}
-		} else {
-			firstAdd = time.Time{}
 		}
 		if blocked {
 			wait = 5 * time.Second
@@ -371,10 +352,10 @@ func (e *Engine) writeLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-e.writer.wake:
-			lastAdd = time.Now()
-			if firstAdd.IsZero() {
-				firstAdd = lastAdd
+			if idle {
+				firstAdd, idle = time.Now(), false
 			}
+			lastAdd = time.Now()
 			continue
 		case <-time.After(wait):
 		}
@@ -386,11 +367,8 @@ func (e *Engine) writeLoop(ctx context.Context) error {
 			continue
 		}
 		_, err := e.flush(ctx)
-		if e.writer.pendingCount() == 0 {
-			firstAdd = time.Time{}
-		} else {
-			firstAdd = time.Now()
-		}
+		// What is still pending waits for its own batch to fill.
+		firstAdd = time.Now()
 		switch {
 		case err == nil:
 		case salesforce.IsLimitExceeded(err):

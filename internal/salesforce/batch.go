@@ -19,20 +19,74 @@ const BatchMaxQueries = 5
 // ErrBatchFull is returned by AddQuery when the batch already holds BatchMaxQueries queries.
 var ErrBatchFull = errors.New("salesforce: batch already holds 5 queries")
 
-// Batch is up to 5 SOQL queries sent as one Composite request: one API call for all of them.
+// Batch is up to 5 SOQL queries, and sObject describes, sent as one Composite request: one API
+// call for all of them.
 //
-// A Batch is built with NewBatch and AddQuery and run with RunBatch, which may be called again to
-// run the same queries again. It is not safe for concurrent AddQuery calls.
+// A Batch is built with NewBatch, AddQuery and AddDescribe and run with RunBatch, which may be
+// called again to run the same subrequests again. It is not safe for concurrent Add calls.
 type Batch struct {
 	queries []batchQuery
 }
 
-// batchQuery is one query of a Batch with its typed paging hidden behind run.
+// batchQuery is one subrequest of a Batch with its decoding hidden behind run.
 type batchQuery struct {
 	soql string
+	// describe is the sObject of a describe subrequest; empty for a query.
+	describe string
 	// run pages through a result whose first page arrived in the composite response. fnErr says
 	// whether the error came from the caller's fn (which stops the batch) rather than the server.
 	run func(ctx context.Context, c *Client, op string, first queryPage) (fnErr bool, err error)
+	// done receives a describe's outcome.
+	done func(raw json.RawMessage, err error)
+}
+
+// MaxBatchSubrequests is the most subrequests one Composite call takes.
+const MaxBatchSubrequests = 25
+
+// AddDescribe adds a describe of sobject. fn receives the describe, or the subrequest's error (an
+// object that is not installed gives an error for which IsNotFound is true); a describe's failure
+// is delivered to fn only and does not fail RunBatch.
+func AddDescribe(b *Batch, sobject string, fn func(SObjectDescribe, error)) error {
+	if b == nil {
+		return errors.New("salesforce: nil batch")
+	}
+	if err := checkSObject(sobject); err != nil {
+		return err
+	}
+	if fn == nil {
+		return errors.New("salesforce: nil describe function")
+	}
+	if len(b.queries) >= MaxBatchSubrequests {
+		return fmt.Errorf("%w: cannot add subrequest %d", ErrBatchFull, len(b.queries)+1)
+	}
+	b.queries = append(b.queries, batchQuery{describe: sobject, done: func(raw json.RawMessage, err error) {
+		if err != nil {
+			fn(SObjectDescribe{}, fmt.Errorf("describe %s: %w", sobject, err))
+			return
+		}
+		var d SObjectDescribe
+		if uerr := json.Unmarshal(raw, &d); uerr != nil {
+			fn(SObjectDescribe{}, malformed("describe %s: %s", sobject, describeJSONError(uerr)))
+			return
+		}
+		if d.Name == "" {
+			fn(SObjectDescribe{}, malformed("describe %s: no name", sobject))
+			return
+		}
+		fn(d, nil)
+	}})
+	return nil
+}
+
+// queryCount is the number of query subrequests in the batch.
+func (b *Batch) queryCount() int {
+	n := 0
+	for _, q := range b.queries {
+		if q.describe == "" {
+			n++
+		}
+	}
+	return n
 }
 
 // NewBatch returns an empty batch.
@@ -54,8 +108,8 @@ func AddQuery[T any](b *Batch, soql string, fn func(page []T) error) error {
 	if fn == nil {
 		return errors.New("salesforce: nil page function")
 	}
-	if len(b.queries) >= BatchMaxQueries {
-		return fmt.Errorf("%w: cannot add query %d", ErrBatchFull, len(b.queries)+1)
+	if b.queryCount() >= BatchMaxQueries || len(b.queries) >= MaxBatchSubrequests {
+		return fmt.Errorf("%w: cannot add query %d", ErrBatchFull, b.queryCount()+1)
 	}
 	b.queries = append(b.queries, batchQuery{
 		soql: soql,
@@ -113,7 +167,7 @@ func (c *Client) RunBatch(ctx context.Context, b *Batch) error {
 	var subs []compositeSub
 	err = c.call(ctx, OpComposite, request{method: http.MethodPost, uri: "/composite", body: body}, func(_ int, body []byte) error {
 		var err error
-		subs, err = decodeComposite(body, len(b.queries))
+		subs, err = decodeComposite(body, b.queries)
 		return err
 	})
 	if err != nil {
@@ -123,6 +177,10 @@ func (c *Client) RunBatch(ctx context.Context, b *Batch) error {
 	for i, q := range b.queries {
 		prefix := fmt.Sprintf("batch query %d (%s)", i, batchRef(i))
 		sub := subs[i]
+		if q.describe != "" {
+			q.done(sub.raw, sub.err)
+			continue
+		}
 		if sub.err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: %w", prefix, OpComposite, sub.err))
 			continue
@@ -154,25 +212,27 @@ func compositeBody(apiVersion string, queries []batchQuery) ([]byte, error) {
 		CompositeRequest []sub `json:"compositeRequest"`
 	}{CompositeRequest: make([]sub, len(queries))}
 	for i, q := range queries {
-		req.CompositeRequest[i] = sub{
-			Method:      http.MethodGet,
-			URL:         "/services/data/v" + apiVersion + "/query/?q=" + url.QueryEscape(q.soql),
-			ReferenceID: batchRef(i),
+		path := "/services/data/v" + apiVersion + "/query/?q=" + url.QueryEscape(q.soql)
+		if q.describe != "" {
+			path = "/services/data/v" + apiVersion + "/sobjects/" + q.describe + "/describe"
 		}
+		req.CompositeRequest[i] = sub{Method: http.MethodGet, URL: path, ReferenceID: batchRef(i)}
 	}
 	return json.Marshal(req)
 }
 
-// compositeSub is the outcome of one subrequest: its first page, or why it failed.
+// compositeSub is the outcome of one subrequest: its first page (or raw body), or why it failed.
 type compositeSub struct {
 	page queryPage
+	raw  json.RawMessage
 	err  error
 }
 
 // decodeComposite parses and checks a Composite answer to n query subrequests. The envelope must
 // be exactly right (one result per referenceId q0..q(n-1), each with a status) or the whole answer
 // is refused; a result's own failure or malformed page is kept as that subrequest's error.
-func decodeComposite(body []byte, n int) ([]compositeSub, error) {
+func decodeComposite(body []byte, queries []batchQuery) ([]compositeSub, error) {
+	n := len(queries)
 	var wire struct {
 		CompositeResponse *[]struct {
 			Body           json.RawMessage `json:"body"`
@@ -213,6 +273,8 @@ func decodeComposite(body []byte, n int) ([]compositeSub, error) {
 		}
 		status := *r.HTTPStatusCode
 		switch {
+		case status >= 200 && status <= 299 && queries[i].describe != "":
+			out[i] = compositeSub{raw: r.Body}
 		case status >= 200 && status <= 299:
 			page, err := decodeQueryPage(r.Body)
 			out[i] = compositeSub{page: page, err: err}

@@ -3,6 +3,7 @@ package salesforce_test
 // Contract tests of RunBatch: the incremental poll's five reads in one Composite call to lmosim.
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"sort"
@@ -205,5 +206,43 @@ func TestContractBatchFaults(t *testing.T) {
 	}
 	if calls := s.calls(); calls["token"] != 1 || calls["composite"] != 2 || calls["queryMore"] != 1 {
 		t.Errorf("calls = %v, want 1 token, 2 composite (one refused) and 1 queryMore", calls)
+	}
+}
+
+func TestContractBatchDescribeTellsWhatIsInstalled(t *testing.T) {
+	s := startSim(t, func(seed map[string]any) { seed["fmaInstalled"] = false })
+	c := s.client(s.ccConfig())
+	s.resetStats()
+	var lmaErr, fmaErr error
+	var lma sf.SObjectDescribe
+	var licenses []sf.License
+	b := sf.NewBatch()
+	addOK(t, sf.AddDescribe(b, sf.LicenseObject, func(d sf.SObjectDescribe, err error) { lma, lmaErr = d, err }))
+	addOK(t, sf.AddDescribe(b, sf.FeatureParameterObject, func(_ sf.SObjectDescribe, err error) { fmaErr = err }))
+	addOK(t, sf.AddQuery(b, "SELECT "+sf.LicenseFields+" FROM "+sf.LicenseObject+" WHERE Id = '"+licActive+"'", func(p []sf.License) error {
+		licenses = append(licenses, p...)
+		return nil
+	}))
+	if err := c.RunBatch(context.Background(), b); err != nil {
+		t.Fatalf("RunBatch: %v (a describe's failure must not fail the batch)", err)
+	}
+	if lmaErr != nil || lma.Name != sf.LicenseObject {
+		t.Errorf("the License describe = %q, %v; want the object", lma.Name, lmaErr)
+	}
+	if !sf.IsNotFound(fmaErr) {
+		t.Errorf("the describe of an object that is not installed gave %v, want NOT_FOUND", fmaErr)
+	}
+	if len(licenses) != 1 {
+		t.Errorf("the query in the same batch gave %d licenses, want 1", len(licenses))
+	}
+	if got := s.calls(); got["composite"] != 1 || got["describe"] != 0 {
+		t.Errorf("calls = %v, want one composite and no separate describe", got)
+	}
+}
+
+func addOK(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
