@@ -11,6 +11,9 @@ IMG ?= ghcr.io/lmo-operator/lmo-operator:dev
 # The envtest control plane (kube-apiserver, etcd) is compiled once from the Go module proxy and cached
 # outside the clone; hack/envtest.sh prints its directory.
 ENVTEST_ASSETS = $(shell hack/envtest.sh)
+# A loaded 2-core machine can take longer than envtest's default 20s to start kube-apiserver.
+export KUBEBUILDER_CONTROLPLANE_START_TIMEOUT ?= 2m
+export KUBEBUILDER_CONTROLPLANE_STOP_TIMEOUT ?= 1m
 
 .PHONY: all
 all: build
