@@ -62,7 +62,7 @@ test-unit: ## Unit and contract tests (no control plane).
 .PHONY: test-envtest
 test-envtest: ## Controller suites against a real kube-apiserver and etcd.
 	HELM="$$(hack/helm.sh)" KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -count=1 -timeout 20m ./controllers/... ./api/... \
-		./test/security/... ./test/gitops/... ./test/helm/...
+		./test/security/... ./test/gitops/... ./test/helm/... ./test/robustness/...
 
 .PHONY: test-e2e
 test-e2e: build ## End to end: built binaries, control plane, kubectl, lmosim.

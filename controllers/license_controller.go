@@ -99,10 +99,13 @@ func (r *LicenseReconciler) resolve(ctx context.Context, lic *licensingv1alpha1.
 	}
 	st := eng.Status()
 	if !st.Loaded {
+		if st.Error != "" {
+			return wait(licensingv1alpha1.ReasonLMONotReady, "LicenseManagementOrg "+pkg.Spec.LMORef.Name+" cannot load the LMO's records: "+st.Error)
+		}
 		if len(lic.Status.Conditions) == 0 {
 			// Every License is reconciled again when the mirror loads; writing MirrorLoading first
 			// would double the status writes of a cold start for a few seconds of information.
-			return nil, ctrl.Result{}
+			return nil, ctrl.Result{RequeueAfter: waitRecheck}
 		}
 		return wait(licensingv1alpha1.ReasonMirrorLoading, "The operator is still reading the LMO's license records")
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-logr/logr"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -107,7 +109,10 @@ func (r *LicenseManagementOrgReconciler) patchStatus(ctx context.Context, lmo *l
 func (r *LicenseManagementOrgReconciler) credentials(ctx context.Context, lmo *licensingv1alpha1.LicenseManagementOrg) (engine.Credentials, string, error) {
 	name := secretName(lmo)
 	var secret corev1.Secret
-	if err := r.apiReader.Get(ctx, types.NamespacedName{Namespace: lmo.Namespace, Name: name}, &secret); err != nil {
+	// client-go logs response bodies at high verbosity through the context's logger: the Secret's
+	// values must never reach a log, whatever the level.
+	quiet := logr.NewContext(ctx, logr.Discard())
+	if err := r.apiReader.Get(quiet, types.NamespacedName{Namespace: lmo.Namespace, Name: name}, &secret); err != nil {
 		if apierrors.IsNotFound(err) {
 			return engine.Credentials{}, licensingv1alpha1.ReasonSecretNotFound, fmt.Errorf("Secret %s/%s does not exist", lmo.Namespace, name)
 		}

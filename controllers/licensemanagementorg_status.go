@@ -65,6 +65,8 @@ func setEngineStatus(lmo *licensingv1alpha1.LicenseManagementOrg, st engine.Stat
 		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionFalse, licensingv1alpha1.ReasonAuthenticationFailed, st.Error)
 	case st.Error != "" && st.ErrorClass == salesforce.Retryable:
 		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionUnknown, licensingv1alpha1.ReasonUnreachable, st.Error)
+	case st.Error != "":
+		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionUnknown, licensingv1alpha1.ReasonInvalidResponse, st.Error)
 	default:
 		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionUnknown, licensingv1alpha1.ReasonReconciling, "Connecting to the LMO")
 	}
@@ -126,8 +128,10 @@ func setEngineStatus(lmo *licensingv1alpha1.LicenseManagementOrg, st engine.Stat
 			reason = licensingv1alpha1.ReasonAPILimitExceeded
 		}
 		kstatus(conds, g, false, stateReconciling, reason, st.Budget.Message)
-	case st.Error != "":
+	case st.Error != "" && st.ErrorClass == salesforce.Retryable:
 		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonUnreachable, st.Error)
+	case st.Error != "":
+		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonInvalidResponse, st.Error)
 	case !st.Loaded:
 		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonMirrorLoading, "Reading the LMO's license records")
 	default:

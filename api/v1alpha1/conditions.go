@@ -101,6 +101,9 @@ const (
 	ReasonAuthenticationFailed = "AuthenticationFailed"
 	// ReasonUnreachable: the LMO did not answer.
 	ReasonUnreachable = "Unreachable"
+	// ReasonInvalidResponse: the LMO answered with something the operator cannot use (malformed or
+	// hostile data, an untrusted certificate); nothing is written on the strength of it.
+	ReasonInvalidResponse = "InvalidResponse"
 	// ReasonInstalled: the app's objects exist in the LMO.
 	ReasonInstalled = "Installed"
 	// ReasonNotInstalled: the app's objects do not exist in the LMO.

@@ -18,9 +18,14 @@ const pollOverlap = 5 * time.Second
 func (e *Engine) Run(ctx context.Context) {
 	failures := 0
 	for ctx.Err() == nil {
+		loadedAt := e.Status().LastFullSync
 		err := e.session(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if e.Status().LastFullSync.After(loadedAt) {
+			// The session worked before it failed: start the backoff over.
+			failures = 0
 		}
 		failures++
 		delay := reconnectDelay(failures)
