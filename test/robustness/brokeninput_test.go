@@ -160,16 +160,9 @@ var _ = Describe("Broken Secrets, an LMO that does not answer, and references ac
 		Expect(cond(lmo.Status.Conditions, licensingv1alpha1.ConditionAuthenticated).Reason).To(Equal(licensingv1alpha1.ReasonUnreachable))
 	})
 
-	// BUG: a License whose LicenseManagementOrg runs an engine that never loads (credentials refused,
-	// LMO unreachable, every answer malformed) gets no status at all: resolve() returns without a
-	// condition when the mirror is not loaded and the License has no conditions yet ("it is
-	// reconciled again on load", commit 714d7ec), and the load never comes. `kubectl get license`
-	// shows nothing, and kstatus (Flux, Argo CD health) computes "Current" for a License with no
-	// conditions, so the broken LMO reads as a healthy, applied License. Observed here: 20 s after
-	// the LicenseManagementOrg said AuthenticationFailed / Unreachable, the License's
-	// status.conditions is still empty (the Secret problems, where the engine is stopped, do say
-	// LMONotReady).
-	PIt("BUG: gives a License a condition when its LMO's engine runs but never loads", func() {
+	// A License whose LMO engine runs but cannot load (refused credentials, unreachable LMO) says
+	// LMONotReady rather than showing no condition, which kstatus would read as Current.
+	It("gives a License a condition when its LMO's engine runs but never loads", func() {
 		for _, e := range []*env{wrongClientID, wrongKey, unreachable} {
 			Eventually(func(g Gomega) {
 				l := e.get("globex")
