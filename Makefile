@@ -72,6 +72,10 @@ test-e2e: build ## End to end: built binaries, control plane, kubectl, lmosim.
 test-faults: build ## Fault suite: 500 Licenses through lmosim faults, restarts and a killed manager (~6 min).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -count=1 -timeout 20m ./test/faults/...
 
+.PHONY: fault-results
+fault-results: build ## Run the fault suite and write its figures to test/faults/RESULTS.md.
+	LMO_FAULTS_RESULTS=$(CURDIR)/test/faults/RESULTS.md KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -count=1 -timeout 20m ./test/faults/...
+
 ##@ Build
 
 .PHONY: build

@@ -154,11 +154,14 @@ func record(r *result) {
 		r.Fault, r.Window.Round(time.Second), r.Calls, r.Bound, r.Breakdown, r.Converge.Round(time.Second), r.Total.Round(time.Second), r.Observation)
 }
 
-// writeResults writes RESULTS.md from the results of this run.
+// writeResults writes the results of this run to the file named by LMO_FAULTS_RESULTS (for example
+// test/faults/RESULTS.md, with `make fault-results`); without it the figures go to the test output
+// only, so an ordinary test run leaves the tree unchanged.
 func writeResults() {
 	resultsMu.Lock()
 	defer resultsMu.Unlock()
-	if len(results) == 0 {
+	path := os.Getenv("LMO_FAULTS_RESULTS")
+	if len(results) == 0 || path == "" {
 		return
 	}
 	sort.SliceStable(results, func(i, j int) bool { return results[i].Fault < results[j].Fault })
@@ -168,14 +171,14 @@ func writeResults() {
 		time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	b.WriteString("Calls are every lmosim call (all kinds, failed ones included) while the fault was active; the time to converge runs from the end\n")
 	b.WriteString("of the fault to every License of the fleet showing its final condition (Ready, or Uninstalled / AccessReductionHeld for the\n")
-	b.WriteString("records that must never be written). Pending specs (known bugs) do not appear.\n\n")
+	b.WriteString("records that must never be written). Regenerate with `make fault-results`.\n\n")
 	b.WriteString("| fault | fault window | calls during fault | bound | calls by kind | converged after fault | fleet creation to converged | outcome | notes |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
 		fmt.Fprintf(&b, "| %s | %s | %d | ≤ %d | %s | %s | %s | %s | %s |\n", r.Fault, r.Window.Round(time.Second), r.Calls, r.Bound,
 			r.Breakdown, r.Converge.Round(100*time.Millisecond), r.Total.Round(100*time.Millisecond), r.Outcome, r.Observation)
 	}
-	if err := os.WriteFile("RESULTS.md", []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		GinkgoWriter.Printf("writing RESULTS.md: %v\n", err)
 	}
 }
