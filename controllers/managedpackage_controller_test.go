@@ -30,9 +30,11 @@ func getPackage(ns string) *licensingv1alpha1.ManagedPackage {
 
 func setDefaults(ns string, policy licensingv1alpha1.Policy, seats int) {
 	p := getPackage(ns)
+	patch := client.MergeFrom(p.DeepCopy())
 	p.Spec.Defaults = &licensingv1alpha1.PackageDefaults{Status: licensingv1alpha1.LicenseStatusTrial, TrialDays: ptr.To[int32](30), Seats: intstr.FromInt(seats)}
 	p.Spec.DefaultsPolicy = policy
-	Expect(k8sClient.Update(ctx, p)).To(Succeed())
+	// A merge patch: the controller updates the status meanwhile, which would conflict with Update.
+	Expect(k8sClient.Patch(ctx, p, patch)).To(Succeed())
 }
 
 var _ = Describe("ManagedPackage", func() {
