@@ -51,6 +51,20 @@ type options struct {
 	keep         bool
 	command      string
 	managerSrc   string
+	loadStart    string // /proc/loadavg when the bench started
+}
+
+// loadavg is the 1, 5 and 15 minute load averages from /proc/loadavg.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func main() {
@@ -66,7 +80,8 @@ func main() {
 	)
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard()) // envtest logs nothing worth showing here
-	o := options{out: *out, pollInterval: *poll, readyTimeout: *ready, edits: *edits, keep: *keep, manager: *manager}
+	o := options{out: *out, pollInterval: *poll, readyTimeout: *ready, edits: *edits, keep: *keep, manager: *manager,
+		loadStart: loadavg()}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 10 {
