@@ -102,12 +102,11 @@ func (r *LicenseReconciler) resolve(ctx context.Context, lic *licensingv1alpha1.
 		if st.Error != "" {
 			return wait(licensingv1alpha1.ReasonLMONotReady, "LicenseManagementOrg "+pkg.Spec.LMORef.Name+" cannot load the LMO's records: "+st.Error)
 		}
-		if len(lic.Status.Conditions) == 0 {
-			// Every License is reconciled again when the mirror loads; writing MirrorLoading first
-			// would double the status writes of a cold start for a few seconds of information.
-			return nil, ctrl.Result{RequeueAfter: waitRecheck}
-		}
-		return wait(licensingv1alpha1.ReasonMirrorLoading, "The operator is still reading the LMO's license records")
+		// The mirror is loading (usually seconds): keep whatever status the License has. Every
+		// License is reconciled again when the load completes; a MirrorLoading write now would
+		// double a cold start's status writes, and could be left behind by a reconcile that reads a
+		// stale cached copy (status-only changes do not trigger reconciles).
+		return nil, ctrl.Result{RequeueAfter: 5 * time.Second}
 	}
 	if _, ok := eng.Package(pkg.Spec.PackageID); !ok {
 		return wait(licensingv1alpha1.ReasonNotAssociated, "Package "+pkg.Spec.PackageID+" is not associated with the LMO")
