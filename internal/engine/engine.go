@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
@@ -317,7 +318,7 @@ func (e *Engine) Submit(w Write) (WriteState, error) {
 	}
 	if w.Seats != nil {
 		lic.fields[salesforce.FieldSeats] = *w.Seats
-		lic.changes[salesforce.FieldSeats] = FieldWrite{"seats", seatsText(l.Seats), seatsText(w.Seats)}
+		lic.changes[salesforce.FieldSeats] = FieldWrite{"seats", drift.SeatsText(l.Seats), drift.SeatsText(w.Seats)}
 	}
 	if w.Expiration != nil {
 		if *w.Expiration == Never {
@@ -374,16 +375,6 @@ func valueForWrite(dataType, text string) (any, error) {
 		return text, nil
 	}
 	return nil, fmt.Errorf("unknown data type %q", dataType)
-}
-
-func seatsText(s *int64) string {
-	switch {
-	case s == nil:
-		return ""
-	case *s < 0:
-		return "SiteLicense"
-	}
-	return strconv.FormatInt(*s, 10)
 }
 
 func (e *Engine) notifyIDs(ids []string) {

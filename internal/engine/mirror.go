@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
@@ -330,8 +331,8 @@ func writeValueText(v any) string {
 	return ""
 }
 
-// Never is the expiration of a license that does not expire.
-const Never = "Never"
+// Never is the expiration of a license that does not expire (the same text the License API uses).
+const Never = drift.Never
 
 func licenseFromRecord(r salesforce.License, packageID string) *License {
 	l := &License{
