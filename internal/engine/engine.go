@@ -159,7 +159,9 @@ type Engine struct {
 	client *salesforce.Client
 	// limitHits counts consecutive REQUEST_LIMIT_EXCEEDED answers.
 	limitHits int
-	// watermark is the newest SystemModstamp (or history CreatedDate) seen.
+	// watermark is how far the mirror is complete: the later of the newest SystemModstamp seen and
+	// the server's clock when the last load or poll began (see seenUpTo). Polls re-read pollOverlap
+	// before it.
 	watermark time.Time
 }
 

@@ -1,10 +1,15 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,11 +59,18 @@ type simEnv struct {
 // startSim starts lmosim and an engine polling it every second; configure may adjust the config.
 func startSim(t *testing.T, configure func(*Config)) *simEnv {
 	t.Helper()
+	return startSimWith(t, lmosim.Options{}, nil, configure)
+}
+
+// startSimWith is startSim with lmosim options, and beforeRun called between lmosim's start and
+// the engine's.
+func startSimWith(t *testing.T, opts lmosim.Options, beforeRun func(), configure func(*Config)) *simEnv {
+	t.Helper()
 	seed, err := lmosim.ParseSeed([]byte(simSeed))
 	if err != nil {
 		t.Fatalf("ParseSeed: %v", err)
 	}
-	srv, err := lmosim.New(seed, lmosim.Options{})
+	srv, err := lmosim.New(seed, opts)
 	if err != nil {
 		t.Fatalf("lmosim.New: %v", err)
 	}
@@ -84,6 +96,9 @@ func startSim(t *testing.T, configure func(*Config)) *simEnv {
 	}
 	if configure != nil {
 		configure(&cfg)
+	}
+	if beforeRun != nil {
+		beforeRun()
 	}
 	env.eng = New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -326,6 +341,127 @@ func TestEngineSteadyStateCostsOneCallPerPoll(t *testing.T) {
 	}
 	if ids := env.changedIDs(); len(ids) != 0 {
 		t.Errorf("OnChange reported %v while nothing changed", ids)
+	}
+}
+
+// recordsRead counts the records the LMO returned to queries after the full load: the totalSize
+// of every query result in Composite responses after the first two (the load's), and of every
+// queryMore page. stripDate removes the Date header, as from a server that sends none.
+type recordsRead struct {
+	base      http.RoundTripper
+	stripDate bool
+
+	mu         sync.Mutex
+	composites int
+	afterLoad  int
+}
+
+func (rr *recordsRead) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := rr.base.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	if rr.stripDate {
+		resp.Header.Del("Date")
+	}
+	isComposite := strings.HasSuffix(req.URL.Path, "/composite")
+	isQueryMore := strings.Contains(req.URL.Path, "/query/")
+	if !isComposite && !isQueryMore {
+		return resp, nil
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	var pages []struct {
+		TotalSize *int `json:"totalSize"`
+	}
+	if isComposite {
+		var env struct {
+			CompositeResponse []struct {
+				Body json.RawMessage `json:"body"`
+			} `json:"compositeResponse"`
+		}
+		if err := json.Unmarshal(body, &env); err != nil {
+			return nil, err
+		}
+		for _, sub := range env.CompositeResponse {
+			var p struct {
+				TotalSize *int `json:"totalSize"`
+			}
+			_ = json.Unmarshal(sub.Body, &p) // a describe's body has no totalSize
+			pages = append(pages, p)
+		}
+	} else {
+		var p struct {
+			TotalSize *int `json:"totalSize"`
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			return nil, err
+		}
+		pages = append(pages, p)
+	}
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	if isComposite {
+		rr.composites++
+	}
+	if rr.composites > 2 {
+		for _, p := range pages {
+			if p.TotalSize != nil {
+				rr.afterLoad += *p.TotalSize
+			}
+		}
+	}
+	return resp, nil
+}
+
+func (rr *recordsRead) counts() (composites, afterLoad int) {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	return rr.composites, rr.afterLoad
+}
+
+// The poll watermark follows the server's clock (the Date header), so records last changed long
+// before the load are not read again by every poll after it; a server without a Date header
+// falls back to the newest SystemModstamp, and each poll re-reads the records stamped within
+// pollOverlap of it.
+func TestEnginePollsDoNotReReadWhatTheLoadRead(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		stripDate bool
+		wantRead  func(polls int) (lo, hi int)
+	}{
+		{"with the server's Date header", false, func(int) (int, int) { return 0, 0 }},
+		// Every poll reads the four licenses again (with their value and history rows).
+		{"without a Date header", true, func(polls int) (int, int) { return simLicenses * polls, 1 << 30 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// The org's records were stamped a minute before the operator started.
+			var offset atomic.Int64
+			clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+			rr := &recordsRead{base: http.DefaultTransport, stripDate: tc.stripDate}
+			env := startSimWith(t, lmosim.Options{Now: clock}, func() { offset.Store(int64(time.Minute)) },
+				func(c *Config) { c.HTTPClient = &http.Client{Transport: rr, Timeout: 10 * time.Second} })
+			env.waitFor(10*time.Second, "three polls after the load", func() (bool, string) {
+				n, _ := rr.counts()
+				return n >= 5, ""
+			})
+			composites, read := rr.counts()
+			// A poll may have finished between the two reads of the counts: allow for one more.
+			lo, _ := tc.wantRead(composites - 2)
+			_, hi := tc.wantRead(composites - 1)
+			if read < lo || read > hi {
+				t.Errorf("records read by %d polls after the load = %d, want %d..%d", composites-2, read, lo, hi)
+			}
+			if ids := env.changedIDs(); len(ids) != simLicenses {
+				t.Errorf("OnChange reported %d licenses, want only the load's %d: re-read records are not changes", len(ids), simLicenses)
+			}
+		})
 	}
 }
 

@@ -167,10 +167,15 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 	start := time.Now()
 	defer func() { e.synced("full", start) }()
 	var snap snapshot
-	var newest time.Time
-	seen := func(t salesforce.DateTime) {
-		if t.After(newest) {
-			newest = t.Time
+	var newestLicense, newestValue time.Time
+	seenLicense := func(t salesforce.DateTime) {
+		if t.After(newestLicense) {
+			newestLicense = t.Time
+		}
+	}
+	seenValue := func(t salesforce.DateTime) {
+		if t.After(newestValue) {
+			newestValue = t.Time
 		}
 	}
 	var org []salesforce.Organization
@@ -188,7 +193,7 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 	}))
 	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFields+" FROM "+salesforce.LicenseObject, func(p []salesforce.License) error {
 		for _, l := range p {
-			seen(l.SystemModstamp)
+			seenLicense(l.SystemModstamp)
 		}
 		snap.licenses = append(snap.licenses, p...)
 		return nil
@@ -220,6 +225,7 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 	if len(org) != 1 {
 		return false, fmt.Errorf("reading the Organization record: %d records", len(org))
 	}
+	mark := seenUpTo(b, newestLicense)
 	if fma {
 		b := salesforce.NewBatch()
 		must(salesforce.AddQuery(b, "SELECT "+salesforce.FeatureParameterFields+" FROM "+salesforce.FeatureParameterObject, func(p []salesforce.FeatureParameter) error {
@@ -227,23 +233,45 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 			return nil
 		}))
 		for _, dt := range []string{salesforce.DataTypeBoolean, salesforce.DataTypeInteger, salesforce.DataTypeDate} {
-			must(addValueQuery(b, dt, "", &snap.values, seen))
+			must(addValueQuery(b, dt, "", &snap.values, seenValue))
 		}
 		if err := e.client.RunBatch(ctx, b); err != nil {
 			return false, fmt.Errorf("loading the LMO's feature parameters: %w", err)
 		}
+		// The licenses and the values were read at different moments: the mirror is complete up
+		// to the earlier of the two.
+		if m := seenUpTo(b, newestValue); m.Before(mark) {
+			mark = m
+		}
 	}
 	changed := e.mirror.replace(snap)
 	now := e.now()
-	e.mu.Lock()
-	if newest.After(e.watermark) {
-		e.watermark = newest
-	}
-	e.mu.Unlock()
+	e.advanceWatermark(mark)
 	e.updateStatus(func(s *Status) { s.LastFullSync, s.LastIncrementalSync, s.Error = now, now, "" })
 	e.cfg.Log.V(1).Info("Loaded the LMO", "licenses", len(snap.licenses), "changed", len(changed))
 	e.notifyIDs(changed)
 	return fma, nil
+}
+
+// seenUpTo is the watermark a batch's queries justify: the later of the newest SystemModstamp they
+// returned and the server's clock when they began. Every record stamped more than pollOverlap
+// before either was committed before the queries ran, so they saw it. Without the server's clock
+// (no Date header) only the newest stamp counts; then, after a quiet spell, each poll re-reads the
+// last changes before it.
+func seenUpTo(b *salesforce.Batch, newest time.Time) time.Time {
+	if t, ok := b.ServerTime(); ok && t.After(newest) {
+		return t
+	}
+	return newest
+}
+
+// advanceWatermark moves the watermark forward to mark; it never moves back.
+func (e *Engine) advanceWatermark(mark time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if mark.After(e.watermark) {
+		e.watermark = mark
+	}
 }
 
 func addValueQuery(b *salesforce.Batch, dataType, where string, out *[]typedValue, seen func(salesforce.DateTime)) error {
@@ -304,11 +332,7 @@ func (e *Engine) poll(ctx context.Context, fma bool) error {
 		return fmt.Errorf("polling the LMO for changes: %w", err)
 	}
 	changed := e.mirror.applyIncremental(licenses, values, history)
-	e.mu.Lock()
-	if newest.After(e.watermark) {
-		e.watermark = newest
-	}
-	e.mu.Unlock()
+	e.advanceWatermark(seenUpTo(b, newest))
 	now := e.now()
 	e.updateStatus(func(s *Status) { s.LastIncrementalSync, s.Error = now, "" })
 	e.notifyIDs(changed)

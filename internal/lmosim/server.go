@@ -320,6 +320,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAdmin(w, r)
 		return
 	}
+	// The Date header comes from the org's clock, the one SystemModstamp is stamped with: clients
+	// use it to place their poll watermarks.
+	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 	lw := &limitWriter{ResponseWriter: w, s: s}
 	if r.Header.Get("Content-Encoding") == "gzip" && r.Body != nil {
 		zr, err := gzip.NewReader(r.Body)

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // BatchMaxQueries is the most queries one Batch holds: Salesforce runs at most 5 query subrequests
@@ -26,6 +27,8 @@ var ErrBatchFull = errors.New("salesforce: batch already holds 5 queries")
 // called again to run the same subrequests again. It is not safe for concurrent Add calls.
 type Batch struct {
 	queries []batchQuery
+	// serverStart is the lower bound of the server's clock when the last run began; see ServerTime.
+	serverStart time.Time
 }
 
 // batchQuery is one subrequest of a Batch with its decoding hidden behind run.
@@ -91,6 +94,15 @@ func (b *Batch) queryCount() int {
 
 // NewBatch returns an empty batch.
 func NewBatch() *Batch { return &Batch{} }
+
+// ServerTime returns a time, by the server's clock, at or before the moment the server began
+// running the batch's queries in the last successful RunBatch: the Composite response's Date header
+// less the call's round trip. Every record whose SystemModstamp is earlier than this, less the
+// longest a transaction takes to commit, was visible to the queries. ok is false when the server
+// sent no usable Date header (or the batch has not run).
+func (b *Batch) ServerTime() (t time.Time, ok bool) {
+	return b.serverStart, !b.serverStart.IsZero()
+}
 
 // Len is the number of queries in the batch.
 func (b *Batch) Len() int { return len(b.queries) }
@@ -165,7 +177,9 @@ func (c *Client) RunBatch(ctx context.Context, b *Batch) error {
 		return fmt.Errorf("%s: %w", OpComposite, err)
 	}
 	var subs []compositeSub
-	err = c.call(ctx, OpComposite, request{method: http.MethodPost, uri: "/composite", body: body}, func(_ int, body []byte) error {
+	b.serverStart = time.Time{}
+	var serverStart time.Time
+	err = c.call(ctx, OpComposite, request{method: http.MethodPost, uri: "/composite", body: body, serverStart: &serverStart}, func(_ int, body []byte) error {
 		var err error
 		subs, err = decodeComposite(body, b.queries)
 		return err
@@ -173,6 +187,7 @@ func (c *Client) RunBatch(ctx context.Context, b *Batch) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", OpComposite, err)
 	}
+	b.serverStart = serverStart
 	var errs []error
 	for i, q := range b.queries {
 		prefix := fmt.Sprintf("batch query %d (%s)", i, batchRef(i))

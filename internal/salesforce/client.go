@@ -132,6 +132,9 @@ type request struct {
 	body   []byte
 	header map[string]string
 	raw    bool
+	// serverStart, when set, receives a time at or before the moment the server began handling the
+	// successful request, by the server's own clock (see serverStartOf); zero when unknown.
+	serverStart *time.Time
 }
 
 // decodeFunc reads a successful response body.
@@ -191,6 +194,9 @@ func (c *Client) once(ctx context.Context, sess *session, op string, req request
 	}
 	defer func() { _ = resp.Body.Close() }()
 	status = resp.StatusCode
+	if req.serverStart != nil {
+		*req.serverStart = serverStartOf(resp.Header.Get("Date"), c.now().Sub(start))
+	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return err
@@ -199,6 +205,23 @@ func (c *Client) once(ctx context.Context, sess *session, op string, req request
 		return nil
 	}
 	return decode(status, body)
+}
+
+// serverStartOf is a lower bound of the server's clock when it began handling a request: the
+// response's Date header (whole seconds, so at or before the moment it was written) less the
+// request's whole round trip. It is zero when the header is missing or unreadable.
+func serverStartOf(date string, roundTrip time.Duration) time.Time {
+	if date == "" {
+		return time.Time{}
+	}
+	t, err := http.ParseTime(date)
+	if err != nil {
+		return time.Time{}
+	}
+	if roundTrip < 0 {
+		roundTrip = 0
+	}
+	return t.Add(-roundTrip).UTC()
 }
 
 // doDirect sends a raw request with our own client.

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	sf "github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
@@ -244,5 +245,32 @@ func addOK(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// ServerTime is the org's clock when the batch ran (lmosim's clock runs a minute ahead of ours
+// here: less than a JWT assertion's lifetime), never later than the moment the server answered.
+func TestContractBatchServerTimeIsTheOrgsClock(t *testing.T) {
+	clock := func() time.Time { return time.Now().Add(time.Minute) }
+	s := startSimWithClock(t, clock)
+	key, _ := keys()
+	c := s.client(s.jwtConfig(key))
+	b := sf.NewBatch()
+	if _, ok := b.ServerTime(); ok {
+		t.Fatal("ServerTime of a batch that never ran is ok")
+	}
+	addOK(t, sf.AddQuery(b, "SELECT "+sf.LicenseFields+" FROM "+sf.LicenseObject, func([]sf.License) error { return nil }))
+	before := clock()
+	if err := c.RunBatch(ctxFor(t), b); err != nil {
+		t.Fatalf("RunBatch: %v", err)
+	}
+	after := clock()
+	got, ok := b.ServerTime()
+	if !ok {
+		t.Fatal("ServerTime not known after a run against lmosim, which sends a Date header")
+	}
+	// The Date header has whole seconds, and the round trip is taken off it.
+	if got.After(after) || got.Before(before.Truncate(time.Second).Add(-(after.Sub(before)))) {
+		t.Errorf("ServerTime = %s, want within [%s - round trip, %s]", got, before.Truncate(time.Second), after)
 	}
 }
