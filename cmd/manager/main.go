@@ -34,6 +34,7 @@ func main() {
 		kubeQPS              float64
 		kubeBurst            int
 		licenseWorkers       int
+		pprofAddr            string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over https with authentication and authorization by the API server.")
@@ -46,6 +47,7 @@ func main() {
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 200, "Queries per second to the Kubernetes API server.")
 	flag.IntVar(&kubeBurst, "kube-api-burst", 400, "Burst of queries to the Kubernetes API server.")
 	flag.IntVar(&licenseWorkers, "license-workers", 8, "License reconciles run at once.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Address Go's pprof profiles are served on (for example 127.0.0.1:6060); \"0\" disables them.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -53,7 +55,8 @@ func main() {
 	log := ctrl.Log.WithName("setup")
 
 	cfg := settings{metricsAddr: metricsAddr, probeAddr: probeAddr, secureMetrics: secureMetrics, leaderElect: enableLeaderElection,
-		leaderElectionID: leaderElectionID, leaderElectionNamespace: leaderElectionNS, watchNamespaces: watchNamespaces, qps: float32(kubeQPS), burst: kubeBurst, licenseWorkers: licenseWorkers}
+		leaderElectionID: leaderElectionID, leaderElectionNamespace: leaderElectionNS, watchNamespaces: watchNamespaces, qps: float32(kubeQPS), burst: kubeBurst, licenseWorkers: licenseWorkers,
+		pprofAddr: pprofAddr}
 	if err := run(cfg); err != nil {
 		log.Error(err, "Manager stopped")
 		os.Exit(1)
@@ -70,6 +73,7 @@ type settings struct {
 	qps                        float32
 	burst                      int
 	licenseWorkers             int
+	pprofAddr                  string
 }
 
 func run(s settings) error {
@@ -109,6 +113,7 @@ func run(s settings) error {
 		LeaderElectionNamespace:       s.leaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cacheOpts,
+		PprofBindAddress:              s.pprofAddr,
 	})
 	if err != nil {
 		return err

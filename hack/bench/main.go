@@ -73,7 +73,7 @@ func main() {
 		large   = flag.Bool("large", os.Getenv("BENCH_LARGE") == "1", "Add N=50,000 (also BENCH_LARGE=1).")
 		manager = flag.String("manager", "", "A prebuilt manager binary; empty builds ./cmd/manager into a temporary directory.")
 		out     = flag.String("out", "BENCHMARKS.md", "Where to write the report; empty writes none.")
-		poll    = flag.Duration("poll-interval", 10*time.Second, "The LicenseManagementOrg's pollInterval.")
+		poll    = flag.Duration("poll-interval", 30*time.Second, "The LicenseManagementOrg's pollInterval (each N runs 10 of them in the steady phase).")
 		ready   = flag.Duration("ready-timeout", 10*time.Minute, "The longest to wait for every License to be Ready.")
 		edits   = flag.Int("edits", 100, "Records edited through the REST API in the drift phase.")
 		keep    = flag.Bool("keep", false, "Keep the work directory (manager logs, kubeconfig).")

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -158,9 +159,8 @@ func rows(o options, results []*result) [][]string {
 	}, "")
 	add("CPU during cold convergence, by process", func(r *result) string { return cpuText(r.ColdCPU) }, "")
 	add("Manager CPU, whole run", func(r *result) string { return secs(r.ManagerCPU) }, "")
-	add("Bench's Ready poll (List as Table): mean / max", func(r *result) string {
-		return secs(r.ListTimeMean) + " / " + secs(r.ListTimeMax)
-	}, "")
+	add("Manager's Kubernetes API requests until all Ready, by method", func(r *result) string { return kinds(r.ColdKube) }, "")
+	add("License watch events the bench received until all Ready", func(r *result) string { return strconv.Itoa(r.WatchEvents) }, "")
 	add("Manager log: lines / client-side throttling lines", func(r *result) string {
 		return fmt.Sprintf("%d / %d", r.LogLines, r.ThrottleLogs)
 	}, "")
@@ -226,7 +226,8 @@ func writeReport(o options, results []*result, runErr error) error {
 	fmt.Fprintf(&b, "  expiration later, 10%% acme__MaxProjects), created by 32 concurrent workers (client QPS 2000).\n")
 	fmt.Fprintf(&b, "  Stats are reset after seeding and before the manager starts; the clock starts at the first create\n")
 	fmt.Fprintf(&b, "  (the LicenseManagementOrg), so cold convergence includes the manager's start, the LMO checks and the\n")
-	fmt.Fprintf(&b, "  full load. Ready is polled every second with a List of every License (Table form, Ready column).\n")
+	fmt.Fprintf(&b, "  full load. Ready is followed through one watch of every License (an informer); a License counts as\n")
+	fmt.Fprintf(&b, "  Ready when its Ready condition is True for its generation, and the time is when the last one became so.\n")
 	fmt.Fprintf(&b, "  Drift: %d matching records edited through the REST API as lmo-admin (seats + 5) over about 5 s;\n", o.edits)
 	fmt.Fprintf(&b, "  the labelled Licenses are listed every 500 ms until status.drift shows seats at the new value.\n\n")
 	if runErr != nil {

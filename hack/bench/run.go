@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,11 +20,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -56,9 +60,9 @@ type result struct {
 	NotReady      map[string]int
 	ColdCalls     map[string]int64
 	ColdWritten   int64
-	ListTimeMax   time.Duration // slowest Ready poll (a List of every License, Table form)
-	ListTimeMean  time.Duration
-	RSSAfterReady int64 // VmHWM, KiB
+	WatchEvents   int              // License watch events the bench received until every License was Ready
+	ColdKube      map[string]int64 // the manager's Kubernetes API requests by method until every License was Ready
+	RSSAfterReady int64            // VmHWM, KiB
 
 	// Steady state.
 	SteadyWindow time.Duration
@@ -168,6 +172,14 @@ func runOne(ctx context.Context, o options, n int, dir string) (*result, error) 
 	r.LogPath = mgr.logPath
 	cpu0 := processCPU()
 
+	// Ready is followed through a watch, started before the first create.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	watch, err := startReadyWatch(watchCtx, ucfg, scheme)
+	if err != nil {
+		return nil, fmt.Errorf("watching Licenses: %w", err)
+	}
+
 	// (1)+(2): create everything and wait for Ready.
 	t0 := time.Now()
 	lmo := &licensingv1alpha1.LicenseManagementOrg{
@@ -194,16 +206,10 @@ func runOne(ctx context.Context, o options, n int, dir string) (*result, error) 
 		logf("created %d Licenses in %s", n, r.CreateTime.Round(time.Millisecond))
 	}()
 
-	lister, err := newTableLister(ucfg)
-	if err != nil {
-		return nil, err
-	}
 	deadline := t0.Add(o.readyTimeout)
-	var listTotal time.Duration
-	var lists int
 	lastLog := time.Now()
 	for {
-		if err := sleepCtx(ctx, time.Second); err != nil {
+		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
 			return r, err
 		}
 		select {
@@ -214,21 +220,10 @@ func runOne(ctx context.Context, o options, n int, dir string) (*result, error) 
 			createErr = nil
 		default:
 		}
-		ls := time.Now()
-		ready, notReady, total, err := lister.readyCount(ctx)
-		took := time.Since(ls)
-		if err != nil {
-			logf("listing Licenses: %v", err)
-			continue
-		}
-		lists++
-		listTotal += took
-		if took > r.ListTimeMax {
-			r.ListTimeMax = took
-		}
-		r.Ready, r.NotReady = ready, notReady
+		ready, notReady, total, lastReady, events := watch.counts()
+		r.Ready, r.NotReady, r.WatchEvents = ready, notReady, events
 		if ready == n && total == n {
-			r.ReadyTime = time.Since(t0)
+			r.ReadyTime = lastReady.Sub(t0)
 			break
 		}
 		if time.Since(lastLog) >= 10*time.Second {
@@ -241,15 +236,15 @@ func runOne(ctx context.Context, o options, n int, dir string) (*result, error) 
 			break
 		}
 	}
-	if lists > 0 {
-		r.ListTimeMean = listTotal / time.Duration(lists)
-	}
 	st, err := simStats(ctx, simURL)
 	if err != nil {
 		return r, err
 	}
 	r.ColdCalls, r.ColdWritten = st.Calls, st.RecordsWritten
 	r.RSSAfterReady, _ = procStatus(mgr.pid(), "VmHWM")
+	if r.ColdKube, err = mgr.kubeRequests(ctx); err != nil {
+		logf("scraping the manager's metrics: %v", err)
+	}
 	r.ColdCPU = subCPU(processCPU(), cpu0, mgr.pid())
 	logf("cold: %s, %d/%d Ready, calls %v, manager VmHWM %d MiB", r.ReadyTime.Round(100*time.Millisecond), r.Ready, n, nonZero(r.ColdCalls), r.RSSAfterReady/1024)
 
@@ -624,77 +619,100 @@ func nonZero(m map[string]int64) string {
 	return strings.Join(parts, " ")
 }
 
-// --- Ready polling: a List of every License in Table form (name and Ready/Reason columns only) ---
+// --- Ready tracking: one watch of every License (an informer), not a List per check ---
 
-type tableLister struct {
-	hc  *http.Client
-	url string
+// readyWatch follows every License's Ready condition through an informer: the apiserver serves
+// one watch, where a List of 10,000 Licenses every second would cost it a large part of a core.
+type readyWatch struct {
+	mu        sync.Mutex
+	reason    map[string]string // name → "" when Ready, else the Ready reason (or "(none)")
+	readyAt   map[string]time.Time
+	events    int
+	lastReady time.Time // when the last License to become Ready did
 }
 
-func newTableLister(cfg *rest.Config) (*tableLister, error) {
-	hc, err := rest.HTTPClientFor(cfg)
+func startReadyWatch(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme) (*readyWatch, error) {
+	c, err := cache.New(cfg, cache.Options{Scheme: scheme, DefaultNamespaces: map[string]cache.Config{namespace: {}}})
 	if err != nil {
 		return nil, err
 	}
-	return &tableLister{hc: hc, url: strings.TrimRight(cfg.Host, "/") + "/apis/licensing.lmo-operator.dev/v1alpha1/namespaces/" + namespace +
-		"/licenses?includeObject=None&resourceVersion=0"}, nil
+	inf, err := c.GetInformer(ctx, &licensingv1alpha1.License{})
+	if err != nil {
+		return nil, err
+	}
+	w := &readyWatch{reason: map[string]string{}, readyAt: map[string]time.Time{}}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    w.observe,
+		UpdateFunc: func(_, obj any) { w.observe(obj) },
+		DeleteFunc: func(obj any) {
+			if lic, ok := obj.(*licensingv1alpha1.License); ok {
+				w.mu.Lock()
+				delete(w.reason, lic.Name)
+				w.mu.Unlock()
+			}
+		},
+	}); err != nil {
+		return nil, err
+	}
+	go func() { _ = c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		return nil, fmt.Errorf("the License watch did not sync")
+	}
+	return w, nil
 }
 
-func (t *tableLister) readyCount(ctx context.Context) (ready int, notReady map[string]int, total int, err error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
-	req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
-	resp, err := t.hc.Do(req)
-	if err != nil {
-		return 0, nil, 0, err
+func (w *readyWatch) observe(obj any) {
+	lic, ok := obj.(*licensingv1alpha1.License)
+	if !ok {
+		return
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return 0, nil, 0, fmt.Errorf("%s: %s", resp.Status, b)
-	}
-	var table metav1.Table
-	if err := json.NewDecoder(resp.Body).Decode(&table); err != nil {
-		return 0, nil, 0, err
-	}
-	readyCol, reasonCol := -1, -1
-	for i, c := range table.ColumnDefinitions {
-		switch c.Name {
-		case "Ready":
-			readyCol = i
-		case "Reason":
-			reasonCol = i
+	reason := "(none)"
+	if c := meta.FindStatusCondition(lic.Status.Conditions, licensingv1alpha1.ConditionReady); c != nil {
+		reason = c.Reason
+		if c.Status == metav1.ConditionTrue && c.ObservedGeneration == lic.Generation {
+			reason = ""
 		}
 	}
-	if readyCol < 0 {
-		return 0, nil, 0, fmt.Errorf("the License table has no Ready column")
+	now := time.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.events++
+	w.reason[lic.Name] = reason
+	if reason == "" {
+		if _, seen := w.readyAt[lic.Name]; !seen {
+			w.readyAt[lic.Name] = now
+			w.lastReady = now
+		}
+	} else {
+		delete(w.readyAt, lic.Name)
 	}
+}
+
+// counts returns how many Licenses are Ready, the others by reason, how many exist, when the last
+// one became Ready, and the watch events seen.
+func (w *readyWatch) counts() (ready int, notReady map[string]int, total int, lastReady time.Time, events int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	notReady = map[string]int{}
-	for _, row := range table.Rows {
+	for _, reason := range w.reason {
 		total++
-		if readyCol < len(row.Cells) && fmt.Sprint(row.Cells[readyCol]) == "True" {
+		if reason == "" {
 			ready++
 			continue
 		}
-		reason := "(none)"
-		if reasonCol >= 0 && reasonCol < len(row.Cells) {
-			if s := fmt.Sprint(row.Cells[reasonCol]); s != "" && s != "<nil>" {
-				reason = s
-			}
-		}
 		notReady[reason]++
 	}
-	return ready, notReady, total, nil
+	return ready, notReady, total, w.lastReady, w.events
 }
 
 // --- the manager process ---
 
 type managerProc struct {
-	cmd     *exec.Cmd
-	logPath string
-	once    sync.Once
-	done    chan struct{}
+	cmd        *exec.Cmd
+	logPath    string
+	metricsURL string
+	once       sync.Once
+	done       chan struct{}
 }
 
 func startManager(ctx context.Context, bin, kubeconfig, dir string) (*managerProc, error) {
@@ -703,14 +721,19 @@ func startManager(ctx context.Context, bin, kubeconfig, dir string) (*managerPro
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--metrics-bind-address", "0",
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		logs.Close()
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr, "--metrics-secure=false",
 		"--health-probe-bind-address", "127.0.0.1:0", "--leader-elect=false")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		logs.Close()
 		return nil, fmt.Errorf("starting the manager: %w", err)
 	}
-	m := &managerProc{cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	m := &managerProc{cmd: cmd, logPath: logPath, metricsURL: "http://" + metricsAddr + "/metrics", done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); logs.Close(); close(m.done) }()
 	go func() {
 		select {
@@ -724,6 +747,54 @@ func startManager(ctx context.Context, bin, kubeconfig, dir string) (*managerPro
 }
 
 func (m *managerProc) pid() int { return m.cmd.Process.Pid }
+
+// freeAddr is a free 127.0.0.1 port for the manager's metrics.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// kubeRequests scrapes the manager's rest_client_requests_total: its Kubernetes API requests by
+// HTTP method.
+func (m *managerProc) kubeRequests(ctx context.Context) (map[string]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.metricsURL, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("manager metrics: %s", resp.Status)
+	}
+	out := map[string]int64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "rest_client_requests_total{") {
+			continue
+		}
+		i := strings.Index(line, `method="`)
+		sp := strings.LastIndexByte(line, ' ')
+		if i < 0 || sp < 0 {
+			continue
+		}
+		method := line[i+len(`method="`):]
+		method = method[:strings.IndexByte(method, '"')]
+		v, err := strconv.ParseFloat(line[sp+1:], 64)
+		if err != nil {
+			continue
+		}
+		out[method] += int64(v)
+	}
+	return out, sc.Err()
+}
 
 // stop interrupts the manager and kills it after 10 seconds.
 func (m *managerProc) stop() {
