@@ -49,6 +49,7 @@ type options struct {
 	readyTimeout time.Duration
 	edits        int
 	keep         bool
+	coldOnly     bool // stop each N after cold convergence (for experiments; the report is then partial)
 	command      string
 	managerSrc   string
 	loadStart    string // /proc/loadavg when the bench started
@@ -77,10 +78,11 @@ func main() {
 		ready   = flag.Duration("ready-timeout", 10*time.Minute, "The longest to wait for every License to be Ready.")
 		edits   = flag.Int("edits", 100, "Records edited through the REST API in the drift phase.")
 		keep    = flag.Bool("keep", false, "Keep the work directory (manager logs, kubeconfig).")
+		cold    = flag.Bool("cold-only", false, "Measure cold convergence only, skipping the steady and drift phases (for experiments).")
 	)
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard()) // envtest logs nothing worth showing here
-	o := options{out: *out, pollInterval: *poll, readyTimeout: *ready, edits: *edits, keep: *keep, manager: *manager,
+	o := options{out: *out, pollInterval: *poll, readyTimeout: *ready, edits: *edits, keep: *keep, coldOnly: *cold, manager: *manager,
 		loadStart: loadavg()}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))

@@ -198,6 +198,10 @@ func verdicts(o options, results []*result) []string {
 				r.N, mark(float64(r.coldTotal()) <= 1.1*float64(f)), r.coldTotal(), ratio(r.coldTotal(), f), f,
 				r.separateChecks(), r.coldPolls(), ratio(r.coldTotal()-r.separateChecks()-r.coldPolls(), f)))
 		}
+		if o.coldOnly {
+			out = append(out, fmt.Sprintf("Steady state and drift N=%d: not measured (-cold-only).", r.N))
+			continue
+		}
 		out = append(out, fmt.Sprintf("Steady state N=%d, ≤ 1 call per pollInterval: %s (%.2f).", r.N, mark(r.steadyPerPoll(o.pollInterval) <= 1.0001), r.steadyPerPoll(o.pollInterval)))
 		out = append(out, fmt.Sprintf("Drift N=%d, p95 ≤ pollInterval + 5 s: %s (p95 %s, seen %d/%d).", r.N,
 			mark(r.DriftSeen == r.Edits && r.DriftP95 <= o.pollInterval+5*time.Second), secs(r.DriftP95), r.DriftSeen, r.Edits))

@@ -248,6 +248,13 @@ func runOne(ctx context.Context, o options, n int, dir string) (*result, error) 
 	r.ColdCPU = subCPU(processCPU(), cpu0, mgr.pid())
 	logf("cold: %s, %d/%d Ready, calls %v, manager VmHWM %d MiB", r.ReadyTime.Round(100*time.Millisecond), r.Ready, n, nonZero(r.ColdCalls), r.RSSAfterReady/1024)
 
+	if o.coldOnly {
+		r.RSSPeak, _ = procStatus(mgr.pid(), "VmHWM")
+		r.RSSEnd, _ = procStatus(mgr.pid(), "VmRSS")
+		r.ManagerCPU = processCPU()[mgr.pid()]
+		return r, nil
+	}
+
 	// (4) steady state: 10 pollIntervals with nothing changing.
 	before, err := simStats(ctx, simURL)
 	if err != nil {
