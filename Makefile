@@ -27,8 +27,9 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate the CRDs and the manager's ClusterRole from the markers in api/ and controllers/.
+manifests: ## Generate the CRDs and the manager's ClusterRole from the markers in api/ and controllers/; copy the CRDs into the chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases
+	cp config/crd/bases/*.yaml charts/lmo-operator/crds/
 
 .PHONY: generate
 generate: ## Generate the DeepCopy methods of the API types.

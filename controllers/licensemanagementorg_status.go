@@ -20,7 +20,9 @@ func setCondition(conds *[]metav1.Condition, generation int64, typ string, statu
 	meta.SetStatusCondition(conds, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message, ObservedGeneration: generation})
 }
 
-// kstatus sets Ready, Reconciling and Stalled together, as kstatus reads them.
+// kstatus sets Ready, Reconciling and Stalled together, as kstatus reads them. Reconciling and
+// Stalled are abnormal-true conditions: present only while True, removed otherwise (as Flux's own
+// controllers do), which keeps every status write smaller.
 func kstatus(conds *[]metav1.Condition, generation int64, ready bool, state, reason, message string) {
 	readyStatus := metav1.ConditionFalse
 	if ready {
@@ -30,13 +32,13 @@ func kstatus(conds *[]metav1.Condition, generation int64, ready bool, state, rea
 	switch state {
 	case stateReconciling:
 		setCondition(conds, generation, licensingv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
-		setCondition(conds, generation, licensingv1alpha1.ConditionStalled, metav1.ConditionFalse, reason, "")
+		meta.RemoveStatusCondition(conds, licensingv1alpha1.ConditionStalled)
 	case stateStalled:
-		setCondition(conds, generation, licensingv1alpha1.ConditionReconciling, metav1.ConditionFalse, reason, "")
+		meta.RemoveStatusCondition(conds, licensingv1alpha1.ConditionReconciling)
 		setCondition(conds, generation, licensingv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message)
 	default:
-		setCondition(conds, generation, licensingv1alpha1.ConditionReconciling, metav1.ConditionFalse, reason, "")
-		setCondition(conds, generation, licensingv1alpha1.ConditionStalled, metav1.ConditionFalse, reason, "")
+		meta.RemoveStatusCondition(conds, licensingv1alpha1.ConditionReconciling)
+		meta.RemoveStatusCondition(conds, licensingv1alpha1.ConditionStalled)
 	}
 }
 

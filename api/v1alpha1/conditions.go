@@ -5,10 +5,11 @@ const (
 	// ConditionReady is True when the object is fully reconciled: for a License, every managed field
 	// matches the LMO and the last sync succeeded.
 	ConditionReady = "Ready"
-	// ConditionReconciling is True while the operator is working toward the spec (kstatus).
+	// ConditionReconciling is True while the operator is working toward the spec (kstatus); it is
+	// absent otherwise.
 	ConditionReconciling = "Reconciling"
 	// ConditionStalled is True when the operator cannot make progress without a change by a person
-	// (kstatus); the reason says what to do.
+	// (kstatus); the reason says what to do. It is absent otherwise.
 	ConditionStalled = "Stalled"
 
 	// ConditionAuthenticated is True when the operator holds a valid session for the LMO.

@@ -138,7 +138,8 @@ type LicenseResourceStatus struct {
 	// +optional
 	DriftSummary string `json:"driftSummary,omitempty"`
 
-	// conditions: Ready, Reconciling, Stalled (kstatus), Drifted and Synced.
+	// conditions: Ready, Reconciling and Stalled (kstatus; the last two only while True), Drifted and
+	// Synced.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

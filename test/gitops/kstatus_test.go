@@ -14,22 +14,19 @@ type condition struct {
 }
 
 // kstatusConditions returns Ready, Reconciling and Stalled as kstatus() in
-// controllers/licensemanagementorg_status.go sets them: Ready carries the message, and of Reconciling and
-// Stalled only the one that is True does; the others keep the reason with an empty message.
+// controllers/licensemanagementorg_status.go sets them: Ready always, with the message, and
+// Reconciling or Stalled only while True (the state names which), with the same reason and message.
 func kstatusConditions(ready bool, state, reason, message string) []condition {
 	readyStatus := "False"
 	if ready {
 		readyStatus = "True"
 	}
-	reconciling := condition{"Reconciling", "False", reason, ""}
-	stalled := condition{"Stalled", "False", reason, ""}
+	out := []condition{{"Ready", readyStatus, reason, message}}
 	switch state {
-	case "Reconciling":
-		reconciling = condition{"Reconciling", "True", reason, message}
-	case "Stalled":
-		stalled = condition{"Stalled", "True", reason, message}
+	case "Reconciling", "Stalled":
+		out = append(out, condition{state, "True", reason, message})
 	}
-	return []condition{{"Ready", readyStatus, reason, message}, reconciling, stalled}
+	return out
 }
 
 // license returns a License as Flux's health checks see it: unstructured, generation 3, with the given
@@ -69,7 +66,7 @@ func license(observedGeneration int64, conditions ...condition) *unstructured.Un
 // Stalled=True is Failed, and otherwise, for a kind it has no rules for, Ready decides: True is Current,
 // False or Unknown is InProgress. So a License that the operator leaves at Ready=False on purpose
 // (AwaitingInstall, drift under Observe, drift while paused) is InProgress to Flux, not Current, even
-// though Reconciling and Stalled are both False. docs/gitops.md explains what that means for wait.
+// though neither Reconciling nor Stalled is present. docs/gitops.md explains what that means for wait.
 func TestKstatusReadsLicenseConditions(t *testing.T) {
 	synced := "The LMO record matches the spec"
 	noDrift := condition{"Drifted", "False", "NoDrift", "The LMO record matches every managed field"}
@@ -109,7 +106,7 @@ func TestKstatusReadsLicenseConditions(t *testing.T) {
 			want: status.FailedStatus,
 		},
 		{
-			// Not Current: Ready=False decides once Reconciling and Stalled are False. See the comment above.
+			// Not Current: Ready=False decides once neither Reconciling nor Stalled is present. See the comment above.
 			name: "a License awaiting the customer's install is InProgress to Flux, not Current, because Ready is False",
 			obj: license(3, append(kstatusConditions(false, "", "AwaitingInstall",
 				"Subscriber 00D5g000004XyZ1 has not installed package 033000000000001AAA; the terms are applied when it does"),
@@ -155,7 +152,7 @@ func TestKstatusReadsLicenseConditions(t *testing.T) {
 
 // TestArgoCDAgreesWithKstatus checks, over the Argo CD cases, how each Argo CD status lines up with what
 // Flux's kstatus computes for the same object: Healthy is Current, Degraded is Failed (both mean Stalled),
-// Progressing is InProgress. Suspended (Ready=False with Reconciling and Stalled False) is InProgress to
+// Progressing is InProgress. Suspended (Ready=False with neither Reconciling nor Stalled) is InProgress to
 // Flux: kstatus falls back to Ready there, and has no status for "waiting on purpose".
 func TestArgoCDAgreesWithKstatus(t *testing.T) {
 	script := readFile(t, filepath.Join(argoDir, "health.lua"))

@@ -100,7 +100,8 @@ var _ = Describe("Broken Secrets, an LMO that does not answer, and references ac
 			g.Expect(auth.Status).To(Equal(authenticated))
 			g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(ready.Reason).To(Equal(reason))
-			wantStalled := metav1.ConditionFalse
+			// Stalled is present only while True.
+			wantStalled := metav1.ConditionStatus("")
 			if stalled {
 				wantStalled = metav1.ConditionTrue
 			}
