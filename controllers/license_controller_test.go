@@ -86,7 +86,7 @@ var _ = Describe("License", func() {
 		e = newEnv(s)
 	})
 
-	It("writes only the managed fields that differ, and records an Event naming old and new values", func() {
+	It("writes only the managed fields that differ, and records an Event and a log line naming old and new values", func() {
 		e.license("globex", func(l *licensingv1alpha1.License) {
 			l.Spec.SubscriberOrgID = globex
 			l.Spec.Seats = ptr.To(intstr.FromInt(60))
@@ -109,6 +109,8 @@ var _ = Describe("License", func() {
 		Expect(lic.FeatureParameters).To(HaveKeyWithValue("acme__AdvancedReporting", false))
 		Eventually(func() []string { return events(e.ns, "globex") }, eventually).Should(ContainElement(
 			And(ContainSubstring("LicenseWritten"), ContainSubstring("seats 50 → 60"))))
+		Expect(strings.Split(managerLog.String(), "\n")).To(ContainElement(And(ContainSubstring("Wrote a license record"),
+			ContainSubstring(lic1), ContainSubstring(`"globex"`), ContainSubstring("seats 50 → 60"))))
 	})
 
 	It("only reports drift under the Observe policy", func() {

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -163,12 +164,26 @@ func (r *router) everything(lmo types.NamespacedName) {
 	}
 }
 
-// written records an Event on each License whose record was written or refused, naming the fields
-// with their old and new values.
+// written logs every record written or refused, and records an Event on each License it belongs to,
+// naming the fields with their old and new values. The log line is the durable trail: Events are
+// best effort, and client-go's broadcaster drops some when thousands of writes land at once (a cold
+// start of 50,000 Licenses kept 8,755 of 15,000).
 func (r *router) written(lmo types.NamespacedName, eng engine.LMO, results []engine.WriteResult) {
 	ctx := context.Background()
+	log := ctrl.Log.WithName("writes").WithValues("licenseManagementOrg", lmo.String())
 	for _, res := range results {
-		for _, req := range r.licensesFor(ctx, lmo.Namespace, eng, res.LicenseID) {
+		reqs := r.licensesFor(ctx, lmo.Namespace, eng, res.LicenseID)
+		names := make([]string, len(reqs))
+		for i, req := range reqs {
+			names[i] = req.Name
+		}
+		if res.Err != nil {
+			log.Info("The LMO refused a write", "licenseRecord", res.LicenseID, "licenses", names,
+				"changes", describeChanges(res.Changes), "error", res.Err.Error())
+		} else {
+			log.Info("Wrote a license record", "licenseRecord", res.LicenseID, "licenses", names, "changes", describeChanges(res.Changes))
+		}
+		for _, req := range reqs {
 			lic := &licensingv1alpha1.License{}
 			if err := r.cache.Get(ctx, req.NamespacedName, lic); err != nil {
 				continue
