@@ -205,9 +205,13 @@ func verdicts(o options, results []*result) []string {
 		out = append(out, fmt.Sprintf("Steady state N=%d, ≤ 1 call per pollInterval: %s (%.2f).", r.N, mark(r.steadyPerPoll(o.pollInterval) <= 1.0001), r.steadyPerPoll(o.pollInterval)))
 		out = append(out, fmt.Sprintf("Drift N=%d, p95 ≤ pollInterval + 5 s: %s (p95 %s, seen %d/%d).", r.N,
 			mark(r.DriftSeen == r.Edits && r.DriftP95 <= o.pollInterval+5*time.Second), secs(r.DriftP95), r.DriftSeen, r.Edits))
-		if big {
+		switch {
+		case r.N == 10000:
 			out = append(out, fmt.Sprintf("Manager peak RSS N=%d ≤ 300 MiB: %s (%s when all Ready, %s at the end).", r.N,
-				mark(r.RSSPeak <= 300*1024 || r.N > 10000), mib(r.RSSAfterReady), mib(r.RSSPeak)))
+				mark(r.RSSPeak <= 300*1024), mib(r.RSSAfterReady), mib(r.RSSPeak)))
+		case big:
+			out = append(out, fmt.Sprintf("Manager peak RSS N=%d: reported, no target (%s when all Ready, %s at the end).", r.N,
+				mib(r.RSSAfterReady), mib(r.RSSPeak)))
 		}
 	}
 	return out
