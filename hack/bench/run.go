@@ -249,9 +249,7 @@ func runOne(ctx context.Context, o options, n int, dir string) (*result, error) 
 	logf("cold: %s, %d/%d Ready, calls %v, manager VmHWM %d MiB", r.ReadyTime.Round(100*time.Millisecond), r.Ready, n, nonZero(r.ColdCalls), r.RSSAfterReady/1024)
 
 	if o.coldOnly {
-		r.RSSPeak, _ = procStatus(mgr.pid(), "VmHWM")
-		r.RSSEnd, _ = procStatus(mgr.pid(), "VmRSS")
-		r.ManagerCPU = processCPU()[mgr.pid()]
+		finish(r, mgr)
 		return r, nil
 	}
 
@@ -276,13 +274,17 @@ func runOne(ctx context.Context, o options, n int, dir string) (*result, error) 
 	if err := measureDrift(ctx, o, r, kube, admin, simURL, edited); err != nil {
 		return r, err
 	}
+	finish(r, mgr)
+	return r, nil
+}
 
+// finish reads the manager's memory and CPU, stops it and counts its log lines.
+func finish(r *result, mgr *managerProc) {
 	r.RSSPeak, _ = procStatus(mgr.pid(), "VmHWM")
 	r.RSSEnd, _ = procStatus(mgr.pid(), "VmRSS")
 	r.ManagerCPU = processCPU()[mgr.pid()]
 	mgr.stop()
 	r.LogLines, r.ThrottleLogs = scanLog(mgr.logPath)
-	return r, nil
 }
 
 // buildSeed is an LMO with one package, one LMO-to-Subscriber Integer parameter and N Active
@@ -633,7 +635,6 @@ func nonZero(m map[string]int64) string {
 type readyWatch struct {
 	mu        sync.Mutex
 	reason    map[string]string // name → "" when Ready, else the Ready reason (or "(none)")
-	readyAt   map[string]time.Time
 	events    int
 	lastReady time.Time // when the last License to become Ready did
 }
@@ -647,7 +648,7 @@ func startReadyWatch(ctx context.Context, cfg *rest.Config, scheme *runtime.Sche
 	if err != nil {
 		return nil, err
 	}
-	w := &readyWatch{reason: map[string]string{}, readyAt: map[string]time.Time{}}
+	w := &readyWatch{reason: map[string]string{}}
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    w.observe,
 		UpdateFunc: func(_, obj any) { w.observe(obj) },
@@ -684,15 +685,10 @@ func (w *readyWatch) observe(obj any) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.events++
-	w.reason[lic.Name] = reason
-	if reason == "" {
-		if _, seen := w.readyAt[lic.Name]; !seen {
-			w.readyAt[lic.Name] = now
-			w.lastReady = now
-		}
-	} else {
-		delete(w.readyAt, lic.Name)
+	if prev, seen := w.reason[lic.Name]; reason == "" && (!seen || prev != "") {
+		w.lastReady = now // this License just became Ready
 	}
+	w.reason[lic.Name] = reason
 }
 
 // counts returns how many Licenses are Ready, the others by reason, how many exist, when the last
