@@ -66,7 +66,18 @@ func startSim(t *testing.T, configure func(*Config)) *simEnv {
 // the engine's.
 func startSimWith(t *testing.T, opts lmosim.Options, beforeRun func(), configure func(*Config)) *simEnv {
 	t.Helper()
-	seed, err := lmosim.ParseSeed([]byte(simSeed))
+	return startSimSeedWith(t, simSeed, opts, beforeRun, configure)
+}
+
+// startSimSeed is startSim with another seed.
+func startSimSeed(t *testing.T, seedText string, opts lmosim.Options, configure func(*Config)) *simEnv {
+	t.Helper()
+	return startSimSeedWith(t, seedText, opts, nil, configure)
+}
+
+func startSimSeedWith(t *testing.T, seedText string, opts lmosim.Options, beforeRun func(), configure func(*Config)) *simEnv {
+	t.Helper()
+	seed, err := lmosim.ParseSeed([]byte(seedText))
 	if err != nil {
 		t.Fatalf("ParseSeed: %v", err)
 	}

@@ -36,6 +36,13 @@ type License struct {
 	Params map[string]ParamValue
 	// Changes are the latest field history rows by field API name, for drift attribution.
 	Changes map[string]FieldChange
+	// Unreadable is non-empty when the record holds a value the operator cannot read (a status
+	// outside the four it knows, fractional seats): it names the field and the value. Such a record
+	// is kept in the mirror so everything else keeps working, and is never written.
+	Unreadable string
+	// TermsChanged is true when the LMO's field history shows the status, seats or expiration
+	// changed after the install, by anyone (a person, or an earlier write of the operator).
+	TermsChanged bool
 }
 
 // ParamValue is one feature parameter value of a license.

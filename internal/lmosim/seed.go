@@ -234,10 +234,10 @@ func (s *Seed) validate() error {
 		if l.SubscriberOrgID == "" {
 			return fmt.Errorf("%s.subscriberOrgID is required", where)
 		}
-		switch l.Status {
-		case "", "Trial", "Active", "Suspended", "Uninstalled":
-		default:
-			return fmt.Errorf("%s.status %q is not Trial, Active, Suspended or Uninstalled", where, l.Status)
+		// The License object's Status picklist is not restricted: a record may hold a value the LMA
+		// does not define (a renamed value, an import), and the operator must cope with it.
+		if len(l.Status) > 255 {
+			return fmt.Errorf("%s.status is longer than 255 characters", where)
 		}
 		if l.Seats != nil && *l.Seats != -1 && (*l.Seats < 1 || *l.Seats > maxSeats) {
 			return fmt.Errorf("%s.seats %d is not -1 or 1..99000000", where, *l.Seats)
