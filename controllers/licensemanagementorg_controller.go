@@ -78,7 +78,7 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 	key := req.String()
 	cfg.OnCall = func(ci salesforce.CallInfo) { metrics.RecordCall(key, ci) }
 	cfg.OnSync = func(kind string, took time.Duration) { metrics.RecordSync(key, kind, took.Seconds()) }
-	r.router.callbacks(req.NamespacedName, &cfg, func() (engine.LMO, bool) { return r.registry.Get(key) })
+	r.router.callbacks(req.NamespacedName, &cfg)
 	eng, started := r.registry.Ensure(key, cfg)
 	if started {
 		logf.FromContext(ctx).Info("Started the LMO engine", "instanceURL", lmo.Spec.InstanceURL)

@@ -62,27 +62,18 @@ func (r *router) add(name string, req reconcile.Request) {
 	}
 }
 
-// callbacks returns the engine callbacks of one LicenseManagementOrg.
-func (r *router) callbacks(lmo types.NamespacedName, cfg *engine.Config, lookup func() (engine.LMO, bool)) {
-	cfg.OnChange = func(ids []string) {
-		eng, ok := lookup()
-		if !ok {
-			return
-		}
-		r.licensesChanged(lmo, eng, ids)
-	}
+// callbacks sets the engine callbacks of one LicenseManagementOrg. Each gets the engine that calls
+// it: none looks an engine up in the registry, which may be waiting for that very engine to stop.
+func (r *router) callbacks(lmo types.NamespacedName, cfg *engine.Config) {
+	cfg.OnChange = func(eng engine.LMO, ids []string) { r.licensesChanged(lmo, eng, ids) }
 	var wasLoaded atomic.Bool
-	cfg.OnStatus = func() {
+	cfg.OnStatus = func(eng engine.LMO) {
 		r.add(queueLMO, reconcile.Request{NamespacedName: lmo})
-		eng, ok := lookup()
-		if !ok {
-			return
-		}
 		if loaded := eng.Status().Loaded; wasLoaded.Swap(loaded) != loaded {
 			r.everything(lmo)
 		}
 	}
-	cfg.OnWrite = func(results []engine.WriteResult) {
+	cfg.OnWrite = func(eng engine.LMO, results []engine.WriteResult) {
 		failed := 0
 		for _, res := range results {
 			if res.Err != nil {
@@ -90,9 +81,7 @@ func (r *router) callbacks(lmo types.NamespacedName, cfg *engine.Config, lookup 
 			}
 		}
 		metrics.RecordWrites(lmo.String(), len(results)-failed, failed)
-		if eng, ok := lookup(); ok {
-			r.written(lmo, eng, results)
-		}
+		r.written(lmo, eng, results)
 	}
 }
 

@@ -76,12 +76,21 @@ type Config struct {
 
 	// HTTPClient is the transport; nil uses the client's default.
 	HTTPClient *http.Client `json:"-"`
+	// The callbacks get the engine that calls them, so they never look it up (a lookup could wait
+	// for a registry that is itself waiting for this engine). They may be called from any goroutine.
+
 	// OnChange is called with the ids of licenses whose mirrored state changed.
-	OnChange func(licenseIDs []string) `json:"-"`
+	OnChange func(lmo LMO, licenseIDs []string) `json:"-"`
 	// OnStatus is called when Status changed.
-	OnStatus func() `json:"-"`
+	OnStatus func(lmo LMO) `json:"-"`
 	// OnWrite is called with the outcome of every record written or refused.
-	OnWrite func([]WriteResult) `json:"-"`
+	OnWrite func(lmo LMO, results []WriteResult) `json:"-"`
+	// Recheck decides, when a queued write is about to be sent, what may be written to the license
+	// record now: it answers with the decision of the License's current spec and policy against the
+	// mirror as it is (the write's fields that still differ are sent), or false to send nothing. A
+	// write submitted before the License was paused, switched to Observe, reverted, deleted or
+	// held is so withdrawn. Nil sends what was submitted.
+	Recheck func(lmo LMO, licenseID string) (Write, bool) `json:"-"`
 	// OnCall is called for every HTTP call to Salesforce (metrics).
 	OnCall func(salesforce.CallInfo) `json:"-"`
 	// OnSync is called after each mirror sync, kind "full" or "incremental".
@@ -159,6 +168,8 @@ type Engine struct {
 	client *salesforce.Client
 	// limitHits counts consecutive REQUEST_LIMIT_EXCEEDED answers.
 	limitHits int
+	// fma is true once a full load found the Feature Management App installed.
+	fma bool
 	// watermark is how far the mirror is complete: the later of the newest SystemModstamp seen and
 	// the server's clock when the last load or poll began (see seenUpTo). Polls re-read pollOverlap
 	// before it.
@@ -200,7 +211,7 @@ func (e *Engine) updateStatus(f func(*Status)) {
 	changed := !statusEqual(before, e.status)
 	e.mu.Unlock()
 	if changed && e.cfg.OnStatus != nil {
-		e.cfg.OnStatus()
+		e.cfg.OnStatus(e)
 	}
 }
 
@@ -298,31 +309,62 @@ func (e *Engine) WriteState(licenseID string) WriteState { return e.writer.state
 // ErrWritesBlocked is returned by Submit when the org refuses writes (a non-production LMO).
 var ErrWritesBlocked = errors.New("writes to this LMO are blocked")
 
-// Submit implements LMO. It refuses writes to an Uninstalled record, to a non-production org, and
-// feature parameters the package does not have or that are Subscriber-to-LMO.
+// Submit implements LMO. It refuses writes to an Uninstalled or unreadable record, to a
+// non-production org, and feature parameters the package does not have or that are
+// Subscriber-to-LMO. The write replaces any write of the same license still waiting; when it is
+// sent, only the fields that still differ from the mirror go.
 func (e *Engine) Submit(w Write) (WriteState, error) {
 	if blocked := e.Status().WritesBlocked; blocked != "" {
 		return e.writer.stateOf(w.LicenseID), fmt.Errorf("%w: %s", ErrWritesBlocked, blocked)
 	}
-	l, ok := e.License(w.LicenseID)
-	if !ok {
-		return WriteState{}, fmt.Errorf("license %s is not in the mirror", w.LicenseID)
+	recs, err := e.records(w)
+	if err != nil {
+		return WriteState{}, err
+	}
+	refused := 0
+	for _, r := range recs {
+		if e.writer.isRefused(r.recordID, r.fields) {
+			refused++
+		}
+	}
+	if len(recs) == 0 || refused == len(recs) {
+		// Nothing differs, or only what the LMO refused for good: the state says which.
+		return e.writer.stateOf(w.LicenseID), nil
+	}
+	return e.writer.add(w), nil
+}
+
+// records builds the record updates of a write: the license record's fields and each feature
+// parameter value record, each with only the fields that differ from the mirror.
+func (e *Engine) records(w Write) ([]pendingRecord, error) {
+	e.mirror.mu.RLock()
+	cur := e.mirror.licenses[id15(w.LicenseID)]
+	var l License
+	if cur != nil {
+		l = copyLicense(cur)
+	}
+	e.mirror.mu.RUnlock()
+	if cur == nil {
+		return nil, fmt.Errorf("license %s is not in the mirror", w.LicenseID)
+	}
+	if l.Unreadable != "" {
+		return nil, fmt.Errorf("license %s is never written: %s", l.ID, l.Unreadable)
 	}
 	if l.Status == "Uninstalled" {
-		return WriteState{}, fmt.Errorf("license %s is Uninstalled and is never written", l.ID)
+		return nil, fmt.Errorf("license %s is Uninstalled and is never written", l.ID)
 	}
 	var recs []pendingRecord
 	lic := pendingRecord{sobject: salesforce.LicenseObject, recordID: l.ID, licenseID: l.ID,
-		fields: map[string]any{}, changes: map[string]FieldWrite{}}
-	if w.Status != nil {
+		fields: map[string]any{}, changes: map[string]FieldWrite{}, stamp: l.SystemModstamp}
+	if w.Status != nil && *w.Status != l.Status {
 		lic.fields[salesforce.FieldStatus] = *w.Status
 		lic.changes[salesforce.FieldStatus] = FieldWrite{"status", l.Status, *w.Status}
 	}
-	if w.Seats != nil {
+	if w.Seats != nil && drift.SeatsText(w.Seats) != drift.SeatsText(l.Seats) {
 		lic.fields[salesforce.FieldSeats] = *w.Seats
 		lic.changes[salesforce.FieldSeats] = FieldWrite{"seats", drift.SeatsText(l.Seats), drift.SeatsText(w.Seats)}
 	}
-	if w.Expiration != nil {
+	if w.Expiration != nil && *w.Expiration != l.Expiration {
 		if *w.Expiration == Never {
 			lic.fields[salesforce.FieldExpiration] = nil
 		} else {
@@ -341,24 +383,23 @@ func (e *Engine) Submit(w Write) (WriteState, error) {
 	for _, name := range names {
 		pv, ok := l.Params[name]
 		if !ok {
-			return WriteState{}, fmt.Errorf("license %s has no value record for feature parameter %s", l.ID, name)
+			return nil, fmt.Errorf("license %s has no value record for feature parameter %s", l.ID, name)
 		}
 		if pv.Direction != salesforce.DirectionToSubscriber {
-			return WriteState{}, fmt.Errorf("feature parameter %s is %s and cannot be written", name, pv.Direction)
+			return nil, fmt.Errorf("feature parameter %s is %s and cannot be written", name, pv.Direction)
 		}
 		v, err := valueForWrite(pv.DataType, w.Params[name])
 		if err != nil {
-			return WriteState{}, fmt.Errorf("feature parameter %s: %w", name, err)
+			return nil, fmt.Errorf("feature parameter %s: %w", name, err)
 		}
-		field := "featureParameters[" + name + "]"
+		if writeValueText(v) == pv.Value {
+			continue
+		}
 		recs = append(recs, pendingRecord{sobject: salesforce.ValueObjectFor(pv.DataType), recordID: pv.RecordID,
-			licenseID: l.ID, fields: map[string]any{salesforce.FieldFeatureParameterValue: v},
-			changes: map[string]FieldWrite{salesforce.FieldFeatureParameterValue: {field, pv.Value, w.Params[name]}}})
+			licenseID: l.ID, fields: map[string]any{salesforce.FieldFeatureParameterValue: v}, stamp: pv.SystemModstamp,
+			changes: map[string]FieldWrite{salesforce.FieldFeatureParameterValue: {drift.ParamField(name), pv.Value, w.Params[name]}}})
 	}
-	if len(recs) == 0 {
-		return e.writer.stateOf(l.ID), nil
-	}
-	return e.writer.add(l.ID, recs), nil
+	return recs, nil
 }
 
 func valueForWrite(dataType, text string) (any, error) {
@@ -381,7 +422,7 @@ func valueForWrite(dataType, text string) (any, error) {
 
 func (e *Engine) notifyIDs(ids []string) {
 	if len(ids) > 0 && e.cfg.OnChange != nil {
-		e.cfg.OnChange(ids)
+		e.cfg.OnChange(e, ids)
 	}
 }
 

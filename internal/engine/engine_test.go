@@ -94,12 +94,12 @@ func startSimSeedWith(t *testing.T, seedText string, opts lmosim.Options, before
 		InstanceURL:  base,
 		Credentials:  Credentials{ClientCredentials: &salesforce.ClientCredentials{ClientID: "lmo-operator", ClientSecret: "s3cret"}},
 		PollInterval: time.Second,
-		OnChange: func(ids []string) {
+		OnChange: func(_ LMO, ids []string) {
 			env.mu.Lock()
 			env.changed = append(env.changed, ids...)
 			env.mu.Unlock()
 		},
-		OnWrite: func(rs []WriteResult) {
+		OnWrite: func(_ LMO, rs []WriteResult) {
 			env.mu.Lock()
 			env.writes = append(env.writes, rs...)
 			env.mu.Unlock()

@@ -128,6 +128,17 @@ type snapshot struct {
 	params   []salesforce.FeatureParameter
 	licenses []salesforce.License
 	values   []typedValue
+	// touched are the history rows of the licenses' terms (status, seats, expiration).
+	touched []salesforce.HistoryRow
+}
+
+// termFields are the license fields whose history says a record's terms changed after the install,
+// quoted for a SOQL IN list.
+const termFields = "'" + salesforce.FieldStatus + "', '" + salesforce.FieldSeats + "', '" + salesforce.FieldExpiration + "'"
+
+// isTermField reports whether a history row's field is one of the license's terms.
+func isTermField(field string) bool {
+	return field == salesforce.FieldStatus || field == salesforce.FieldSeats || field == salesforce.FieldExpiration
 }
 
 // typedValue is a value record with the data type of the object it came from.
@@ -153,6 +164,11 @@ func (m *mirror) replace(s snapshot) []string {
 	for _, v := range s.values {
 		next.putValue(v)
 	}
+	for _, h := range s.touched {
+		if l := next.licenses[id15(h.ParentID)]; l != nil && isTermField(h.Field) {
+			l.TermsChanged = true
+		}
+	}
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -161,8 +177,11 @@ func (m *mirror) replace(s snapshot) []string {
 		if old, ok := m.licenses[id]; !ok || !sameLicense(old, l) {
 			changed = append(changed, l.ID)
 		}
-		if old, ok := m.licenses[id]; ok && len(l.Changes) == 0 {
-			l.Changes = old.Changes
+		if old, ok := m.licenses[id]; ok {
+			if len(l.Changes) == 0 {
+				l.Changes = old.Changes
+			}
+			l.TermsChanged = l.TermsChanged || old.TermsChanged
 		}
 	}
 	for id, l := range m.licenses {
@@ -183,7 +202,7 @@ func (m *mirror) putLicense(r salesforce.License) *License {
 	key := id15(r.ID)
 	l := licenseFromRecord(r, m.packageIDs[id15(r.PackageRecordID)])
 	if old, ok := m.licenses[key]; ok {
-		l.Params, l.Changes = old.Params, old.Changes
+		l.Params, l.Changes, l.TermsChanged = old.Params, old.Changes, old.TermsChanged
 		if old.PackageID != l.PackageID || id15(old.SubscriberOrgID) != id15(l.SubscriberOrgID) {
 			m.unindex(old)
 		} else {
@@ -262,6 +281,10 @@ func (m *mirror) applyIncremental(licenses []salesforce.License, values []typedV
 		if l == nil || h.Field == "created" {
 			continue
 		}
+		if isTermField(h.Field) && !l.TermsChanged {
+			l.TermsChanged = true
+			changed[l.ID] = true
+		}
 		if l.Changes == nil {
 			l.Changes = map[string]FieldChange{}
 		}
@@ -275,11 +298,16 @@ func (m *mirror) applyIncremental(licenses []salesforce.License, values []typedV
 }
 
 // applyWrite records the fields a successful write set, so that controllers see the result before
-// the next poll reads it back.
-func (m *mirror) applyWrite(u salesforce.RecordUpdate) string {
+// the next poll reads it back. stamp is the record's SystemModstamp in the mirror when the write was
+// built: when a poll brought a newer copy meanwhile (our write, or a person's edit made after it),
+// that copy is the truth and the answer is not applied over it.
+func (m *mirror) applyWrite(u salesforce.RecordUpdate, stamp time.Time) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if l := m.licenses[id15(u.ID)]; l != nil {
+		if !l.SystemModstamp.Equal(stamp) {
+			return ""
+		}
 		next := *l
 		for field, v := range u.Fields {
 			switch field {
@@ -310,6 +338,9 @@ func (m *mirror) applyWrite(u salesforce.RecordUpdate) string {
 		next.Params[k] = v
 	}
 	pv := next.Params[param.FullName]
+	if !pv.SystemModstamp.Equal(stamp) {
+		return ""
+	}
 	pv.Value = writeValueText(u.Fields[salesforce.FieldFeatureParameterValue])
 	next.Params[param.FullName] = pv
 	m.licenses[ref.licenseID] = &next
@@ -346,18 +377,19 @@ func licenseFromRecord(r salesforce.License, packageID string) *License {
 		ID: r.ID, Name: r.Name, PackageID: packageID, SubscriberOrgID: r.SubscriberOrgID, Status: r.Status,
 		InstallDate: r.InstallDate.String(), Edition: r.OrgType, IsSandbox: r.IsSandbox, VersionNumber: r.VersionNumber,
 		LastModifiedAt: r.LastModifiedDate.Time, SystemModstamp: r.SystemModstamp.Time, Expiration: Never,
+		Unreadable: r.Unreadable(),
 	}
 	if packageID == "" {
 		l.PackageID = r.PackageID()
 	}
-	if r.Seats != nil {
+	if r.Seats != nil && r.SeatsReadable() {
 		n := int64(*r.Seats)
 		if n < 0 {
 			n = -1
 		}
 		l.Seats = &n
 	}
-	if r.UsedLicenses != nil {
+	if r.UsedLicenses != nil && r.UsedLicensesReadable() {
 		n := int64(*r.UsedLicenses)
 		l.UsedLicenses = &n
 	}
@@ -395,7 +427,8 @@ func valueText(v typedValue) string {
 func sameLicense(a, b *License) bool {
 	return a.Status == b.Status && eqInt(a.Seats, b.Seats) && a.Expiration == b.Expiration &&
 		eqInt(a.UsedLicenses, b.UsedLicenses) && a.VersionNumber == b.VersionNumber && a.IsSandbox == b.IsSandbox &&
-		a.LastModifiedBy == b.LastModifiedBy && a.LastModifiedAt.Equal(b.LastModifiedAt) && sameParams(a.Params, b.Params)
+		a.LastModifiedBy == b.LastModifiedBy && a.LastModifiedAt.Equal(b.LastModifiedAt) && sameParams(a.Params, b.Params) &&
+		a.Unreadable == b.Unreadable && a.TermsChanged == b.TermsChanged
 }
 
 func sameParams(a, b map[string]ParamValue) bool {

@@ -424,9 +424,27 @@ func TestMirrorApplyWrite(t *testing.T) {
 	tests := []struct {
 		name   string
 		update salesforce.RecordUpdate
+		// stale builds the write on an older copy of the record than the mirror holds now.
+		stale  bool
 		wantID string
 		want   func(l *License)
 	}{
+		{
+			name: "an answer for an older copy than the mirror's is not applied over it",
+			update: salesforce.RecordUpdate{SObject: salesforce.LicenseObject, ID: licA,
+				Fields: map[string]any{salesforce.FieldSeats: int64(75)}},
+			stale:  true,
+			wantID: "",
+			want:   func(*License) {},
+		},
+		{
+			name: "a value answer for an older copy is not applied",
+			update: salesforce.RecordUpdate{SObject: salesforce.FeatureParameterInteger, ID: valMaxA,
+				Fields: map[string]any{salesforce.FieldFeatureParameterValue: int64(42)}},
+			stale:  true,
+			wantID: "",
+			want:   func(*License) {},
+		},
 		{
 			name: "status, seats and a date are set on the license",
 			update: salesforce.RecordUpdate{SObject: salesforce.LicenseObject, ID: licA, Fields: map[string]any{
@@ -488,7 +506,14 @@ func TestMirrorApplyWrite(t *testing.T) {
 			want, _ := e.License(licA)
 			tt.want(&want)
 
-			if got := e.mirror.applyWrite(tt.update); got != tt.wantID {
+			stamp := before.SystemModstamp
+			if tt.update.SObject != salesforce.LicenseObject {
+				stamp = before.Params["acme__MaxProjects"].SystemModstamp
+			}
+			if tt.stale {
+				stamp = stamp.Add(-time.Second)
+			}
+			if got := e.mirror.applyWrite(tt.update, stamp); got != tt.wantID {
 				t.Errorf("applyWrite returned %q, want %q", got, tt.wantID)
 			}
 			got, _ := e.License(licA)

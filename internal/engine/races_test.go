@@ -113,7 +113,7 @@ func TestRegistryRestartDuringTheFirstLoadDoesNotDeadlock(t *testing.T) {
 		c := Config{InstanceURL: base, PollInterval: poll,
 			Credentials: Credentials{ClientCredentials: &salesforce.ClientCredentials{ClientID: "lmo-operator", ClientSecret: "s3cret"}}}
 		// As the manager's router does: a status change looks the engine up.
-		c.OnStatus = func() { reg.Get("ns/acme") }
+		c.OnStatus = func(LMO) { reg.Get("ns/acme") }
 		return c
 	}
 	reg.Ensure("ns/acme", config(time.Second))

@@ -102,9 +102,18 @@ func (e *Engine) session(ctx context.Context) error {
 	e.mu.Unlock()
 
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	writeErr := make(chan error, 1)
-	go func() { writeErr <- e.writeLoop(ctx) }()
+	writeDone := make(chan struct{})
+	go func() {
+		defer close(writeDone)
+		writeErr <- e.writeLoop(ctx)
+	}()
+	// The session ends with its write loop: a call in flight finishes (or is abandoned) before the
+	// next session, or the engine's end, so two write loops never run at once.
+	defer func() {
+		cancel()
+		<-writeDone
+	}()
 
 	lastFull := e.now()
 	for {
@@ -180,9 +189,12 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 	}
 	var org []salesforce.Organization
 	var lmaErr, fmaErr error
+	// The describes answer only when the Composite call as a whole succeeded: until then whether the
+	// apps are installed is unknown.
+	var lmaChecked, fmaChecked bool
 	b := salesforce.NewBatch()
-	must(salesforce.AddDescribe(b, salesforce.LicenseObject, func(_ salesforce.SObjectDescribe, err error) { lmaErr = err }))
-	must(salesforce.AddDescribe(b, salesforce.FeatureParameterObject, func(_ salesforce.SObjectDescribe, err error) { fmaErr = err }))
+	must(salesforce.AddDescribe(b, salesforce.LicenseObject, func(_ salesforce.SObjectDescribe, err error) { lmaErr, lmaChecked = err, true }))
+	must(salesforce.AddDescribe(b, salesforce.FeatureParameterObject, func(_ salesforce.SObjectDescribe, err error) { fmaErr, fmaChecked = err, true }))
 	must(salesforce.AddQuery(b, "SELECT "+salesforce.OrganizationFields+" FROM Organization", func(p []salesforce.Organization) error {
 		org = append(org, p...)
 		return nil
@@ -198,7 +210,15 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 		snap.licenses = append(snap.licenses, p...)
 		return nil
 	}))
+	must(salesforce.AddQuery(b, "SELECT Id, ParentId, Field FROM "+salesforce.LicenseHistoryObject+" WHERE Field IN ("+termFields+")",
+		func(p []salesforce.HistoryRow) error {
+			snap.touched = append(snap.touched, p...)
+			return nil
+		}))
 	batchErr := e.client.RunBatch(ctx, b)
+	if !lmaChecked || !fmaChecked {
+		return false, fmt.Errorf("loading the LMO's records: %w", batchErr)
+	}
 	lma := lmaErr == nil
 	fma := fmaErr == nil
 	for _, derr := range []error{lmaErr, fmaErr} {
@@ -245,6 +265,9 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 		}
 	}
 	changed := e.mirror.replace(snap)
+	e.mu.Lock()
+	e.fma = fma
+	e.mu.Unlock()
 	now := e.now()
 	e.advanceWatermark(mark)
 	e.updateStatus(func(s *Status) { s.LastFullSync, s.LastIncrementalSync, s.Error = now, now, "" })

@@ -1,9 +1,9 @@
 package engine
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -27,16 +27,12 @@ type Write struct {
 	Params map[string]string
 }
 
-// Empty reports whether the write sets nothing.
-func (w Write) Empty() bool {
-	return w.Status == nil && w.Seats == nil && w.Expiration == nil && len(w.Params) == 0
-}
-
 // WriteState is what became of the writes for one license.
 type WriteState struct {
-	// Pending is true while a write is queued or in flight.
+	// Pending is true while a write is queued, in flight, or sent with an unknown outcome.
 	Pending bool
-	// Err is the last write's failure; nil after a success.
+	// Err is a failure of one of the license's records (the license or a feature parameter value):
+	// a refusal stays until that record is written or the spec asks for something else.
 	Err *WriteError
 	// LastWritten is when a write for the license last succeeded.
 	LastWritten time.Time
@@ -74,108 +70,126 @@ type FieldWrite struct {
 	Field, Old, New string
 }
 
-// pendingRecord is the coalesced set of fields to write to one record.
+// pendingRecord is the update of one record built from a license's write at flush time: the fields
+// that still differ from the mirror.
 type pendingRecord struct {
 	sobject   string
 	recordID  string
 	licenseID string
 	fields    map[string]any
 	changes   map[string]FieldWrite
+	// stamp is the mirror's SystemModstamp of the record when the update was built: the answer is
+	// applied to the mirror only if no newer copy arrived meanwhile.
+	stamp time.Time
+}
+
+// queued is the write waiting for one license.
+type queued struct {
+	write     Write
 	attempts  int
 	notBefore time.Time
 }
 
-// writer queues field changes per record and flushes them in Collections calls of up to 200 records.
-// A newer change to a record replaces the older one before it is sent; a change submitted while the
-// record is in flight is sent after it, so the newest value wins.
+// writer holds the writes waiting per license. It keeps what was asked (the newest Write of each
+// license), never the records to send: those are built at flush time from the license's current
+// decision and the mirror, so a write the spec no longer asks for is never sent.
 type writer struct {
-	mu       sync.Mutex
-	pending  map[string]*pendingRecord // by record id
-	inflight map[string]string         // record id -> 15-character license id
-	// inflightSig holds the fields of each record being sent.
-	inflightSig map[string]string
-	states      map[string]*WriteState // by 15-character license id
+	mu    sync.Mutex
+	queue map[string]*queued // by 15-character license id
+	// inflight are the licenses whose records are being sent.
+	inflight map[string]bool
+	// uncertain are the licenses sent in a call whose answer was lost: their records are re-read
+	// before anything is sent for them again.
+	uncertain map[string]*queued
+	states    map[string]*licenseState
 	// refused remembers terminal failures by record id and fields, so an unchanged spec does not
 	// send the same refused write again.
 	refused map[string]string
 	wake    chan struct{}
 }
 
-func newWriter() *writer {
-	return &writer{pending: map[string]*pendingRecord{}, inflight: map[string]string{}, inflightSig: map[string]string{}, states: map[string]*WriteState{},
-		refused: map[string]string{}, wake: make(chan struct{}, 1)}
+// licenseState is the outcome of the writes of one license, per record.
+type licenseState struct {
+	errs        map[string]*WriteError // by 15-character record id
+	lastWritten time.Time
 }
 
-// add queues the record updates of one license write. It returns the license's write state.
-func (w *writer) add(licenseID string, recs []pendingRecord) WriteState {
+func newWriter() *writer {
+	return &writer{queue: map[string]*queued{}, inflight: map[string]bool{}, uncertain: map[string]*queued{},
+		states: map[string]*licenseState{}, refused: map[string]string{}, wake: make(chan struct{}, 1)}
+}
+
+// add queues the write of one license, replacing an older one: the newest decision wins.
+func (w *writer) add(wr Write) WriteState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	st := w.state(licenseID)
-	queued := false
-	for _, r := range recs {
-		key := id15(r.recordID)
-		sig := fieldsSignature(r.fields)
-		if w.refused[key] == sig {
-			continue
-		}
-		p := w.pending[key]
-		if p == nil && w.inflightSig[key] == sig {
-			// The same change is being sent right now.
-			queued = true
-			continue
-		}
-		if p == nil {
-			rec := r
-			rec.fields = map[string]any{}
-			rec.changes = map[string]FieldWrite{}
-			p = &rec
-			w.pending[key] = p
-		}
-		for f, v := range r.fields {
-			p.fields[f] = v
-		}
-		for f, c := range r.changes {
-			p.changes[f] = c
-		}
-		queued = true
+	key := id15(wr.LicenseID)
+	if q := w.queue[key]; q != nil {
+		q.write = wr
+	} else if q := w.uncertain[key]; q != nil {
+		q.write = wr
+	} else {
+		w.queue[key] = &queued{write: wr}
 	}
-	if queued {
-		st.Pending = true
-		select {
-		case w.wake <- struct{}{}:
-		default:
-		}
+	select {
+	case w.wake <- struct{}{}:
+	default:
 	}
-	return *st
+	return w.stateLocked(key)
 }
 
-func (w *writer) state(licenseID string) *WriteState {
-	key := id15(licenseID)
+// isRefused reports whether the record was refused for good with exactly these fields.
+func (w *writer) isRefused(recordID string, fields map[string]any) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sig, ok := w.refused[id15(recordID)]
+	return ok && sig == fieldsSignature(fields)
+}
+
+func (w *writer) license(key string) *licenseState {
 	st := w.states[key]
 	if st == nil {
-		st = &WriteState{}
+		st = &licenseState{errs: map[string]*WriteError{}}
 		w.states[key] = st
 	}
 	return st
+}
+
+func (w *writer) stateLocked(key string) WriteState {
+	out := WriteState{Pending: w.queue[key] != nil || w.inflight[key] || w.uncertain[key] != nil}
+	st := w.states[key]
+	if st == nil {
+		return out
+	}
+	out.LastWritten = st.lastWritten
+	ids := make([]string, 0, len(st.errs))
+	for id := range st.errs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if e := st.errs[id]; out.Err == nil || e.Terminal && !out.Err.Terminal {
+			out.Err = e
+		}
+	}
+	return out
 }
 
 // stateOf returns the write state of a license.
 func (w *writer) stateOf(licenseID string) WriteState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if st := w.states[id15(licenseID)]; st != nil {
-		return *st
-	}
-	return WriteState{}
+	return w.stateLocked(id15(licenseID))
 }
 
-// take removes up to max records that are ready to send, in record id order.
-func (w *writer) take(now time.Time, max int) []*pendingRecord {
+// take removes up to max licenses whose writes are ready to send, in license id order, and marks
+// them in flight.
+func (w *writer) take(now time.Time, max int) []*queued {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	keys := make([]string, 0, len(w.pending))
-	for k, p := range w.pending {
-		if _, busy := w.inflight[k]; !busy && !p.notBefore.After(now) {
+	keys := make([]string, 0, len(w.queue))
+	for k, q := range w.queue {
+		if !w.inflight[k] && !q.notBefore.After(now) {
 			keys = append(keys, k)
 		}
 	}
@@ -183,96 +197,175 @@ func (w *writer) take(now time.Time, max int) []*pendingRecord {
 	if len(keys) > max {
 		keys = keys[:max]
 	}
-	out := make([]*pendingRecord, 0, len(keys))
+	out := make([]*queued, 0, len(keys))
 	for _, k := range keys {
-		p := w.pending[k]
-		out = append(out, p)
-		delete(w.pending, k)
-		w.inflight[k] = id15(p.licenseID)
-		w.inflightSig[k] = fieldsSignature(p.fields)
+		out = append(out, w.queue[k])
+		delete(w.queue, k)
+		w.inflight[k] = true
 	}
 	return out
 }
 
-// nextReady is when the earliest pending record may be sent; zero when nothing is pending.
+// putBack returns a taken write that was not sent, unless a newer one arrived meanwhile.
+func (w *writer) putBack(q *queued) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	key := id15(q.write.LicenseID)
+	delete(w.inflight, key)
+	if w.queue[key] == nil {
+		w.queue[key] = q
+	}
+}
+
+// finish ends the flight of a license: its write is done (nothing more to send), retried after
+// delay, or, when the answer was lost, held until its records are re-read.
+func (w *writer) finish(q *queued, outcome flightOutcome, delay time.Duration, now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	key := id15(q.write.LicenseID)
+	delete(w.inflight, key)
+	switch outcome {
+	case flightRetry:
+		if w.queue[key] == nil {
+			q.attempts++
+			q.notBefore = now.Add(delay)
+			w.queue[key] = q
+		}
+	case flightUnknown:
+		if newer := w.queue[key]; newer != nil {
+			delete(w.queue, key)
+			q = newer
+		}
+		w.uncertain[key] = q
+	}
+}
+
+// drop forgets the write of a license that was taken and needs nothing sent.
+func (w *writer) drop(q *queued) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.inflight, id15(q.write.LicenseID))
+}
+
+// recorded stores the outcome of one record.
+func (w *writer) recorded(r *pendingRecord, err *WriteError, now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := w.license(id15(r.licenseID))
+	key := id15(r.recordID)
+	if err == nil {
+		st.lastWritten = now
+		delete(st.errs, key)
+		delete(w.refused, key)
+		return
+	}
+	st.errs[key] = err
+	if err.Terminal {
+		w.refused[key] = fieldsSignature(r.fields)
+	}
+}
+
+// clearErrors forgets the failures of a license's records that are not in keep (nil: all of them):
+// the decision no longer asks to change those records, so their refusal is over.
+func (w *writer) clearErrors(licenseID string, keep map[string]bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := w.states[id15(licenseID)]
+	if st == nil {
+		return
+	}
+	for id := range st.errs {
+		if !keep[id] {
+			delete(st.errs, id)
+			delete(w.refused, id)
+		}
+	}
+}
+
+// uncertainIDs are the licenses whose records must be re-read before anything is sent for them.
+func (w *writer) uncertainIDs() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, 0, len(w.uncertain))
+	for _, q := range w.uncertain {
+		out = append(out, q.write.LicenseID)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// reread puts the writes of re-read licenses back in the queue, to be decided again against what
+// the re-read showed.
+func (w *writer) reread(ids []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, id := range ids {
+		key := id15(id)
+		q := w.uncertain[key]
+		if q == nil {
+			continue
+		}
+		delete(w.uncertain, key)
+		if w.queue[key] == nil {
+			q.notBefore = time.Time{}
+			w.queue[key] = q
+		}
+	}
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// nextReady is when the earliest write may be sent; false when nothing waits. A license waiting for
+// a re-read is ready now.
 func (w *writer) nextReady() (time.Time, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if len(w.uncertain) > 0 {
+		return time.Time{}, true
+	}
 	var next time.Time
 	found := false
-	for k, p := range w.pending {
-		if _, busy := w.inflight[k]; busy {
+	for k, q := range w.queue {
+		if w.inflight[k] {
 			continue
 		}
-		if !found || p.notBefore.Before(next) {
-			next, found = p.notBefore, true
+		if !found || q.notBefore.Before(next) {
+			next, found = q.notBefore, true
 		}
 	}
 	return next, found
 }
 
-// pendingCount is the number of records waiting to be written.
+// readyCount is the number of licenses whose writes may be sent now.
+func (w *writer) readyCount(now time.Time) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(w.uncertain)
+	for k, q := range w.queue {
+		if !w.inflight[k] && !q.notBefore.After(now) {
+			n++
+		}
+	}
+	return n
+}
+
+// pendingCount is the number of licenses waiting to be written.
 func (w *writer) pendingCount() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.pending)
+	return len(w.queue) + len(w.uncertain)
 }
 
-// requeue puts records back after a failure that retrying may fix, unless a newer change for the
-// same record arrived meanwhile (the newer one is already pending and wins).
-func (w *writer) requeue(recs []*pendingRecord, delay time.Duration, now time.Time) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, r := range recs {
-		key := id15(r.recordID)
-		delete(w.inflight, key)
-		delete(w.inflightSig, key)
-		if newer := w.pending[key]; newer != nil {
-			for f, v := range r.fields {
-				if _, ok := newer.fields[f]; !ok {
-					newer.fields[f] = v
-					newer.changes[f] = r.changes[f]
-				}
-			}
-			continue
-		}
-		r.attempts++
-		r.notBefore = now.Add(delay)
-		w.pending[key] = r
-	}
-}
+// flightOutcome is what becomes of a license's write after a Collections call.
+type flightOutcome int
 
-// done records the outcome of records sent.
-func (w *writer) done(r *pendingRecord, err *WriteError, now time.Time) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	key := id15(r.recordID)
-	delete(w.inflight, key)
-	delete(w.inflightSig, key)
-	st := w.state(r.licenseID)
-	st.Err = err
-	if err == nil {
-		st.LastWritten = now
-		delete(w.refused, key)
-	} else if err.Terminal {
-		w.refused[key] = fieldsSignature(r.fields)
-	}
-	st.Pending = w.licensePendingLocked(r.licenseID)
-}
-
-func (w *writer) licensePendingLocked(licenseID string) bool {
-	for _, p := range w.pending {
-		if id15(p.licenseID) == id15(licenseID) {
-			return true
-		}
-	}
-	for _, id := range w.inflight {
-		if id == id15(licenseID) {
-			return true
-		}
-	}
-	return false
-}
+const (
+	flightDone flightOutcome = iota
+	flightRetry
+	flightUnknown
+)
 
 // fieldsSignature is a stable text form of a record's fields.
 func fieldsSignature(fields map[string]any) string {
@@ -288,65 +381,16 @@ func fieldsSignature(fields map[string]any) string {
 	return b.String()
 }
 
-// writeErrorFrom turns a client error into a WriteError.
-func writeErrorFrom(err error) *WriteError {
-	if err == nil {
-		return nil
-	}
-	we := &WriteError{Code: "ERROR", Message: err.Error()}
+// outcomeUnknown reports whether a failed Collections call may have been applied: Salesforce did not
+// answer (a dropped connection, a timeout, an unreadable answer) or answered with a server error. A
+// 4xx answer (an expired session, the API limit, a bad request) means nothing was applied.
+func outcomeUnknown(err error) bool {
 	var apiErr *salesforce.APIError
-	if errors.As(err, &apiErr) {
-		we.Code, we.Message, we.Fields = apiErr.Code, apiErr.Message, apiErr.Fields
+	if errors.As(err, &apiErr) && apiErr.StatusCode >= http.StatusBadRequest && apiErr.StatusCode < http.StatusInternalServerError {
+		return false
 	}
-	switch salesforce.ClassOf(err) {
-	case salesforce.Validation, salesforce.Terminal:
-		we.Terminal = true
-	}
-	return we
-}
-
-// flush sends one Collections call of up to 200 ready records and routes each result back.
-func (e *Engine) flush(ctx context.Context) (sent int, err error) {
-	recs := e.writer.take(e.now(), salesforce.CollectionsMax)
-	if len(recs) == 0 {
-		return 0, nil
-	}
-	updates := make([]salesforce.RecordUpdate, len(recs))
-	for i, r := range recs {
-		updates[i] = salesforce.RecordUpdate{SObject: r.sobject, ID: r.recordID, Fields: r.fields}
-	}
-	results, callErr := e.client.Update(ctx, updates, false)
-	now := e.now()
-	var retry []*pendingRecord
-	var reports []WriteResult
-	for i, r := range recs {
-		if i >= len(results) {
-			retry = append(retry, r)
-			continue
-		}
-		res := results[i]
-		if res.Success {
-			e.mirror.applyWrite(updates[i])
-			e.writer.done(r, nil, now)
-			reports = append(reports, WriteResult{LicenseID: r.licenseID, Changes: sortedChanges(r.changes)})
-			continue
-		}
-		werr := saveError(res)
-		if !werr.Terminal && r.attempts < maxRecordAttempts {
-			retry = append(retry, r)
-			continue
-		}
-		e.writer.done(r, werr, now)
-		reports = append(reports, WriteResult{LicenseID: r.licenseID, Changes: sortedChanges(r.changes), Err: werr})
-	}
-	if len(retry) > 0 {
-		e.writer.requeue(retry, retryDelay(retry[0].attempts), now)
-	}
-	if len(reports) > 0 && e.cfg.OnWrite != nil {
-		e.cfg.OnWrite(reports)
-	}
-	e.notifyIDs(licenseIDsOf(recs))
-	return len(recs), callErr
+	var authErr *salesforce.AuthError
+	return !errors.As(err, &authErr)
 }
 
 // maxRecordAttempts bounds the retries of a record failing with a transient error (e.g.
@@ -382,25 +426,4 @@ func sortedChanges(m map[string]FieldWrite) []FieldWrite {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Field < out[j].Field })
 	return out
-}
-
-func licenseIDsOf(recs []*pendingRecord) []string {
-	seen := map[string]bool{}
-	for _, r := range recs {
-		seen[r.licenseID] = true
-	}
-	return sortedKeys(seen)
-}
-
-// readyCount is the number of records that may be sent now.
-func (w *writer) readyCount(now time.Time) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n := 0
-	for k, p := range w.pending {
-		if _, busy := w.inflight[k]; !busy && !p.notBefore.After(now) {
-			n++
-		}
-	}
-	return n
 }

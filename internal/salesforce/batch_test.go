@@ -346,8 +346,10 @@ func TestRunBatchRefusesHostileEnvelopes(t *testing.T) {
 
 func TestRunBatchRefusesHostileSubresults(t *testing.T) {
 	dup := licenseRecord(licenseID(1), 1)
+	// A license without an Id cannot be placed (an unknown status is only quarantined: see
+	// TestQueryPassesUnreadableLicensesWithTheirReason).
 	badLicense := licenseRecord(licenseID(2), 1)
-	badLicense["sfLma__Status__c"] = "Pwned"
+	delete(badLicense, "Id")
 	wrongType := licenseRecord(licenseID(3), 1)
 	wrongType["sfLma__Seats__c"] = "many"
 	cases := []struct {
@@ -355,7 +357,7 @@ func TestRunBatchRefusesHostileSubresults(t *testing.T) {
 		sub  subAnswer
 	}{
 		{"duplicate id", subAnswer{200, page(2, true, "", dup, dup)}},
-		{"invalid license", subAnswer{200, page(1, true, "", badLicense)}},
+		{"license without an Id", subAnswer{200, page(1, true, "", badLicense)}},
 		{"wrong field type", subAnswer{200, page(1, true, "", wrongType)}},
 		{"more records than totalSize", subAnswer{200, page(1, true, "", licenseRecord(licenseID(4), 1), licenseRecord(licenseID(5), 1))}},
 		{"record not an object", subAnswer{200, map[string]any{"totalSize": 1, "done": true, "records": []any{"x"}}}},

@@ -845,26 +845,38 @@ func TestUnexpectedContentEncodingIsRefused(t *testing.T) {
 	}
 }
 
-func TestQueryRefusesImpossibleLicenses(t *testing.T) {
-	cases := map[string]func(map[string]any){
-		"an unknown status":        func(r map[string]any) { r["sfLma__Status__c"] = "Pending Review" },
-		"fractional seats":         func(r map[string]any) { r["sfLma__Seats__c"] = 1.5 },
-		"seats beyond the maximum": func(r map[string]any) { r["sfLma__Seats__c"] = 1e12 },
-		"negative used licenses":   func(r map[string]any) { r["sfLma__Used_Licenses__c"] = -3 },
+// Values the operator cannot read do not fail the page (Salesforce's Status picklist is not
+// restricted): the record comes through, and Unreadable names the field and the value, so the engine
+// can quarantine that one record and keep reading every other.
+func TestQueryPassesUnreadableLicensesWithTheirReason(t *testing.T) {
+	cases := map[string]struct {
+		mutate func(map[string]any)
+		want   string
+	}{
+		"an unknown status":        {func(r map[string]any) { r["sfLma__Status__c"] = "Pending Review" }, `status "Pending Review"`},
+		"fractional seats":         {func(r map[string]any) { r["sfLma__Seats__c"] = 1.5 }, "seats 1.5"},
+		"seats beyond the maximum": {func(r map[string]any) { r["sfLma__Seats__c"] = 1e12 }, "seats 1e+12"},
+		"negative used licenses":   {func(r map[string]any) { r["sfLma__Used_Licenses__c"] = -3 }, "used licenses -3"},
 	}
-	for name, mutate := range cases {
+	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			f := newFakeOrg(t)
 			f.handle("GET /query", func(w http.ResponseWriter, _ *http.Request) {
-				rec := licenseRecord(licenseID(1), 5)
-				mutate(rec)
-				writeJSON(w, 200, page(1, true, "", rec))
+				odd := licenseRecord(licenseID(1), 5)
+				tc.mutate(odd)
+				writeJSON(w, 200, page(2, true, "", odd, licenseRecord(licenseID(2), 5)))
 			})
 			c := newTestClient(t, f)
-			called := false
-			err := Query(testContext(t), c, "SELECT Id FROM sfLma__License__c", func([]License) error { called = true; return nil })
-			if !errors.Is(err, ErrMalformedResponse) || called {
-				t.Fatalf("got %v (fn called %v), want ErrMalformedResponse before fn", err, called)
+			var got []License
+			err := Query(testContext(t), c, "SELECT Id FROM sfLma__License__c", func(p []License) error { got = append(got, p...); return nil })
+			if err != nil || len(got) != 2 {
+				t.Fatalf("Query: %v with %d records, want both records", err, len(got))
+			}
+			if r := got[0].Unreadable(); !strings.Contains(r, tc.want) {
+				t.Errorf("Unreadable() = %q, want it to name %s", r, tc.want)
+			}
+			if r := got[1].Unreadable(); r != "" {
+				t.Errorf("the other record's Unreadable() = %q, want empty", r)
 			}
 		})
 	}

@@ -89,23 +89,41 @@ const LicenseFields = "Id, Name, sfLma__Status__c, sfLma__Seats__c, sfLma__Expir
 	"sfLma__Subscriber_Org_Is_Sandbox__c, sfLma__Install_Date__c, LastModifiedById, LastModifiedBy.Name, " +
 	"LastModifiedDate, SystemModstamp, IsDeleted"
 
-// Validate reports values no LMA would send: a status outside the picklist (an empty status is a
-// field that was not selected), seats or used licenses that are not whole numbers in range. Query
-// applies it to every License it decodes, so a hostile or corrupted answer stops the read instead of
-// steering a write.
+// Validate checks the shape of a License: a record without an Id cannot be placed. Values the
+// operator cannot read (a status outside the four it knows, fractional seats) do not fail the page:
+// Salesforce's Status picklist is not restricted, so one odd record is possible, and it must not stop
+// every other record from being read. Unreadable names such values; the engine quarantines the
+// record (keeps it, never writes it, and says why on the License bound to it).
 func (l License) Validate() error {
+	if l.ID == "" {
+		return fmt.Errorf("a license record has no Id")
+	}
+	return nil
+}
+
+// Unreadable names the first value of the record the operator cannot read, with the field and the
+// value; it is empty when every value is readable. An empty status is a field that was not selected.
+func (l License) Unreadable() string {
 	switch l.Status {
 	case "", StatusTrial, StatusActive, StatusSuspended, StatusUninstalled:
 	default:
-		return fmt.Errorf("license %s has status %q, which is not Trial, Active, Suspended or Uninstalled", l.ID, truncate(l.Status, 64))
+		return fmt.Sprintf("status %q (%s) is not Trial, Active, Suspended or Uninstalled", truncate(l.Status, 64), FieldStatus)
 	}
-	if l.Seats != nil && !wholeInRange(*l.Seats, -1, MaxSeats) {
-		return fmt.Errorf("license %s has seats %v, want -1 (site license) or 0..%d", l.ID, *l.Seats, MaxSeats)
+	if !l.SeatsReadable() {
+		return fmt.Sprintf("seats %v (%s) is not -1 (site license) or a whole number 0..%d", *l.Seats, FieldSeats, MaxSeats)
 	}
-	if l.UsedLicenses != nil && !wholeInRange(*l.UsedLicenses, 0, math.MaxInt32) {
-		return fmt.Errorf("license %s has used licenses %v", l.ID, *l.UsedLicenses)
+	if !l.UsedLicensesReadable() {
+		return fmt.Sprintf("used licenses %v (sfLma__Used_Licenses__c) is not a whole number of 0 or more", *l.UsedLicenses)
 	}
-	return nil
+	return ""
+}
+
+// SeatsReadable reports whether the seats are empty, -1 or a whole number within range.
+func (l License) SeatsReadable() bool { return l.Seats == nil || wholeInRange(*l.Seats, -1, MaxSeats) }
+
+// UsedLicensesReadable reports whether the used licenses are empty or a whole number within range.
+func (l License) UsedLicensesReadable() bool {
+	return l.UsedLicenses == nil || wholeInRange(*l.UsedLicenses, 0, math.MaxInt32)
 }
 
 // MaxSeats is the most seats a license can have.

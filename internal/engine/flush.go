@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+)
+
+// flight is one license's write being sent: the records built for it at flush time.
+type flight struct {
+	q       *queued
+	records []*pendingRecord
+	outcome flightOutcome
+}
+
+// flush re-reads the records of writes whose outcome is unknown, then decides again, for up to 200
+// records of waiting writes, what may be written now, and sends that in one Collections call.
+func (e *Engine) flush(ctx context.Context) (sent int, err error) {
+	if err := e.rereadUncertain(ctx); err != nil {
+		return 0, err
+	}
+	taken := e.writer.take(e.now(), salesforce.CollectionsMax)
+	var flights []*flight
+	var recs []*pendingRecord
+	for i, q := range taken {
+		f, ok := e.decide(q)
+		if !ok {
+			continue
+		}
+		if len(recs)+len(f.records) > salesforce.CollectionsMax {
+			for _, rest := range taken[i:] {
+				e.writer.putBack(rest)
+			}
+			break
+		}
+		flights = append(flights, f)
+		recs = append(recs, f.records...)
+	}
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	updates := make([]salesforce.RecordUpdate, len(recs))
+	for i, r := range recs {
+		updates[i] = salesforce.RecordUpdate{SObject: r.sobject, ID: r.recordID, Fields: r.fields}
+	}
+	results, callErr := e.client.Update(ctx, updates, false)
+	now := e.now()
+	var reports []WriteResult
+	i := 0
+	for _, f := range flights {
+		for _, r := range f.records {
+			res, answered := salesforce.SaveResult{}, i < len(results)
+			if answered {
+				res = results[i]
+			}
+			i++
+			switch {
+			case !answered && outcomeUnknown(callErr):
+				// Salesforce may have applied it: re-read before anything is sent again.
+				f.outcome = flightUnknown
+			case !answered:
+				f.outcome = max(f.outcome, flightRetry)
+			case res.Success:
+				e.mirror.applyWrite(salesforce.RecordUpdate{SObject: r.sobject, ID: r.recordID, Fields: r.fields}, r.stamp)
+				e.writer.recorded(r, nil, now)
+				reports = append(reports, WriteResult{LicenseID: r.licenseID, Changes: sortedChanges(r.changes)})
+			default:
+				werr := saveError(res)
+				if !werr.Terminal && f.q.attempts < maxRecordAttempts {
+					f.outcome = max(f.outcome, flightRetry)
+					continue
+				}
+				e.writer.recorded(r, werr, now)
+				reports = append(reports, WriteResult{LicenseID: r.licenseID, Changes: sortedChanges(r.changes), Err: werr})
+			}
+		}
+		e.writer.finish(f.q, f.outcome, retryDelay(f.q.attempts), now)
+	}
+	if len(reports) > 0 && e.cfg.OnWrite != nil {
+		e.cfg.OnWrite(e, reports)
+	}
+	ids := make([]string, len(flights))
+	for i, f := range flights {
+		ids[i] = f.q.write.LicenseID
+	}
+	e.notifyIDs(ids)
+	return len(recs), callErr
+}
+
+// decide builds the records of a taken write: the License's current decision (Recheck) against the
+// mirror as it is now, less what the LMO refused for good. It reports false, and lets the write go,
+// when nothing is to be sent.
+func (e *Engine) decide(q *queued) (*flight, bool) {
+	id := q.write.LicenseID
+	if e.cfg.Recheck != nil {
+		w, ok := e.cfg.Recheck(e, id)
+		if !ok {
+			e.writer.clearErrors(id, nil)
+			e.writer.drop(q)
+			return nil, false
+		}
+		w.LicenseID = id
+		q.write = w
+	}
+	built, err := e.records(q.write)
+	if err != nil {
+		e.cfg.Log.Info("A queued write is no longer sent", "license", id, "reason", err.Error())
+		e.writer.drop(q)
+		return nil, false
+	}
+	f := &flight{q: q}
+	asked := map[string]bool{}
+	for i := range built {
+		r := &built[i]
+		asked[id15(r.recordID)] = true
+		if e.writer.isRefused(r.recordID, r.fields) {
+			continue
+		}
+		f.records = append(f.records, r)
+	}
+	// A failure of a record the decision no longer asks to change is over.
+	e.writer.clearErrors(id, asked)
+	if len(f.records) == 0 {
+		e.writer.drop(q)
+		return nil, false
+	}
+	return f, true
+}
+
+// rereadUncertain reads again, in one Composite call, the license and value records of writes
+// whose answer was lost, with their field history, and patches the mirror: what Salesforce applied
+// shows as written, and an edit made meanwhile is seen (and reported) before anything is sent.
+func (e *Engine) rereadUncertain(ctx context.Context) error {
+	ids := e.writer.uncertainIDs()
+	if len(ids) == 0 {
+		return nil
+	}
+	if len(ids) > salesforce.CollectionsMax {
+		ids = ids[:salesforce.CollectionsMax]
+	}
+	quoted := make([]string, len(ids))
+	for i, id := range ids {
+		quoted[i] = salesforce.QuoteString(id)
+	}
+	in := "(" + strings.Join(quoted, ", ") + ")"
+	var licenses []salesforce.License
+	var values []typedValue
+	var history []salesforce.HistoryRow
+	b := salesforce.NewBatch()
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFields+" FROM "+salesforce.LicenseObject+" WHERE Id IN "+in, func(p []salesforce.License) error {
+		licenses = append(licenses, p...)
+		return nil
+	}))
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.HistoryFields+" FROM "+salesforce.LicenseHistoryObject+
+		" WHERE ParentId IN "+in+" ORDER BY CreatedDate", func(p []salesforce.HistoryRow) error {
+		history = append(history, p...)
+		return nil
+	}))
+	e.mu.Lock()
+	fma := e.fma
+	e.mu.Unlock()
+	if fma {
+		for _, dt := range []string{salesforce.DataTypeBoolean, salesforce.DataTypeInteger, salesforce.DataTypeDate} {
+			must(addValueQuery(b, dt, " WHERE sfFma__License__c IN "+in, &values, func(salesforce.DateTime) {}))
+		}
+	}
+	if err := e.client.RunBatch(ctx, b); err != nil {
+		return fmt.Errorf("re-reading records whose write answer was lost: %w", err)
+	}
+	changed := e.mirror.applyIncremental(licenses, values, history)
+	e.notifyIDs(changed)
+	e.writer.reread(ids)
+	return nil
+}
