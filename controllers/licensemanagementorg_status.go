@@ -102,6 +102,10 @@ func setEngineStatus(lmo *licensingv1alpha1.LicenseManagementOrg, st engine.Stat
 	}
 	if st.UsageKnown {
 		lmo.Status.APIUsage = &licensingv1alpha1.APIUsageStatus{Used: int64(st.Usage.Used), Max: int64(st.Usage.Max), ObservedAt: metav1.NewTime(st.Usage.ObservedAt.Truncate(time.Second))}
+		if st.Usage.PerAppMax > 0 {
+			lmo.Status.APIUsage.PerApp = &licensingv1alpha1.PerAppAPIUsageStatus{AppName: st.Usage.AppName,
+				Used: int64(st.Usage.PerAppUsed), Max: int64(st.Usage.PerAppMax)}
+		}
 	}
 	if st.Loaded {
 		m := &licensingv1alpha1.MirrorStatus{Licenses: int32(st.Licenses)}

@@ -139,6 +139,21 @@ type APIUsageStatus struct {
 	Max int64 `json:"max"`
 	// observedAt is when the figures were read.
 	ObservedAt metav1.Time `json:"observedAt"`
+	// perApp is the connected app's own daily allocation (per-app-api-usage), when the org set one.
+	// The API budget follows whichever of the two has the smaller share left.
+	// +optional
+	PerApp *PerAppAPIUsageStatus `json:"perApp,omitempty"`
+}
+
+// PerAppAPIUsageStatus is a connected app's daily API usage against its own allocation.
+type PerAppAPIUsageStatus struct {
+	// appName is the connected app, as Salesforce names it in Sforce-Limit-Info.
+	// +optional
+	AppName string `json:"appName,omitempty"`
+	// used is the number of the app's API requests in the last 24 hours.
+	Used int64 `json:"used"`
+	// max is the app's daily allocation.
+	Max int64 `json:"max"`
 }
 
 // MirrorStatus describes the operator's copy of the LMO's records.

@@ -24,15 +24,21 @@ func budgetFor(u salesforce.Usage, known bool, reservePercent int) BudgetState {
 	if !known || u.Max <= 0 {
 		return BudgetState{}
 	}
-	remaining := u.Max - u.Used
-	if remaining*100 < u.Max*reservePercent {
+	// The allocation that runs out first decides: the connected app's own, when the org set one.
+	b := u.Binding()
+	remaining := b.Max - b.Used
+	if remaining*100 < b.Max*reservePercent {
 		return BudgetState{Low: true, Message: budgetMessage(u, reservePercent)}
 	}
 	return BudgetState{}
 }
 
 func budgetMessage(u salesforce.Usage, reservePercent int) string {
-	return "Only " + itoa(u.Max-u.Used) + " of the org's " + itoa(u.Max) + " daily API requests remain, under the " +
+	b, whose := u.Binding(), "the org's"
+	if u.PerApp() {
+		whose = "the connected app " + u.AppName + "'s"
+	}
+	return "Only " + itoa(b.Max-b.Used) + " of " + whose + " " + itoa(b.Max) + " daily API requests remain, under the " +
 		itoa(reservePercent) + "% reserve; writes are deferred and polling slowed until usage falls"
 }
 

@@ -62,6 +62,22 @@ func TestBudgetFor(t *testing.T) {
 				"reserve; writes are deferred and polling slowed until usage falls"},
 		},
 		{
+			name:    "the connected app's own allocation under the reserve is low though the org has plenty",
+			usage:   salesforce.Usage{Used: 100, Max: 1000, PerAppUsed: 210, PerAppMax: 250, AppName: "lmo-operator"},
+			known:   true,
+			reserve: 20,
+			want: BudgetState{Low: true, Message: "Only 40 of the connected app lmo-operator's 250 daily API requests remain, under the 20% " +
+				"reserve; writes are deferred and polling slowed until usage falls"},
+		},
+		{
+			name:    "a per-app allocation with room left does not hide a spent org allocation",
+			usage:   salesforce.Usage{Used: 990, Max: 1000, PerAppUsed: 1, PerAppMax: 250, AppName: "lmo-operator"},
+			known:   true,
+			reserve: 20,
+			want: BudgetState{Low: true, Message: "Only 10 of the org's 1000 daily API requests remain, under the 20% " +
+				"reserve; writes are deferred and polling slowed until usage falls"},
+		},
+		{
 			name:    "no reserve is never low while requests remain",
 			usage:   salesforce.Usage{Used: 999, Max: 1000},
 			known:   true,

@@ -80,19 +80,9 @@ func sentence(err error) string {
 
 // session runs one authenticated session: checks, full load, then the poll and write loops.
 func (e *Engine) session(ctx context.Context) error {
-	client, err := salesforce.New(ctx, salesforce.Config{
-		InstanceURL: e.cfg.InstanceURL, LoginURL: e.cfg.LoginURL, APIVersion: e.cfg.APIVersion,
-		JWTBearer: e.cfg.Credentials.JWTBearer, ClientCredentials: e.cfg.Credentials.ClientCredentials,
-		HTTPClient: e.cfg.HTTPClient, OnCall: e.onCall,
-	})
-	if err != nil {
-		return fmt.Errorf("authenticating: %w", err)
+	if err := e.connect(ctx); err != nil {
+		return err
 	}
-	e.mu.Lock()
-	e.client = client
-	e.mu.Unlock()
-	e.updateStatus(func(s *Status) { s.Connected, s.Error = true, "" })
-
 	fma, err := e.fullLoad(ctx)
 	if err != nil {
 		return err
@@ -136,6 +126,23 @@ func (e *Engine) session(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// connect authenticates and keeps the session's client.
+func (e *Engine) connect(ctx context.Context) error {
+	client, err := salesforce.New(ctx, salesforce.Config{
+		InstanceURL: e.cfg.InstanceURL, LoginURL: e.cfg.LoginURL, APIVersion: e.cfg.APIVersion,
+		JWTBearer: e.cfg.Credentials.JWTBearer, ClientCredentials: e.cfg.Credentials.ClientCredentials,
+		HTTPClient: e.cfg.HTTPClient, OnCall: e.onCall,
+	})
+	if err != nil {
+		return fmt.Errorf("authenticating: %w", err)
+	}
+	e.mu.Lock()
+	e.client = client
+	e.mu.Unlock()
+	e.updateStatus(func(s *Status) { s.Connected, s.Error = true, "" })
+	return nil
 }
 
 // onCall feeds the budget from every response and passes the call on for metrics.

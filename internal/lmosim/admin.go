@@ -265,6 +265,9 @@ func (s *Server) ResetStats() { s.stats.init() }
 // SetAPIUsage sets the number of API calls used today, to test a nearly exhausted budget.
 func (s *Server) SetAPIUsage(used int64) { s.apiUsed.Store(max(0, used)) }
 
+// SetAppAPIUsage sets the calls counted against the connected app's own allocation.
+func (s *Server) SetAppAPIUsage(used int64) { s.appUsed.Store(max(0, used)) }
+
 func adminError(w http.ResponseWriter, err error) {
 	status := http.StatusBadRequest
 	switch {

@@ -15,6 +15,12 @@ type Seed struct {
 	Organization SeedOrganization `json:"organization"`
 	// APIDailyLimit is the DailyApiRequests maximum; 0 means 100,000.
 	APIDailyLimit int64 `json:"apiDailyLimit,omitempty"`
+	// PerAppAPILimit is a daily allocation of the connected app, as an admin can set one per app;
+	// 0 means none. With it, Sforce-Limit-Info carries a per-app-api-usage part after api-usage.
+	// lmosim counts every client's calls against it (its clients stand for one connected app).
+	PerAppAPILimit int64 `json:"perAppAPILimit,omitempty"`
+	// ConnectedAppName names that app in the header; empty means lmo-operator.
+	ConnectedAppName string `json:"connectedAppName,omitempty"`
 	// TokenLifetime is how long access tokens stay valid; empty means two hours.
 	TokenLifetime Duration `json:"tokenLifetime,omitempty"`
 	// LMAInstalled is false to simulate an org without the License Management App (default true).
@@ -168,6 +174,9 @@ func (s *Seed) validate() error {
 	}
 	if s.APIDailyLimit < 0 {
 		return fmt.Errorf("apiDailyLimit must not be negative")
+	}
+	if s.PerAppAPILimit < 0 {
+		return fmt.Errorf("perAppAPILimit must not be negative")
 	}
 	seenClient := map[string]bool{}
 	for i, c := range s.Clients {

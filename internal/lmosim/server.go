@@ -36,6 +36,9 @@ type Server struct {
 	fmaInstalled  bool
 	apiMax        int64
 	apiUsed       atomic.Int64
+	appMax        int64
+	appUsed       atomic.Int64
+	appName       string
 	signKey       []byte
 
 	mu sync.RWMutex // guards st
@@ -57,7 +60,11 @@ func New(seed *Seed, opts Options) (*Server, error) {
 	if seed == nil {
 		seed = &Seed{}
 	}
-	s := &Server{now: opts.Now, lmaInstalled: true, fmaInstalled: true, apiMax: seed.APIDailyLimit}
+	s := &Server{now: opts.Now, lmaInstalled: true, fmaInstalled: true, apiMax: seed.APIDailyLimit,
+		appMax: seed.PerAppAPILimit, appName: seed.ConnectedAppName}
+	if s.appName == "" {
+		s.appName = "lmo-operator"
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -177,8 +184,14 @@ func (s *Server) baseURLFor(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
+// usageHeader is the Sforce-Limit-Info value. Salesforce separates its parts with "; " (REST API
+// Developer Guide, "Limit Info Header"); the per-app part follows when the app has an allocation.
 func (s *Server) usageHeader() string {
-	return fmt.Sprintf("api-usage=%d/%d", s.apiUsed.Load(), s.apiMax)
+	h := fmt.Sprintf("api-usage=%d/%d", s.apiUsed.Load(), s.apiMax)
+	if s.appMax > 0 {
+		h += fmt.Sprintf("; per-app-api-usage=%d/%d(appName=%s)", s.appUsed.Load(), s.appMax, s.appName)
+	}
+	return h
 }
 
 // consumeAPICall counts one call toward the daily limit, or reports that the limit is reached.
@@ -189,6 +202,7 @@ func (s *Server) consumeAPICall() bool {
 			return false
 		}
 		if s.apiUsed.CompareAndSwap(used, used+1) {
+			s.appUsed.Add(1)
 			return true
 		}
 	}

@@ -725,25 +725,52 @@ func TestUsageFromEveryResponse(t *testing.T) {
 
 func TestParseLimitInfo(t *testing.T) {
 	cases := []struct {
-		in        string
-		used, max int
-		ok        bool
+		in   string
+		want Usage
+		ok   bool
 	}{
-		{"api-usage=25/15000", 25, 15000, true},
-		{"api-usage=25/15000, per-app-api-usage=2/250(appName=x)", 25, 15000, true},
-		{"per-app-api-usage=2/250(appName=x),api-usage=7/100", 7, 100, true},
-		{" API-USAGE = 1 / 2 ", 1, 2, true},
-		{"api-usage=25", 0, 0, false},
-		{"api-usage=x/15000", 0, 0, false},
-		{"api-usage=5/0", 0, 0, false},
-		{"api-usage=-5/10", 0, 0, false},
-		{"", 0, 0, false},
+		{"api-usage=25/15000", Usage{Used: 25, Max: 15000}, true},
+		// The form Salesforce documents: parts separated by semicolons.
+		{"api-usage=25/5000; per-app-api-usage=17/250(appName=sample-connected-app)",
+			Usage{Used: 25, Max: 5000, PerAppUsed: 17, PerAppMax: 250, AppName: "sample-connected-app"}, true},
+		{"api-usage=25/15000, per-app-api-usage=2/250(appName=x)", Usage{Used: 25, Max: 15000, PerAppUsed: 2, PerAppMax: 250, AppName: "x"}, true},
+		{"per-app-api-usage=2/250(appName=x);api-usage=7/100", Usage{Used: 7, Max: 100, PerAppUsed: 2, PerAppMax: 250, AppName: "x"}, true},
+		{" API-USAGE = 1 / 2 ", Usage{Used: 1, Max: 2}, true},
+		{"api-usage=25/5000; per-app-api-usage=bad", Usage{Used: 25, Max: 5000}, true},
+		{"per-app-api-usage=17/250(appName=x)", Usage{}, false},
+		{"api-usage=25", Usage{}, false},
+		{"api-usage=x/15000", Usage{}, false},
+		{"api-usage=5/0", Usage{}, false},
+		{"api-usage=-5/10", Usage{}, false},
+		{"", Usage{}, false},
 	}
 	for _, tc := range cases {
-		used, m, ok := parseLimitInfo(tc.in)
-		if used != tc.used || m != tc.max || ok != tc.ok {
-			t.Errorf("parseLimitInfo(%q) = %d, %d, %v", tc.in, used, m, ok)
+		got, ok := parseLimitInfo(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseLimitInfo(%q) = %+v, %v; want %+v, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+func TestUsageBindingIsTheTighterAllocation(t *testing.T) {
+	cases := []struct {
+		name   string
+		u      Usage
+		used   int
+		max    int
+		perApp bool
+	}{
+		{"no per-app allocation", Usage{Used: 10, Max: 100}, 10, 100, false},
+		{"the per-app allocation has less left", Usage{Used: 10, Max: 100, PerAppUsed: 240, PerAppMax: 250}, 240, 250, true},
+		{"the org has less left", Usage{Used: 99, Max: 100, PerAppUsed: 1, PerAppMax: 250}, 99, 100, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.u.Binding()
+			if b.Used != tc.used || b.Max != tc.max || tc.u.PerApp() != tc.perApp {
+				t.Errorf("Binding() = %d/%d (per-app %v), want %d/%d (per-app %v)", b.Used, b.Max, tc.u.PerApp(), tc.used, tc.max, tc.perApp)
+			}
+		})
 	}
 }
 

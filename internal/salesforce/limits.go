@@ -24,26 +24,55 @@ const (
 // limitInfoHeader carries the org's API usage on every response.
 const limitInfoHeader = "Sforce-Limit-Info"
 
-// parseLimitInfo reads `api-usage=USED/MAX` out of a Sforce-Limit-Info header value (which may
-// list other usages separated by commas).
-func parseLimitInfo(v string) (used, maxCalls int, ok bool) {
-	for part := range strings.SplitSeq(v, ",") {
+// parseLimitInfo reads a Sforce-Limit-Info header value. Salesforce separates its parts with
+// semicolons ("api-usage=25/5000; per-app-api-usage=17/250(appName=sample-connected-app)"); commas
+// are accepted too. api-usage is the org's daily allocation and is required; per-app-api-usage is
+// the connected app's own allocation, present when the org set one.
+func parseLimitInfo(v string) (Usage, bool) {
+	var u Usage
+	org := false
+	for part := range strings.FieldsFuncSeq(v, func(r rune) bool { return r == ';' || r == ',' }) {
 		name, val, found := strings.Cut(strings.TrimSpace(part), "=")
-		if !found || !strings.EqualFold(strings.TrimSpace(name), "api-usage") {
+		if !found {
 			continue
 		}
-		u, m, found := strings.Cut(strings.TrimSpace(val), "/")
-		if !found {
-			return 0, 0, false
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "api-usage":
+			used, m, ok := usedOfMax(val)
+			if !ok {
+				return Usage{}, false
+			}
+			u.Used, u.Max, org = used, m, true
+		case "per-app-api-usage":
+			val, app, _ := strings.Cut(val, "(")
+			used, m, ok := usedOfMax(val)
+			if !ok {
+				continue
+			}
+			u.PerAppUsed, u.PerAppMax = used, m
+			if name, ok := strings.CutPrefix(strings.TrimSpace(app), "appName="); ok {
+				u.AppName = strings.TrimSuffix(name, ")")
+			}
 		}
-		ui, err1 := strconv.Atoi(strings.TrimSpace(u))
-		mi, err2 := strconv.Atoi(strings.TrimSpace(m))
-		if err1 != nil || err2 != nil || ui < 0 || mi <= 0 {
-			return 0, 0, false
-		}
-		return ui, mi, true
 	}
-	return 0, 0, false
+	if !org {
+		return Usage{}, false
+	}
+	return u, true
+}
+
+// usedOfMax reads "USED/MAX".
+func usedOfMax(v string) (used, maxCalls int, ok bool) {
+	u, m, found := strings.Cut(strings.TrimSpace(v), "/")
+	if !found {
+		return 0, 0, false
+	}
+	ui, err1 := strconv.Atoi(strings.TrimSpace(u))
+	mi, err2 := strconv.Atoi(strings.TrimSpace(m))
+	if err1 != nil || err2 != nil || ui < 0 || mi <= 0 {
+		return 0, 0, false
+	}
+	return ui, mi, true
 }
 
 // usageTracker holds the latest observed Usage.
@@ -54,7 +83,7 @@ type usageTracker struct {
 }
 
 func (t *usageTracker) observe(header string, at time.Time) {
-	used, m, ok := parseLimitInfo(header)
+	u, ok := parseLimitInfo(header)
 	if !ok {
 		return
 	}
@@ -64,7 +93,8 @@ func (t *usageTracker) observe(header string, at time.Time) {
 	if t.seen && at.Before(t.usage.ObservedAt) {
 		return
 	}
-	t.usage = Usage{Used: used, Max: m, ObservedAt: at}
+	u.ObservedAt = at
+	t.usage = u
 	t.seen = true
 }
 

@@ -197,9 +197,25 @@ type Usage struct {
 	Used int
 	// Max is the org's daily API request limit.
 	Max int
+	// PerAppUsed and PerAppMax are the connected app's own daily allocation (per-app-api-usage),
+	// when the org set one; PerAppMax is 0 otherwise. AppName names the app.
+	PerAppUsed, PerAppMax int
+	AppName               string
 	// ObservedAt is when the response carrying these numbers arrived.
 	ObservedAt time.Time
 }
+
+// Binding is the allocation that runs out first: the per-app one when it is set and has the
+// smaller share left, else the org's.
+func (u Usage) Binding() Usage {
+	if u.PerAppMax > 0 && (u.Max <= 0 || float64(u.PerAppMax-u.PerAppUsed)/float64(u.PerAppMax) < float64(u.Max-u.Used)/float64(u.Max)) {
+		return Usage{Used: u.PerAppUsed, Max: u.PerAppMax, PerAppUsed: u.PerAppUsed, PerAppMax: u.PerAppMax, AppName: u.AppName, ObservedAt: u.ObservedAt}
+	}
+	return u
+}
+
+// PerApp reports whether the per-app allocation is the binding one.
+func (u Usage) PerApp() bool { return u.PerAppMax > 0 && u.Binding().Max == u.PerAppMax && u.Binding().Used == u.PerAppUsed }
 
 // Remaining is Max-Used, never negative.
 func (u Usage) Remaining() int { return max(u.Max-u.Used, 0) }
