@@ -215,7 +215,9 @@ func (u Usage) Binding() Usage {
 }
 
 // PerApp reports whether the per-app allocation is the binding one.
-func (u Usage) PerApp() bool { return u.PerAppMax > 0 && u.Binding().Max == u.PerAppMax && u.Binding().Used == u.PerAppUsed }
+func (u Usage) PerApp() bool {
+	return u.PerAppMax > 0 && u.Binding().Max == u.PerAppMax && u.Binding().Used == u.PerAppUsed
+}
 
 // Remaining is Max-Used, never negative.
 func (u Usage) Remaining() int { return max(u.Max-u.Used, 0) }
