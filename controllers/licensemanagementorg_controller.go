@@ -138,7 +138,8 @@ func (r *LicenseManagementOrgReconciler) credentials(ctx context.Context, lmo *l
 			return engine.Credentials{}, licensingv1alpha1.ReasonSecretInvalid,
 				fmt.Errorf("Secret %s/%s key \"private-key\" %s", lmo.Namespace, name, err.Error())
 		}
-		return engine.Credentials{JWTBearer: &salesforce.JWTBearer{ClientID: id, Username: user, PrivateKeyPEM: []byte(key)}}, "", nil
+		return engine.Credentials{JWTBearer: &salesforce.JWTBearer{ClientID: id, Username: user, PrivateKeyPEM: []byte(key),
+			Audience: lmo.Spec.Auth.JWTBearer.Audience}}, "", nil
 	}
 	id, err1 := need("client-id")
 	secretValue, err2 := need("client-secret")

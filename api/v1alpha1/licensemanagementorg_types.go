@@ -65,7 +65,7 @@ type LMOAuth struct {
 	// jwtBearer uses the OAuth 2.0 JWT bearer flow. The Secret holds the keys client-id (the connected
 	// app's consumer key), username (the integration user) and private-key (PEM).
 	// +optional
-	JWTBearer *SecretAuth `json:"jwtBearer,omitempty"`
+	JWTBearer *JWTBearerAuth `json:"jwtBearer,omitempty"`
 
 	// clientCredentials uses the OAuth 2.0 client credentials flow. The Secret holds the keys client-id
 	// and client-secret.
@@ -78,6 +78,24 @@ type SecretAuth struct {
 	// secretRef names the Secret in the same namespace.
 	// +required
 	SecretRef LocalObjectReference `json:"secretRef"`
+}
+
+// JWTBearerAuth is the OAuth 2.0 JWT bearer flow: the Secret with its keys, and the assertion's
+// audience.
+type JWTBearerAuth struct {
+	// secretRef names the Secret in the same namespace.
+	// +required
+	SecretRef LocalObjectReference `json:"secretRef"`
+
+	// audience is the assertion's aud. Salesforce accepts https://login.salesforce.com for a
+	// production org, https://test.salesforce.com for a sandbox, or the URL of one of the org's
+	// Experience Cloud sites; a My Domain URL is refused. Empty means test.salesforce.com when
+	// loginURL or instanceURL is a sandbox host (test.salesforce.com, *.sandbox.my.salesforce.com)
+	// and login.salesforce.com otherwise. The token is requested from loginURL either way.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://') && self.size() > 8",message="audience must be an https URL such as https://login.salesforce.com"
+	// +optional
+	Audience string `json:"audience,omitempty"`
 }
 
 // APIBudget keeps part of the org's daily API allocation for everyone else.

@@ -108,7 +108,7 @@ func (c Config) Hash() string {
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%d\x00%t\x00", c.InstanceURL, c.LoginURL, c.APIVersion,
 		c.PollInterval, c.ResyncInterval, c.ReservePercent, c.AllowNonProduction)
 	if j := c.Credentials.JWTBearer; j != nil {
-		fmt.Fprintf(h, "jwt\x00%s\x00%s\x00", j.ClientID, j.Username)
+		fmt.Fprintf(h, "jwt\x00%s\x00%s\x00%s\x00", j.ClientID, j.Username, j.Audience)
 		h.Write(j.PrivateKeyPEM)
 	}
 	if cc := c.Credentials.ClientCredentials; cc != nil {

@@ -150,16 +150,16 @@ func (c *connection) fromLMO(ctx context.Context, env *Env) (salesforce.Config, 
 	}
 	cfg := salesforce.Config{InstanceURL: lmo.Spec.InstanceURL, LoginURL: lmo.Spec.LoginURL, APIVersion: lmo.Spec.APIVersion}
 	auth := lmo.Spec.Auth
-	var ref *licensingv1alpha1.SecretAuth
+	var ref licensingv1alpha1.LocalObjectReference
 	switch {
 	case auth.JWTBearer != nil:
-		ref = auth.JWTBearer
+		ref = auth.JWTBearer.SecretRef
 	case auth.ClientCredentials != nil:
-		ref = auth.ClientCredentials
+		ref = auth.ClientCredentials.SecretRef
 	default:
 		return cfg, fmt.Errorf("--lmo: LicenseManagementOrg %s/%s: spec.auth sets neither jwtBearer nor clientCredentials", ns, c.lmo)
 	}
-	name := ref.SecretRef.Name
+	name := ref.Name
 	var secret corev1.Secret
 	if err := kc.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &secret); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -189,7 +189,7 @@ func (c *connection) fromLMO(ctx context.Context, env *Env) (salesforce.Config, 
 		if err := checkPrivateKey([]byte(key)); err != nil {
 			return cfg, fmt.Errorf("--lmo: Secret %s/%s key \"private-key\": %w", ns, name, err)
 		}
-		cfg.JWTBearer = &salesforce.JWTBearer{ClientID: id, Username: user, PrivateKeyPEM: []byte(key)}
+		cfg.JWTBearer = &salesforce.JWTBearer{ClientID: id, Username: user, PrivateKeyPEM: []byte(key), Audience: auth.JWTBearer.Audience}
 		return cfg, nil
 	}
 	secretValue, err := need("client-secret")

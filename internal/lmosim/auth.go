@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -234,7 +235,8 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // verifyAssertion checks a JWT bearer assertion: RS256 signature by the client's certificate,
-// sub = the client's username, aud = this login host, exp in the future and at most 3 minutes ahead.
+// sub = the client's username, aud = login.salesforce.com, test.salesforce.com (sandbox) or a site
+// URL, exp in the future and at most 3 minutes ahead.
 func (s *Server) verifyAssertion(r *http.Request, assertion string, now time.Time) (*client, string, string) {
 	if assertion == "" {
 		return nil, "invalid_grant", "invalid assertion"
@@ -262,7 +264,7 @@ func (s *Server) verifyAssertion(r *http.Request, assertion string, now time.Tim
 	if sub, _ := claims["sub"].(string); sub != c.username {
 		return nil, "invalid_grant", "user hasn't approved this consumer"
 	}
-	if !s.audienceOK(r, claims["aud"]) {
+	if !s.audienceOK(claims["aud"]) {
 		return nil, "invalid_grant", "audience is invalid"
 	}
 	exp, ok := numericClaim(claims["exp"])
@@ -295,27 +297,21 @@ func numericClaim(v any) (int64, bool) {
 	return 0, false
 }
 
-func (s *Server) audienceOK(r *http.Request, aud any) bool {
-	allowed := map[string]bool{
-		"https://login.salesforce.com": true,
-		"https://test.salesforce.com":  true,
-		s.baseURLFor(r):                true,
+// audienceOK checks a JWT bearer assertion's aud the way Salesforce's OAuth 2.0 JWT bearer flow
+// documents it: a single string, https://login.salesforce.com for a production org,
+// https://test.salesforce.com for a sandbox, or an Experience Cloud site URL of the org. A My Domain
+// or instance URL is not an audience, and neither is an array.
+func (s *Server) audienceOK(aud any) bool {
+	a, ok := aud.(string)
+	if !ok {
+		return false
 	}
-	s.srvMu.Lock()
-	if s.baseURL != "" {
-		allowed[s.baseURL] = true
+	a = strings.TrimSuffix(a, "/")
+	s.mu.RLock()
+	sandbox := s.st.org.IsSandbox
+	s.mu.RUnlock()
+	if sandbox && a == "https://test.salesforce.com" || !sandbox && a == "https://login.salesforce.com" {
+		return true
 	}
-	s.srvMu.Unlock()
-	ok := func(a string) bool { return allowed[strings.TrimSuffix(a, "/")] }
-	switch x := aud.(type) {
-	case string:
-		return ok(x)
-	case []any:
-		for _, a := range x {
-			if s, _ := a.(string); ok(s) {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.Contains(s.siteURLs, a)
 }

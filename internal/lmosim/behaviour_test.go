@@ -303,7 +303,7 @@ func TestJWTBearer(t *testing.T) {
 		}
 		return s
 	}
-	good := jwt.MapClaims{"iss": "jwt-client", "sub": "jwt@acme.example", "aud": e.base, "exp": now.Add(2 * time.Minute).Unix()}
+	good := jwt.MapClaims{"iss": "jwt-client", "sub": "jwt@acme.example", "aud": "https://login.salesforce.com", "exp": now.Add(2 * time.Minute).Unix()}
 	with := func(k string, v any) jwt.MapClaims {
 		c := jwt.MapClaims{}
 		for kk, vv := range good {
@@ -318,7 +318,12 @@ func TestJWTBearer(t *testing.T) {
 		wantError string
 	}{
 		{"a valid assertion gets a token", sign(key, good), ""},
-		{"login.salesforce.com is an accepted audience", sign(key, with("aud", "https://login.salesforce.com")), ""},
+		{"login.salesforce.com with a trailing slash is accepted", sign(key, with("aud", "https://login.salesforce.com/")), ""},
+		// The JWT bearer flow names login.salesforce.com (production), test.salesforce.com (sandbox)
+		// or an Experience Cloud site URL; the org's own URL is not an audience, nor is an array.
+		{"the org's own URL is not an audience", sign(key, with("aud", e.base)), "invalid_grant"},
+		{"an array audience is invalid_grant", sign(key, with("aud", []string{"https://login.salesforce.com"})), "invalid_grant"},
+		{"the sandbox audience for a production org is invalid_grant", sign(key, with("aud", "https://test.salesforce.com")), "invalid_grant"},
 		{"exp as a string is accepted", sign(key, with("exp", fmt.Sprint(now.Add(time.Minute).Unix()))), ""},
 		{"a wrong signature is invalid_grant", sign(other, good), "invalid_grant"},
 		{"a wrong audience is invalid_grant", sign(key, with("aud", "https://evil.example")), "invalid_grant"},

@@ -45,6 +45,9 @@ type SeedOrganization struct {
 	IsSandbox       bool    `json:"isSandbox,omitempty"`
 	TrialExpiration *string `json:"trialExpiration,omitempty"` // YYYY-MM-DD or null
 	InstanceName    string  `json:"instanceName,omitempty"`
+	// SiteURLs are Experience Cloud site URLs (https://acme.my.site.com) a JWT bearer assertion may
+	// name as its audience, besides login.salesforce.com (production) or test.salesforce.com (sandbox).
+	SiteURLs []string `json:"siteURLs,omitempty"`
 }
 
 // SeedClient is one OAuth client and the API user it authenticates as.

@@ -39,6 +39,7 @@ type Server struct {
 	appMax        int64
 	appUsed       atomic.Int64
 	appName       string
+	siteURLs      []string
 	signKey       []byte
 
 	mu sync.RWMutex // guards st
@@ -62,6 +63,9 @@ func New(seed *Seed, opts Options) (*Server, error) {
 	}
 	s := &Server{now: opts.Now, lmaInstalled: true, fmaInstalled: true, apiMax: seed.APIDailyLimit,
 		appMax: seed.PerAppAPILimit, appName: seed.ConnectedAppName}
+	for _, u := range seed.Organization.SiteURLs {
+		s.siteURLs = append(s.siteURLs, strings.TrimSuffix(u, "/"))
+	}
 	if s.appName == "" {
 		s.appName = "lmo-operator"
 	}

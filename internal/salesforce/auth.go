@@ -36,14 +36,15 @@ type oauthError struct {
 	Description string `json:"error_description"`
 }
 
-// assertion signs the JWT bearer assertion: iss = client id, sub = username, aud = login URL.
+// assertion signs the JWT bearer assertion: iss = client id, sub = username, aud = the audience (a
+// single string, as Salesforce expects: login.salesforce.com, test.salesforce.com or a site URL).
 func (c *Client) assertion() (string, error) {
 	now := c.now()
-	claims := jwt.RegisteredClaims{
-		Issuer:    c.s.jwt.ClientID,
-		Subject:   c.s.jwt.Username,
-		Audience:  jwt.ClaimStrings{c.s.login.String()},
-		ExpiresAt: jwt.NewNumericDate(now.Add(assertionLifetime)),
+	claims := jwt.MapClaims{
+		"iss": c.s.jwt.ClientID,
+		"sub": c.s.jwt.Username,
+		"aud": c.s.jwt.Audience,
+		"exp": jwt.NewNumericDate(now.Add(assertionLifetime)),
 	}
 	signed, err := jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(c.s.jwtKey)
 	if err != nil {

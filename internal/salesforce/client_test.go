@@ -1,6 +1,7 @@
 package salesforce
 
 import (
+	"encoding/base64"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -171,17 +172,63 @@ func TestTokenRedirectIsNotFollowed(t *testing.T) {
 	}
 }
 
+// rawAssertionClaims is the JSON of an assertion's claims, to check their wire types.
+func rawAssertionClaims(t *testing.T, assertion string) string {
+	t.Helper()
+	parts := strings.Split(assertion, ".")
+	if len(parts) != 3 {
+		t.Fatalf("assertion %q is not a JWT", assertion)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatalf("assertion claims: %v", err)
+	}
+	return string(b)
+}
+
+func TestJWTBearerAudience(t *testing.T) {
+	_, keyPEM := testKey()
+	cases := []struct {
+		name, login, instance, audience string
+		want                            string
+	}{
+		{"a production My Domain gets login.salesforce.com", "https://acme.my.salesforce.com", "https://acme.my.salesforce.com", "", AudienceProduction},
+		{"login.salesforce.com gets itself", "https://login.salesforce.com", "https://acme.my.salesforce.com", "", AudienceProduction},
+		{"test.salesforce.com is a sandbox", "https://test.salesforce.com", "https://acme--uat.sandbox.my.salesforce.com", "", AudienceSandbox},
+		{"a sandbox My Domain is a sandbox", "https://acme--uat.sandbox.my.salesforce.com", "https://acme--uat.sandbox.my.salesforce.com", "", AudienceSandbox},
+		{"an Experience Cloud site is named explicitly", "https://acme.my.site.com", "https://acme.my.salesforce.com", "https://acme.my.site.com", "https://acme.my.site.com"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := validate(Config{InstanceURL: tc.instance, LoginURL: tc.login,
+				JWTBearer: &JWTBearer{ClientID: testClientID, Username: "api@acme.com", PrivateKeyPEM: keyPEM, Audience: tc.audience}})
+			if err != nil {
+				t.Fatalf("validate: %v", err)
+			}
+			if s.jwt.Audience != tc.want {
+				t.Errorf("audience = %q, want %q", s.jwt.Audience, tc.want)
+			}
+		})
+	}
+	if _, err := validate(Config{InstanceURL: "https://acme.my.salesforce.com",
+		JWTBearer: &JWTBearer{ClientID: testClientID, Username: "api@acme.com", PrivateKeyPEM: keyPEM, Audience: "acme.my.site.com"}}); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("validate with an audience that is not an https URL: %v, want ErrInvalidConfig", err)
+	}
+}
+
 func TestJWTBearerAssertion(t *testing.T) {
 	key, keyPEM := testKey()
 	login := newFakeOrg(t)
 	instance := newFakeOrg(t)
 	var claims jwt.RegisteredClaims
+	var lastAssertion string
 	login.tokenHandler = func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		if r.PostForm.Get("grant_type") != grantJWTBearer {
 			writeJSON(w, 400, map[string]string{"error": "unsupported_grant_type"})
 			return
 		}
+		lastAssertion = r.PostForm.Get("assertion")
 		_, err := jwt.ParseWithClaims(r.PostForm.Get("assertion"), &claims, func(*jwt.Token) (any, error) { return &key.PublicKey, nil },
 			jwt.WithValidMethods([]string{"RS256"}))
 		if err != nil {
@@ -199,8 +246,12 @@ func TestJWTBearerAssertion(t *testing.T) {
 	if claims.Issuer != testClientID || claims.Subject != "api@acme.com" {
 		t.Errorf("iss/sub = %q/%q", claims.Issuer, claims.Subject)
 	}
-	if diff := cmp.Diff(jwt.ClaimStrings{login.srv.URL}, claims.Audience); diff != "" {
+	// aud is login.salesforce.com for a production org, whatever the login URL, and a string.
+	if diff := cmp.Diff(jwt.ClaimStrings{AudienceProduction}, claims.Audience); diff != "" {
 		t.Errorf("aud (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(rawAssertionClaims(t, lastAssertion), `"aud":"https://login.salesforce.com"`) {
+		t.Errorf("assertion claims %s: want aud as a single string", rawAssertionClaims(t, lastAssertion))
 	}
 	if exp := claims.ExpiresAt.Time; exp.After(before.Add(3*time.Minute)) || exp.Before(before) {
 		t.Errorf("exp %v is not within 3 minutes of now", exp)

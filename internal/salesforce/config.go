@@ -53,6 +53,30 @@ type JWTBearer struct {
 	Username string
 	// PrivateKeyPEM is the RSA private key (PKCS#1 or PKCS#8 PEM) that signs the assertion.
 	PrivateKeyPEM []byte `json:"-"`
+	// Audience is the assertion's aud: an Experience Cloud site URL when the flow runs through a site.
+	// Empty means https://test.salesforce.com for a sandbox (a login or instance host under
+	// test.salesforce.com or *.sandbox.my.salesforce.com) and https://login.salesforce.com otherwise,
+	// as the JWT bearer flow documents; a My Domain URL is not an audience. The token is still
+	// requested from the login URL.
+	Audience string
+}
+
+// Audiences of the JWT bearer flow for production orgs and sandboxes.
+const (
+	AudienceProduction = "https://login.salesforce.com"
+	AudienceSandbox    = "https://test.salesforce.com"
+)
+
+// defaultAudience is the aud for an org reached at login and instance: sandbox hosts get the
+// sandbox audience.
+func defaultAudience(login, instance *url.URL) string {
+	for _, u := range []*url.URL{login, instance} {
+		h := strings.ToLower(u.Hostname())
+		if h == "test.salesforce.com" || strings.HasSuffix(h, ".sandbox.my.salesforce.com") {
+			return AudienceSandbox
+		}
+	}
+	return AudienceProduction
 }
 
 // ClientCredentials holds the credentials of the OAuth 2.0 client credentials flow. Formatting it
@@ -180,6 +204,11 @@ func validate(cfg Config) (*settings, error) {
 		if err != nil {
 			// The parse error never contains key material, but keep the message our own anyway.
 			return nil, fmt.Errorf("%w: JWTBearer.PrivateKeyPEM is not an RSA private key in PEM (PKCS#1 or PKCS#8)", ErrInvalidConfig)
+		}
+		if j.Audience == "" {
+			j.Audience = defaultAudience(s.login, s.instance)
+		} else if a, err := url.Parse(j.Audience); err != nil || a.Scheme != "https" || a.Host == "" {
+			return nil, fmt.Errorf("%w: JWTBearer.Audience %q: want an https URL such as https://acme.my.site.com", ErrInvalidConfig, truncate(j.Audience, 64))
 		}
 		s.jwt, s.jwtKey = &j, key
 		s.secrets = append(s.secrets, string(j.PrivateKeyPEM))

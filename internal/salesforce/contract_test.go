@@ -17,7 +17,6 @@ import (
 	"io"
 	"math/big"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -497,7 +496,6 @@ func TestContractLMARulesAreValidationErrors(t *testing.T) {
 func TestContractOAuthFailures(t *testing.T) {
 	s := startSim(t, nil)
 	key, stranger := keys()
-	simURL, _ := url.Parse(s.base)
 	cases := []struct {
 		name string
 		cfg  func() sf.Config
@@ -524,11 +522,16 @@ func TestContractOAuthFailures(t *testing.T) {
 			c.JWTBearer.Username = "someone@else.example"
 			return c
 		}, "invalid_grant"},
-		{"a JWT for the wrong audience", func() sf.Config {
-			// The login URL names a host the simulator does not know itself as.
+		{"a JWT whose audience is the My Domain URL", func() sf.Config {
+			// Salesforce accepts login.salesforce.com (production), test.salesforce.com (sandbox) or
+			// a site URL; the org's own URL is not an audience.
 			c := s.jwtConfig(key)
-			c.LoginURL = "http://localhost:" + simURL.Port()
-			c.HTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: hostRewriter{host: simURL.Host}}
+			c.JWTBearer.Audience = "https://acme.my.salesforce.com"
+			return c
+		}, "invalid_grant"},
+		{"a JWT for the sandbox audience to a production org", func() sf.Config {
+			c := s.jwtConfig(key)
+			c.JWTBearer.Audience = sf.AudienceSandbox
 			return c
 		}, "invalid_grant"},
 	}
@@ -546,16 +549,6 @@ func TestContractOAuthFailures(t *testing.T) {
 			}
 		})
 	}
-}
-
-// hostRewriter sends requests with another Host header, as if the client had reached the server
-// under a name the server does not answer to.
-type hostRewriter struct{ host string }
-
-func (h hostRewriter) RoundTrip(r *http.Request) (*http.Response, error) {
-	r2 := r.Clone(r.Context())
-	r2.Host = h.host
-	return http.DefaultTransport.RoundTrip(r2)
 }
 
 func TestContractExpiredAssertion(t *testing.T) {
@@ -792,5 +785,32 @@ func TestContractConcurrentUseAcrossTokenExpiry(t *testing.T) {
 	}
 	if got := s.calls()["token"]; got > 1 {
 		t.Errorf("%d token calls for one expiry, want at most 1", got)
+	}
+}
+
+// A sandbox takes test.salesforce.com as the JWT audience, and an org may take one of its
+// Experience Cloud sites (issue 12, point 1).
+func TestContractJWTAudienceOfASandboxAndASite(t *testing.T) {
+	s := startSim(t, func(seed map[string]any) {
+		org := seed["organization"].(map[string]any)
+		org["isSandbox"] = true
+		org["siteURLs"] = []string{"https://acme.my.site.com"}
+	})
+	key, _ := keys()
+	for _, tc := range []struct {
+		audience string
+		ok       bool
+	}{
+		{"", false}, // lmosim's 127.0.0.1 looks like no sandbox host: the default is login.salesforce.com
+		{sf.AudienceProduction, false},
+		{sf.AudienceSandbox, true},
+		{"https://acme.my.site.com", true},
+	} {
+		c := s.jwtConfig(key)
+		c.JWTBearer.Audience = tc.audience
+		_, err := sf.New(ctxFor(t), c)
+		if (err == nil) != tc.ok {
+			t.Errorf("audience %q: New = %v, want success %v", tc.audience, err, tc.ok)
+		}
 	}
 }

@@ -40,12 +40,12 @@ func needsWrite(e *env) {
 
 func useSecret(name string, jwt bool) func(*licensingv1alpha1.LicenseManagementOrg) {
 	return func(l *licensingv1alpha1.LicenseManagementOrg) {
-		ref := &licensingv1alpha1.SecretAuth{SecretRef: licensingv1alpha1.LocalObjectReference{Name: name}}
+		secret := licensingv1alpha1.LocalObjectReference{Name: name}
 		if jwt {
-			l.Spec.Auth = licensingv1alpha1.LMOAuth{JWTBearer: ref}
+			l.Spec.Auth = licensingv1alpha1.LMOAuth{JWTBearer: &licensingv1alpha1.JWTBearerAuth{SecretRef: secret}}
 			return
 		}
-		l.Spec.Auth = licensingv1alpha1.LMOAuth{ClientCredentials: ref}
+		l.Spec.Auth = licensingv1alpha1.LMOAuth{ClientCredentials: &licensingv1alpha1.SecretAuth{SecretRef: secret}}
 	}
 }
 
