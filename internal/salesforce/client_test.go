@@ -1,9 +1,9 @@
 package salesforce
 
 import (
-	"encoding/base64"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
