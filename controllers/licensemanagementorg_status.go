@@ -134,6 +134,9 @@ func setEngineStatus(lmo *licensingv1alpha1.LicenseManagementOrg, st engine.Stat
 			reason = licensingv1alpha1.ReasonAPILimitExceeded
 		}
 		kstatus(conds, g, false, stateReconciling, reason, st.Budget.Message)
+	case st.Error != "" && st.ConcurrentLimit:
+		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonConcurrentRequestLimit,
+			st.Error+"; too many long-running requests run in the org at once, retrying in seconds")
 	case st.Error != "" && st.ErrorClass == salesforce.Retryable:
 		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonUnreachable, st.Error)
 	case st.Error != "":

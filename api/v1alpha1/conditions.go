@@ -72,6 +72,12 @@ const (
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonReadOnlyParameter: the spec sets a Subscriber-to-LMO feature parameter, which is read-only.
 	ReasonReadOnlyParameter = "ReadOnlyParameter"
+	// ReasonDuplicateLicense: another License names the same LMO record and owns it (the oldest
+	// License that names a record owns it); this one writes nothing. The message names the owner.
+	ReasonDuplicateLicense = "DuplicateLicense"
+	// ReasonUnreadableRecord: the LMO record holds a value the operator cannot read (the message names
+	// the field and the value); the record is never written until it is corrected in the LMO.
+	ReasonUnreadableRecord = "UnreadableRecord"
 
 	// ReasonPackageNotFound: the referenced ManagedPackage does not exist.
 	ReasonPackageNotFound = "PackageNotFound"
@@ -121,6 +127,9 @@ const (
 	ReasonAPIBudgetLow = "APIBudgetLow"
 	// ReasonAPILimitExceeded: Salesforce answers REQUEST_LIMIT_EXCEEDED; the operator backs off.
 	ReasonAPILimitExceeded = "APILimitExceeded"
+	// ReasonConcurrentRequestLimit: Salesforce refuses more concurrent long-running requests
+	// (REQUEST_LIMIT_EXCEEDED, ConcurrentRequests); the operator retries in seconds.
+	ReasonConcurrentRequestLimit = "ConcurrentRequestLimit"
 	// ReasonReady: the object is fully reconciled.
 	ReasonReady = "Ready"
 )
@@ -131,6 +140,14 @@ const (
 	AnnotationAllowAccessReduction = "licensing.lmo-operator.dev/allow-access-reduction"
 	// AnnotationPaused stops writes for the License; deletion is never blocked.
 	AnnotationPaused = "licensing.lmo-operator.dev/paused"
+)
+
+// Annotations users set on ManagedPackages.
+const (
+	// AnnotationAllowDefaultsBeforeCreation approves a spec.defaultsEffectiveFrom earlier than the
+	// ManagedPackage's creation, which lets defaults be set on installs made before the package was
+	// declared. Without it such installs are left alone.
+	AnnotationAllowDefaultsBeforeCreation = "licensing.lmo-operator.dev/allow-defaults-before-creation"
 )
 
 // FinalizerLicense is set on Licenses whose deletion must suspend the LMO record.

@@ -138,6 +138,9 @@ type Status struct {
 	Error string
 	// ErrorClass classifies Error: Auth, LimitExceeded, Retryable (unreachable), Validation, Terminal.
 	ErrorClass salesforce.ErrorClass
+	// ConcurrentLimit is true when Error is Salesforce's limit on concurrent long-running requests:
+	// retried after a short backoff, unlike the daily limit.
+	ConcurrentLimit bool
 	// Org is set once the Organization record was read.
 	Org *Org
 	// LMAInstalled and FMAInstalled are nil until checked.
@@ -216,7 +219,7 @@ func (e *Engine) updateStatus(f func(*Status)) {
 }
 
 func statusEqual(a, b Status) bool {
-	return a.Connected == b.Connected && a.Error == b.Error && a.ErrorClass == b.ErrorClass &&
+	return a.Connected == b.Connected && a.Error == b.Error && a.ErrorClass == b.ErrorClass && a.ConcurrentLimit == b.ConcurrentLimit &&
 		(a.Org == nil) == (b.Org == nil) && boolPtrEq(a.LMAInstalled, b.LMAInstalled) &&
 		boolPtrEq(a.FMAInstalled, b.FMAInstalled) && a.WritesBlocked == b.WritesBlocked && a.Budget == b.Budget &&
 		a.LastFullSync.Equal(b.LastFullSync) && a.LastIncrementalSync.Equal(b.LastIncrementalSync) && a.Usage == b.Usage

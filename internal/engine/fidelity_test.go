@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
 // Salesforce sends Sforce-Limit-Info with its parts separated by semicolons, the connected app's own
@@ -25,5 +28,52 @@ func TestTheBudgetFollowsThePerAppAllocation(t *testing.T) {
 	}
 	if !st.Budget.Low || !strings.Contains(st.Budget.Message, "connected app lmo-operator") {
 		t.Errorf("Budget = %+v, want low, naming the connected app's allocation", st.Budget)
+	}
+}
+
+// REQUEST_LIMIT_EXCEEDED also answers too many concurrent long-running requests; that limit clears
+// in seconds, and must not stop the engine for the minutes the daily limit does (issue 12, point 4).
+func TestTheConcurrentRequestLimitIsRetriedSoon(t *testing.T) {
+	t.Parallel()
+	seed, err := lmosim.ParseSeed([]byte(simSeed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := lmosim.New(seed, lmosim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	if err := srv.AddFault(lmosim.Fault{Operation: "composite", ConcurrentLimit: true, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	eng := New(Config{InstanceURL: base,
+		Credentials: Credentials{ClientCredentials: &salesforce.ClientCredentials{ClientID: "lmo-operator", ClientSecret: "s3cret"}}})
+	var sawConcurrent atomic.Bool
+	eng.cfg.OnStatus = func(l LMO) {
+		if st := l.Status(); st.ConcurrentLimit && st.Error != "" {
+			sawConcurrent.Store(true)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); eng.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(15 * time.Second)
+	for !eng.Status().Loaded {
+		if time.Now().After(deadline) {
+			t.Fatalf("not loaded 15s after a concurrent-request limit: %+v", eng.Status().Budget)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !sawConcurrent.Load() {
+		t.Errorf("the engine never reported the concurrent-request limit")
+	}
+	if st := eng.Status(); !st.Budget.LimitExceededUntil.IsZero() {
+		t.Errorf("Budget.LimitExceededUntil = %v: the concurrent limit was taken for the daily one", st.Budget.LimitExceededUntil)
 	}
 }

@@ -38,7 +38,10 @@ func (e *Engine) Run(ctx context.Context) {
 			})
 		}
 		e.cfg.Log.Info("LMO session ended; reconnecting", "error", err.Error(), "class", class.String(), "after", delay)
-		e.updateStatus(func(s *Status) { s.Connected, s.Error, s.ErrorClass = false, sentence(err), class })
+		concurrent := salesforce.IsConcurrentLimit(err)
+		e.updateStatus(func(s *Status) {
+			s.Connected, s.Error, s.ErrorClass, s.ConcurrentLimit = false, sentence(err), class, concurrent
+		})
 		select {
 		case <-ctx.Done():
 			return

@@ -24,8 +24,13 @@ type Fault struct {
 	// LockRowShare is the share (0..1) of records of each Collections batch that fail with
 	// UNABLE_TO_LOCK_ROW.
 	LockRowShare float64 `json:"lockRowShare,omitempty"`
-	// LimitExceeded answers 403 REQUEST_LIMIT_EXCEEDED.
+	// LimitExceeded answers 403 REQUEST_LIMIT_EXCEEDED for the spent daily allocation
+	// ("TotalRequests Limit exceeded.").
 	LimitExceeded bool `json:"limitExceeded,omitempty"`
+	// ConcurrentLimit answers 403 REQUEST_LIMIT_EXCEEDED for too many long-running requests at once
+	// ("ConcurrentRequests (Concurrent API Requests) Limit exceeded."): the same code as the daily
+	// limit, told apart by the message, and over as soon as running calls finish.
+	ConcurrentLimit bool `json:"concurrentLimit,omitempty"`
 	// ExpireTokensEvery makes every token expire once it is this old ("20s").
 	ExpireTokensEvery string `json:"expireTokensEvery,omitempty"`
 	// ExpireTokensNow expires every token issued so far, once.
@@ -82,8 +87,8 @@ func (f *Fault) validate() error {
 	if f.LatencyMs < 0 || f.Count < 0 || f.DurationSeconds < 0 {
 		return fmt.Errorf("latencyMs, count and durationSeconds must not be negative")
 	}
-	if f.LatencyMs == 0 && f.Status == 0 && f.LockRowShare == 0 && !f.LimitExceeded && !f.DropConnection && f.Corrupt == "" {
-		return fmt.Errorf("the fault does nothing: give latencyMs, status, lockRowShare, limitExceeded, dropConnection or corrupt")
+	if f.LatencyMs == 0 && f.Status == 0 && f.LockRowShare == 0 && !f.LimitExceeded && !f.ConcurrentLimit && !f.DropConnection && f.Corrupt == "" {
+		return fmt.Errorf("the fault does nothing: give latencyMs, status, lockRowShare, limitExceeded, concurrentLimit, dropConnection or corrupt")
 	}
 	return nil
 }
@@ -113,6 +118,7 @@ type firedFaults struct {
 	errorCode    string
 	message      string
 	limit        bool
+	concurrent   bool
 	drop         bool
 	corrupt      string
 	hugeBytes    int
@@ -203,6 +209,7 @@ func (fs *faultSet) pick(op string, now time.Time) firedFaults {
 				out.status, out.errorCode, out.message = f.Status, f.ErrorCode, f.Message
 			}
 			out.limit = out.limit || f.LimitExceeded
+			out.concurrent = out.concurrent || f.ConcurrentLimit
 			out.drop = out.drop || f.DropConnection
 			if f.Corrupt != "" && out.corrupt == "" {
 				out.corrupt, out.hugeBytes = f.Corrupt, f.HugeBodyBytes
@@ -241,6 +248,15 @@ func (s *Server) fireFaults(w http.ResponseWriter, r *http.Request, op string) (
 	}
 	if f.drop {
 		dropConnection(w)
+		return f, false
+	}
+	if f.concurrent && !f.limit {
+		const msg = "ConcurrentRequests (Concurrent API Requests) Limit exceeded."
+		if op == opToken {
+			oauthError(w, "invalid_grant", "REQUEST_LIMIT_EXCEEDED: "+msg)
+		} else {
+			writeError(w, http.StatusForbidden, "REQUEST_LIMIT_EXCEEDED", msg)
+		}
 		return f, false
 	}
 	if f.limit {

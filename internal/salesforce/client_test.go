@@ -837,6 +837,12 @@ func TestClassOf(t *testing.T) {
 		{"UNABLE_TO_LOCK_ROW is retryable", api(400, CodeUnableToLockRow), Retryable},
 		{"a per-record UNABLE_TO_LOCK_ROW is retryable", api(200, CodeUnableToLockRow), Retryable},
 		{"REQUEST_LIMIT_EXCEEDED is a limit", api(403, CodeRequestLimitExceeded), LimitExceeded},
+		{"the daily TotalRequests limit is a limit", &APIError{StatusCode: 403, Code: CodeRequestLimitExceeded, Message: "TotalRequests Limit exceeded."}, LimitExceeded},
+		// Too many long-running calls at once: transient, not the day's allocation.
+		{"the ConcurrentRequests limit is retryable", &APIError{StatusCode: 403, Code: CodeRequestLimitExceeded,
+			Message: "ConcurrentRequests (Concurrent API Requests) Limit exceeded."}, Retryable},
+		{"the long-transaction concurrency limit is retryable", &APIError{StatusCode: 403, Code: CodeRequestLimitExceeded,
+			Message: "ConcurrentPerOrgLongTxn Limit exceeded."}, Retryable},
 		{"a 401 is auth", api(401, CodeInvalidSessionID), Auth},
 		{"an OAuth refusal is auth", &AuthError{StatusCode: 400, Code: "invalid_grant"}, Auth},
 		{"a custom validation is validation", api(400, CodeFieldCustomValidation), Validation},

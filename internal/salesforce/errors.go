@@ -135,6 +135,8 @@ func (e *APIError) Error() string {
 // Class says what to do about the error; see ErrorClass.
 func (e *APIError) Class() ErrorClass {
 	switch {
+	case e.Code == CodeRequestLimitExceeded && concurrentLimit(e.Message):
+		return Retryable
 	case e.Code == CodeRequestLimitExceeded:
 		return LimitExceeded
 	case e.Code == CodeUnableToLockRow || e.Code == CodeServerUnavailable:
@@ -181,6 +183,9 @@ func (e *AuthError) Error() string {
 // Class is Auth; Retryable when the token endpoint failed with a 5xx; LimitExceeded when it
 // refused because the daily API limit is exhausted.
 func (e *AuthError) Class() ErrorClass {
+	if strings.Contains(e.Description, CodeRequestLimitExceeded) && concurrentLimit(e.Description) {
+		return Retryable
+	}
 	if strings.Contains(e.Description, CodeRequestLimitExceeded) {
 		return LimitExceeded
 	}
@@ -188,6 +193,22 @@ func (e *AuthError) Class() ErrorClass {
 		return Retryable
 	}
 	return Auth
+}
+
+// concurrentLimit reports whether a REQUEST_LIMIT_EXCEEDED message is about calls running at the
+// same time ("ConcurrentRequests", or "ConcurrentPerOrgLongTxn" for long-running transactions)
+// rather than the daily allocation ("TotalRequests"): that limit clears as soon as calls finish.
+func concurrentLimit(message string) bool { return strings.Contains(message, "Concurrent") }
+
+// IsConcurrentLimit reports whether err is REQUEST_LIMIT_EXCEEDED for too many concurrent
+// long-running calls: transient (ClassOf says Retryable), unlike the daily limit.
+func IsConcurrentLimit(err error) bool {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code == CodeRequestLimitExceeded && concurrentLimit(apiErr.Message)
+	}
+	var authErr *AuthError
+	return errors.As(err, &authErr) && strings.Contains(authErr.Description, CodeRequestLimitExceeded) && concurrentLimit(authErr.Description)
 }
 
 // ErrMalformedResponse is wrapped by every error about an answer the client refuses to trust:
