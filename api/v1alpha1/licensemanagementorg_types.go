@@ -6,6 +6,7 @@ import (
 
 // LicenseManagementOrgSpec says how to reach one License Management Org (LMO): the Salesforce org that
 // runs the License Management App.
+// +kubebuilder:validation:XValidation:rule="!has(self.loginURL) || !has(self.auth.clientCredentials) || !isURL(self.loginURL) || !(url(self.loginURL).getHostname() in ['login.salesforce.com', 'test.salesforce.com'])",message="loginURL: the client credentials flow runs on the org's My Domain (https://<domain>.my.salesforce.com), not on login.salesforce.com or test.salesforce.com",fieldPath=".loginURL"
 // +kubebuilder:validation:XValidation:rule="!has(self.loginURL) || isURL(self.loginURL) && (url(self.loginURL).getScheme() == 'https' || (url(self.loginURL).getScheme() == 'http' && url(self.loginURL).getHostname() in ['127.0.0.1', 'localhost', '::1']))",message="loginURL must be an https URL (plain http is allowed for loopback hosts only)",fieldPath=".loginURL"
 type LicenseManagementOrgSpec struct {
 	// instanceURL is the LMO's My Domain URL, for example https://acme.my.salesforce.com. It must use

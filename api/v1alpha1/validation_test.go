@@ -119,6 +119,12 @@ var _ = Describe("Admission of bad specs", func() {
 		Entry("a non-https non-loopback instanceURL", badInput{"LicenseManagementOrg", with(goodLMO, map[string]any{"instanceURL": "http://acme.my.salesforce.com"}), "spec.instanceURL"}),
 		Entry("an instanceURL that is not a URL", badInput{"LicenseManagementOrg", with(goodLMO, map[string]any{"instanceURL": "acme.my.salesforce.com"}), "spec.instanceURL"}),
 		Entry("a non-https loginURL", badInput{"LicenseManagementOrg", with(goodLMO, map[string]any{"loginURL": "http://login.salesforce.com"}), "spec.loginURL"}),
+		Entry("client credentials on login.salesforce.com", badInput{"LicenseManagementOrg", with(goodLMO, map[string]any{"loginURL": "https://login.salesforce.com",
+			"auth": map[string]any{"clientCredentials": map[string]any{"secretRef": map[string]any{"name": "a"}}}}), "spec.loginURL"}),
+		Entry("client credentials on test.salesforce.com", badInput{"LicenseManagementOrg", with(goodLMO, map[string]any{"loginURL": "https://test.salesforce.com/",
+			"auth": map[string]any{"clientCredentials": map[string]any{"secretRef": map[string]any{"name": "a"}}}}), "spec.loginURL"}),
+		Entry("a JWT audience that is not https", badInput{"LicenseManagementOrg", with(goodLMO, map[string]any{
+			"auth": map[string]any{"jwtBearer": map[string]any{"secretRef": map[string]any{"name": "a"}, "audience": "login.salesforce.com"}}}), "spec.auth.jwtBearer.audience"}),
 		Entry("two auth methods", badInput{"LicenseManagementOrg", with(goodLMO, map[string]any{"auth": map[string]any{
 			"jwtBearer": map[string]any{"secretRef": map[string]any{"name": "a"}}, "clientCredentials": map[string]any{"secretRef": map[string]any{"name": "b"}}}}), "spec.auth"}),
 		Entry("no auth method", badInput{"LicenseManagementOrg", with(goodLMO, map[string]any{"auth": map[string]any{}}), "spec.auth"}),
@@ -173,6 +179,20 @@ var _ = Describe("Admission of bad specs", func() {
 		for _, status := range []string{"Active", "Suspended", "Active"} {
 			o.Object["spec"].(map[string]any)["status"] = status
 			Expect(k8sClient.Update(ctx, o)).To(Succeed(), "status %s", status)
+		}
+	})
+
+	It("accepts client credentials on a My Domain and a JWT audience for a site", func() {
+		for name, spec := range map[string]string{
+			"cc-mydomain": with(goodLMO, map[string]any{"loginURL": "https://acme.my.salesforce.com",
+				"auth": map[string]any{"clientCredentials": map[string]any{"secretRef": map[string]any{"name": "a"}}}}),
+			"jwt-login": with(goodLMO, map[string]any{"loginURL": "https://login.salesforce.com"}),
+			"jwt-site": with(goodLMO, map[string]any{"auth": map[string]any{"jwtBearer": map[string]any{
+				"secretRef": map[string]any{"name": "a"}, "audience": "https://acme.my.site.com"}}}),
+		} {
+			o := obj("LicenseManagementOrg", name, spec)
+			Expect(k8sClient.Create(ctx, o)).To(Succeed(), name)
+			DeferCleanup(func() { Expect(k8sClient.Delete(ctx, o)).To(Succeed()) })
 		}
 	})
 

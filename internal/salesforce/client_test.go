@@ -216,6 +216,20 @@ func TestJWTBearerAudience(t *testing.T) {
 	}
 }
 
+func TestClientCredentialsRefuseTheGenericLoginHosts(t *testing.T) {
+	for _, login := range []string{"https://login.salesforce.com", "https://test.salesforce.com/"} {
+		_, err := validate(Config{InstanceURL: "https://acme.my.salesforce.com", LoginURL: login,
+			ClientCredentials: &ClientCredentials{ClientID: testClientID, ClientSecret: testSecret}})
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "My Domain") {
+			t.Errorf("client credentials with LoginURL %s: %v, want ErrInvalidConfig naming My Domain", login, err)
+		}
+	}
+	if _, err := validate(Config{InstanceURL: "https://acme.my.salesforce.com",
+		ClientCredentials: &ClientCredentials{ClientID: testClientID, ClientSecret: testSecret}}); err != nil {
+		t.Errorf("client credentials on the My Domain: %v", err)
+	}
+}
+
 func TestJWTBearerAssertion(t *testing.T) {
 	key, keyPEM := testKey()
 	login := newFakeOrg(t)

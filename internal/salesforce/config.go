@@ -217,6 +217,11 @@ func validate(cfg Config) (*settings, error) {
 		if c.ClientID == "" || c.ClientSecret == "" {
 			return nil, fmt.Errorf("%w: ClientCredentials needs ClientID and ClientSecret", ErrInvalidConfig)
 		}
+		// Salesforce runs the client credentials flow only on the org's My Domain; the generic login
+		// hosts answer "request not supported on this domain".
+		if h := strings.ToLower(s.login.Hostname()); h == "login.salesforce.com" || h == "test.salesforce.com" {
+			return nil, fmt.Errorf("%w: LoginURL %s: the client credentials flow runs on the org's My Domain (https://<domain>.my.salesforce.com), not on %s", ErrInvalidConfig, s.login, h)
+		}
 		s.cc = &c
 		s.secrets = append(s.secrets, c.ClientSecret)
 	default:
