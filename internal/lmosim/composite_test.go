@@ -178,7 +178,7 @@ func TestCompositeSubrequestError(t *testing.T) {
 }
 
 func TestCompositeAllOrNoneRollsBack(t *testing.T) {
-	e := newEnv(t, testSeed, Options{})
+	e := newEnv(t, testSeed+"strictLicenseRules: true\n", Options{})
 	before := e.srv.Stats().RecordsWritten
 	items := e.composite(true,
 		sub("PATCH", "sobjects/sfLma__License__c/"+licActive, "seats", map[string]any{"sfLma__Seats__c": 70, "sfLma__Expiration__c": "2028-01-31"}),

@@ -74,12 +74,19 @@
 //
 // Writable: the license's sfLma__Status__c, sfLma__Seats__c, sfLma__Expiration__c and the
 // sfFma__Value__c of LMO-to-Subscriber value records. Other existing fields answer
-// INVALID_FIELD_FOR_INSERT_UPDATE, unknown ones INVALID_FIELD. An Uninstalled license (and its value
-// records) answers FIELD_CUSTOM_VALIDATION_EXCEPTION; Status Uninstalled or an unknown value
-// INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST; a license that was ever Active going to Trial
-// FIELD_CUSTOM_VALIDATION_EXCEPTION; seats other than -1 or 1..99,000,000 NUMBER_OUTSIDE_VALID_RANGE;
-// a Trial (status or expiration being written) whose expiration is empty, 1970-01-01 or more than 90
-// days away FIELD_CUSTOM_VALIDATION_EXCEPTION; Subscriber-to-LMO values INSUFFICIENT_ACCESS_OR_READONLY.
+// INVALID_FIELD_FOR_INSERT_UPDATE, unknown ones INVALID_FIELD; seats other than -1 or 1..99,000,000
+// NUMBER_OUTSIDE_VALID_RANGE (the field's own range); Subscriber-to-LMO values
+// INSUFFICIENT_ACCESS_OR_READONLY.
+//
+// The rules the LMA documents for its Modify License page are not enforced on API writes by default:
+// the page enforces them, the License object carries no validation rule for them and its Status
+// picklist is unrestricted, so the API may accept what the page refuses. lmosim takes that worst case,
+// so the operator's own guards are what the tests prove. With `strictLicenseRules: true` they hold: an
+// Uninstalled license (and its value records) answers FIELD_CUSTOM_VALIDATION_EXCEPTION; Status
+// Uninstalled or an unknown value INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST; a license that was ever
+// Active going to Trial FIELD_CUSTOM_VALIDATION_EXCEPTION; a Trial (status or expiration being
+// written) whose expiration is empty, 1970-01-01 or more than 90 days away
+// FIELD_CUSTOM_VALIDATION_EXCEPTION.
 // A value of the wrong JSON type is JSON_PARSER_ERROR on a row PATCH and INVALID_TYPE_ON_FIELD_IN_RECORD
 // in a Collections call. Each changed license field adds a sfLma__License__History row by the calling
 // client's user; LastModifiedBy/Date and SystemModstamp move, the stamp strictly increasing (at least
@@ -90,6 +97,8 @@
 //
 //	organization: {id: 00D000000000001AAA, name: Acme ISV, edition: Enterprise Edition, isSandbox: false, trialExpiration: null, instanceName: USA123}
 //	apiDailyLimit: 100000          # default 100000
+//	perAppAPILimit: 0              # a connected-app allocation: adds per-app-api-usage to Sforce-Limit-Info
+//	strictLicenseRules: false      # true: API writes obey the Modify License page's rules
 //	tokenLifetime: 2h              # default 2h
 //	lmaInstalled: true             # false: sfLma__* objects are absent (describe 404, query INVALID_TYPE)
 //	fmaInstalled: true             # false: the same for sfFma__*

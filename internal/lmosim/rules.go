@@ -70,7 +70,7 @@ func planUpdate(st *store, obj *objectDef, r record, body map[string]json.RawMes
 	}
 	switch x := r.(type) {
 	case *licenseRec:
-		if err := checkLicense(x, values, today); err != nil {
+		if err := checkLicense(x, values, today, st.strict); err != nil {
 			return nil, err
 		}
 	case *valueRec:
@@ -150,8 +150,21 @@ func decodeValue(f *fieldDef, raw json.RawMessage) (val, *recError) {
 	return null, typeErr(f.typ)
 }
 
-// checkLicense applies the LMA rules of a license edit to the fields being written.
-func checkLicense(l *licenseRec, values map[string]val, today string) *recError {
+// checkLicense applies the LMA rules of a license edit to the fields being written. The seat range
+// is the field's own definition and always holds; the Modify License page's rules hold only when
+// strict (Seed.StrictLicenseRules).
+func checkLicense(l *licenseRec, values map[string]val, today string, strict bool) *recError {
+	if v, ok := values[fSeats]; ok {
+		if v.K != kNumber || (v.N != -1 && (v.N < 1 || v.N > maxSeats)) {
+			return refuse("NUMBER_OUTSIDE_VALID_RANGE", fmt.Sprintf("Seats: value outside of valid range on numeric field: %s", v.text()), fSeats)
+		}
+	}
+	if v, ok := values[fStatus]; ok && v.K != kString && v.K != kNull {
+		return refuse("JSON_PARSER_ERROR", fmt.Sprintf("Cannot deserialize instance of string from %s", v.text()), fStatus)
+	}
+	if !strict {
+		return nil
+	}
 	if l.Status == "Uninstalled" {
 		return refuse("FIELD_CUSTOM_VALIDATION_EXCEPTION", "This license belongs to an uninstalled package and can't be edited.")
 	}
@@ -163,11 +176,6 @@ func checkLicense(l *licenseRec, values map[string]val, today string) *recError 
 		status = v.S
 		if status == "Trial" && l.Status != "Trial" && (l.Status == "Active" || l.WasActive) {
 			return refuse("FIELD_CUSTOM_VALIDATION_EXCEPTION", "A license that has been Active can't go back to Trial.", fStatus)
-		}
-	}
-	if v, ok := values[fSeats]; ok {
-		if v.K != kNumber || (v.N != -1 && (v.N < 1 || v.N > maxSeats)) {
-			return refuse("NUMBER_OUTSIDE_VALID_RANGE", fmt.Sprintf("Seats: value outside of valid range on numeric field: %s", v.text()), fSeats)
 		}
 	}
 	exp := l.Expiration
@@ -184,7 +192,7 @@ func checkLicense(l *licenseRec, values map[string]val, today string) *recError 
 
 // checkValue applies the FMA rules of a feature parameter value edit.
 func checkValue(st *store, v *valueRec) *recError {
-	if l := st.license(v.LicenseID); l != nil && l.Status == "Uninstalled" {
+	if l := st.license(v.LicenseID); st.strict && l != nil && l.Status == "Uninstalled" {
 		return refuse("FIELD_CUSTOM_VALIDATION_EXCEPTION", "This license belongs to an uninstalled package and can't be edited.")
 	}
 	if p := st.param(v.ParamID); p != nil && p.Direction == "Subscriber to LMO" {

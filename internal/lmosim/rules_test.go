@@ -26,6 +26,8 @@ func TestLMARules(t *testing.T) {
 		body      string
 		wantCode  string // "" = 204
 		wantField string
+		// strict runs the case with the Modify License page's rules (Seed.StrictLicenseRules).
+		strict bool
 	}{
 		{name: "seats, status and expiration are writable", obj: objLicense, id: licActive, body: `{"sfLma__Seats__c": 75, "sfLma__Status__c": "Suspended", "sfLma__Expiration__c": null}`},
 		{name: "a site license is -1 seats", obj: objLicense, id: licActive, body: `{"sfLma__Seats__c": -1}`},
@@ -35,13 +37,18 @@ func TestLMARules(t *testing.T) {
 		{name: "-2 seats are out of range", obj: objLicense, id: licActive, body: `{"sfLma__Seats__c": -2}`, wantCode: "NUMBER_OUTSIDE_VALID_RANGE", wantField: fSeats},
 		{name: "a read-only field can not be written", obj: objLicense, id: licActive, body: `{"sfLma__Used_Licenses__c": 3}`, wantCode: "INVALID_FIELD_FOR_INSERT_UPDATE", wantField: "sfLma__Used_Licenses__c"},
 		{name: "an unknown field is INVALID_FIELD", obj: objLicense, id: licActive, body: `{"Nope__c": 3}`, wantCode: "INVALID_FIELD", wantField: "Nope__c"},
-		{name: "an uninstalled license refuses edits", obj: objLicense, id: licUninst, body: `{"sfLma__Seats__c": 6}`, wantCode: "FIELD_CUSTOM_VALIDATION_EXCEPTION"},
-		{name: "Uninstalled can not be written", obj: objLicense, id: licActive, body: `{"sfLma__Status__c": "Uninstalled"}`, wantCode: "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", wantField: fStatus},
-		{name: "an unknown status is refused", obj: objLicense, id: licActive, body: `{"sfLma__Status__c": "Paused"}`, wantCode: "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", wantField: fStatus},
-		{name: "Active can not go back to Trial", obj: objLicense, id: licActive, body: `{"sfLma__Status__c": "Trial", "sfLma__Expiration__c": "2026-12-01"}`, wantCode: "FIELD_CUSTOM_VALIDATION_EXCEPTION", wantField: fStatus},
+		{name: "an uninstalled license refuses edits", obj: objLicense, id: licUninst, body: `{"sfLma__Seats__c": 6}`, wantCode: "FIELD_CUSTOM_VALIDATION_EXCEPTION", strict: true},
+		{name: "Uninstalled can not be written", obj: objLicense, id: licActive, body: `{"sfLma__Status__c": "Uninstalled"}`, wantCode: "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", wantField: fStatus, strict: true},
+		{name: "an unknown status is refused", obj: objLicense, id: licActive, body: `{"sfLma__Status__c": "Paused"}`, wantCode: "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", wantField: fStatus, strict: true},
+		{name: "Active can not go back to Trial", obj: objLicense, id: licActive, body: `{"sfLma__Status__c": "Trial", "sfLma__Expiration__c": "2026-12-01"}`, wantCode: "FIELD_CUSTOM_VALIDATION_EXCEPTION", wantField: fStatus, strict: true},
 		{name: "a trial may last 90 days", obj: objLicense, id: licTrial, body: `{"sfLma__Expiration__c": "2027-02-23"}`},
-		{name: "a trial may not last 91 days", obj: objLicense, id: licTrial, body: `{"sfLma__Expiration__c": "2027-02-24"}`, wantCode: "FIELD_CUSTOM_VALIDATION_EXCEPTION", wantField: fExpiration},
-		{name: "a trial must expire", obj: objLicense, id: licTrial, body: `{"sfLma__Expiration__c": null}`, wantCode: "FIELD_CUSTOM_VALIDATION_EXCEPTION", wantField: fExpiration},
+		{name: "a trial may not last 91 days", obj: objLicense, id: licTrial, body: `{"sfLma__Expiration__c": "2027-02-24"}`, wantCode: "FIELD_CUSTOM_VALIDATION_EXCEPTION", wantField: fExpiration, strict: true},
+		{name: "a trial must expire", obj: objLicense, id: licTrial, body: `{"sfLma__Expiration__c": null}`, wantCode: "FIELD_CUSTOM_VALIDATION_EXCEPTION", wantField: fExpiration, strict: true},
+		// The API's default here is the worst plausible case: the page's rules are not enforced.
+		{name: "by default an uninstalled license accepts an API edit", obj: objLicense, id: licUninst, body: `{"sfLma__Seats__c": 6}`},
+		{name: "by default an Active license may be set to Trial", obj: objLicense, id: licActive, body: `{"sfLma__Status__c": "Trial", "sfLma__Expiration__c": "2026-12-01"}`},
+		{name: "by default a trial may last 91 days", obj: objLicense, id: licTrial, body: `{"sfLma__Expiration__c": "2027-02-24"}`},
+		{name: "by default the unrestricted Status picklist takes any text", obj: objLicense, id: licActive, body: `{"sfLma__Status__c": "Paused"}`},
 		{name: "a trial may become Active without an expiration", obj: objLicense, id: licTrial, body: `{"sfLma__Status__c": "Active", "sfLma__Expiration__c": null}`},
 		{name: "a string into seats is a parser error", obj: objLicense, id: licActive, body: `{"sfLma__Seats__c": "ten"}`, wantCode: "JSON_PARSER_ERROR", wantField: fSeats},
 		{name: "a bad date is a parser error", obj: objLicense, id: licActive, body: `{"sfLma__Expiration__c": "30/06/2027"}`, wantCode: "JSON_PARSER_ERROR", wantField: fExpiration},
@@ -55,7 +62,11 @@ func TestLMARules(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, testSeed, Options{})
+			seed := testSeed
+			if tc.strict {
+				seed += "strictLicenseRules: true\n"
+			}
+			e := newEnv(t, seed, Options{})
 			id := tc.id
 			if id == "" {
 				id = e.valueID(tc.obj, licActive, tc.param)
@@ -91,7 +102,7 @@ func TestLMARules(t *testing.T) {
 var cmpEmptyNil = cmp.FilterValues(func(a, b []string) bool { return len(a) == 0 && len(b) == 0 }, cmp.Ignore())
 
 func TestUninstalledValuesRefuseEdits(t *testing.T) {
-	e := newEnv(t, testSeed, Options{})
+	e := newEnv(t, testSeed+"strictLicenseRules: true\n", Options{})
 	id := e.valueID(objIntValue, licUninst, "acme__MaxProjects")
 	resp, body := e.call("PATCH", "sobjects/"+objIntValue+"/"+id, `{"sfFma__Value__c": 5}`)
 	if resp.StatusCode != 400 || errorCode(t, body) != "FIELD_CUSTOM_VALIDATION_EXCEPTION" {
@@ -100,7 +111,7 @@ func TestUninstalledValuesRefuseEdits(t *testing.T) {
 }
 
 func TestSuspendedOnceActiveCanNotBecomeTrial(t *testing.T) {
-	e := newEnv(t, testSeed, Options{})
+	e := newEnv(t, testSeed+"strictLicenseRules: true\n", Options{})
 	if resp, body := e.call("PATCH", "sobjects/"+objLicense+"/"+licActive, `{"sfLma__Status__c": "Suspended"}`); resp.StatusCode != 204 {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}

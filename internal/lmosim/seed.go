@@ -15,6 +15,14 @@ type Seed struct {
 	Organization SeedOrganization `json:"organization"`
 	// APIDailyLimit is the DailyApiRequests maximum; 0 means 100,000.
 	APIDailyLimit int64 `json:"apiDailyLimit,omitempty"`
+	// StrictLicenseRules makes API writes obey the rules the LMA documents for its Modify License
+	// page: an Uninstalled license is not editable, an Active license never goes back to Trial, a
+	// trial lasts at most 90 days, and the status is one of Trial, Active or Suspended. The LMA
+	// enforces them in that Visualforce page; the exported License object carries no validation
+	// rule for them and its Status picklist is unrestricted, so the API may well accept such writes.
+	// lmosim's default is that worst case (they are accepted), so that the operator's own guards are
+	// what the tests prove; true gives the page's behaviour.
+	StrictLicenseRules bool `json:"strictLicenseRules,omitempty"`
 	// PerAppAPILimit is a daily allocation of the connected app, as an admin can set one per app;
 	// 0 means none. With it, Sforce-Limit-Info carries a per-app-api-usage part after api-usage.
 	// lmosim counts every client's calls against it (its clients stand for one connected app).

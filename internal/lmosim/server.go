@@ -109,6 +109,7 @@ func New(seed *Seed, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	st.strict = seed.StrictLicenseRules
 	s.st = st
 	if err := s.auth.init(seed, st, s.now); err != nil {
 		return nil, err

@@ -144,6 +144,8 @@ func (r *historyRec) recID() string { return r.ID }
 
 // store is the simulated org's data. The Server guards it with one RWMutex.
 type store struct {
+	// strict enforces the Modify License page's rules on API writes (see Seed.StrictLicenseRules).
+	strict    bool
 	org       *orgRec
 	users     []*userRec
 	packages  []*packageRec

@@ -62,7 +62,7 @@ func TestWireNullParentAndNextRecordsURL(t *testing.T) {
 }
 
 func TestWireCollectionsResult(t *testing.T) {
-	e := newEnv(t, testSeed, Options{})
+	e := newEnv(t, testSeed+"strictLicenseRules: true\n", Options{})
 	resp, body := e.call("PATCH", "composite/sobjects", map[string]any{"allOrNone": false, "records": []any{
 		map[string]any{"attributes": map[string]any{"type": "sfLma__License__c"}, "id": licActive, "sfLma__Seats__c": 120},
 		map[string]any{"attributes": map[string]any{"type": "sfLma__License__c"}, "id": licUninst, "sfLma__Seats__c": 120},

@@ -413,7 +413,7 @@ func TestContractWritesAndHistory(t *testing.T) {
 func must[A, B any](a A, _ B) A { return a }
 
 func TestContractLMARulesAreValidationErrors(t *testing.T) {
-	s := startSim(t, nil)
+	s := startSim(t, func(seed map[string]any) { seed["strictLicenseRules"] = true })
 	c := s.client(s.ccConfig())
 	ctx := ctxFor(t)
 	subscriberValue := func() string {
