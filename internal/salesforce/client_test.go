@@ -798,6 +798,8 @@ func TestParseLimitInfo(t *testing.T) {
 		// The form Salesforce documents: parts separated by semicolons.
 		{"api-usage=25/5000; per-app-api-usage=17/250(appName=sample-connected-app)",
 			Usage{Used: 25, Max: 5000, PerAppUsed: 17, PerAppMax: 250, AppName: "sample-connected-app"}, true},
+		// Current guides document api-bursts as the second part; unknown parts are skipped.
+		{"api-usage=110018/100000; api-bursts=1/750", Usage{Used: 110018, Max: 100000}, true},
 		{"api-usage=25/15000, per-app-api-usage=2/250(appName=x)", Usage{Used: 25, Max: 15000, PerAppUsed: 2, PerAppMax: 250, AppName: "x"}, true},
 		{"per-app-api-usage=2/250(appName=x);api-usage=7/100", Usage{Used: 7, Max: 100, PerAppUsed: 2, PerAppMax: 250, AppName: "x"}, true},
 		{" API-USAGE = 1 / 2 ", Usage{Used: 1, Max: 2}, true},
