@@ -62,7 +62,10 @@ func (s *Server) serveDescribe(w http.ResponseWriter, r *http.Request, req *requ
 	}
 	d := describe{objectSummary: summary(obj, req.version)}
 	for _, f := range obj.fields {
-		df := describeField{Name: f.name, Label: f.label, Type: f.typ, Updateable: f.updateable, Nillable: f.nillable,
+		s.mu.RLock()
+		readOnly := s.st.readOnly[f.name]
+		s.mu.RUnlock()
+		df := describeField{Name: f.name, Label: f.label, Type: f.typ, Updateable: f.updateable && !readOnly, Nillable: f.nillable,
 			Filterable: f.typ != "anyType", Sortable: f.typ != "anyType", Custom: len(f.name) > 3 && f.name[len(f.name)-3:] == "__c",
 			ReferenceTo: []string{}, PicklistValues: []picklistValue{}}
 		if f.typ == "reference" {

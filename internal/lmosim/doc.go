@@ -102,6 +102,8 @@
 //	tokenLifetime: 2h              # default 2h
 //	lmaInstalled: true             # false: sfLma__* objects are absent (describe 404, query INVALID_TYPE)
 //	fmaInstalled: true             # false: the same for sfFma__*
+//	historyTracking: true          # false: field history tracking off, sfLma__License__History absent
+//	readOnlyFields: []             # fields field-level security makes read-only, e.g. [sfLma__Seats__c]
 //	clients:                       # each a separate API user
 //	  - {clientID: lmo-operator, clientSecret: s3cret, username: integration@acme.example, name: Integration User, certificate: "PEM"}
 //	packages:

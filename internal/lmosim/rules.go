@@ -57,7 +57,7 @@ func planUpdate(st *store, obj *objectDef, r record, body map[string]json.RawMes
 		if f == nil {
 			return nil, refuse("INVALID_FIELD", fmt.Sprintf("No such column '%s' on sobject of type %s", k, obj.name), k)
 		}
-		if !f.updateable {
+		if !f.updateable || st.readOnly[f.name] {
 			return nil, refuse("INVALID_FIELD_FOR_INSERT_UPDATE", fmt.Sprintf(
 				"Unable to create/update fields: %s. Please check the security settings of this field and verify that it is read/write for your profile or permission set.", f.name), f.name)
 		}

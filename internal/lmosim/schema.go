@@ -46,7 +46,7 @@ type objectDef struct {
 	name    string
 	label   string
 	prefix  string
-	pkg     string // "", "lma" or "fma": the managed package that brings the object
+	pkg     string // "", "lma" or "fma": the managed package that brings the object; "lmaHistory" for the license history, there only with field history tracking on
 	fields  []*fieldDef
 	byName  map[string]*fieldDef // lower-case name
 	byRel   map[string]*fieldDef // lower-case relationship name
@@ -289,7 +289,7 @@ func historyObject() *objectDef {
 			fields = append(fields, f)
 		}
 	}
-	return &objectDef{name: objHistory, label: "License History", prefix: prefixHistory, pkg: "lma", history: true,
+	return &objectDef{name: objHistory, label: "License History", prefix: prefixHistory, pkg: "lmaHistory", history: true,
 		fields: fields,
 		scan: func(st *store, fn func(record)) {
 			for _, h := range st.history {

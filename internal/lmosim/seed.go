@@ -35,6 +35,13 @@ type Seed struct {
 	LMAInstalled *bool `json:"lmaInstalled,omitempty"`
 	// FMAInstalled is false to simulate an org without the Feature Management App (default true).
 	FMAInstalled *bool `json:"fmaInstalled,omitempty"`
+	// HistoryTracking is false to simulate field history tracking turned off for the License object:
+	// sfLma__License__History then does not exist (describe 404, query INVALID_TYPE). Default true.
+	HistoryTracking *bool `json:"historyTracking,omitempty"`
+	// ReadOnlyFields are fields (sfLma__Seats__c, sfFma__Value__c, …) that field-level security
+	// leaves read-only for every API user: describe says updateable false and a write answers
+	// INVALID_FIELD_FOR_INSERT_UPDATE.
+	ReadOnlyFields []string `json:"readOnlyFields,omitempty"`
 	// Clients are the connected-app clients, each a separate API user.
 	Clients []SeedClient `json:"clients,omitempty"`
 	// Packages are the managed packages associated with the LMO.

@@ -40,7 +40,10 @@ type Server struct {
 	appUsed       atomic.Int64
 	appName       string
 	siteURLs      []string
-	signKey       []byte
+	// historyTracking is false when the License object's field history tracking is off.
+	historyTracking bool
+
+	signKey []byte
 
 	mu sync.RWMutex // guards st
 	st *store
@@ -63,6 +66,7 @@ func New(seed *Seed, opts Options) (*Server, error) {
 	}
 	s := &Server{now: opts.Now, lmaInstalled: true, fmaInstalled: true, apiMax: seed.APIDailyLimit,
 		appMax: seed.PerAppAPILimit, appName: seed.ConnectedAppName}
+	s.historyTracking = seed.HistoryTracking == nil || *seed.HistoryTracking
 	for _, u := range seed.Organization.SiteURLs {
 		s.siteURLs = append(s.siteURLs, strings.TrimSuffix(u, "/"))
 	}
@@ -110,6 +114,10 @@ func New(seed *Seed, opts Options) (*Server, error) {
 		}
 	}
 	st.strict = seed.StrictLicenseRules
+	st.readOnly = map[string]bool{}
+	for _, f := range seed.ReadOnlyFields {
+		st.readOnly[f] = true
+	}
 	s.st = st
 	if err := s.auth.init(seed, st, s.now); err != nil {
 		return nil, err
@@ -176,6 +184,9 @@ func (s *Server) installed(pkg string) bool {
 		return s.lmaInstalled
 	case "fma":
 		return s.fmaInstalled
+	case "lmaHistory":
+		// A History object exists only while field history tracking is on for its object.
+		return s.lmaInstalled && s.historyTracking
 	}
 	return true
 }

@@ -145,7 +145,9 @@ func (r *historyRec) recID() string { return r.ID }
 // store is the simulated org's data. The Server guards it with one RWMutex.
 type store struct {
 	// strict enforces the Modify License page's rules on API writes (see Seed.StrictLicenseRules).
-	strict    bool
+	strict bool
+	// readOnly are fields field-level security leaves read-only (see Seed.ReadOnlyFields).
+	readOnly  map[string]bool
 	org       *orgRec
 	users     []*userRec
 	packages  []*packageRec
