@@ -1,6 +1,7 @@
 // Package lmoctl is the command-line companion of lmo-operator: `import` writes License and
 // ManagedPackage YAML from an existing LMO, `plan` shows what applying a directory of Licenses would
-// change in the LMO, and `report` summarises the install base, trials, churn and conversions. It
+// change in the LMO, `report` summarises the install base, trials, churn and conversions, and
+// `doctor` checks that an LMO is ready for the operator. It
 // only reads the LMO: no command ever writes a record.
 //
 // Main is the whole program; cmd/lmoctl calls it with the process's arguments and streams. Tests
@@ -67,6 +68,7 @@ Usage:
   lmoctl import --package 033... [--out DIR] [connection flags]
   lmoctl plan -f DIR [-o table|json] [connection flags]
   lmoctl report [--window 30d] [--package 033...] [-o table|json] [connection flags]
+  lmoctl doctor [-o table|json] [connection flags]
 
 Connection (every command): either flags/environment
   --instance-url URL (LMO_INSTANCE_URL) with --client-id (LMO_CLIENT_ID) and
@@ -93,6 +95,8 @@ func Main(ctx context.Context, args []string, env Env) int {
 		run = runPlan
 	case "report":
 		run = runReport
+	case "doctor":
+		run = runDoctor
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(env.Stdout, mainUsage)
 		return ExitOK
