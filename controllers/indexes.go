@@ -2,11 +2,16 @@ package controllers
 
 import (
 	"context"
+	"sort"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/decide"
+	"github.com/lmo-operator/lmo-operator/internal/engine"
 )
 
 // Cache indexes that map an LMO record back to the resources that refer to it.
@@ -32,30 +37,39 @@ func licenseKey(id string) string     { return "id:" + id15(id) }
 
 func indexFields(ctx context.Context, mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
-	if err := idx.IndexField(ctx, &licensingv1alpha1.License{}, indexLicenseRecord, func(o client.Object) []string {
-		l := o.(*licensingv1alpha1.License)
-		var keys []string
-		if l.Spec.SubscriberOrgID != "" {
-			keys = append(keys, subscriberKey(l.Spec.SubscriberOrgID))
-		}
-		if l.Spec.LicenseID != "" {
-			keys = append(keys, licenseKey(l.Spec.LicenseID))
-		}
-		if l.Status.LicenseID != "" && id15(l.Status.LicenseID) != id15(l.Spec.LicenseID) {
-			keys = append(keys, licenseKey(l.Status.LicenseID))
-		}
-		return keys
-	}); err != nil {
+	if err := idx.IndexField(ctx, &licensingv1alpha1.License{}, indexLicenseRecord, licenseRecordKeys); err != nil {
 		return err
 	}
-	if err := idx.IndexField(ctx, &licensingv1alpha1.License{}, indexLicensePackage, func(o client.Object) []string {
-		return []string{o.(*licensingv1alpha1.License).Spec.PackageRef.Name}
-	}); err != nil {
+	if err := idx.IndexField(ctx, &licensingv1alpha1.License{}, indexLicensePackage, licensePackageKeys); err != nil {
 		return err
 	}
-	return idx.IndexField(ctx, &licensingv1alpha1.ManagedPackage{}, indexPackageLMO, func(o client.Object) []string {
-		return []string{o.(*licensingv1alpha1.ManagedPackage).Spec.LMORef.Name}
-	})
+	return idx.IndexField(ctx, &licensingv1alpha1.ManagedPackage{}, indexPackageLMO, packageLMOKeys)
+}
+
+// licenseRecordKeys are a License's indexLicenseRecord keys.
+func licenseRecordKeys(o client.Object) []string {
+	l := o.(*licensingv1alpha1.License)
+	var keys []string
+	if l.Spec.SubscriberOrgID != "" {
+		keys = append(keys, subscriberKey(l.Spec.SubscriberOrgID))
+	}
+	if l.Spec.LicenseID != "" {
+		keys = append(keys, licenseKey(l.Spec.LicenseID))
+	}
+	if l.Status.LicenseID != "" && id15(l.Status.LicenseID) != id15(l.Spec.LicenseID) {
+		keys = append(keys, licenseKey(l.Status.LicenseID))
+	}
+	return keys
+}
+
+// licensePackageKeys are a License's indexLicensePackage keys.
+func licensePackageKeys(o client.Object) []string {
+	return []string{o.(*licensingv1alpha1.License).Spec.PackageRef.Name}
+}
+
+// packageLMOKeys are a ManagedPackage's indexPackageLMO keys.
+func packageLMOKeys(o client.Object) []string {
+	return []string{o.(*licensingv1alpha1.ManagedPackage).Spec.LMORef.Name}
 }
 
 func secretName(lmo *licensingv1alpha1.LicenseManagementOrg) string {
@@ -66,4 +80,103 @@ func secretName(lmo *licensingv1alpha1.LicenseManagementOrg) string {
 		return lmo.Spec.Auth.ClientCredentials.SecretRef.Name
 	}
 	return ""
+}
+
+// claimant is a License that resolves to a record, with its ManagedPackage.
+type claimant struct {
+	license *licensingv1alpha1.License
+	pkg     *licensingv1alpha1.ManagedPackage
+}
+
+// claimants returns the Licenses of the LMO lmo (in its namespace, through a ManagedPackage that
+// names it) that resolve to rec, as the cache shows them, leaving out the License named except.
+// decide.Owner picks the owner among them.
+func (d *deps) claimants(ctx context.Context, lmo types.NamespacedName, eng engine.LMO, rec engine.License, except string) ([]claimant, error) {
+	named, err := d.licensesNaming(ctx, lmo.Namespace, rec)
+	if err != nil {
+		return nil, err
+	}
+	var out []claimant
+	for i := range named {
+		l := &named[i]
+		if l.Name == except {
+			continue
+		}
+		pkg, err := d.packageOf(ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		if pkg == nil || pkg.Spec.LMORef.Name != lmo.Name {
+			continue
+		}
+		if res := decide.Resolve(l.Spec, pkg.Spec.PackageID, eng); res.Record != nil && decide.SameRecord(res.Record.ID, rec.ID) {
+			out = append(out, claimant{license: l, pkg: pkg})
+		}
+	}
+	return out, nil
+}
+
+// licenseNamingRecord returns the name of a License in namespace that names rec, an install of
+// packageID, by spec.licenseID, by the id it resolved to, or by subscriber (unless its
+// ManagedPackage is of another package); "" when none does. Package defaults never write such a
+// record, whether or not the License resolves to it.
+func (d *deps) licenseNamingRecord(ctx context.Context, namespace, packageID string, rec engine.License) (string, error) {
+	named, err := d.licensesNaming(ctx, namespace, rec)
+	if err != nil {
+		return "", err
+	}
+	for i := range named {
+		l := &named[i]
+		if (l.Spec.LicenseID != "" && decide.SameRecord(l.Spec.LicenseID, rec.ID)) || (l.Status.LicenseID != "" && decide.SameRecord(l.Status.LicenseID, rec.ID)) {
+			return l.Name, nil
+		}
+		if l.Spec.SubscriberOrgID == "" || id15(l.Spec.SubscriberOrgID) != id15(rec.SubscriberOrgID) {
+			continue
+		}
+		pkg, err := d.packageOf(ctx, l)
+		if err != nil {
+			return "", err
+		}
+		if pkg == nil || id15(pkg.Spec.PackageID) == id15(packageID) {
+			return l.Name, nil // a License whose package is unknown may be of this one
+		}
+	}
+	return "", nil
+}
+
+// licensesNaming lists the Licenses in namespace whose spec or status names rec or its subscriber,
+// sorted by name.
+func (d *deps) licensesNaming(ctx context.Context, namespace string, rec engine.License) ([]licensingv1alpha1.License, error) {
+	keys := []string{licenseKey(rec.ID)}
+	if rec.SubscriberOrgID != "" {
+		keys = append(keys, subscriberKey(rec.SubscriberOrgID))
+	}
+	seen := map[string]bool{}
+	var out []licensingv1alpha1.License
+	for _, key := range keys {
+		var list licensingv1alpha1.LicenseList
+		if err := d.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{indexLicenseRecord: key}); err != nil {
+			return nil, err
+		}
+		for _, l := range list.Items {
+			if !seen[l.Name] {
+				seen[l.Name] = true
+				out = append(out, l)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// packageOf returns a License's ManagedPackage, or nil when it does not exist.
+func (d *deps) packageOf(ctx context.Context, l *licensingv1alpha1.License) (*licensingv1alpha1.ManagedPackage, error) {
+	var pkg licensingv1alpha1.ManagedPackage
+	if err := d.Get(ctx, types.NamespacedName{Namespace: l.Namespace, Name: l.Spec.PackageRef.Name}, &pkg); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return &pkg, nil
 }

@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,10 +17,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
-	"github.com/lmo-operator/lmo-operator/internal/drift"
+	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
 )
 
@@ -66,28 +67,20 @@ func (r *LicenseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	if err := r.syncFinalizer(ctx, &lic); err != nil {
 		return ctrl.Result{}, err
 	}
-	t, res := r.resolve(ctx, &lic)
-	if t == nil {
+	pkg, eng, res := r.engineFor(ctx, &lic)
+	if eng == nil {
 		return res, nil
 	}
-	return r.reconcileRecord(ctx, &lic, t), nil
+	return r.reconcileWith(ctx, &lic, pkg, eng)
 }
 
-// target is what a License resolved to: its LMO's engine, the package and the record.
-type target struct {
-	eng    engine.LMO
-	pkg    *licensingv1alpha1.ManagedPackage
-	record engine.License
-}
-
-// resolve finds the License's package, LMO and record, or sets the status that says why not.
-func (r *LicenseReconciler) resolve(ctx context.Context, lic *licensingv1alpha1.License) (*target, ctrl.Result) {
-	g := lic.Generation
-	conds := &lic.Status.Conditions
-	wait := func(reason, msg string) (*target, ctrl.Result) {
-		kstatus(conds, g, false, stateReconciling, reason, msg)
-		lic.Status.ObservedGeneration = g
-		return nil, ctrl.Result{RequeueAfter: waitRecheck}
+// engineFor finds the License's ManagedPackage and its LMO's engine, or sets the status that says
+// what the License waits for.
+func (r *LicenseReconciler) engineFor(ctx context.Context, lic *licensingv1alpha1.License) (*licensingv1alpha1.ManagedPackage, engine.LMO, ctrl.Result) {
+	wait := func(reason, msg string) (*licensingv1alpha1.ManagedPackage, engine.LMO, ctrl.Result) {
+		kstatus(&lic.Status.Conditions, lic.Generation, false, stateReconciling, reason, msg)
+		lic.Status.ObservedGeneration = lic.Generation
+		return nil, nil, ctrl.Result{RequeueAfter: waitRecheck}
 	}
 	var pkg licensingv1alpha1.ManagedPackage
 	if err := r.Get(ctx, types.NamespacedName{Namespace: lic.Namespace, Name: lic.Spec.PackageRef.Name}, &pkg); err != nil {
@@ -106,66 +99,74 @@ func (r *LicenseReconciler) resolve(ctx context.Context, lic *licensingv1alpha1.
 		// License is reconciled again when the load completes; a MirrorLoading write now would
 		// double a cold start's status writes, and could be left behind by a reconcile that reads a
 		// stale cached copy (status-only changes do not trigger reconciles).
-		return nil, ctrl.Result{RequeueAfter: 5 * time.Second}
+		return nil, nil, ctrl.Result{RequeueAfter: 5 * time.Second}
 	}
-	if _, ok := eng.Package(pkg.Spec.PackageID); !ok {
-		return wait(licensingv1alpha1.ReasonNotAssociated, "Package "+pkg.Spec.PackageID+" is not associated with the LMO")
-	}
-	if lic.Spec.LicenseID != "" {
-		rec, ok := eng.License(lic.Spec.LicenseID)
-		if !ok || id15(rec.PackageID) != id15(pkg.Spec.PackageID) {
-			kstatus(conds, g, false, stateStalled, licensingv1alpha1.ReasonLicenseNotFound,
-				"No license record "+lic.Spec.LicenseID+" of package "+pkg.Spec.PackageID+" exists in the LMO; fix spec.licenseID")
-			lic.Status.ObservedGeneration = g
-			return nil, ctrl.Result{}
-		}
-		return &target{eng: eng, pkg: &pkg, record: rec}, ctrl.Result{}
-	}
-	records := eng.SubscriberLicenses(pkg.Spec.PackageID, lic.Spec.SubscriberOrgID)
-	var live []engine.License
-	for _, rec := range records {
-		if rec.Status != string(licensingv1alpha1.LicenseStatusUninstalled) {
-			live = append(live, rec)
-		}
-	}
-	switch {
-	case len(live) == 1:
-		return &target{eng: eng, pkg: &pkg, record: live[0]}, ctrl.Result{}
-	case len(live) > 1:
-		ids := ""
-		for i, rec := range live {
-			if i > 0 {
-				ids += ", "
-			}
-			ids += rec.ID
-		}
-		kstatus(conds, g, false, stateStalled, licensingv1alpha1.ReasonAmbiguousLicense,
-			"Subscriber "+lic.Spec.SubscriberOrgID+" has "+strconv.Itoa(len(live))+" licenses of the package that are not Uninstalled ("+ids+"); pin one with spec.licenseID")
-		lic.Status.ObservedGeneration = g
-		return nil, ctrl.Result{}
-	case len(records) > 0:
-		// Only Uninstalled records: the customer left.
-		return &target{eng: eng, pkg: &pkg, record: records[len(records)-1]}, ctrl.Result{}
-	}
-	kstatus(conds, g, false, stateSettled, licensingv1alpha1.ReasonAwaitingInstall,
-		"Subscriber "+lic.Spec.SubscriberOrgID+" has not installed package "+pkg.Spec.PackageID+"; the terms are applied when it does")
-	setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionTrue, licensingv1alpha1.ReasonAwaitingInstall, "Nothing to sync until the install appears")
-	lic.Status.ObservedGeneration = g
-	return nil, ctrl.Result{}
+	return &pkg, eng, ctrl.Result{}
 }
 
-// reconcileRecord reports the record and drift, then writes or explains why not.
-func (r *LicenseReconciler) reconcileRecord(ctx context.Context, lic *licensingv1alpha1.License, t *target) ctrl.Result {
+// reconcileWith resolves the License's record in its LMO's engine, decides what may be written now
+// and acts on the verdict.
+func (r *LicenseReconciler) reconcileWith(ctx context.Context, lic *licensingv1alpha1.License, pkg *licensingv1alpha1.ManagedPackage, eng engine.LMO) (ctrl.Result, error) {
+	res := decide.Resolve(lic.Spec, pkg.Spec.PackageID, eng)
+	if res.Record == nil {
+		return r.unresolved(lic, res.Verdict), nil
+	}
+	rec := *res.Record
+	owner, err := r.ownerOf(ctx, lic, pkg, eng, rec)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return r.apply(lic, eng, rec, decide.License(r.licenseInput(lic, pkg, eng, rec, owner))), nil
+}
+
+// licenseInput gathers what decide.License needs about a License and its record.
+func (d *deps) licenseInput(lic *licensingv1alpha1.License, pkg *licensingv1alpha1.ManagedPackage, eng engine.LMO, rec engine.License, owner string) decide.Input {
+	return decide.Input{License: lic, Record: rec, Params: decide.ParamDefs(eng.FeatureParameters(pkg.Spec.PackageID)),
+		Owner: owner, WritesBlocked: eng.Status().WritesBlocked, Today: d.now()}
+}
+
+// ownerOf returns the name of the License that owns rec when it is not lic, or "".
+func (d *deps) ownerOf(ctx context.Context, lic *licensingv1alpha1.License, pkg *licensingv1alpha1.ManagedPackage, eng engine.LMO, rec engine.License) (string, error) {
+	others, err := d.claimants(ctx, types.NamespacedName{Namespace: lic.Namespace, Name: pkg.Spec.LMORef.Name}, eng, rec, lic.Name)
+	if err != nil {
+		return "", err
+	}
+	claims := []decide.Claim{{Name: lic.Name, Created: lic.CreationTimestamp.Time}}
+	for _, c := range others {
+		claims = append(claims, decide.Claim{Name: c.license.Name, Created: c.license.CreationTimestamp.Time})
+	}
+	if owner := decide.Owner(claims); owner != lic.Name {
+		return owner, nil
+	}
+	return "", nil
+}
+
+// unresolved sets the status of a License that names no record: why, and what it waits for.
+func (r *LicenseReconciler) unresolved(lic *licensingv1alpha1.License, v decide.Verdict) ctrl.Result {
 	g := lic.Generation
 	conds := &lic.Status.Conditions
-	rec := t.record
+	lic.Status.ObservedGeneration = g
+	switch v.Reason {
+	case licensingv1alpha1.ReasonNotAssociated:
+		kstatus(conds, g, false, stateReconciling, v.Reason, v.Message)
+		return ctrl.Result{RequeueAfter: waitRecheck}
+	case licensingv1alpha1.ReasonAwaitingInstall:
+		kstatus(conds, g, false, stateSettled, v.Reason, v.Message)
+		setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionTrue, v.Reason, "Nothing to sync until the install appears")
+		return ctrl.Result{}
+	}
+	kstatus(conds, g, false, stateStalled, v.Reason, v.Message)
+	return ctrl.Result{}
+}
+
+// apply reports the record and its drift, then writes or shows why not, as the verdict says.
+func (r *LicenseReconciler) apply(lic *licensingv1alpha1.License, eng engine.LMO, rec engine.License, v decide.Verdict) ctrl.Result {
+	g := lic.Generation
+	conds := &lic.Status.Conditions
 	lic.Status.LicenseID = rec.ID
 	lic.Status.Observed = observedStatus(rec)
-	desired := desiredTerms(lic.Spec)
-	observed := observedTerms(rec)
-	diffs := drift.Diff(desired, observed)
-	lic.Status.Drift, lic.Status.DriftSummary = driftStatus(diffs, rec)
-	if len(diffs) > 0 {
+	lic.Status.Drift, lic.Status.DriftSummary = driftStatus(v.Drift, rec)
+	if len(v.Drift) > 0 {
 		setCondition(conds, g, licensingv1alpha1.ConditionDrifted, metav1.ConditionTrue, licensingv1alpha1.ReasonDrifted,
 			"The LMO record differs from the spec in "+lic.Status.DriftSummary)
 	} else {
@@ -178,51 +179,37 @@ func (r *LicenseReconciler) reconcileRecord(ctx context.Context, lic *licensingv
 		setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, reason, msg)
 		return ctrl.Result{}
 	}
-	if d := drift.Terminal(observed); !d.Allowed() {
-		if len(diffs) == 0 && !hasManagedFields(desired) {
-			return r.settled(lic, "The customer uninstalled the package; nothing is managed")
+	const observing = "Observe policy: drift is reported, nothing is written"
+	pausedMsg := "Paused by annotation " + licensingv1alpha1.AnnotationPaused + "; nothing is written"
+	switch v.Action {
+	case decide.ActionUnchanged:
+		if lic.Spec.ManagementPolicy == licensingv1alpha1.PolicyObserve && v.Reason != licensingv1alpha1.ReasonPaused {
+			setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionTrue, licensingv1alpha1.ReasonObserving, observing)
 		}
-		return stall(d.Reason, d.Message)
-	}
-	if lic.Spec.Expiration != "" && lic.Spec.Expiration != licensingv1alpha1.Never && !drift.ValidDate(lic.Spec.Expiration) {
-		return stall(licensingv1alpha1.ReasonInvalidSpec, "spec.expiration "+lic.Spec.Expiration+" is not a calendar date")
-	}
-	if d := drift.Params(desired.Params, paramKinds(lic.Spec), paramDefs(t.eng.FeatureParameters(t.pkg.Spec.PackageID))); !d.Allowed() {
-		return stall(d.Reason, d.Message)
-	}
-	if lic.Spec.ManagementPolicy == licensingv1alpha1.PolicyObserve {
-		setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionTrue, licensingv1alpha1.ReasonObserving, "Observe policy: drift is reported, nothing is written")
-		if len(diffs) > 0 {
-			kstatus(conds, g, false, stateSettled, licensingv1alpha1.ReasonDrifted, "Observe policy: the LMO record differs from the spec in "+lic.Status.DriftSummary)
+		if v.Reason == licensingv1alpha1.ReasonPaused {
+			setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, licensingv1alpha1.ReasonPaused, pausedMsg)
+			kstatus(conds, g, true, stateSettled, licensingv1alpha1.ReasonPaused, v.Message)
 			return ctrl.Result{}
 		}
-		return r.settled(lic, "The LMO record matches the spec")
-	}
-	if lic.Annotations[licensingv1alpha1.AnnotationPaused] == "true" {
-		setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, licensingv1alpha1.ReasonPaused, "Paused by annotation "+licensingv1alpha1.AnnotationPaused+"; nothing is written")
-		if len(diffs) > 0 {
-			kstatus(conds, g, false, stateSettled, licensingv1alpha1.ReasonPaused, "Paused: the LMO record differs from the spec in "+lic.Status.DriftSummary)
-			return ctrl.Result{}
-		}
-		kstatus(conds, g, true, stateSettled, licensingv1alpha1.ReasonPaused, "Paused; the LMO record matches the spec")
+		return r.settled(lic, v.Message)
+	case decide.ActionObserve:
+		setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionTrue, licensingv1alpha1.ReasonObserving, observing)
+		kstatus(conds, g, false, stateSettled, v.Reason, v.Message)
 		return ctrl.Result{}
-	}
-	if len(diffs) == 0 {
-		return r.settled(lic, "The LMO record matches the spec")
-	}
-	today := r.now().UTC()
-	if d := drift.Transition(desired, observed, today); !d.Allowed() {
-		return stall(d.Reason, d.Message)
-	}
-	held := drift.HoldAccessReduction(drift.AccessReductions(desired, observed, rec.UsedLicenses, today.Format(time.DateOnly)),
-		lic.Annotations[licensingv1alpha1.AnnotationAllowAccessReduction] == "true", licensingv1alpha1.AnnotationAllowAccessReduction)
-	if !held.Allowed() {
-		if !isConditionReason(lic, licensingv1alpha1.ConditionReady, held.Reason) {
-			r.recorder.Eventf(lic, corev1.EventTypeWarning, held.Reason, "%s", held.Message)
+	case decide.ActionPaused:
+		setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, licensingv1alpha1.ReasonPaused, pausedMsg)
+		kstatus(conds, g, false, stateSettled, v.Reason, v.Message)
+		return ctrl.Result{}
+	case decide.ActionHeld:
+		if !isConditionReason(lic, licensingv1alpha1.ConditionReady, v.Reason) {
+			r.recorder.Eventf(lic, corev1.EventTypeWarning, v.Reason, "%s", v.Message)
 		}
-		return stall(held.Reason, held.Message)
+		return stall(v.Reason, v.Message)
+	case decide.ActionUpdate:
+	default:
+		return stall(v.Reason, v.Message)
 	}
-	state, err := t.eng.Submit(writeFor(rec.ID, diffs, desired))
+	state, err := eng.Submit(*v.Write)
 	switch {
 	case errors.Is(err, engine.ErrWritesBlocked):
 		return stall(licensingv1alpha1.ReasonLMONotReady, err.Error())
@@ -231,8 +218,8 @@ func (r *LicenseReconciler) reconcileRecord(ctx context.Context, lic *licensingv
 	case state.Err != nil && state.Err.Terminal && !state.Pending:
 		return stall(licensingv1alpha1.ReasonRecordRefusesEdits, "The LMO refused the write: "+state.Err.Error()+"; change the spec")
 	}
-	msg := "Writing " + lic.Status.DriftSummary + " to the LMO"
-	if blocked := t.eng.Status().Budget.Message; blocked != "" {
+	msg := v.Message
+	if blocked := eng.Status().Budget.Message; blocked != "" {
 		msg += "; deferred: " + blocked
 	} else if state.Err != nil {
 		msg += "; the last attempt failed and is retried: " + state.Err.Error()
@@ -278,7 +265,8 @@ func (r *LicenseReconciler) syncFinalizer(ctx context.Context, lic *licensingv1a
 }
 
 // reconcileDelete suspends the record when deletionPolicy is Suspend (guarded like any access
-// reduction), then lets the License go. A paused License is never held.
+// reduction, and only by the License that owns the record), then lets the License go. A paused
+// License is never held.
 func (r *LicenseReconciler) reconcileDelete(ctx context.Context, lic *licensingv1alpha1.License) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(lic, licensingv1alpha1.FinalizerLicense) {
 		return ctrl.Result{}, nil
@@ -288,38 +276,47 @@ func (r *LicenseReconciler) reconcileDelete(ctx context.Context, lic *licensingv
 		controllerutil.RemoveFinalizer(lic, licensingv1alpha1.FinalizerLicense)
 		return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, lic, patch))
 	}
-	if lic.Annotations[licensingv1alpha1.AnnotationPaused] == "true" || lic.Spec.DeletionPolicy != licensingv1alpha1.DeletionPolicySuspend ||
-		lic.Spec.ManagementPolicy == licensingv1alpha1.PolicyObserve {
+	if !decide.SuspendsOnDelete(lic) {
 		return release()
 	}
-	t, res := r.resolve(ctx, lic)
-	if t == nil {
-		if isConditionReason(lic, licensingv1alpha1.ConditionReady, licensingv1alpha1.ReasonAwaitingInstall) ||
-			isConditionReason(lic, licensingv1alpha1.ConditionReady, licensingv1alpha1.ReasonLicenseNotFound) {
-			return release()
-		}
+	pkg, eng, res := r.engineFor(ctx, lic)
+	if eng == nil {
 		return res, nil
 	}
-	rec := t.record
-	if rec.Status == string(licensingv1alpha1.LicenseStatusSuspended) || rec.Status == string(licensingv1alpha1.LicenseStatusUninstalled) {
-		return release()
-	}
-	g := lic.Generation
-	if lic.Annotations[licensingv1alpha1.AnnotationAllowAccessReduction] != "true" {
-		msg := "Deleting this License suspends license " + rec.ID + " (" + rec.Status + " to Suspended), which cuts the customer off; add the annotation " +
-			licensingv1alpha1.AnnotationAllowAccessReduction + ": \"true\" to proceed, or set spec.deletionPolicy to Orphan"
-		if !isConditionReason(lic, licensingv1alpha1.ConditionReady, licensingv1alpha1.ReasonAccessReductionHeld) {
-			r.recorder.Eventf(lic, corev1.EventTypeWarning, licensingv1alpha1.ReasonAccessReductionHeld, "%s", msg)
+	resolved := decide.Resolve(lic.Spec, pkg.Spec.PackageID, eng)
+	if resolved.Record == nil {
+		switch resolved.Verdict.Reason {
+		case licensingv1alpha1.ReasonAwaitingInstall, licensingv1alpha1.ReasonLicenseNotFound:
+			return release()
 		}
-		kstatus(&lic.Status.Conditions, g, false, stateStalled, licensingv1alpha1.ReasonAccessReductionHeld, msg)
+		return r.unresolved(lic, resolved.Verdict), nil
+	}
+	rec := *resolved.Record
+	owner, err := r.ownerOf(ctx, lic, pkg, eng, rec)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	v := decide.License(r.licenseInput(lic, pkg, eng, rec, owner))
+	g := lic.Generation
+	switch v.Action {
+	case decide.ActionRelease:
+		return release()
+	case decide.ActionHeld:
+		if !isConditionReason(lic, licensingv1alpha1.ConditionReady, v.Reason) {
+			r.recorder.Eventf(lic, corev1.EventTypeWarning, v.Reason, "%s", v.Message)
+		}
+		kstatus(&lic.Status.Conditions, g, false, stateStalled, v.Reason, v.Message)
+		return ctrl.Result{}, nil
+	case decide.ActionUpdate:
+	default:
+		kstatus(&lic.Status.Conditions, g, false, stateStalled, v.Reason, v.Message)
 		return ctrl.Result{}, nil
 	}
-	suspended := string(licensingv1alpha1.LicenseStatusSuspended)
-	if _, err := t.eng.Submit(engine.Write{LicenseID: rec.ID, Status: &suspended}); err != nil {
+	if _, err := eng.Submit(*v.Write); err != nil {
 		kstatus(&lic.Status.Conditions, g, false, stateStalled, licensingv1alpha1.ReasonRecordRefusesEdits, err.Error())
 		return ctrl.Result{}, nil
 	}
-	kstatus(&lic.Status.Conditions, g, false, stateReconciling, licensingv1alpha1.ReasonWriteQueued, "Suspending license "+rec.ID+" before the License is deleted")
+	kstatus(&lic.Status.Conditions, g, false, stateReconciling, licensingv1alpha1.ReasonWriteQueued, v.Message)
 	return ctrl.Result{}, nil
 }
 
@@ -332,10 +329,37 @@ func (r *LicenseReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&licensingv1alpha1.License{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{}, deletionPredicate()))).
+		// When a License goes, the others that name the same record look again: one may own it now.
+		Watches(&licensingv1alpha1.License{}, handler.EnqueueRequestsFromMapFunc(r.sameRecord),
+			builder.WithPredicates(predicate.Funcs{
+				CreateFunc:  func(event.CreateEvent) bool { return false },
+				UpdateFunc:  func(event.UpdateEvent) bool { return false },
+				GenericFunc: func(event.GenericEvent) bool { return false },
+			})).
 		WatchesRawSource(r.router.source(queueLicense)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Named(queueLicense).
 		Complete(r)
+}
+
+// sameRecord maps a License to the other Licenses in its namespace that name the same record or
+// subscriber.
+func (r *LicenseReconciler) sameRecord(ctx context.Context, o client.Object) []reconcile.Request {
+	seen := map[string]bool{o.GetName(): true}
+	var out []reconcile.Request
+	for _, key := range licenseRecordKeys(o) {
+		var list licensingv1alpha1.LicenseList
+		if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexLicenseRecord: key}); err != nil {
+			continue
+		}
+		for _, l := range list.Items {
+			if !seen[l.Name] {
+				seen[l.Name] = true
+				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&l)})
+			}
+		}
+	}
+	return out
 }
 
 // deletionPredicate lets through the update that marks an object for deletion.

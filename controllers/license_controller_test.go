@@ -324,3 +324,40 @@ var _ = Describe("API calls", func() {
 		Expect(after["query"] + after["queryMore"] + after["rowGet"]).To(BeZero())
 	})
 })
+
+var _ = Describe("Two Licenses for one record", func() {
+	It("lets only the oldest write, names it on the other, and hands over when it is deleted", func() {
+		s := startSim(baseSeed(seedLicenses, ""))
+		e := newEnv(s)
+		e.license("globex-imported", func(l *licensingv1alpha1.License) {
+			l.Spec.SubscriberOrgID = globex
+			l.Spec.Seats = ptr.To(intstr.FromInt(60))
+		})
+		Eventually(func(g Gomega) {
+			st, _ := condition(e.get("globex-imported").Status.Conditions, "Ready")
+			g.Expect(st).To(Equal(metav1.ConditionTrue))
+		}, eventually).Should(Succeed())
+		// creationTimestamp has a resolution of one second: make the copy clearly younger.
+		time.Sleep(1100 * time.Millisecond)
+		e.license("globex", func(l *licensingv1alpha1.License) {
+			l.Spec.LicenseID = lic1[:15]
+			l.Spec.Seats = ptr.To(intstr.FromInt(70))
+		})
+		Eventually(func(g Gomega) {
+			l := e.get("globex")
+			_, reason := condition(l.Status.Conditions, "Stalled")
+			g.Expect(reason).To(Equal("DuplicateLicense"))
+			g.Expect(conditionMessage(l.Status.Conditions, "Stalled")).To(ContainSubstring("globex-imported"))
+		}, eventually).Should(Succeed())
+		Consistently(func() float64 { return s.seats(lic1) }, 3*time.Second).Should(BeEquivalentTo(60))
+		st, _ := condition(e.get("globex-imported").Status.Conditions, "Ready")
+		Expect(st).To(Equal(metav1.ConditionTrue))
+
+		Expect(k8sClient.Delete(ctx, e.get("globex-imported"))).To(Succeed())
+		Eventually(func() float64 { return s.seats(lic1) }, eventually).Should(BeEquivalentTo(70))
+		Eventually(func(g Gomega) {
+			st, _ := condition(e.get("globex").Status.Conditions, "Ready")
+			g.Expect(st).To(Equal(metav1.ConditionTrue))
+		}, eventually).Should(Succeed())
+	})
+})

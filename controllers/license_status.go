@@ -11,36 +11,8 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
-	"github.com/lmo-operator/lmo-operator/internal/licterms"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
-
-// desiredTerms maps a License spec to drift terms: fields left out stay unmanaged.
-func desiredTerms(spec licensingv1alpha1.LicenseSpec) drift.Terms { return licterms.Desired(spec) }
-
-// paramKinds gives the data type each spec feature parameter's value has.
-func paramKinds(spec licensingv1alpha1.LicenseSpec) map[string]string {
-	return licterms.ParamKinds(spec)
-}
-
-func paramDefs(params map[string]engine.FeatureParameter) map[string]drift.Param {
-	out := make(map[string]drift.Param, len(params))
-	for name, p := range params {
-		out[name] = drift.Param{DataType: p.DataType, Writable: p.Writable()}
-	}
-	return out
-}
-
-func hasManagedFields(t drift.Terms) bool { return licterms.HasManagedFields(t) }
-
-// observedTerms maps an LMO record to drift terms.
-func observedTerms(rec engine.License) drift.Terms {
-	t := drift.Terms{Status: rec.Status, Seats: rec.Seats, Expiration: rec.Expiration, Params: map[string]string{}}
-	for name, v := range rec.Params {
-		t.Params[name] = v.Value
-	}
-	return t
-}
 
 // observedStatus is the record as status.observed shows it.
 func observedStatus(rec engine.License) *licensingv1alpha1.ObservedLicense {
@@ -104,29 +76,4 @@ func driftStatus(diffs []drift.FieldDrift, rec engine.License) ([]licensingv1alp
 		names[i] = d.Field
 	}
 	return out, strings.Join(names, ",")
-}
-
-// writeFor is the write that sets the drifted fields to the desired values.
-func writeFor(licenseID string, diffs []drift.FieldDrift, desired drift.Terms) engine.Write {
-	w := engine.Write{LicenseID: licenseID}
-	for _, d := range diffs {
-		switch d.Field {
-		case drift.FieldStatus:
-			s := desired.Status
-			w.Status = &s
-		case drift.FieldSeats:
-			n := *desired.Seats
-			w.Seats = &n
-		case drift.FieldExpiration:
-			e := desired.Expiration
-			w.Expiration = &e
-		default:
-			name := strings.TrimSuffix(strings.TrimPrefix(d.Field, "featureParameters["), "]")
-			if w.Params == nil {
-				w.Params = map[string]string{}
-			}
-			w.Params[name] = desired.Params[name]
-		}
-	}
-	return w
 }

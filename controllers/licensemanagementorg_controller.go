@@ -79,6 +79,11 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 	cfg.OnCall = func(ci salesforce.CallInfo) { metrics.RecordCall(key, ci) }
 	cfg.OnSync = func(kind string, took time.Duration) { metrics.RecordSync(key, kind, took.Seconds()) }
 	r.router.callbacks(req.NamespacedName, &cfg)
+	// The writer decides again, when it sends, with the current spec: what was queued before a
+	// pause, an Observe switch, a revert or a deletion is never sent.
+	cfg.Recheck = func(eng engine.LMO, licenseID string) (engine.Write, bool) {
+		return r.recheck(context.Background(), req.NamespacedName, eng, licenseID)
+	}
 	eng, started := r.registry.Ensure(key, cfg)
 	if started {
 		logf.FromContext(ctx).Info("Started the LMO engine", "instanceURL", lmo.Spec.InstanceURL)

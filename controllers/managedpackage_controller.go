@@ -13,11 +13,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
 )
 
@@ -30,9 +30,6 @@ type ManagedPackageReconciler struct {
 	*deps
 
 	mu sync.Mutex
-	// enforced remembers the installs whose terms were set to the defaults, so each install is set
-	// once and a later edit in the LMO is left alone.
-	enforced map[string]bool
 	// reported remembers the mismatched installs already named in an Event.
 	reported map[types.NamespacedName]string
 }
@@ -70,6 +67,13 @@ func (r *ManagedPackageReconciler) reconcile(ctx context.Context, pkg *licensing
 			"LicenseManagementOrg "+pkg.Spec.LMORef.Name+" is not ready; see its conditions")
 		return ctrl.Result{RequeueAfter: waitRecheck}
 	}
+	return r.reconcileWith(ctx, pkg, eng)
+}
+
+// reconcileWith reports the package's install base and defaults from its LMO's engine.
+func (r *ManagedPackageReconciler) reconcileWith(ctx context.Context, pkg *licensingv1alpha1.ManagedPackage, eng engine.LMO) ctrl.Result {
+	g := pkg.Generation
+	conds := &pkg.Status.Conditions
 	record, ok := eng.Package(pkg.Spec.PackageID)
 	if !ok {
 		msg := "Package " + pkg.Spec.PackageID + " is not associated with the LMO: associate it in the Partner Console"
@@ -90,35 +94,33 @@ func (r *ManagedPackageReconciler) reconcile(ctx context.Context, pkg *licensing
 		kstatus(conds, g, true, stateSettled, licensingv1alpha1.ReasonReady, "The package is associated with the LMO")
 		return ctrl.Result{RequeueAfter: packageRecheck}
 	}
-	from := pkg.CreationTimestamp.Time
-	if pkg.Spec.DefaultsEffectiveFrom != nil {
-		from = pkg.Spec.DefaultsEffectiveFrom.Time
-	}
-	checked, mismatched, enforced := 0, []string{}, 0
+	from, note := decide.DefaultsFrom(pkg)
+	checked, mismatched, held, enforced := 0, []string{}, []string{}, 0
 	var watermark string
 	for _, l := range licenses {
-		if l.InstallDate == "" || l.InstallDate < from.UTC().Format(time.DateOnly) || l.Status == string(licensingv1alpha1.LicenseStatusUninstalled) {
+		if !decide.DefaultsApply(l, from) {
 			continue
 		}
 		checked++
 		if l.InstallDate > watermark {
 			watermark = l.InstallDate
 		}
-		w, differs := defaultsWrite(*pkg.Spec.Defaults, l)
-		if !differs {
+		v := r.decideDefaults(ctx, pkg, eng, l)
+		switch v.Action {
+		case decide.ActionUnchanged:
 			continue
-		}
-		mismatched = append(mismatched, l.Name+" ("+l.SubscriberOrgID+")")
-		if pkg.Spec.DefaultsPolicy != licensingv1alpha1.PolicyEnforce || r.hasLicenseResource(ctx, pkg.Namespace, l.SubscriberOrgID) {
-			continue
-		}
-		if r.markEnforced(l.ID) {
-			if _, err := eng.Submit(w); err == nil {
+		case decide.ActionUpdate:
+			// Count an install once: when this reconcile queued its write.
+			before := eng.WriteState(l.ID)
+			if state, err := eng.Submit(*v.Write); err == nil && !before.Pending && state.Pending {
 				enforced++
 			}
+		case decide.ActionHeld, decide.ActionImpossible, decide.ActionBlocked:
+			held = append(held, l.Name+" ("+v.Reason+")")
 		}
+		mismatched = append(mismatched, l.Name+" ("+l.SubscriberOrgID+")")
 	}
-	pkg.Status.Defaults = &licensingv1alpha1.DefaultsStatus{Checked: int32(checked), Mismatched: int32(len(mismatched)), Enforced: r.enforcedCount(pkg, enforced)}
+	pkg.Status.Defaults = &licensingv1alpha1.DefaultsStatus{Checked: int32(checked), Mismatched: int32(len(mismatched)), Enforced: enforcedCount(pkg, enforced)}
 	if watermark != "" {
 		if t, err := time.Parse(time.DateOnly, watermark); err == nil {
 			mt := metav1.NewTime(t)
@@ -127,29 +129,54 @@ func (r *ManagedPackageReconciler) reconcile(ctx context.Context, pkg *licensing
 	}
 	if len(mismatched) > 0 {
 		msg := fmt.Sprintf("%d of %d installs since %s did not get the defaults", len(mismatched), checked, from.UTC().Format(time.DateOnly))
-		setCondition(conds, g, licensingv1alpha1.ConditionDefaultsMatch, metav1.ConditionFalse, licensingv1alpha1.ReasonDefaultsMismatch, msg)
+		if len(held) > 0 {
+			sort.Strings(held)
+			msg += fmt.Sprintf("; %d held and not written (the defaults would cut access now, are impossible, or cannot be written): %s", len(held), firstOf(held, 10))
+		}
+		setCondition(conds, g, licensingv1alpha1.ConditionDefaultsMatch, metav1.ConditionFalse, licensingv1alpha1.ReasonDefaultsMismatch, withNote(msg, note))
 		r.reportMismatch(pkg, mismatched, msg)
 	} else {
-		setCondition(conds, g, licensingv1alpha1.ConditionDefaultsMatch, metav1.ConditionTrue, licensingv1alpha1.ReasonDefaultsMatch, "Every install checked got the defaults")
+		setCondition(conds, g, licensingv1alpha1.ConditionDefaultsMatch, metav1.ConditionTrue, licensingv1alpha1.ReasonDefaultsMatch, withNote("Every install checked got the defaults", note))
 	}
 	kstatus(conds, g, true, stateSettled, licensingv1alpha1.ReasonReady, "The package is associated with the LMO")
 	return ctrl.Result{RequeueAfter: packageRecheck}
 }
 
-func (r *ManagedPackageReconciler) markEnforced(id string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.enforced == nil {
-		r.enforced = map[string]bool{}
+// decideDefaults decides what may be written now to give an install its package's defaults. Under
+// Enforce it first looks for a License that names the record: a License always wins over defaults
+// (when the cache cannot tell, nothing is written).
+func (d *deps) decideDefaults(ctx context.Context, pkg *licensingv1alpha1.ManagedPackage, eng engine.LMO, rec engine.License) decide.Verdict {
+	from, _ := decide.DefaultsFrom(pkg)
+	in := decide.DefaultsInput{Defaults: *pkg.Spec.Defaults, Policy: pkg.Spec.DefaultsPolicy, Record: rec, From: from,
+		WritesBlocked: eng.Status().WritesBlocked, Today: d.now()}
+	if in.Policy == licensingv1alpha1.PolicyEnforce && decide.DefaultsApply(rec, from) {
+		name, err := d.licenseNamingRecord(ctx, pkg.Namespace, pkg.Spec.PackageID, rec)
+		switch {
+		case err != nil:
+			in.ClaimedBy = "(unknown: the cache cannot be read: " + err.Error() + ")"
+		default:
+			in.ClaimedBy = name
+		}
 	}
-	if r.enforced[id] {
-		return false
-	}
-	r.enforced[id] = true
-	return true
+	return decide.Defaults(in)
 }
 
-func (r *ManagedPackageReconciler) enforcedCount(pkg *licensingv1alpha1.ManagedPackage, now int) int32 {
+func withNote(msg, note string) string {
+	if note == "" {
+		return msg
+	}
+	return msg + "; " + note
+}
+
+// firstOf joins up to n names, and says how many more there are.
+func firstOf(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:n], ", ") + fmt.Sprintf(" and %d more", len(names)-n)
+}
+
+func enforcedCount(pkg *licensingv1alpha1.ManagedPackage, now int) int32 {
 	prev := int32(0)
 	if pkg.Status.Defaults != nil {
 		prev = pkg.Status.Defaults.Enforced
@@ -177,14 +204,6 @@ func (r *ManagedPackageReconciler) reportMismatch(pkg *licensingv1alpha1.Managed
 	}
 }
 
-func (r *ManagedPackageReconciler) hasLicenseResource(ctx context.Context, namespace, subscriber string) bool {
-	var list licensingv1alpha1.LicenseList
-	if err := r.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{indexLicenseRecord: subscriberKey(subscriber)}); err != nil {
-		return true // when in doubt, do not write
-	}
-	return len(list.Items) > 0
-}
-
 // installBase counts a package's licenses by state. today is YYYY-MM-DD.
 func installBase(licenses []engine.License, today string) *licensingv1alpha1.InstallBase {
 	b := &licensingv1alpha1.InstallBase{}
@@ -208,39 +227,6 @@ func installBase(licenses []engine.License, today string) *licensingv1alpha1.Ins
 		}
 	}
 	return b
-}
-
-// defaultsWrite compares an install's terms with the package defaults and returns the write that
-// sets them. Sandbox installs are exempt from seat defaults.
-func defaultsWrite(d licensingv1alpha1.PackageDefaults, l engine.License) (engine.Write, bool) {
-	w := engine.Write{LicenseID: l.ID}
-	differs := false
-	if string(d.Status) != l.Status && !(l.Status == "Active" && d.Status == licensingv1alpha1.LicenseStatusTrial) {
-		s := string(d.Status)
-		w.Status, differs = &s, true
-	}
-	if !l.IsSandbox {
-		var seats int64 = -1
-		if d.Seats.Type == intstr.Int {
-			seats = int64(d.Seats.IntValue())
-		}
-		if l.Seats == nil || *l.Seats != seats {
-			w.Seats, differs = &seats, true
-		}
-	}
-	if install, err := time.Parse(time.DateOnly, l.InstallDate); err == nil {
-		exp := engine.Never
-		switch {
-		case d.Status == licensingv1alpha1.LicenseStatusTrial && d.TrialDays != nil:
-			exp = install.AddDate(0, 0, int(*d.TrialDays)).Format(time.DateOnly)
-		case d.Status == licensingv1alpha1.LicenseStatusActive && d.ActiveDays != nil:
-			exp = install.AddDate(0, 0, int(*d.ActiveDays)).Format(time.DateOnly)
-		}
-		if exp != l.Expiration {
-			w.Expiration, differs = &exp, true
-		}
-	}
-	return w, differs
 }
 
 // SetupWithManager registers the controller with the manager.

@@ -33,7 +33,10 @@ type ManagedPackageSpec struct {
 	DefaultsPolicy Policy `json:"defaultsPolicy,omitempty"`
 
 	// defaultsEffectiveFrom: defaults apply to installs made after this time. Defaults to the
-	// ManagedPackage's creation time.
+	// ManagedPackage's creation time, and cannot precede it unless the ManagedPackage carries the
+	// annotation licensing.lmo-operator.dev/allow-defaults-before-creation: "true" (installs made
+	// before the package was declared are otherwise left alone). Each install is set at most once,
+	// and only while the LMO's field history shows its terms unchanged since the install.
 	// +optional
 	DefaultsEffectiveFrom *metav1.Time `json:"defaultsEffectiveFrom,omitempty"`
 }

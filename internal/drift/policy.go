@@ -38,13 +38,19 @@ func Terminal(observed Terms) Decision {
 	return Decision{}
 }
 
-// Transition refuses the changes Salesforce never makes: an Active license back to Trial, and a
+// Transition refuses the changes Salesforce never makes: any license that is not a Trial now back to
+// Trial (the LMA forbids it for one that was ever Active, and a record does not say whether it was), and a
 // Trial that would last longer than 90 days from today. Like the LMA, it checks the trial length only
 // when the status or expiration is managed (may be written): a seats or parameter change to a Trial
 // record is not refused for the record's own expiration.
 func Transition(desired, observed Terms, today time.Time) Decision {
 	if desired.Status == "Trial" && observed.Status == "Active" {
 		return Decision{ReasonImpossibleTransition, "The LMO record is Active and an Active license can never go back to Trial; set spec.status to Active or Suspended"}
+	}
+	// The LMA says a license that converted to Active never returns to Trial. The record carries no
+	// history of that, and the API may not refuse it, so only a Trial stays a Trial.
+	if desired.Status == "Trial" && observed.Status != "" && observed.Status != "Trial" {
+		return Decision{ReasonImpossibleTransition, "The LMO record is " + observed.Status + ", and only a license that is a Trial now may be set to Trial (one that was ever Active can never go back); set spec.status to Active or Suspended"}
 	}
 	status := desired.Status
 	if status == "" {

@@ -82,18 +82,13 @@ func TestTransition(t *testing.T) {
 		},
 		{
 			// Terms carry no history, so Transition cannot tell a Suspended license that was once Active
-			// (which the LMA refuses to return to Trial) from one that never was: it lets it through
-			// within the 90-day limit and leaves the refusal, if any, to the LMO.
-			name:     "a Suspended license may go to Trial within 90 days",
-			desired:  Terms{Status: "Trial", Expiration: "2026-04-01"},
-			observed: Terms{Status: "Suspended", Expiration: "2026-01-01"},
-		},
-		{
-			name:        "a Suspended license going to Trial is still held to 90 days",
-			desired:     Terms{Status: "Trial", Expiration: "2026-06-14"},
-			observed:    Terms{Status: "Suspended"},
+			// (which the LMA says can never return to Trial) from one that never was, and the API may
+			// not refuse it: only a record that is a Trial now may be set to Trial.
+			name:        "a Suspended license never goes to Trial",
+			desired:     Terms{Status: "Trial", Expiration: "2026-04-01"},
+			observed:    Terms{Status: "Suspended", Expiration: "2026-01-01"},
 			wantReason:  ReasonImpossibleTransition,
-			wantMessage: "on or before " + trialLimit,
+			wantMessage: "only a license that is a Trial now",
 		},
 		{
 			name:     "a trial of exactly 90 days from today is accepted",
@@ -124,7 +119,7 @@ func TestTransition(t *testing.T) {
 		{
 			name:        "Trial desired against a record that never expires is refused when expiration is unmanaged",
 			desired:     Terms{Status: "Trial"},
-			observed:    Terms{Status: "Suspended", Expiration: Never},
+			observed:    Terms{Status: "Trial", Expiration: Never},
 			wantReason:  ReasonImpossibleTransition,
 			wantMessage: "at most 90 days",
 		},

@@ -11,8 +11,9 @@ import (
 	"time"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/drift"
-	"github.com/lmo-operator/lmo-operator/internal/licterms"
+	"github.com/lmo-operator/lmo-operator/internal/engine"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
@@ -30,26 +31,28 @@ const planExample = `  lmoctl plan -f gitops/acme-projects --lmo acme-lmo --name
   lmoctl plan -f gitops/acme-projects -o json --instance-url https://acme.my.salesforce.com \
     --client-id 3MVG9... --username ci@acme.example --key-file ci.key`
 
-// Plan actions: what applying a License would do.
+// Plan actions: what applying a License would do. They are the actions of the operator's own
+// decision procedure (internal/decide), so the plan says what the operator does.
 const (
 	// ActionUnchanged: the record matches every managed field.
-	ActionUnchanged = "unchanged"
+	ActionUnchanged = decide.ActionUnchanged
 	// ActionUpdate: the operator would write the changes.
-	ActionUpdate = "update"
+	ActionUpdate = decide.ActionUpdate
 	// ActionHeld: the change cuts access now and is held until the allow-access-reduction annotation.
-	ActionHeld = "held"
+	ActionHeld = decide.ActionHeld
 	// ActionImpossible: the LMO never makes the change (Active to Trial, a trial over 90 days, an
 	// Uninstalled record).
-	ActionImpossible = "impossible"
+	ActionImpossible = decide.ActionImpossible
 	// ActionAwaitingInstall: the subscriber has not installed; the terms apply when it does.
-	ActionAwaitingInstall = "awaitingInstall"
+	ActionAwaitingInstall = decide.ActionAwaitingInstall
 	// ActionObserve: managementPolicy Observe; the record differs but nothing is written.
-	ActionObserve = "observe"
+	ActionObserve = decide.ActionObserve
 	// ActionPaused: the paused annotation stops the write.
-	ActionPaused = "paused"
+	ActionPaused = decide.ActionPaused
 	// ActionBlocked: the License cannot be applied as written (ambiguous subscriber, record or
-	// package not found, a parameter the package lacks or cannot write).
-	ActionBlocked = "blocked"
+	// package not found, a parameter the package lacks or cannot write, a record another License in
+	// DIR owns, a record the operator cannot read).
+	ActionBlocked = decide.ActionBlocked
 )
 
 // Plan flags, in the order the table shows them.
@@ -58,6 +61,8 @@ const (
 	FlagImpossible      = "impossible"
 	FlagAwaitingInstall = "awaitingInstall"
 	FlagObserveOnly     = "observeOnly"
+	// FlagDuplicate: another License in DIR names the same record and owns it.
+	FlagDuplicate = "duplicate"
 )
 
 // Plan is `lmoctl plan -o json`: one entry per License in DIR, sorted by namespace and name. The
@@ -103,16 +108,19 @@ type PlannedLicense struct {
 	// Action is one of unchanged, update, held, impossible, awaitingInstall, observe, paused, blocked.
 	Action string `json:"action"`
 	// Reason is the License condition reason the operator would show when it is not Ready
-	// (AwaitingInstall, AccessReductionHeld, ImpossibleTransition, Uninstalled, AmbiguousLicense, …).
+	// (AwaitingInstall, AccessReductionHeld, ImpossibleTransition, Uninstalled, AmbiguousLicense,
+	// DuplicateLicense, UnreadableRecord, Drifted under Observe, Paused, …).
 	Reason string `json:"reason,omitempty"`
 	// Message explains Reason in a sentence.
 	Message string `json:"message,omitempty"`
-	// Flags are accessReduction, impossible, awaitingInstall and observeOnly.
+	// Flags are accessReduction, impossible, awaitingInstall, observeOnly and duplicate.
 	Flags []string `json:"flags,omitempty"`
 	// AccessReductions say how the change cuts access now.
 	AccessReductions []string `json:"accessReductions,omitempty"`
 	// Changes are the managed fields whose record value differs, in drift order.
 	Changes []FieldChange `json:"changes,omitempty"`
+	// Owner is, when another License in DIR owns the record this one names, that License's name.
+	Owner string `json:"owner,omitempty"`
 }
 
 // FieldChange is one field the License manages whose LMO value differs: old is the record's value
@@ -162,7 +170,7 @@ func runPlan(ctx context.Context, args []string, env *Env) (int, error) {
 		if err != nil {
 			return ExitError, err
 		}
-		plan = buildPlan(m, pkgOf, recs, today)
+		plan = buildPlan(m.licenses, pkgOf, recs.view(), today)
 	}
 	if format == "json" {
 		enc := json.NewEncoder(env.Stdout)
@@ -235,20 +243,32 @@ func fetchForPlan(ctx context.Context, c *salesforce.Client, m *manifests, pkgOf
 	return recs, nil
 }
 
-// buildPlan evaluates every License against the records, the way the License controller does.
-func buildPlan(m *manifests, pkgOf map[string]string, recs *lmoRecords, today time.Time) *Plan {
-	bySub := map[[2]string][]salesforce.License{}
-	byID := map[string]salesforce.License{}
-	for _, l := range recs.licenses {
-		pid := recs.packageOf(l)
-		key := [2]string{pid, id15(l.SubscriberOrgID)}
-		bySub[key] = append(bySub[key], l)
-		byID[id15(l.ID)] = l
+// PlanRecords is what plan reads of an LMO: its records and each package's feature parameters, in
+// the shapes the operator's mirror holds them. engine.LMO is one.
+type PlanRecords interface {
+	decide.Records
+	// FeatureParameters returns the feature parameters of a package, by full name.
+	FeatureParameters(packageID string) map[string]engine.FeatureParameter
+}
+
+// PlanLicenses is what applying the Licenses would do to the records, decided by the operator's own
+// procedure. packageIDs maps "namespace/name" of each License to the 033 id of its ManagedPackage.
+func PlanLicenses(licenses []licensingv1alpha1.License, packageIDs map[string]string, recs PlanRecords, today time.Time) *Plan {
+	fls := make([]fileLicense, len(licenses))
+	for i, l := range licenses {
+		fls[i] = fileLicense{License: l}
 	}
+	return buildPlan(fls, packageIDs, recs, today)
+}
+
+// buildPlan evaluates every License against the records, the way the License controller does:
+// first which License owns each record, then each License's verdict.
+func buildPlan(licenses []fileLicense, pkgOf map[string]string, recs PlanRecords, today time.Time) *Plan {
+	owners := recordOwners(licenses, pkgOf, recs)
 	plan := &Plan{Today: today.Format(time.DateOnly), Licenses: []PlannedLicense{}}
-	for _, fl := range m.licenses {
-		pid := pkgOf[fl.Namespace+"/"+fl.Name]
-		p := planLicense(fl, pid, recs, bySub, byID, today)
+	for _, fl := range licenses {
+		key := fl.Namespace + "/" + fl.Name
+		p := planLicense(fl, pkgOf[key], recs, owners[key], today)
 		plan.Licenses = append(plan.Licenses, p)
 		s := &plan.Summary
 		s.Licenses++
@@ -280,121 +300,74 @@ func buildPlan(m *manifests, pkgOf map[string]string, recs *lmoRecords, today ti
 	return plan
 }
 
-// planLicense follows the License controller's order: resolve the record, diff, then the terminal,
-// spec, parameter, policy, pause, transition and access-reduction checks, using the same drift
-// functions.
-func planLicense(fl fileLicense, packageID string, recs *lmoRecords, bySub map[[2]string][]salesforce.License,
-	byID map[string]salesforce.License, today time.Time) PlannedLicense {
+// recordOwners maps "namespace/name" of each License that names a record another License of its
+// namespace owns to the owner's name, as the operator decides it (decide.Owner).
+func recordOwners(licenses []fileLicense, pkgOf map[string]string, recs PlanRecords) map[string]string {
+	claims := map[[2]string][]decide.Claim{}
+	claimed := map[string][2]string{}
+	for _, fl := range licenses {
+		key := fl.Namespace + "/" + fl.Name
+		res := decide.Resolve(fl.Spec, pkgOf[key], recs)
+		if res.Record == nil {
+			continue
+		}
+		rk := [2]string{fl.Namespace, id15(res.Record.ID)}
+		claims[rk] = append(claims[rk], decide.Claim{Name: fl.Name, Created: fl.CreationTimestamp.Time})
+		claimed[key] = rk
+	}
+	owners := map[string]string{}
+	for key, rk := range claimed {
+		if owner := decide.Owner(claims[rk]); rk[0]+"/"+owner != key {
+			owners[key] = owner
+		}
+	}
+	return owners
+}
+
+// planLicense is what applying one License would do: owner, when set, is the License of DIR that
+// owns its record.
+func planLicense(fl fileLicense, packageID string, recs PlanRecords, owner string, today time.Time) PlannedLicense {
 	spec := fl.Spec
 	p := PlannedLicense{Name: fl.Name, Namespace: fl.Namespace, File: fl.file, PackageID: packageID,
 		SubscriberOrgID: spec.SubscriberOrgID, LicenseID: spec.LicenseID, Policy: string(spec.ManagementPolicy)}
 	if p.Policy == "" {
 		p.Policy = string(licensingv1alpha1.PolicyEnforce)
 	}
-	desired := licterms.Desired(spec)
-	block := func(action, reason, msg string) PlannedLicense {
-		p.Action, p.Reason, p.Message = action, reason, msg
-		if action == ActionImpossible {
-			p.Flags = append(p.Flags, FlagImpossible)
-		}
-		return p
-	}
-	pid := id15(packageID)
-	if _, ok := recs.packages[pid]; !ok {
-		return block(ActionBlocked, licensingv1alpha1.ReasonNotAssociated, "Package "+packageID+" is not associated with the LMO")
-	}
-
-	// Resolve the record.
-	var rec salesforce.License
-	switch {
-	case spec.LicenseID != "":
-		r, ok := byID[id15(spec.LicenseID)]
-		if !ok || recs.packageOf(r) != pid {
-			return block(ActionBlocked, licensingv1alpha1.ReasonLicenseNotFound,
-				"No license record "+spec.LicenseID+" of package "+packageID+" exists in the LMO; fix spec.licenseID")
-		}
-		rec = r
-	default:
-		records := bySub[[2]string{pid, id15(spec.SubscriberOrgID)}]
-		var live []salesforce.License
-		for _, r := range records {
-			if r.Status != salesforce.StatusUninstalled {
-				live = append(live, r)
-			}
-		}
-		switch {
-		case len(live) == 1:
-			rec = live[0]
-		case len(live) > 1:
-			ids := make([]string, len(live))
-			for i, r := range live {
-				ids[i] = r.ID
-			}
-			return block(ActionBlocked, licensingv1alpha1.ReasonAmbiguousLicense, fmt.Sprintf(
-				"Subscriber %s has %d licenses of the package that are not Uninstalled (%s); pin one with spec.licenseID",
-				spec.SubscriberOrgID, len(live), strings.Join(ids, ", ")))
-		case len(records) > 0:
-			rec = records[len(records)-1]
-		default:
-			p.Action, p.Reason = ActionAwaitingInstall, licensingv1alpha1.ReasonAwaitingInstall
-			p.Message = "Subscriber " + spec.SubscriberOrgID + " has not installed package " + packageID + "; the terms are applied when it does"
+	res := decide.Resolve(spec, packageID, recs)
+	if res.Record == nil {
+		v := res.Verdict
+		p.Action, p.Reason, p.Message = v.Action, v.Reason, v.Message
+		if v.Action == ActionAwaitingInstall {
 			p.Flags = []string{FlagAwaitingInstall}
-			p.Changes = changesOf(drift.Diff(desired, drift.Terms{}), true)
-			return p
+			p.Changes = changesOf(v.Drift, true)
 		}
-	}
-	p.LicenseID = rec.ID
-	observed := observedTerms(rec, recs.values[id15(rec.ID)])
-	diffs := drift.Diff(desired, observed)
-	p.Changes = changesOf(diffs, false)
-
-	if d := drift.Terminal(observed); !d.Allowed() {
-		if len(diffs) == 0 && !licterms.HasManagedFields(desired) {
-			p.Action = ActionUnchanged
-			return p
-		}
-		return block(ActionImpossible, d.Reason, d.Message)
-	}
-	defs := map[string]drift.Param{}
-	for name, fp := range recs.params[pid] {
-		defs[name] = drift.Param{DataType: fp.DataType, Writable: fp.DataFlowDirection == salesforce.DirectionToSubscriber}
-	}
-	if d := drift.Params(desired.Params, licterms.ParamKinds(spec), defs); !d.Allowed() {
-		return block(ActionBlocked, d.Reason, d.Message)
-	}
-	if spec.ManagementPolicy == licensingv1alpha1.PolicyObserve {
-		if len(diffs) == 0 {
-			p.Action = ActionUnchanged
-			return p
-		}
-		p.Action, p.Flags = ActionObserve, []string{FlagObserveOnly}
-		p.Message = "Observe policy: the LMO record differs from the spec; nothing is written"
 		return p
 	}
-	if len(diffs) == 0 {
-		p.Action = ActionUnchanged
-		return p
+	lic := fl.License
+	v := decide.License(decide.Input{License: &lic, Record: *res.Record, Params: decide.ParamDefs(recs.FeatureParameters(packageID)),
+		Owner: owner, Today: today})
+	p.LicenseID = res.Record.ID
+	p.Action = v.Action
+	p.Changes = changesOf(v.Drift, false)
+	p.AccessReductions = v.Reductions
+	if v.Action != ActionUnchanged && v.Action != ActionUpdate {
+		p.Reason, p.Message = v.Reason, v.Message
 	}
-	if fl.Annotations[licensingv1alpha1.AnnotationPaused] == "true" {
-		p.Action, p.Reason = ActionPaused, licensingv1alpha1.ReasonPaused
-		p.Message = "Paused by annotation " + licensingv1alpha1.AnnotationPaused + "; nothing is written"
-		return p
+	switch v.Action {
+	case ActionImpossible:
+		p.Flags = append(p.Flags, FlagImpossible)
+	case ActionObserve:
+		p.Flags = append(p.Flags, FlagObserveOnly)
 	}
-	if d := drift.Transition(desired, observed, today); !d.Allowed() {
-		return block(ActionImpossible, d.Reason, d.Message)
-	}
-	p.AccessReductions = drift.AccessReductions(desired, observed, usedLicenses(rec), today.Format(time.DateOnly))
-	if len(p.AccessReductions) > 0 {
+	if len(v.Reductions) > 0 {
 		p.Flags = append(p.Flags, FlagAccessReduction)
 	}
-	approved := fl.Annotations[licensingv1alpha1.AnnotationAllowAccessReduction] == "true"
-	if held := drift.HoldAccessReduction(p.AccessReductions, approved, licensingv1alpha1.AnnotationAllowAccessReduction); !held.Allowed() {
-		p.Action, p.Reason, p.Message = ActionHeld, held.Reason, held.Message
-		return p
-	}
-	p.Action = ActionUpdate
-	if len(p.AccessReductions) > 0 {
+	if v.Action == ActionUpdate && len(v.Reductions) > 0 {
 		p.Message = "The access reduction is approved by annotation " + licensingv1alpha1.AnnotationAllowAccessReduction
+	}
+	if owner != "" {
+		p.Owner = owner
+		p.Flags = append(p.Flags, FlagDuplicate)
 	}
 	return p
 }
@@ -430,6 +403,8 @@ func flagText(p PlannedLicense) string {
 			parts = append(parts, "AwaitingInstall")
 		case FlagObserveOnly:
 			parts = append(parts, "observe only (no write)")
+		case FlagDuplicate:
+			parts = append(parts, "DUPLICATE (owned by "+p.Owner+")")
 		}
 	}
 	switch p.Action {

@@ -2,11 +2,15 @@ package lmoctl
 
 import (
 	"encoding/json"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 )
 
 const planPackages = `apiVersion: licensing.lmo-operator.dev/v1alpha1
@@ -133,7 +137,7 @@ func TestPlanJSONNamesActionsFlagsAndChanges(t *testing.T) {
 			Flags: []string{FlagImpossible}, Changes: []FieldChange{{"status", "Active", "Trial"}, {"expiration", "2027-03-31", "2026-12-20"}}},
 		"hooli": {Action: ActionAwaitingInstall, Reason: "AwaitingInstall", Flags: []string{FlagAwaitingInstall},
 			Changes: []FieldChange{{"status", "", "Active"}, {"seats", "", "SiteLicense"}, {"expiration", "", "Never"}}},
-		"soylent":   {Action: ActionObserve, LicenseID: "a0N000000000005AAA", Flags: []string{FlagObserveOnly}, Changes: []FieldChange{{"status", "Trial", "Active"}}},
+		"soylent":   {Action: ActionObserve, Reason: "Drifted", LicenseID: "a0N000000000005AAA", Flags: []string{FlagObserveOnly}, Changes: []FieldChange{{"status", "Trial", "Active"}}},
 		"wonka":     {Action: ActionUnchanged, LicenseID: "a0N000000000006AAA"},
 		"cyberdyne": {Action: ActionImpossible, Reason: "Uninstalled", LicenseID: "a0N000000000007AAA", Flags: []string{FlagImpossible}, Changes: []FieldChange{{"status", "Uninstalled", "Active"}}},
 		"stark": {Action: ActionUpdate, LicenseID: "a0N000000000010AAA", Flags: []string{FlagAccessReduction},
@@ -183,4 +187,97 @@ func TestPlanRefusesBadFilesNamingFileAndField(t *testing.T) {
 	if r := s.run(t, "plan", "-f", planDir(t), "-o", "yaml"); r.code != ExitError || !strings.Contains(r.stderr, "-o \"yaml\"") {
 		t.Errorf("plan -o yaml: exit %d, %q", r.code, r.stderr)
 	}
+}
+
+// Bug 9: two Licenses in the directory that name the same LMO record (an imported License beside a
+// hand-written one) would write alternately. The plan shows the one the operator lets write (the
+// oldest, then the first by name) and blocks the other, naming the owner.
+func TestPlanFlagsTwoLicensesForOneRecord(t *testing.T) {
+	s := startSim(t, func() time.Time { return today })
+	dup := `apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: globex-copy}
+spec: {packageRef: {name: acme-projects}, licenseID: a0N000000000001, seats: 70}
+---
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: globex}
+spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004XyZ1AAA, seats: 60}
+`
+	r := s.run(t, "plan", "-f", writeFiles(t, map[string]string{"packages.yaml": planPackages, "globex.yaml": dup}), "-o", "json")
+	if r.code != ExitChanges {
+		t.Fatalf("plan exited %d, want 2:\n%s", r.code, r.stderr)
+	}
+	var plan Plan
+	if err := json.Unmarshal([]byte(r.stdout), &plan); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]PlannedLicense{}
+	for _, l := range plan.Licenses {
+		got[l.Name] = l
+	}
+	if p := got["globex"]; p.Action != ActionUpdate {
+		t.Errorf("globex (the owner): action %q %q, want update", p.Action, p.Reason)
+	}
+	p := got["globex-copy"]
+	if p.Action != ActionBlocked || p.Reason != "DuplicateLicense" || !strings.Contains(p.Message, "globex ") {
+		t.Errorf("globex-copy: %q %q %q, want blocked DuplicateLicense naming globex", p.Action, p.Reason, p.Message)
+	}
+	if p.Owner != "globex" || !slices.Contains(p.Flags, FlagDuplicate) {
+		t.Errorf("globex-copy: owner %q flags %v, want owner globex and flag %s", p.Owner, p.Flags, FlagDuplicate)
+	}
+	s.assertNoWrites(t)
+}
+
+// A record holding a value the operator cannot read blocks only its own License, in the plan as in
+// the operator, and the plan names the field and the value.
+func TestPlanBlocksAnUnreadableRecordOnly(t *testing.T) {
+	data, err := os.ReadFile("testdata/seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frozen := "licenses:\n  - {id: a0N000000000099AAA, subscriberOrgID: 00D5g00000FrOzNAAA, packageID: 033000000000001AAA, status: Frozen, seats: 10}\n"
+	seed, err := lmosim.ParseSeed([]byte(strings.Replace(string(data), "licenses:\n", frozen, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := lmosim.New(seed, lmosim.Options{Now: func() time.Time { return today }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	s := &sim{Server: srv, url: url}
+	lics := `apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: frozen}
+spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g00000FrOzNAAA, seats: 20}
+---
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: globex}
+spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004XyZ1AAA, seats: 60}
+`
+	r := s.run(t, "plan", "-f", writeFiles(t, map[string]string{"packages.yaml": planPackages, "l.yaml": lics}), "-o", "json")
+	if r.code != ExitChanges {
+		t.Fatalf("plan exited %d, want 2:\n%s", r.code, r.stderr)
+	}
+	var plan Plan
+	if err := json.Unmarshal([]byte(r.stdout), &plan); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]PlannedLicense{}
+	for _, l := range plan.Licenses {
+		got[l.Name] = l
+	}
+	if p := got["frozen"]; p.Action != ActionBlocked || p.Reason != "UnreadableRecord" || !strings.Contains(p.Message, `"Frozen"`) {
+		t.Errorf("frozen: %q %q %q, want blocked UnreadableRecord naming the status", p.Action, p.Reason, p.Message)
+	}
+	if p := got["globex"]; p.Action != ActionUpdate {
+		t.Errorf("globex: %q %q, want update", p.Action, p.Reason)
+	}
+	s.assertNoWrites(t)
 }

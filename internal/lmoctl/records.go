@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
@@ -211,35 +210,6 @@ func valueText(dataType string, v salesforce.FeatureParameterValue) string {
 		}
 	}
 	return ""
-}
-
-// observedTerms maps a license record and its values to drift terms, as the operator's mirror
-// does: a negative seat count is a site license, an empty or 1970-01-01 expiration is Never.
-func observedTerms(l salesforce.License, values map[string]string) drift.Terms {
-	t := drift.Terms{Status: l.Status, Expiration: drift.Never, Params: map[string]string{}}
-	if l.Seats != nil {
-		n := int64(*l.Seats)
-		if n < 0 {
-			n = drift.SiteLicenseSeats
-		}
-		t.Seats = &n
-	}
-	if !l.NeverExpires() {
-		t.Expiration = l.Expiration.String()
-	}
-	for name, v := range values {
-		t.Params[name] = v
-	}
-	return t
-}
-
-// usedLicenses is the record's seats in use, or nil.
-func usedLicenses(l salesforce.License) *int64 {
-	if l.UsedLicenses == nil {
-		return nil
-	}
-	n := int64(*l.UsedLicenses)
-	return &n
 }
 
 // must panics on a programming error: the batches built here never hold more than five queries.

@@ -38,7 +38,6 @@ func hostileCases() []*hostile {
 		{mode: "hugeBody", want: "byte cap"},
 		{mode: "endlessPaging", want: "records received but totalSize is"},
 		{mode: "duplicateIds", want: "records received but totalSize is"},
-		{mode: "unknownPicklist", want: `"Pending Review"`},
 	}
 }
 
@@ -240,5 +239,37 @@ var _ = Describe("Hostile poll answers after the mirror is loaded", Ordered, Con
 			Eventually(func() float64 { return h.env.sim.seats(lic1) }, 45*time.Second).Should(BeEquivalentTo(60), "%s", h)
 		}
 		GinkgoWriter.Printf("all restored %s after the faults were cleared\n", time.Since(start))
+	})
+})
+
+// A status outside the four the operator knows is a value Salesforce can hold (the Status picklist
+// is not restricted): the LMO loads, each odd record is quarantined (never written, the License bound
+// to it Stalled naming the field and value), and once the record is readable again the License
+// proceeds.
+var _ = Describe("An LMO answering a status the operator does not know", Ordered, func() {
+	var e *env
+	BeforeAll(func() {
+		s := startSim(baseSeed(seedLicenses))
+		Expect(s.AddFault(corrupt("unknownPicklist"))).To(Succeed())
+		e = newEnv(s, "unknown-status")
+		needs60(e)
+	})
+
+	It("loads, and stalls only the License of the unreadable record, writing nothing", func() {
+		Eventually(func(g Gomega) {
+			g.Expect(cond(e.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+			l := e.get("globex")
+			stalled := cond(l.Status.Conditions, licensingv1alpha1.ConditionStalled)
+			g.Expect(stalled.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(stalled.Reason).To(Equal(licensingv1alpha1.ReasonUnreadableRecord))
+			g.Expect(stalled.Message).To(ContainSubstring(`"Pending Review"`))
+		}, eventually).Should(Succeed())
+		Consistently(func() int64 { return e.sim.writes() }, 2*time.Second, 500*time.Millisecond).Should(BeZero())
+	})
+
+	It("writes once the record reads again", func() {
+		e.sim.ClearFaults()
+		e.sim.edit(lic1, map[string]any{"sfLma__Seats__c": 5})
+		Eventually(func() float64 { return e.sim.seats(lic1) }, 45*time.Second).Should(BeEquivalentTo(60))
 	})
 })

@@ -1,0 +1,342 @@
+// Package decide is the one procedure that says what may be written to an LMO license record now:
+// for a License (License), when a License is deleted, and for a package's default terms (Defaults).
+// The License controller, the engine writer's flush-time re-check and `lmoctl plan` all call it, so
+// the plan says exactly what the operator does.
+//
+// Each decision is a chain of checks over a read-only view, in the style of cert-manager's
+// certificate policy chain: the first check that decides the case gives the verdict. Everything here
+// is a pure function of its arguments: no clock (today is an argument), no I/O.
+package decide
+
+import (
+	"strings"
+	"time"
+
+	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/drift"
+	"github.com/lmo-operator/lmo-operator/internal/engine"
+)
+
+// Actions: what the operator does about a License (or a package's defaults for one install) now.
+// `lmoctl plan -o json` shows them as they are.
+const (
+	// ActionUnchanged: the record matches every managed field; nothing is written.
+	ActionUnchanged = "unchanged"
+	// ActionUpdate: the differing fields are written (Verdict.Write).
+	ActionUpdate = "update"
+	// ActionHeld: the change cuts the customer's access now and waits for an approval.
+	ActionHeld = "held"
+	// ActionImpossible: the LMO never makes the change (Active to Trial, a trial over 90 days, an
+	// Uninstalled record).
+	ActionImpossible = "impossible"
+	// ActionAwaitingInstall: the subscriber has not installed; the terms apply when it does.
+	ActionAwaitingInstall = "awaitingInstall"
+	// ActionObserve: the Observe policy; the record differs and nothing is written.
+	ActionObserve = "observe"
+	// ActionPaused: the paused annotation stops the write.
+	ActionPaused = "paused"
+	// ActionBlocked: the License cannot be applied as written (ambiguous subscriber, record or
+	// package not found, a parameter the package lacks or cannot write, a record another License
+	// owns, a record the operator cannot read, an LMO that refuses writes).
+	ActionBlocked = "blocked"
+	// ActionRelease: the License is being deleted and nothing needs writing first; let it go.
+	ActionRelease = "release"
+)
+
+// Verdict is what may be done now, and why.
+type Verdict struct {
+	// Action is one of the Action constants.
+	Action string
+	// Reason is the condition reason the operator shows (a License condition reason, or
+	// DefaultsMismatch for package defaults); empty when there is nothing to explain.
+	Reason string
+	// Message explains Reason in a sentence a user can act on.
+	Message string
+	// Drift are the managed fields whose record value differs, in drift order.
+	Drift []drift.FieldDrift
+	// Write is set only when something may be written now: the differing fields, after every guard.
+	Write *engine.Write
+	// Reductions say how the change cuts the customer's access now (held or approved).
+	Reductions []string
+}
+
+// Input is everything the decision for one License needs, read-only.
+type Input struct {
+	// License is the License: spec, annotations and deletion timestamp.
+	License *licensingv1alpha1.License
+	// Record is the LMO record the License resolved to (see Resolve).
+	Record engine.License
+	// Params are the package's feature parameters by full name.
+	Params map[string]drift.Param
+	// Owner, when set, is the name of another License that owns the record: this one writes nothing.
+	Owner string
+	// WritesBlocked, when set, says why the LMO takes no write (a non-production org).
+	WritesBlocked string
+	// Today is the current time; only its UTC date is used.
+	Today time.Time
+}
+
+// check is one link of a chain: it returns the verdict and true when it decides the case.
+type check func(c *licenseCase) (Verdict, bool)
+
+// licenseCase is a License and its record, with the comparisons every check reads.
+type licenseCase struct {
+	Input
+	desired, observed drift.Terms
+	diffs             []drift.FieldDrift
+	// summary names the drifted fields, comma-separated, as status.driftSummary shows them.
+	summary string
+	today   string
+}
+
+// licenseChain decides a License that is not being deleted, in this order.
+var licenseChain = []check{
+	duplicate, unreadable, terminal, invalidExpiration, featureParameters,
+	observePolicy, paused, noDrift, transition, accessReduction, writesBlocked, update,
+}
+
+// deletionChain decides a License being deleted.
+var deletionChain = []check{
+	keepsRecord, notOwner, gone, unreadable, deletionHeld, writesBlocked, suspend,
+}
+
+// License decides what may be written now for a License whose record is in.Record.
+func License(in Input) Verdict {
+	c := &licenseCase{Input: in, desired: DesiredTerms(in.License.Spec), observed: ObservedTerms(in.Record)}
+	c.diffs = drift.Diff(c.desired, c.observed)
+	c.summary = Summary(c.diffs)
+	c.today = in.Today.UTC().Format(time.DateOnly)
+	chain := licenseChain
+	if !in.License.DeletionTimestamp.IsZero() {
+		chain = deletionChain
+	}
+	for _, f := range chain {
+		if v, done := f(c); done {
+			if v.Drift == nil {
+				v.Drift = c.diffs
+			}
+			return v
+		}
+	}
+	panic("decide: the chain decided nothing") // update always decides
+}
+
+// Summary names the drifted fields, comma-separated.
+func Summary(diffs []drift.FieldDrift) string {
+	names := make([]string, len(diffs))
+	for i, d := range diffs {
+		names[i] = d.Field
+	}
+	return strings.Join(names, ",")
+}
+
+func stop(action, reason, msg string) (Verdict, bool) {
+	return Verdict{Action: action, Reason: reason, Message: msg}, true
+}
+
+// duplicate: another License owns the record.
+func duplicate(c *licenseCase) (Verdict, bool) {
+	if c.Owner == "" {
+		return Verdict{}, false
+	}
+	return stop(ActionBlocked, licensingv1alpha1.ReasonDuplicateLicense, DuplicateMessage(c.Owner, c.Record.ID))
+}
+
+// DuplicateMessage explains why a License that does not own its record writes nothing.
+func DuplicateMessage(owner, recordID string) string {
+	return "License " + owner + " owns license record " + recordID + " (the oldest License that names a record owns it); this License writes nothing. Delete one of the two, or point this one at another record"
+}
+
+// unreadable: the record holds a value the operator cannot read, so nothing is written to it.
+func unreadable(c *licenseCase) (Verdict, bool) {
+	if c.Record.Unreadable == "" {
+		return Verdict{}, false
+	}
+	return stop(ActionBlocked, licensingv1alpha1.ReasonUnreadableRecord, UnreadableMessage(c.Record))
+}
+
+// UnreadableMessage explains why a record is never written.
+func UnreadableMessage(rec engine.License) string {
+	return "License record " + rec.ID + " holds a value the operator cannot read (" + rec.Unreadable + "); it is not written until the value is corrected in the LMO"
+}
+
+// terminal: an Uninstalled record is never written.
+func terminal(c *licenseCase) (Verdict, bool) {
+	d := drift.Terminal(c.observed)
+	if d.Allowed() {
+		return Verdict{}, false
+	}
+	if len(c.diffs) == 0 && !hasManagedFields(c.desired) {
+		return stop(ActionUnchanged, licensingv1alpha1.ReasonSynced, "The customer uninstalled the package; nothing is managed")
+	}
+	return stop(ActionImpossible, d.Reason, d.Message)
+}
+
+// invalidExpiration: admission checks the shape of spec.expiration, not the calendar.
+func invalidExpiration(c *licenseCase) (Verdict, bool) {
+	exp := c.License.Spec.Expiration
+	if exp == "" || exp == licensingv1alpha1.Never || drift.ValidDate(exp) {
+		return Verdict{}, false
+	}
+	return stop(ActionBlocked, licensingv1alpha1.ReasonInvalidSpec, "spec.expiration "+exp+" is not a calendar date")
+}
+
+// featureParameters: each must exist, be writable and have a value of its type.
+func featureParameters(c *licenseCase) (Verdict, bool) {
+	d := drift.Params(c.desired.Params, paramKinds(c.License.Spec), c.Params)
+	if d.Allowed() {
+		return Verdict{}, false
+	}
+	return stop(ActionBlocked, d.Reason, d.Message)
+}
+
+// observePolicy: drift is reported, nothing is written.
+func observePolicy(c *licenseCase) (Verdict, bool) {
+	if c.License.Spec.ManagementPolicy != licensingv1alpha1.PolicyObserve {
+		return Verdict{}, false
+	}
+	if len(c.diffs) == 0 {
+		return stop(ActionUnchanged, licensingv1alpha1.ReasonSynced, "The LMO record matches the spec")
+	}
+	return stop(ActionObserve, licensingv1alpha1.ReasonDrifted, "Observe policy: the LMO record differs from the spec in "+c.summary)
+}
+
+// paused: the annotation stops writes.
+func paused(c *licenseCase) (Verdict, bool) {
+	if !Paused(c.License) {
+		return Verdict{}, false
+	}
+	if len(c.diffs) == 0 {
+		return stop(ActionUnchanged, licensingv1alpha1.ReasonPaused, "Paused; the LMO record matches the spec")
+	}
+	return stop(ActionPaused, licensingv1alpha1.ReasonPaused, "Paused: the LMO record differs from the spec in "+c.summary)
+}
+
+// noDrift: nothing to write.
+func noDrift(c *licenseCase) (Verdict, bool) {
+	if len(c.diffs) > 0 {
+		return Verdict{}, false
+	}
+	return stop(ActionUnchanged, licensingv1alpha1.ReasonSynced, "The LMO record matches the spec")
+}
+
+// transition: changes Salesforce never makes.
+func transition(c *licenseCase) (Verdict, bool) {
+	d := drift.Transition(c.desired, c.observed, c.Today.UTC())
+	if d.Allowed() {
+		return Verdict{}, false
+	}
+	return stop(ActionImpossible, d.Reason, d.Message)
+}
+
+// accessReduction: a change that cuts access now waits for the approval annotation.
+func accessReduction(c *licenseCase) (Verdict, bool) {
+	reductions := drift.AccessReductions(c.desired, c.observed, c.Record.UsedLicenses, c.today)
+	held := drift.HoldAccessReduction(reductions, approved(c.License), licensingv1alpha1.AnnotationAllowAccessReduction)
+	if held.Allowed() {
+		return Verdict{}, false
+	}
+	return Verdict{Action: ActionHeld, Reason: held.Reason, Message: held.Message, Reductions: reductions}, true
+}
+
+// writesBlocked: the LMO takes no write.
+func writesBlocked(c *licenseCase) (Verdict, bool) {
+	if c.WritesBlocked == "" {
+		return Verdict{}, false
+	}
+	return stop(ActionBlocked, licensingv1alpha1.ReasonLMONotReady, engine.ErrWritesBlocked.Error()+": "+c.WritesBlocked)
+}
+
+// update: every guard passed; write the fields that differ.
+func update(c *licenseCase) (Verdict, bool) {
+	w := writeFor(c.Record.ID, c.diffs, c.desired)
+	return Verdict{Action: ActionUpdate, Reason: licensingv1alpha1.ReasonWriteQueued, Message: "Writing " + c.summary + " to the LMO",
+		Write: &w, Reductions: drift.AccessReductions(c.desired, c.observed, c.Record.UsedLicenses, c.today)}, true
+}
+
+// keepsRecord: only deletionPolicy Suspend (Enforce, not paused) writes on delete.
+func keepsRecord(c *licenseCase) (Verdict, bool) {
+	if SuspendsOnDelete(c.License) {
+		return Verdict{}, false
+	}
+	return stop(ActionRelease, "", "The License is deleted and its license record is left as it is")
+}
+
+// notOwner: a License that does not own its record leaves it alone on delete.
+func notOwner(c *licenseCase) (Verdict, bool) {
+	if c.Owner == "" {
+		return Verdict{}, false
+	}
+	return stop(ActionRelease, "", "License "+c.Owner+" owns license record "+c.Record.ID+"; deleting this License leaves it as it is")
+}
+
+// gone: a record that is Suspended or Uninstalled needs no suspension.
+func gone(c *licenseCase) (Verdict, bool) {
+	switch c.Record.Status {
+	case string(licensingv1alpha1.LicenseStatusSuspended), string(licensingv1alpha1.LicenseStatusUninstalled):
+		return stop(ActionRelease, "", "License record "+c.Record.ID+" is already "+c.Record.Status)
+	}
+	return Verdict{}, false
+}
+
+// deletionHeld: suspending on delete cuts the customer off and needs the approval annotation.
+func deletionHeld(c *licenseCase) (Verdict, bool) {
+	if approved(c.License) {
+		return Verdict{}, false
+	}
+	rec := c.Record
+	return Verdict{Action: ActionHeld, Reason: licensingv1alpha1.ReasonAccessReductionHeld,
+		Message: "Deleting this License suspends license " + rec.ID + " (" + rec.Status + " to Suspended), which cuts the customer off; add the annotation " +
+			licensingv1alpha1.AnnotationAllowAccessReduction + ": \"true\" to proceed, or set spec.deletionPolicy to Orphan",
+		Reductions: []string{"status " + rec.Status + " to Suspended"}}, true
+}
+
+// suspend: the approved suspension on delete.
+func suspend(c *licenseCase) (Verdict, bool) {
+	suspended := string(licensingv1alpha1.LicenseStatusSuspended)
+	return Verdict{Action: ActionUpdate, Reason: licensingv1alpha1.ReasonWriteQueued,
+		Message: "Suspending license " + c.Record.ID + " before the License is deleted",
+		Write:   &engine.Write{LicenseID: c.Record.ID, Status: &suspended}, Reductions: []string{"status " + c.Record.Status + " to Suspended"},
+		Drift: []drift.FieldDrift{{Field: drift.FieldStatus, Desired: suspended, Observed: c.Record.Status}}}, true
+}
+
+// Paused reports whether the License carries the paused annotation.
+func Paused(lic *licensingv1alpha1.License) bool {
+	return lic.Annotations[licensingv1alpha1.AnnotationPaused] == "true"
+}
+
+func approved(lic *licensingv1alpha1.License) bool {
+	return lic.Annotations[licensingv1alpha1.AnnotationAllowAccessReduction] == "true"
+}
+
+// SuspendsOnDelete reports whether deleting the License suspends its record first: deletionPolicy
+// Suspend, under Enforce, not paused (a paused License never blocks its deletion).
+func SuspendsOnDelete(lic *licensingv1alpha1.License) bool {
+	return lic.Spec.DeletionPolicy == licensingv1alpha1.DeletionPolicySuspend &&
+		lic.Spec.ManagementPolicy != licensingv1alpha1.PolicyObserve && !Paused(lic)
+}
+
+// writeFor is the write that sets the drifted fields to the desired values.
+func writeFor(licenseID string, diffs []drift.FieldDrift, desired drift.Terms) engine.Write {
+	w := engine.Write{LicenseID: licenseID}
+	for _, d := range diffs {
+		switch d.Field {
+		case drift.FieldStatus:
+			s := desired.Status
+			w.Status = &s
+		case drift.FieldSeats:
+			n := *desired.Seats
+			w.Seats = &n
+		case drift.FieldExpiration:
+			e := desired.Expiration
+			w.Expiration = &e
+		default:
+			name := strings.TrimSuffix(strings.TrimPrefix(d.Field, "featureParameters["), "]")
+			if w.Params == nil {
+				w.Params = map[string]string{}
+			}
+			w.Params[name] = desired.Params[name]
+		}
+	}
+	return w
+}

@@ -1,0 +1,105 @@
+package lmoctl
+
+import (
+	"sort"
+
+	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+)
+
+// recordView is what a command read from the LMO, in the shapes the operator's mirror holds, so that
+// plan decides over the same records with the same functions as the operator. It implements
+// PlanRecords.
+type recordView struct {
+	// packages by 15-character 033 id.
+	packages map[string]engine.Package
+	// params by 15-character 033 id, then full name.
+	params map[string]map[string]engine.FeatureParameter
+	// licenses by 15-character id.
+	licenses map[string]engine.License
+	// bySubscriber holds license ids by 15-character package id and subscriber org id, in id order.
+	bySubscriber map[[2]string][]string
+}
+
+var _ PlanRecords = (*recordView)(nil)
+
+// view turns the records read for plan into the mirror's shapes.
+func (r *lmoRecords) view() *recordView {
+	v := &recordView{packages: map[string]engine.Package{}, params: map[string]map[string]engine.FeatureParameter{},
+		licenses: map[string]engine.License{}, bySubscriber: map[[2]string][]string{}}
+	for pid, p := range r.packages {
+		v.packages[pid] = engine.Package{RecordID: p.ID, PackageID: p.PackageID, Name: p.Name, LatestVersion: p.LatestVersion}
+	}
+	for pid, params := range r.params {
+		v.params[pid] = map[string]engine.FeatureParameter{}
+		for name, fp := range params {
+			v.params[pid][name] = engine.FeatureParameter{RecordID: fp.ID, PackageID: r.packages[pid].PackageID,
+				FullName: fp.FullName, DataType: fp.DataType, Direction: fp.DataFlowDirection}
+		}
+	}
+	for _, l := range r.licenses { // in Id order
+		pid := r.packageOf(l)
+		v.licenses[id15(l.ID)] = mirrorLicense(l, r.packages[pid].PackageID, r.values[id15(l.ID)], r.params[pid])
+		key := [2]string{pid, id15(l.SubscriberOrgID)}
+		v.bySubscriber[key] = append(v.bySubscriber[key], id15(l.ID))
+	}
+	return v
+}
+
+// mirrorLicense is a license record as the operator's mirror holds it (engine's licenseFromRecord):
+// a negative seat count is a site license, an empty or 1970-01-01 expiration is Never, and a value
+// the operator cannot read leaves the field empty and is named in Unreadable.
+func mirrorLicense(l salesforce.License, packageID string, values map[string]string, params map[string]salesforce.FeatureParameter) engine.License {
+	out := engine.License{ID: l.ID, Name: l.Name, PackageID: packageID, SubscriberOrgID: l.SubscriberOrgID, Status: l.Status,
+		InstallDate: l.InstallDate.String(), Edition: l.OrgType, IsSandbox: l.IsSandbox, VersionNumber: l.VersionNumber,
+		Expiration: engine.Never, Unreadable: l.Unreadable()}
+	if l.Seats != nil && l.SeatsReadable() {
+		n := int64(*l.Seats)
+		if n < 0 {
+			n = -1
+		}
+		out.Seats = &n
+	}
+	if l.UsedLicenses != nil && l.UsedLicensesReadable() {
+		n := int64(*l.UsedLicenses)
+		out.UsedLicenses = &n
+	}
+	if !l.NeverExpires() {
+		out.Expiration = l.Expiration.String()
+	}
+	if len(values) > 0 {
+		out.Params = make(map[string]engine.ParamValue, len(values))
+		for name, value := range values {
+			fp := params[name]
+			out.Params[name] = engine.ParamValue{DataType: fp.DataType, Direction: fp.DataFlowDirection, Value: value}
+		}
+	}
+	return out
+}
+
+// Package implements decide.Records.
+func (v *recordView) Package(packageID string) (engine.Package, bool) {
+	p, ok := v.packages[id15(packageID)]
+	return p, ok
+}
+
+// License implements decide.Records.
+func (v *recordView) License(id string) (engine.License, bool) {
+	l, ok := v.licenses[id15(id)]
+	return l, ok
+}
+
+// SubscriberLicenses implements decide.Records.
+func (v *recordView) SubscriberLicenses(packageID, subscriberOrgID string) []engine.License {
+	var out []engine.License
+	for _, id := range v.bySubscriber[[2]string{id15(packageID), id15(subscriberOrgID)}] {
+		out = append(out, v.licenses[id])
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// FeatureParameters implements PlanRecords.
+func (v *recordView) FeatureParameters(packageID string) map[string]engine.FeatureParameter {
+	return v.params[id15(packageID)]
+}
