@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -59,6 +60,15 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 	}
 	before := lmo.Status.DeepCopy()
 
+	// Credentials go only to Salesforce: a LicenseManagementOrg naming another host gets no engine
+	// (and so no Secret read), whoever may edit it.
+	if field, err := r.checkHosts(&lmo); err != nil {
+		r.registry.Stop(req.String())
+		msg := field + ": " + err.Error()
+		kstatus(&lmo.Status.Conditions, lmo.Generation, false, stateStalled, licensingv1alpha1.ReasonHostNotAllowed, msg)
+		lmo.Status.ObservedGeneration = lmo.Generation
+		return r.patchStatus(ctx, &lmo, before, ctrl.Result{})
+	}
 	creds, reason, err := r.credentials(ctx, &lmo)
 	if err != nil {
 		r.registry.Stop(req.String())
@@ -68,7 +78,7 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 	cfg := engine.Config{
 		InstanceURL: lmo.Spec.InstanceURL, LoginURL: lmo.Spec.LoginURL, APIVersion: lmo.Spec.APIVersion,
 		Credentials: creds, PollInterval: durationOr(lmo.Spec.PollInterval, time.Minute),
-		ResyncInterval: durationOr(lmo.Spec.ResyncInterval, 6*time.Hour), ReservePercent: 20,
+		ResyncInterval: durationOr(lmo.Spec.ResyncInterval, 6*time.Hour), ReservePercent: 20, ExtraHosts: r.opts.AllowedHosts,
 		AllowNonProduction: lmo.Spec.AllowNonProductionOrg,
 		HTTPClient:         r.opts.HTTPClient, Log: logf.FromContext(ctx).WithName("engine"), Now: r.opts.Now,
 	}
@@ -107,6 +117,24 @@ func (r *LicenseManagementOrgReconciler) patchStatus(ctx context.Context, lmo *l
 		return ctrl.Result{}, err
 	}
 	return res, nil
+}
+
+// checkHosts refuses an instanceURL or loginURL outside Salesforce, loopback and the hosts the
+// cluster admin allowed; it names the field.
+func (r *LicenseManagementOrgReconciler) checkHosts(lmo *licensingv1alpha1.LicenseManagementOrg) (string, error) {
+	for _, f := range []struct{ name, value string }{{"spec.instanceURL", lmo.Spec.InstanceURL}, {"spec.loginURL", lmo.Spec.LoginURL}} {
+		if f.value == "" {
+			continue
+		}
+		u, err := url.Parse(f.value)
+		if err != nil {
+			return f.name, err
+		}
+		if err := salesforce.CheckHost(u.Hostname(), r.opts.AllowedHosts); err != nil {
+			return f.name, err
+		}
+	}
+	return "", nil
 }
 
 // credentials reads the LMO's Secret with an uncached get and checks its keys. The error names the

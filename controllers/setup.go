@@ -23,6 +23,9 @@ type Options struct {
 	Now func() time.Time
 	// MaxConcurrentLicenseReconciles bounds the License controller's workers; 0 means 4.
 	MaxConcurrentLicenseReconciles int
+	// AllowedHosts are hosts besides Salesforce's own and loopback that a LicenseManagementOrg may
+	// name in instanceURL and loginURL (the manager's --allowed-lmo-host, set by the cluster admin).
+	AllowedHosts []string
 }
 
 // deps are what the three reconcilers share.

@@ -127,6 +127,9 @@ const (
 	ReasonAPIBudgetLow = "APIBudgetLow"
 	// ReasonAPILimitExceeded: Salesforce answers REQUEST_LIMIT_EXCEEDED; the operator backs off.
 	ReasonAPILimitExceeded = "APILimitExceeded"
+	// ReasonHostNotAllowed: instanceURL or loginURL names a host that is not Salesforce's (nor one the
+	// cluster admin allowed); the operator sends no credentials there.
+	ReasonHostNotAllowed = "HostNotAllowed"
 	// ReasonConcurrentRequestLimit: Salesforce refuses more concurrent long-running requests
 	// (REQUEST_LIMIT_EXCEEDED, ConcurrentRequests); the operator retries in seconds.
 	ReasonConcurrentRequestLimit = "ConcurrentRequestLimit"

@@ -35,6 +35,7 @@ func main() {
 		kubeBurst            int
 		licenseWorkers       int
 		pprofAddr            string
+		allowedHosts         string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over https with authentication and authorization by the API server.")
@@ -49,6 +50,8 @@ func main() {
 	flag.IntVar(&licenseWorkers, "license-workers", 8, "License reconciles run at once.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Address Go's pprof profiles are served on (for example 127.0.0.1:6060); \"0\" disables them.")
 	opts := zap.Options{}
+	flag.StringVar(&allowedHosts, "allowed-lmo-host", "", "Comma-separated hosts, besides Salesforce's own and loopback, that a LicenseManagementOrg's "+
+		"instanceURL and loginURL may name (a private gateway); credentials are sent to no other host. Set by the cluster admin.")
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
@@ -56,7 +59,7 @@ func main() {
 
 	cfg := settings{metricsAddr: metricsAddr, probeAddr: probeAddr, secureMetrics: secureMetrics, leaderElect: enableLeaderElection,
 		leaderElectionID: leaderElectionID, leaderElectionNamespace: leaderElectionNS, watchNamespaces: watchNamespaces, qps: float32(kubeQPS), burst: kubeBurst, licenseWorkers: licenseWorkers,
-		pprofAddr: pprofAddr}
+		pprofAddr: pprofAddr, allowedHosts: splitList(allowedHosts)}
 	if err := run(cfg); err != nil {
 		log.Error(err, "Manager stopped")
 		os.Exit(1)
@@ -73,6 +76,7 @@ type settings struct {
 	qps                        float32
 	burst                      int
 	licenseWorkers             int
+	allowedHosts               []string
 	pprofAddr                  string
 }
 
@@ -119,7 +123,7 @@ func run(s settings) error {
 		return err
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controllers.SetupWithManager(ctx, mgr, controllers.Options{MaxConcurrentLicenseReconciles: s.licenseWorkers}); err != nil {
+	if err := controllers.SetupWithManager(ctx, mgr, controllers.Options{MaxConcurrentLicenseReconciles: s.licenseWorkers, AllowedHosts: s.allowedHosts}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -130,4 +134,15 @@ func run(s settings) error {
 	}
 	ctrl.Log.WithName("setup").Info("Starting manager")
 	return mgr.Start(ctx)
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

@@ -73,6 +73,8 @@ type Config struct {
 	ReservePercent int
 	// AllowNonProduction lets writes go to a Developer Edition, trial or sandbox org.
 	AllowNonProduction bool
+	// ExtraHosts are hosts besides Salesforce's own that InstanceURL and LoginURL may name.
+	ExtraHosts []string
 
 	// HTTPClient is the transport; nil uses the client's default.
 	HTTPClient *http.Client `json:"-"`
@@ -105,8 +107,8 @@ type Config struct {
 // the engine. It is a digest: the credentials cannot be read back from it.
 func (c Config) Hash() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%d\x00%t\x00", c.InstanceURL, c.LoginURL, c.APIVersion,
-		c.PollInterval, c.ResyncInterval, c.ReservePercent, c.AllowNonProduction)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%d\x00%t\x00%q\x00", c.InstanceURL, c.LoginURL, c.APIVersion,
+		c.PollInterval, c.ResyncInterval, c.ReservePercent, c.AllowNonProduction, c.ExtraHosts)
 	if j := c.Credentials.JWTBearer; j != nil {
 		fmt.Fprintf(h, "jwt\x00%s\x00%s\x00%s\x00", j.ClientID, j.Username, j.Audience)
 		h.Write(j.PrivateKeyPEM)

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,6 +30,8 @@ type connection struct {
 	username, keyFile                 string
 	lmo, namespace                    string
 	kubeconfig, kubeContext           string
+	// allowHosts are hosts besides Salesforce's own and loopback the connection may name.
+	allowHosts string
 }
 
 func (c *connection) register(fs *flag.FlagSet) {
@@ -43,6 +46,19 @@ func (c *connection) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.namespace, "namespace", "", "namespace of --lmo (default: the kubeconfig context's)")
 	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig file for --lmo (default: $KUBECONFIG or ~/.kube/config)")
 	fs.StringVar(&c.kubeContext, "context", "", "kubeconfig context for --lmo (default: the current context)")
+	fs.StringVar(&c.allowHosts, "allow-host", "", "comma-separated hosts besides Salesforce's own that the instance or login URL may name (a private gateway); "+
+		"credentials go to no other host, whatever a LicenseManagementOrg says")
+}
+
+// extraHosts are the hosts --allow-host names.
+func (c *connection) extraHosts() []string {
+	var out []string
+	for _, h := range strings.Split(c.allowHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // KubeFunc returns a reader of the cluster named by a kubeconfig file and context ("" for the
@@ -99,7 +115,7 @@ func (c *connection) config(ctx context.Context, env *Env) (salesforce.Config, e
 	or(&c.clientSecret, "LMO_CLIENT_SECRET")
 	or(&c.username, "LMO_USERNAME")
 	or(&c.keyFile, "LMO_KEY_FILE")
-	cfg := salesforce.Config{InstanceURL: c.instanceURL, LoginURL: c.loginURL, APIVersion: c.apiVersion}
+	cfg := salesforce.Config{InstanceURL: c.instanceURL, LoginURL: c.loginURL, APIVersion: c.apiVersion, ExtraHosts: c.extraHosts()}
 	switch {
 	case c.instanceURL == "":
 		return cfg, errors.New("--instance-url (or LMO_INSTANCE_URL) is required, or use --lmo NAME")
@@ -148,7 +164,7 @@ func (c *connection) fromLMO(ctx context.Context, env *Env) (salesforce.Config, 
 		}
 		return salesforce.Config{}, fmt.Errorf("--lmo: reading LicenseManagementOrg %s/%s: %w", ns, c.lmo, err)
 	}
-	cfg := salesforce.Config{InstanceURL: lmo.Spec.InstanceURL, LoginURL: lmo.Spec.LoginURL, APIVersion: lmo.Spec.APIVersion}
+	cfg := salesforce.Config{InstanceURL: lmo.Spec.InstanceURL, LoginURL: lmo.Spec.LoginURL, APIVersion: lmo.Spec.APIVersion, ExtraHosts: c.extraHosts()}
 	auth := lmo.Spec.Auth
 	var ref licensingv1alpha1.LocalObjectReference
 	switch {

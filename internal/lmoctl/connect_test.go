@@ -113,3 +113,17 @@ func TestEveryCommandHasHelpWithAnExample(t *testing.T) {
 		t.Errorf("unknown flag: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// A LicenseManagementOrg anyone with edit rights in its namespace can change must not send the
+// integration user's secret to a host of their choosing (issue 13): lmoctl --lmo refuses a
+// non-Salesforce host before any call, unless the person running it allows the host.
+func TestLMOFlagSendsCredentialsOnlyToSalesforce(t *testing.T) {
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "acme-lmo-client", Namespace: "licensing"},
+		Data: map[string][]byte{"client-id": []byte("lmo-operator"), "client-secret": []byte(testSecret)}}
+	// The check runs before any lookup or call: collector.example need not exist.
+	lmo := lmoObject("https://collector.example")
+	r := runEnv(t, nil, fakeKube(t, lmo, secret), "report", "--lmo", "acme-lmo", "--namespace", "licensing")
+	if r.code != ExitError || !strings.Contains(r.stderr, "not a Salesforce host") || strings.Contains(r.stderr, testSecret) {
+		t.Errorf("--lmo with a collector host: exit %d, %q", r.code, r.stderr)
+	}
+}

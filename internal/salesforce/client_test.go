@@ -230,6 +230,38 @@ func TestClientCredentialsRefuseTheGenericLoginHosts(t *testing.T) {
 	}
 }
 
+// Credentials go only to Salesforce: a LoginURL or InstanceURL on another host is refused before any
+// call, unless the cluster admin allowed that host (issue 13).
+func TestCredentialsGoOnlyToSalesforceHosts(t *testing.T) {
+	cc := &ClientCredentials{ClientID: testClientID, ClientSecret: testSecret}
+	cases := []struct {
+		name, instance, login string
+		extra                 []string
+		ok                    bool
+	}{
+		{"a My Domain", "https://acme.my.salesforce.com", "", nil, true},
+		{"a sandbox My Domain", "https://acme--uat.sandbox.my.salesforce.com", "", nil, true},
+		{"an Experience Cloud site as the login host", "https://acme.my.salesforce.com", "https://acme.my.site.com", nil, true},
+		{"loopback (lmosim)", "http://127.0.0.1:8090", "", nil, true},
+		{"a login URL on someone's own server", "https://acme.my.salesforce.com", "https://collector.example", nil, false},
+		{"an instance on someone's own server", "https://collector.example", "", nil, false},
+		{"a look-alike domain", "https://acme.my.salesforce.com", "https://evil-salesforce.com", nil, false},
+		{"a Salesforce name inside another domain", "https://acme.my.salesforce.com.evil.example", "", nil, false},
+		{"a host the cluster admin allowed", "https://sfgw.internal.example", "", []string{"sfgw.internal.example"}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := validate(Config{InstanceURL: tc.instance, LoginURL: tc.login, ExtraHosts: tc.extra, ClientCredentials: cc})
+			if (err == nil) != tc.ok {
+				t.Fatalf("validate: %v, want ok %v", err, tc.ok)
+			}
+			if err != nil && (!errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "not a Salesforce host")) {
+				t.Errorf("validate: %v, want ErrInvalidConfig saying the host is not Salesforce's", err)
+			}
+		})
+	}
+}
+
 func TestJWTBearerAssertion(t *testing.T) {
 	key, keyPEM := testKey()
 	login := newFakeOrg(t)

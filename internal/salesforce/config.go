@@ -36,6 +36,9 @@ type Config struct {
 	JWTBearer *JWTBearer
 	// ClientCredentials selects the OAuth 2.0 client credentials flow.
 	ClientCredentials *ClientCredentials
+	// ExtraHosts are hosts besides Salesforce's own (and loopback) that InstanceURL and LoginURL may
+	// name: a private gateway, or lmosim on another host. Credentials are sent to no other host.
+	ExtraHosts []string
 	// HTTPClient carries the transport and timeout to use; nil means a default with a 30s timeout.
 	// Its transport must verify TLS certificates. Redirects are never followed.
 	HTTPClient *http.Client
@@ -185,6 +188,14 @@ func validate(cfg Config) (*settings, error) {
 			return nil, err
 		}
 	}
+	for _, e := range []struct {
+		name string
+		u    *url.URL
+	}{{"InstanceURL", s.instance}, {"LoginURL", s.login}} {
+		if err := CheckHost(e.u.Hostname(), cfg.ExtraHosts); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, e.name, err)
+		}
+	}
 	s.apiVersion = strings.TrimPrefix(cfg.APIVersion, "v")
 	if s.apiVersion == "" {
 		s.apiVersion = DefaultAPIVersion
@@ -263,6 +274,34 @@ func parseEndpoint(name, raw string) (*url.URL, error) {
 	}
 	u.Path = ""
 	return u, nil
+}
+
+// SalesforceHost reports whether host is one of Salesforce's: login.salesforce.com,
+// test.salesforce.com, My Domain hosts (*.my.salesforce.com, *.sandbox.my.salesforce.com) and other
+// hosts under salesforce.com, Experience Cloud sites (*.my.site.com, *.site.com) and *.force.com.
+func SalesforceHost(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, domain := range []string{".salesforce.com", ".force.com", ".site.com"} {
+		if strings.HasSuffix(h, domain) && len(h) > len(domain) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckHost refuses a host credentials must not go to: anything but a Salesforce host, a loopback
+// host (lmosim in development) or one of extra (hosts the cluster admin allowed).
+func CheckHost(host string, extra []string) error {
+	if SalesforceHost(host) || isLoopback(host) {
+		return nil
+	}
+	for _, e := range extra {
+		if strings.EqualFold(strings.TrimSpace(e), host) {
+			return nil
+		}
+	}
+	return fmt.Errorf("host %q is not a Salesforce host (login.salesforce.com, test.salesforce.com, *.my.salesforce.com, *.my.site.com, *.force.com); "+
+		"credentials are sent only to Salesforce unless the cluster admin allows the host (the manager's --allowed-lmo-host)", truncate(host, 256))
 }
 
 // isLoopback reports whether host is localhost or a loopback IP address.

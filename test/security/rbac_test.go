@@ -67,12 +67,22 @@ var _ = Describe("RBAC in config/rbac", func() {
 			}
 		})
 
-		It("lets the editor manage the three kinds but not forge their status", func() {
+		It("lets the editor manage Licenses and ManagedPackages, read LicenseManagementOrgs, and forge no status", func() {
 			editor := find(editorRole)
-			for _, kind := range licensingKinds {
+			for _, kind := range []string{"licenses", "managedpackages"} {
 				for _, verb := range objectVerbs {
 					Expect(holds(editor, "licensing.lmo-operator.dev", kind, verb)).To(BeTrue(), "editor cannot %s %s", verb, kind)
 				}
+			}
+			// A LicenseManagementOrg says where the integration user's credentials go: platform admins
+			// create and change it, not every namespace editor (the edit role aggregates this one).
+			for _, verb := range readVerbs {
+				Expect(holds(editor, "licensing.lmo-operator.dev", "licensemanagementorgs", verb)).To(BeTrue(), "editor cannot %s licensemanagementorgs", verb)
+			}
+			for _, verb := range []string{"create", "update", "patch", "delete"} {
+				Expect(holds(editor, "licensing.lmo-operator.dev", "licensemanagementorgs", verb)).To(BeFalse(), "editor may %s licensemanagementorgs", verb)
+			}
+			for _, kind := range licensingKinds {
 				for _, verb := range []string{"create", "update", "patch", "delete"} {
 					Expect(holds(editor, "licensing.lmo-operator.dev", kind+"/status", verb)).To(BeFalse(),
 						"editor may %s %s/status, which only the operator sets", verb, kind)
