@@ -65,6 +65,7 @@ type LicenseSpec struct {
 	// an access reduction, held unless approved by annotation.
 	// +kubebuilder:validation:MaxLength=10
 	// +kubebuilder:validation:Pattern=`^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])|Never)$`
+	// +kubebuilder:validation:XValidation:rule="self == 'Never' || !format.date().validate(self).hasValue()",message="expiration must be a calendar date (YYYY-MM-DD) or Never"
 	// +optional
 	Expiration string `json:"expiration,omitempty"`
 
@@ -113,6 +114,7 @@ type FeatureParameterValue struct {
 	// date is the value of a Date feature parameter, YYYY-MM-DD.
 	// +kubebuilder:validation:MaxLength=10
 	// +kubebuilder:validation:Pattern=`^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$`
+	// +kubebuilder:validation:XValidation:rule="!format.date().validate(self).hasValue()",message="date must be a calendar date (YYYY-MM-DD)"
 	// +optional
 	Date *string `json:"date,omitempty"`
 }
@@ -227,7 +229,7 @@ type FieldDrift struct {
 // expiration and feature parameters, driven into the LMO's sfLma__License__c record.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=lic,categories=lmo
+// +kubebuilder:resource:shortName=lic,categories=licensing
 // +kubebuilder:printcolumn:name="Subscriber",type=string,JSONPath=`.spec.subscriberOrgID`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.observed.status`
 // +kubebuilder:printcolumn:name="Seats",type=string,JSONPath=`.status.observed.seats`

@@ -191,7 +191,7 @@ type MirrorStatus struct {
 // polling intervals and API budget. ManagedPackages refer to it by name.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=lmo,categories=lmo
+// +kubebuilder:resource:shortName=lmo,categories=licensing
 // +kubebuilder:printcolumn:name="Instance",type=string,JSONPath=`.spec.instanceURL`
 // +kubebuilder:printcolumn:name="Org",type=string,JSONPath=`.status.organization.name`
 // +kubebuilder:printcolumn:name="Licenses",type=integer,JSONPath=`.status.mirror.licenses`

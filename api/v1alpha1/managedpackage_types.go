@@ -136,7 +136,7 @@ type DefaultsStatus struct {
 // installs should get. Licenses refer to it by name.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=mpkg,categories=lmo
+// +kubebuilder:resource:shortName=mpkg,categories=licensing
 // +kubebuilder:printcolumn:name="Package ID",type=string,JSONPath=`.spec.packageID`
 // +kubebuilder:printcolumn:name="LMO",type=string,JSONPath=`.spec.lmoRef.name`
 // +kubebuilder:printcolumn:name="Name",type=string,JSONPath=`.status.package.name`

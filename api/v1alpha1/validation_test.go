@@ -102,6 +102,8 @@ var _ = Describe("Admission of bad specs", func() {
 		Entry("status in lower case", badInput{"License", with(goodLicense, map[string]any{"status": "active"}), "spec.status"}),
 		Entry("expiration 2027-13-01", badInput{"License", with(goodLicense, map[string]any{"expiration": "2027-13-01"}), "spec.expiration"}),
 		Entry("expiration 2027-02-32", badInput{"License", with(goodLicense, map[string]any{"expiration": "2027-02-32"}), "spec.expiration"}),
+		Entry("expiration 2027-02-30, not a calendar date", badInput{"License", with(goodLicense, map[string]any{"expiration": "2027-02-30"}), "spec.expiration"}),
+		Entry("a Date feature parameter 2027-02-30", badInput{"License", with(goodLicense, map[string]any{"featureParameters": fp(map[string]any{"name": "acme__X", "date": "2027-02-30"})}), "spec.featureParameters[0].date"}),
 		Entry("expiration as a timestamp", badInput{"License", with(goodLicense, map[string]any{"expiration": "2027-06-30T00:00:00Z"}), "spec.expiration"}),
 		Entry("expiration never in lower case", badInput{"License", with(goodLicense, map[string]any{"expiration": "never"}), "spec.expiration"}),
 		Entry("a feature parameter with two values", badInput{"License", with(goodLicense, map[string]any{"featureParameters": fp(map[string]any{"name": "acme__X", "integer": 1, "boolean": true})}), "spec.featureParameters[0]"}),
