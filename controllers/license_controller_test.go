@@ -72,6 +72,10 @@ var _ = Describe("LicenseManagementOrg", func() {
 			g.Expect(reason).To(Equal("SecretInvalid"))
 			g.Expect(conditionMessage(lmo.Status.Conditions, "Ready")).To(ContainSubstring(`"client-secret"`))
 			g.Expect(conditionMessage(lmo.Status.Conditions, "Ready")).NotTo(ContainSubstring(operatorPW))
+			// LMOUnreachable fires on lmo_up == 0: the series exists and says down.
+			up, ok := gaugeValue("lmo_up", map[string]string{"lmo": e.ns + "/acme"})
+			g.Expect(ok).To(BeTrue(), "no lmo_up series for an LMO whose Secret is broken")
+			g.Expect(up).To(BeZero())
 		}, secretProblemRecheck+eventually).Should(Succeed())
 	})
 })

@@ -64,6 +64,7 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 	// (and so no Secret read), whoever may edit it.
 	if field, err := r.checkHosts(&lmo); err != nil {
 		r.registry.Stop(req.String())
+		metrics.SetDown(req.String())
 		msg := field + ": " + err.Error()
 		kstatus(&lmo.Status.Conditions, lmo.Generation, false, stateStalled, licensingv1alpha1.ReasonHostNotAllowed, msg)
 		lmo.Status.ObservedGeneration = lmo.Generation
@@ -72,6 +73,8 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 	creds, reason, err := r.credentials(ctx, &lmo)
 	if err != nil {
 		r.registry.Stop(req.String())
+		// No engine runs: lmo_up says so (a missing series would keep LMOUnreachable silent).
+		metrics.SetDown(req.String())
 		setSecretProblem(&lmo, reason, err.Error())
 		return r.patchStatus(ctx, &lmo, before, ctrl.Result{RequeueAfter: secretProblemRecheck})
 	}

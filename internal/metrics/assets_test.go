@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,5 +97,88 @@ func keys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// targetLabels are the labels Prometheus Operator puts on every scraped series; an exported label of
+// the same name is renamed exported_<name> (ServiceMonitors here do not honour labels), so alerts and
+// dashboards would read the operator's own namespace or pod instead of the one meant.
+var targetLabels = []string{"namespace", "pod", "service", "job", "instance", "container", "endpoint"}
+
+func TestNoExportedLabelCollidesWithATargetLabel(t *testing.T) {
+	for name, labels := range exportedLabels(t) {
+		for _, l := range labels {
+			for _, target := range targetLabels {
+				if l == target {
+					t.Errorf("%s has the label %q, which Prometheus Operator's target label overwrites", name, l)
+				}
+			}
+		}
+	}
+}
+
+// The alerts may only name, in $labels, labels that their series carry (or target labels).
+func TestAlertsNameOnlyLabelsTheirSeriesCarry(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "config", "prometheus", "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := exportedLabels(t)
+	var rule struct {
+		Spec struct {
+			Groups []struct {
+				Rules []struct {
+					Alert       string            `json:"alert"`
+					Expr        string            `json:"expr"`
+					Annotations map[string]string `json:"annotations"`
+				} `json:"rules"`
+			} `json:"groups"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(data, &rule); err != nil {
+		t.Fatal(err)
+	}
+	ref := regexp.MustCompile(`\$labels\.([a-z_]+)`)
+	series := regexp.MustCompile(`\blmo_[a-z_]+`)
+	for _, g := range rule.Spec.Groups {
+		for _, r := range g.Rules {
+			carried := map[string]bool{}
+			for _, tl := range targetLabels {
+				carried[tl] = true
+			}
+			for _, name := range series.FindAllString(r.Expr, -1) {
+				for _, l := range labels[strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")] {
+					carried[l] = true
+				}
+			}
+			for _, text := range r.Annotations {
+				for _, m := range ref.FindAllStringSubmatch(text, -1) {
+					if !carried[m[1]] {
+						t.Errorf("alert %s names $labels.%s, which its series do not carry", r.Alert, m[1])
+					}
+				}
+			}
+		}
+	}
+}
+
+// exportedLabels lists each exported metric's variable labels.
+func exportedLabels(t *testing.T) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	re := regexp.MustCompile(`fqName: "([^"]+)".*variableLabels: \{([^}]*)\}`)
+	for _, c := range []prometheus.Collector{apiCalls, apiUsage, apiReserve, writeBatchSize, recordsWritten, syncDuration,
+		licenses, trialsExpiring, drifted, lmoUp} {
+		ch := make(chan *prometheus.Desc, 4)
+		c.Describe(ch)
+		close(ch)
+		for d := range ch {
+			m := re.FindStringSubmatch(d.String())
+			if m == nil {
+				t.Fatalf("cannot read the labels of %s", d)
+			}
+			out[m[1]] = strings.Fields(strings.ReplaceAll(m[2], ",", " "))
+		}
+	}
 	return out
 }

@@ -63,8 +63,9 @@ var (
 	// drifted counts License resources whose LMO record differs from the spec.
 	drifted = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "lmo_licenses_drifted",
-		Help: "License resources whose LMO record differs from the spec (Drifted=True), by namespace.",
-	}, []string{"namespace"})
+		Help: "License resources whose LMO record differs from the spec (Drifted=True), by the Licenses' namespace.",
+		// Not "namespace": Prometheus Operator sets that target label to the operator's own namespace.
+	}, []string{"license_namespace"})
 
 	// lmoUp is 1 while the operator holds a session for the LMO.
 	lmoUp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -127,6 +128,10 @@ func SetLMO(lmo string, s LMOState) {
 		trialsExpiring.WithLabelValues(lmo, k[0], k[1]).Set(float64(n))
 	}
 }
+
+// SetDown records that no engine runs for the LMO (its Secret is missing or invalid, or its host is
+// not allowed): lmo_up is 0, so LMOUnreachable fires.
+func SetDown(lmo string) { lmoUp.WithLabelValues(lmo).Set(0) }
 
 // ForgetLMO removes the series of an LMO that no longer exists.
 func ForgetLMO(lmo string) {
