@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -330,6 +331,44 @@ var _ = Describe("helm lint and helm template", Ordered, func() {
 
 	It("watches every namespace unless told otherwise", func() {
 		Expect(args(onlyOfKind(defaults, "Deployment"))).NotTo(ContainElement(HavePrefix("--watch-namespaces")))
+	})
+
+	It("reads Secrets only in the watched namespaces when rbac.namespacedSecrets is on", func() {
+		objs := render(releaseName, "--set", "rbac.namespacedSecrets=true,watchNamespaces={team-a,team-b}")
+		for _, cr := range ofKind(objs, "ClusterRole") {
+			rules, _ := field(cr, "rules").([]any)
+			for _, r := range rules {
+				resources, _ := r.(map[string]any)["resources"].([]any)
+				Expect(resources).NotTo(ContainElement("secrets"), "ClusterRole %s grants Secrets", cr.GetName())
+			}
+		}
+		readers := map[string]bool{}
+		for _, role := range ofKind(objs, "Role") {
+			rules, _ := field(role, "rules").([]any)
+			for _, r := range rules {
+				rule := r.(map[string]any)
+				if slices.Contains(rule["resources"].([]any), any("secrets")) {
+					Expect(rule["verbs"]).To(Equal([]any{"get"}), "Role %s/%s", role.GetNamespace(), role.GetName())
+					readers[role.GetNamespace()] = true
+				}
+			}
+		}
+		Expect(readers).To(Equal(map[string]bool{"team-a": true, "team-b": true}))
+		bound := map[string]bool{}
+		for _, rb := range ofKind(objs, "RoleBinding") {
+			if field(rb, "roleRef", "name") == "lmo-operator-secret-reader" {
+				subject := field(rb, "subjects").([]any)[0].(map[string]any)
+				Expect(subject["namespace"]).To(Equal(releaseNamespace))
+				bound[rb.GetNamespace()] = true
+			}
+		}
+		Expect(bound).To(Equal(map[string]bool{"team-a": true, "team-b": true}))
+	})
+
+	It("refuses namespaced Secret access without watched namespaces", func() {
+		_, stderr, err := runHelm("template", releaseName, chartDir, "--set", "rbac.namespacedSecrets=true")
+		Expect(err).To(HaveOccurred())
+		Expect(stderr).To(ContainSubstring("needs watchNamespaces"))
 	})
 
 	It("refuses more than one replica without leader election", func() {

@@ -53,6 +53,19 @@ var _ = Describe("RBAC in config/rbac", func() {
 	Describe("the roles for teams", func() {
 		readVerbs := []string{"get", "list", "watch"}
 
+		It("gives leader election only the Lease verbs it uses: get, create, update", func() {
+			lease := find(leaderElectionRole)
+			var verbs []string
+			for _, rule := range lease.Rules {
+				for _, g := range grants(rule) {
+					if g.Resource == "leases" {
+						verbs = append(verbs, g.Verb)
+					}
+				}
+			}
+			Expect(verbs).To(ConsistOf("get", "create", "update"))
+		})
+
 		It("lets the viewer read the three kinds and nothing more", func() {
 			viewer := find(viewerRole)
 			for _, kind := range licensingKinds {
