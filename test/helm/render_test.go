@@ -371,6 +371,47 @@ var _ = Describe("helm lint and helm template", Ordered, func() {
 		Expect(stderr).To(ContainSubstring("needs watchNamespaces"))
 	})
 
+	It("refuses an unknown value, naming it", func() {
+		_, stderr, err := runHelm("template", releaseName, chartDir, "--set", "metrics.prot=9443")
+		Expect(err).To(HaveOccurred())
+		Expect(stderr).To(ContainSubstring("prot"))
+	})
+
+	It("passes a proxy, a CA bundle and allowed hosts to the manager", func() {
+		objs := render(releaseName,
+			"--set-json", `extraEnv=[{"name":"HTTPS_PROXY","value":"http://proxy.example:3128"}]`,
+			"--set-json", `extraVolumes=[{"name":"ca","configMap":{"name":"corp-ca"}}]`,
+			"--set-json", `extraVolumeMounts=[{"name":"ca","mountPath":"/etc/ssl/corp","readOnly":true}]`,
+			"--set", "allowedLMOHosts={sfgw.corp.example}")
+		deployment := onlyOfKind(objs, "Deployment")
+		c := manager(deployment)
+		Expect(c["env"]).To(ContainElement(map[string]any{"name": "HTTPS_PROXY", "value": "http://proxy.example:3128"}))
+		Expect(c["volumeMounts"]).To(ContainElement(map[string]any{"name": "ca", "mountPath": "/etc/ssl/corp", "readOnly": true}))
+		Expect(field(deployment, "spec", "template", "spec", "volumes")).To(ContainElement(map[string]any{"name": "ca", "configMap": map[string]any{"name": "corp-ca"}}))
+		Expect(args(deployment)).To(ContainElement("--allowed-lmo-host=sfgw.corp.example"))
+	})
+
+	It("installs a PodDisruptionBudget and spreads replicas when asked, and refuses a budget for one replica", func() {
+		objs := render(releaseName, "--set", "replicaCount=2,podDisruptionBudget.enabled=true",
+			"--set-json", `topologySpreadConstraints=[{"maxSkew":1,"topologyKey":"kubernetes.io/hostname","whenUnsatisfiable":"ScheduleAnyway"}]`)
+		pdb := onlyOfKind(objs, "PodDisruptionBudget")
+		Expect(field(pdb, "spec", "minAvailable")).To(BeNumerically("==", 1))
+		Expect(field(pdb, "spec", "selector", "matchLabels")).To(Equal(field(onlyOfKind(objs, "Deployment"), "spec", "selector", "matchLabels")))
+		Expect(field(onlyOfKind(objs, "Deployment"), "spec", "template", "spec", "topologySpreadConstraints")).To(HaveLen(1))
+		Expect(ofKind(defaults, "PodDisruptionBudget")).To(BeEmpty())
+		_, stderr, err := runHelm("template", releaseName, chartDir, "--set", "podDisruptionBudget.enabled=true")
+		Expect(err).To(HaveOccurred())
+		Expect(stderr).To(ContainSubstring("needs replicaCount > 1"))
+	})
+
+	It("leaves the team roles out of edit and view when asked", func() {
+		objs := render(releaseName, "--set", "rbac.aggregateToEdit=false,rbac.aggregateToView=false")
+		for _, cr := range ofKind(objs, "ClusterRole") {
+			Expect(cr.GetLabels()).NotTo(HaveKey("rbac.authorization.k8s.io/aggregate-to-edit"), cr.GetName())
+			Expect(cr.GetLabels()).NotTo(HaveKey("rbac.authorization.k8s.io/aggregate-to-view"), cr.GetName())
+		}
+	})
+
 	It("refuses more than one replica without leader election", func() {
 		_, stderr, err := runHelm("template", releaseName, chartDir, "--set", "replicaCount=2,leaderElection.enabled=false")
 		Expect(err).To(HaveOccurred())
