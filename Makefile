@@ -54,11 +54,25 @@ envtest: ## Build (once) and print the cached envtest control plane.
 ##@ Test
 
 .PHONY: test
-test: verify-generated vet test-unit test-envtest test-e2e test-faults ## Every test suite: generated files, unit, envtest, end to end, faults.
+test: verify-generated vet test-unit test-sim test-envtest test-e2e test-faults ## Every test suite: generated files, unit, simulation, envtest, end to end, faults.
 
 .PHONY: test-unit
 test-unit: ## Unit and contract tests (no control plane).
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /controllers -e /api/ -e /test/)
+
+# The engine's seeded simulation (internal/engine/simulation_test.go). A failing seed prints the
+# command that replays it.
+SIM_STEPS ?= 120
+SEEDS ?= 100000
+SIM_FROM ?= 1
+
+.PHONY: test-sim
+test-sim: ## The engine's deterministic simulation: 2,000 schedules of 120 steps against lmosim, without -race (~1 min).
+	$(GO) test -count=1 -timeout 20m -v -run '^TestSimulation$$' ./internal/engine -args -sim.seeds=2000 -sim.steps=$(SIM_STEPS)
+
+.PHONY: simulate
+simulate: ## Soak the simulation: SEEDS schedules from seed SIM_FROM (make simulate SEEDS=100000).
+	$(GO) test -count=1 -timeout 0 -v -run '^TestSimulation$$' ./internal/engine -args -sim.seeds=$(SEEDS) -sim.from=$(SIM_FROM) -sim.steps=$(SIM_STEPS)
 
 .PHONY: test-envtest
 test-envtest: ## Controller suites against a real kube-apiserver and etcd.

@@ -48,6 +48,7 @@ func (e *Engine) flush(ctx context.Context) (sent int, err error) {
 	results, callErr := e.client.Update(ctx, updates, false)
 	now := e.now()
 	var reports []WriteResult
+	var stale []string
 	i := 0
 	for _, f := range flights {
 		for _, r := range f.records {
@@ -63,7 +64,12 @@ func (e *Engine) flush(ctx context.Context) (sent int, err error) {
 			case !answered:
 				f.outcome = max(f.outcome, flightRetry)
 			case res.Success:
-				e.mirror.applyWrite(salesforce.RecordUpdate{SObject: r.sobject, ID: r.recordID, Fields: r.fields}, r.stamp)
+				if e.mirror.applyWrite(salesforce.RecordUpdate{SObject: r.sobject, ID: r.recordID, Fields: r.fields}, r.stamp) == "" {
+					// A copy newer than the one the write was built from arrived meanwhile; it
+					// may have been read before the write committed. Read the record again
+					// before anything more is sent for it.
+					stale = append(stale, r.licenseID)
+				}
 				e.writer.recorded(r, nil, now)
 				reports = append(reports, WriteResult{LicenseID: r.licenseID, Changes: sortedChanges(r.changes)})
 			default:
@@ -78,6 +84,7 @@ func (e *Engine) flush(ctx context.Context) (sent int, err error) {
 		}
 		e.writer.finish(f.q, f.outcome, retryDelay(f.q.attempts), now)
 	}
+	e.writer.rereadLater(stale)
 	if len(reports) > 0 && e.cfg.OnWrite != nil {
 		e.cfg.OnWrite(e, reports)
 	}
@@ -129,9 +136,9 @@ func (e *Engine) decide(q *queued) (*flight, bool) {
 	return f, true
 }
 
-// rereadUncertain reads again, in one Composite call, the license and value records of writes
-// whose answer was lost, with their field history, and patches the mirror: what Salesforce applied
-// shows as written, and an edit made meanwhile is seen (and reported) before anything is sent.
+// rereadUncertain reads again the records of writes whose answer was lost (see rereadRecords):
+// what Salesforce applied shows as written, and an edit made meanwhile is seen (and reported)
+// before anything is sent.
 func (e *Engine) rereadUncertain(ctx context.Context) error {
 	ids := e.writer.uncertainIDs()
 	if len(ids) == 0 {
@@ -140,6 +147,17 @@ func (e *Engine) rereadUncertain(ctx context.Context) error {
 	if len(ids) > salesforce.CollectionsMax {
 		ids = ids[:salesforce.CollectionsMax]
 	}
+	if err := e.rereadRecords(ctx, ids); err != nil {
+		return fmt.Errorf("re-reading records whose write answer was lost: %w", err)
+	}
+	e.writer.reread(ids)
+	return nil
+}
+
+// rereadRecords reads again, in one Composite call, license records (at most 200) with their value
+// records and their whole field history, and patches the mirror. A record a write answer was
+// applied to meanwhile is left for the writer to read again before anything more is sent for it.
+func (e *Engine) rereadRecords(ctx context.Context, ids []string) error {
 	quoted := make([]string, len(ids))
 	for i, id := range ids {
 		quoted[i] = salesforce.QuoteString(id)
@@ -166,11 +184,26 @@ func (e *Engine) rereadUncertain(ctx context.Context) error {
 			must(addValueQuery(b, dt, " WHERE sfFma__License__c IN "+in, &values, func(salesforce.DateTime) {}))
 		}
 	}
+	gen := e.mirror.generation()
 	if err := e.client.RunBatch(ctx, b); err != nil {
-		return fmt.Errorf("re-reading records whose write answer was lost: %w", err)
+		return err
 	}
-	changed := e.mirror.applyIncremental(licenses, values, history)
+	changed, stale := e.mirror.applyRead(licenses, values, history, gen)
 	e.notifyIDs(changed)
-	e.writer.reread(ids)
+	e.writer.rereadLater(stale)
+	return nil
+}
+
+// rereadStale reads again, at once, the records a read did not take because a write answer was
+// applied while it ran (see mirror.applyRead): the read's history rows of those records were left
+// out with them, and the watermark moved past them.
+func (e *Engine) rereadStale(ctx context.Context, ids []string) error {
+	for len(ids) > 0 {
+		n := min(len(ids), salesforce.CollectionsMax)
+		if err := e.rereadRecords(ctx, ids[:n]); err != nil {
+			return fmt.Errorf("re-reading records written while they were read: %w", err)
+		}
+		ids = ids[n:]
+	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"sort"
 	"strconv"
 	"sync"
@@ -43,7 +44,29 @@ type License struct {
 	// TermsChanged is true when the LMO's field history shows the status, seats or expiration
 	// changed after the install, by anyone (a person, or an earlier write of the operator).
 	TermsChanged bool
+	// Superseded are changes of the license's fields that another user's change replaced before
+	// the engine read the record, oldest first (the last maxSuperseded): the field history shows
+	// them afterwards. A person's edit that crossed one of the operator's writes in flight is one:
+	// nothing else ever shows it.
+	Superseded []SupersededChange
 }
+
+// SupersededChange is a change of a license field that a later change by another user replaced
+// before the engine read it.
+type SupersededChange struct {
+	// Field is the field's API name.
+	Field string
+	// Value is the value the change set, as text (drift's forms: a status, seats or SiteLicense,
+	// YYYY-MM-DD or Never).
+	Value string
+	By    string
+	At    time.Time
+	// ReplacedBy is who replaced it.
+	ReplacedBy string
+}
+
+// maxSuperseded is how many superseded changes a license keeps.
+const maxSuperseded = 10
 
 // ParamValue is one feature parameter value of a license.
 type ParamValue struct {
@@ -101,6 +124,12 @@ type mirror struct {
 	bySubscriber map[subscriberKey][]string
 	// values maps a value record id to its license and parameter record ids.
 	values map[string]valueRef
+	// writes counts the write answers applied to the mirror; written holds, by record (a license
+	// or a value record), the count when its last one was applied. A read that began before then
+	// may carry a copy of the record older than the write: it must not replace the written values
+	// (see applyRead).
+	writes  uint64
+	written map[string]uint64
 }
 
 type subscriberKey struct{ packageID, org15 string }
@@ -111,7 +140,35 @@ func newMirror() *mirror {
 	return &mirror{
 		packages: map[string]Package{}, packageIDs: map[string]string{}, params: map[string]FeatureParameter{},
 		licenses: map[string]*License{}, bySubscriber: map[subscriberKey][]string{}, values: map[string]valueRef{},
+		written: map[string]uint64{},
 	}
+}
+
+// generation is the count of write answers applied so far; a read notes it before it starts.
+func (m *mirror) generation() uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.writes
+}
+
+// wroteSince reports whether a write answer of the record was applied after generation gen.
+// Callers hold the lock.
+func (m *mirror) wroteSince(recordID string, gen uint64) bool {
+	return m.written[id15(recordID)] > gen
+}
+
+// licenseWroteSince reports whether a write answer of the license record or of one of its value
+// records was applied after generation gen. Callers hold the lock.
+func (m *mirror) licenseWroteSince(l *License, gen uint64) bool {
+	if m.wroteSince(l.ID, gen) {
+		return true
+	}
+	for _, pv := range l.Params {
+		if m.wroteSince(pv.RecordID, gen) {
+			return true
+		}
+	}
+	return false
 }
 
 // id15 is the case-sensitive 15-character form of a Salesforce id, by which ids are compared.
@@ -130,6 +187,8 @@ type snapshot struct {
 	values   []typedValue
 	// touched are the history rows of the licenses' terms (status, seats, expiration).
 	touched []salesforce.HistoryRow
+	// readGen is the mirror's generation when the load began.
+	readGen uint64
 }
 
 // termFields are the license fields whose history says a record's terms changed after the install,
@@ -149,6 +208,14 @@ type typedValue struct {
 
 // replace swaps in a full load and returns the ids of the licenses that are new or changed.
 func (m *mirror) replace(s snapshot) []string {
+	changed, _ := m.replaceRead(s)
+	return changed
+}
+
+// replaceRead swaps in a full load and returns the ids of the licenses that are new or changed,
+// and of those whose loaded copy was not taken because a write answer was applied while the load
+// ran: the copy may be older than the write, so the record must be read again.
+func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 	next := newMirror()
 	for _, p := range s.packages {
 		next.packages[p.PackageID] = Package{RecordID: p.ID, PackageID: p.PackageID, Name: p.Name, LatestVersion: p.LatestVersion}
@@ -165,23 +232,61 @@ func (m *mirror) replace(s snapshot) []string {
 		next.putValue(v)
 	}
 	for _, h := range s.touched {
-		if l := next.licenses[id15(h.ParentID)]; l != nil && isTermField(h.Field) {
-			l.TermsChanged = true
+		l := next.licenses[id15(h.ParentID)]
+		if l == nil || !isTermField(h.Field) {
+			continue
 		}
+		l.TermsChanged = true
+		// The latest row of a field says who changed it last: without it, drift would be
+		// attributed to the record's last modifier, whoever changed whichever field.
+		if l.Changes == nil {
+			l.Changes = map[string]FieldChange{}
+		}
+		if prev, ok := l.Changes[h.Field]; !ok || !h.CreatedDate.Time.Before(prev.At) {
+			l.Changes[h.Field] = FieldChange{By: h.ChangedBy(), At: h.CreatedDate.Time}
+		}
+	}
+
+	touchedBy := map[string][]salesforce.HistoryRow{}
+	for _, h := range s.touched {
+		touchedBy[id15(h.ParentID)] = append(touchedBy[id15(h.ParentID)], h)
 	}
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var changed []string
 	for id, l := range next.licenses {
-		if old, ok := m.licenses[id]; !ok || !sameLicense(old, l) {
-			changed = append(changed, l.ID)
+		if old, ok := m.licenses[id]; ok && m.licenseWroteSince(old, s.readGen) {
+			next.licenses[id] = old
+			stale = append(stale, l.ID)
 		}
-		if old, ok := m.licenses[id]; ok {
-			if len(l.Changes) == 0 {
-				l.Changes = old.Changes
+	}
+	for id, l := range next.licenses {
+		old, ok := m.licenses[id]
+		if ok && old == l {
+			continue // kept: written while the load ran
+		}
+		if ok {
+			// A change replaced since the mirror last read the record (a person's edit that
+			// crossed a write, with no poll in between) shows only in the history.
+			l.Superseded = append([]SupersededChange(nil), old.Superseded...)
+			superseded := m.loaded && l.supersede(touchedBy[id], old.Changes)
+			// Polls saw history rows the load does not read (fields other than the terms).
+			for f, c := range old.Changes {
+				if cur, ok := l.Changes[f]; !ok || c.At.After(cur.At) {
+					if l.Changes == nil {
+						l.Changes = map[string]FieldChange{}
+					}
+					l.Changes[f] = c
+				}
 			}
 			l.TermsChanged = l.TermsChanged || old.TermsChanged
+			if superseded {
+				changed = append(changed, l.ID)
+				continue
+			}
+		}
+		if !ok || !sameLicense(old, l) || !sameChanges(old.Changes, l.Changes) {
+			changed = append(changed, l.ID)
 		}
 	}
 	for id, l := range m.licenses {
@@ -193,7 +298,8 @@ func (m *mirror) replace(s snapshot) []string {
 	m.licenses, m.bySubscriber, m.values = next.licenses, next.bySubscriber, next.values
 	m.loaded = true
 	sort.Strings(changed)
-	return changed
+	sort.Strings(stale)
+	return changed, stale
 }
 
 // putLicense stores a license record, keeping the values it already has. Callers hold the lock (or
@@ -202,7 +308,7 @@ func (m *mirror) putLicense(r salesforce.License) *License {
 	key := id15(r.ID)
 	l := licenseFromRecord(r, m.packageIDs[id15(r.PackageRecordID)])
 	if old, ok := m.licenses[key]; ok {
-		l.Params, l.Changes, l.TermsChanged = old.Params, old.Changes, old.TermsChanged
+		l.Params, l.Changes, l.TermsChanged, l.Superseded = old.Params, old.Changes, old.TermsChanged, old.Superseded
 		if old.PackageID != l.PackageID || id15(old.SubscriberOrgID) != id15(l.SubscriberOrgID) {
 			m.unindex(old)
 		} else {
@@ -244,9 +350,16 @@ func (m *mirror) putValue(v typedValue) string {
 	if l.Params == nil {
 		l.Params = map[string]ParamValue{}
 	}
-	if old, ok := l.Params[param.FullName]; ok && (old.Value == pv.Value || !old.SystemModstamp.IsZero() && !pv.SystemModstamp.After(old.SystemModstamp)) {
-		// Unchanged, or an older copy than the one held (a poll that raced one of our writes).
-		return ""
+	if old, ok := l.Params[param.FullName]; ok {
+		if !old.SystemModstamp.IsZero() && !pv.SystemModstamp.After(old.SystemModstamp) {
+			// An older copy than the one held (a poll that raced one of our writes).
+			return ""
+		}
+		if old.Value == pv.Value && old.LastModifiedBy == pv.LastModifiedBy {
+			// Unchanged: keep the newer stamp quietly.
+			l.Params[param.FullName] = pv
+			return ""
+		}
 	}
 	l.Params[param.FullName] = pv
 	m.values[id15(v.ID)] = valueRef{licenseID: id15(l.ID), paramID: id15(param.RecordID)}
@@ -256,10 +369,24 @@ func (m *mirror) putValue(v typedValue) string {
 // applyIncremental patches the mirror with records changed since the last poll and returns the ids
 // of the licenses whose mirrored state changed.
 func (m *mirror) applyIncremental(licenses []salesforce.License, values []typedValue, history []salesforce.HistoryRow) []string {
+	changed, _ := m.applyRead(licenses, values, history, m.generation())
+	return changed
+}
+
+// applyRead patches the mirror with records a read that began at generation readGen brought, and
+// returns the ids of the licenses whose mirrored state changed, and of those whose copies it did
+// not take because a write answer of the license was applied while the read ran: such a copy may
+// predate the write (the read was served before the write committed), and the record must be read
+// again before anything more is decided for it.
+func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, history []salesforce.HistoryRow, readGen uint64) (changedIDs, staleIDs []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	changed := map[string]bool{}
+	changed, staleSet := map[string]bool{}, map[string]bool{}
 	for _, r := range licenses {
+		if m.wroteSince(r.ID, readGen) {
+			staleSet[r.ID] = true
+			continue
+		}
 		old := m.licenses[id15(r.ID)]
 		if old != nil && !old.SystemModstamp.IsZero() && !r.SystemModstamp.After(old.SystemModstamp) {
 			// Records only move forward: this copy is not newer than the one held. A poll that
@@ -272,8 +399,36 @@ func (m *mirror) applyIncremental(licenses []salesforce.License, values []typedV
 		}
 	}
 	for _, v := range values {
+		if m.wroteSince(v.ID, readGen) {
+			if l := m.licenses[id15(v.LicenseID)]; l != nil {
+				staleSet[l.ID] = true
+			}
+			continue
+		}
 		if id := m.putValue(v); id != "" {
 			changed[id] = true
+		}
+	}
+	// The history of a license whose copy was not taken waits for its re-read too: a row the mirror
+	// takes is a change it has seen.
+	skip := map[string]bool{}
+	for id := range staleSet {
+		skip[id15(id)] = true
+	}
+	kept := history[:0:0]
+	for _, h := range history {
+		if !skip[id15(h.ParentID)] {
+			kept = append(kept, h)
+		}
+	}
+	history = kept
+	byLicense := map[string][]salesforce.HistoryRow{}
+	for _, h := range history {
+		byLicense[id15(h.ParentID)] = append(byLicense[id15(h.ParentID)], h)
+	}
+	for id, rows := range byLicense {
+		if l := m.licenses[id]; l != nil && l.supersede(rows, l.Changes) {
+			changed[l.ID] = true
 		}
 	}
 	for _, h := range history {
@@ -294,7 +449,7 @@ func (m *mirror) applyIncremental(licenses []salesforce.License, values []typedV
 			changed[l.ID] = true
 		}
 	}
-	return sortedKeys(changed)
+	return sortedKeys(changed), sortedKeys(staleSet)
 }
 
 // applyWrite records the fields a successful write set, so that controllers see the result before
@@ -322,6 +477,8 @@ func (m *mirror) applyWrite(u salesforce.RecordUpdate, stamp time.Time) string {
 			}
 		}
 		m.licenses[id15(u.ID)] = &next
+		m.writes++
+		m.written[id15(u.ID)] = m.writes
 		return next.ID
 	}
 	ref, ok := m.values[id15(u.ID)]
@@ -344,7 +501,62 @@ func (m *mirror) applyWrite(u salesforce.RecordUpdate, stamp time.Time) string {
 	pv.Value = writeValueText(u.Fields[salesforce.FieldFeatureParameterValue])
 	next.Params[param.FullName] = pv
 	m.licenses[ref.licenseID] = &next
+	m.writes++
+	m.written[id15(u.ID)] = m.writes
 	return next.ID
+}
+
+// supersede adds to the license's superseded changes those among rows (its history rows, oldest
+// first) that a later change by another user replaced before the mirror held them: of the rows of
+// a field newer than the latest row the mirror held (seen), each but the last. It reports whether
+// it added any.
+func (l *License) supersede(rows []salesforce.HistoryRow, seen map[string]FieldChange) bool {
+	unseen := map[string]salesforce.HistoryRow{}
+	added := false
+	for _, h := range rows {
+		if h.Field == "created" || !h.CreatedDate.Time.After(seen[h.Field].At) {
+			continue
+		}
+		if prev, ok := unseen[h.Field]; ok && prev.ChangedBy() != h.ChangedBy() {
+			l.Superseded = append(l.Superseded, SupersededChange{Field: prev.Field, Value: historyText(prev.Field, prev.NewValue),
+				By: prev.ChangedBy(), At: prev.CreatedDate.Time, ReplacedBy: h.ChangedBy()})
+			added = true
+		}
+		unseen[h.Field] = h
+	}
+	if n := len(l.Superseded); n > maxSuperseded {
+		l.Superseded = append([]SupersededChange(nil), l.Superseded[n-maxSuperseded:]...)
+	}
+	return added
+}
+
+// historyText is a field history value as text in drift's forms.
+func historyText(field string, raw json.RawMessage) string {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return string(raw)
+	}
+	switch x := v.(type) {
+	case nil:
+		if field == salesforce.FieldExpiration {
+			return Never
+		}
+		return ""
+	case float64:
+		n := int64(x)
+		if field == salesforce.FieldSeats {
+			return drift.SeatsText(&n)
+		}
+		return strconv.FormatInt(n, 10)
+	case string:
+		if field == salesforce.FieldExpiration && (x == "" || x == "1970-01-01") {
+			return Never
+		}
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return string(raw)
 }
 
 func neverIfEmpty(v any) string {
@@ -436,7 +648,20 @@ func sameParams(a, b map[string]ParamValue) bool {
 		return false
 	}
 	for k, v := range a {
-		if b[k].Value != v.Value {
+		// Who set a value is shown with it (drift attribution): a change of author is a change.
+		if w, ok := b[k]; !ok || w.Value != v.Value || w.LastModifiedBy != v.LastModifiedBy {
+			return false
+		}
+	}
+	return true
+}
+
+func sameChanges(a, b map[string]FieldChange) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w.By != v.By || !w.At.Equal(v.At) {
 			return false
 		}
 	}
@@ -482,5 +707,6 @@ func copyLicense(l *License) License {
 			c.Changes[k] = v
 		}
 	}
+	c.Superseded = append([]SupersededChange(nil), l.Superseded...)
 	return c
 }

@@ -136,7 +136,7 @@ func (e *Engine) connect(ctx context.Context) error {
 	client, err := salesforce.New(ctx, salesforce.Config{
 		InstanceURL: e.cfg.InstanceURL, LoginURL: e.cfg.LoginURL, APIVersion: e.cfg.APIVersion,
 		JWTBearer: e.cfg.Credentials.JWTBearer, ClientCredentials: e.cfg.Credentials.ClientCredentials,
-		HTTPClient: e.cfg.HTTPClient, OnCall: e.onCall,
+		HTTPClient: e.cfg.HTTPClient, OnCall: e.onCall, ExtraHosts: e.cfg.ExtraHosts,
 	})
 	if err != nil {
 		return fmt.Errorf("authenticating: %w", err)
@@ -220,11 +220,15 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 		snap.licenses = append(snap.licenses, p...)
 		return nil
 	}))
-	must(salesforce.AddQuery(b, "SELECT Id, ParentId, Field FROM "+salesforce.LicenseHistoryObject+" WHERE Field IN ("+termFields+")",
+	// Who changed each term last attributes drift after a load, when no poll saw the change; a
+	// change replaced since the last read shows only here.
+	must(salesforce.AddQuery(b, "SELECT Id, ParentId, Field, NewValue, CreatedById, CreatedBy.Name, CreatedDate FROM "+salesforce.LicenseHistoryObject+
+		" WHERE Field IN ("+termFields+") ORDER BY CreatedDate",
 		func(p []salesforce.HistoryRow) error {
 			snap.touched = append(snap.touched, p...)
 			return nil
 		}))
+	snap.readGen = e.mirror.generation()
 	batchErr := e.client.RunBatch(ctx, b)
 	if !lmaChecked || !fmaChecked {
 		return false, fmt.Errorf("loading the LMO's records: %w", batchErr)
@@ -274,7 +278,7 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 			mark = m
 		}
 	}
-	changed := e.mirror.replace(snap)
+	changed, stale := e.mirror.replaceRead(snap)
 	e.mu.Lock()
 	e.fma = fma
 	e.mu.Unlock()
@@ -283,7 +287,7 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 	e.updateStatus(func(s *Status) { s.LastFullSync, s.LastIncrementalSync, s.Error = now, now, "" })
 	e.cfg.Log.V(1).Info("Loaded the LMO", "licenses", len(snap.licenses), "changed", len(changed))
 	e.notifyIDs(changed)
-	return fma, nil
+	return fma, e.rereadStale(ctx, stale)
 }
 
 // seenUpTo is the watermark a batch's queries justify: the later of the newest SystemModstamp they
@@ -361,15 +365,16 @@ func (e *Engine) poll(ctx context.Context, fma bool) error {
 			must(addValueQuery(b, dt, where, &values, seen))
 		}
 	}
+	gen := e.mirror.generation()
 	if err := e.client.RunBatch(ctx, b); err != nil {
 		return fmt.Errorf("polling the LMO for changes: %w", err)
 	}
-	changed := e.mirror.applyIncremental(licenses, values, history)
+	changed, stale := e.mirror.applyRead(licenses, values, history, gen)
 	e.advanceWatermark(seenUpTo(b, newest))
 	now := e.now()
 	e.updateStatus(func(s *Status) { s.LastIncrementalSync, s.Error = now, "" })
 	e.notifyIDs(changed)
-	return nil
+	return e.rereadStale(ctx, stale)
 }
 
 // writeQuiet is how long the writer waits for more changes before sending a batch of fewer than

@@ -317,6 +317,33 @@ func (w *writer) reread(ids []string) {
 	}
 }
 
+// rereadLater has the records of licenses read again before anything more is sent for them: a
+// read brought copies that may predate a write applied while it ran (see mirror.applyRead).
+func (w *writer) rereadLater(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, id := range ids {
+		key := id15(id)
+		if w.uncertain[key] != nil {
+			continue
+		}
+		q := w.queue[key]
+		if q != nil {
+			delete(w.queue, key)
+		} else {
+			q = &queued{write: Write{LicenseID: id}}
+		}
+		w.uncertain[key] = q
+	}
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
 // nextReady is when the earliest write may be sent; false when nothing waits. A license waiting for
 // a re-read is ready now.
 func (w *writer) nextReady() (time.Time, bool) {

@@ -41,6 +41,9 @@ type License struct {
 	LastModifiedDate  string         `json:"lastModifiedDate"`
 	SystemModstamp    string         `json:"systemModstamp"`
 	FeatureParameters map[string]any `json:"featureParameters"`
+	// FeatureParameterRecords are the ids of the license's feature parameter value records, by full
+	// name: a test that watches the REST API's writes tells which license a value record belongs to.
+	FeatureParameterRecords map[string]string `json:"featureParameterRecords,omitempty"`
 }
 
 // errNotFound and errConflict map admin errors to 404 and 409.
@@ -54,7 +57,8 @@ func (s *Server) licenseView(l *licenseRec) License {
 	out := License{ID: l.ID, Name: l.Name, Status: l.Status, Seats: l.Seats, SubscriberOrgID: l.SubscriberOrgID,
 		PackageRecordID: l.PackageRecID, Version: l.VersionNumber, UsedLicenses: l.UsedLicenses, Edition: l.OrgType,
 		IsSandbox: l.IsSandbox, InstallDate: l.InstallDate, OrgInstance: l.OrgInstance, LeadID: l.LeadID,
-		LastModifiedDate: formatDateTime(l.Modified), SystemModstamp: formatDateTime(l.Modstamp), FeatureParameters: map[string]any{}}
+		LastModifiedDate: formatDateTime(l.Modified), SystemModstamp: formatDateTime(l.Modstamp), FeatureParameters: map[string]any{},
+		FeatureParameterRecords: map[string]string{}}
 	if l.Expiration != "" {
 		e := l.Expiration
 		out.Expiration = &e
@@ -67,6 +71,7 @@ func (s *Server) licenseView(l *licenseRec) License {
 	}
 	for _, v := range l.values {
 		if p := st.param(v.ParamID); p != nil {
+			out.FeatureParameterRecords[p.FullName] = v.ID
 			x := v.value()
 			switch x.K {
 			case kBool:

@@ -184,9 +184,13 @@ func TestAdminInstallUpgradeUninstall(t *testing.T) {
 		PackageID: "033000000000001AAA", PackageRecordID: l.PackageRecordID, Version: "1.4.0", Edition: "Enterprise Edition",
 		InstallDate: "2026-11-25", OrgInstance: l.OrgInstance, LeadID: l.LeadID, LastModifiedBy: "License Manager",
 		LastModifiedDate: l.LastModifiedDate, SystemModstamp: l.SystemModstamp,
-		FeatureParameters: map[string]any{"acme__MaxProjects": 0.0, "acme__AdvancedReporting": false, "acme__ActiveUsers": 0.0, "acme__SupportUntil": nil}}
+		FeatureParameters:       map[string]any{"acme__MaxProjects": 0.0, "acme__AdvancedReporting": false, "acme__ActiveUsers": 0.0, "acme__SupportUntil": nil},
+		FeatureParameterRecords: l.FeatureParameterRecords}
 	if diff := cmp.Diff(want, l); diff != "" {
 		t.Errorf("install (-want +got)\n%s", diff)
+	}
+	if len(l.FeatureParameterRecords) != 4 {
+		t.Errorf("install: featureParameterRecords = %v, want the ids of the 4 value records", l.FeatureParameterRecords)
 	}
 	_, body = e.admin("POST", "installs", InstallRequest{PackageID: "033000000000001AAA", SubscriberOrgID: "00D5g000009New2AAA", IsSandbox: true})
 	var sb License

@@ -130,8 +130,9 @@
 //	POST   /__sim/installs    {packageID, subscriberOrgID, edition, isSandbox, version?} → 201 License
 //	POST   /__sim/upgrades    {licenseID, version} → License
 //	POST   /__sim/uninstalls  {licenseID} → License
-//	GET    /__sim/licenses/ID → License; PATCH it with {usedLicenses, featureParameters: {name: value}}
-//	       to report subscriber-side values (as the License Manager user)
+//	GET    /__sim/licenses/ID → License (featureParameterRecords names its value records' ids);
+//	       PATCH it with {usedLicenses, featureParameters: {name: value}} to report subscriber-side
+//	       values (as the License Manager user)
 //	POST   /__sim/faults {…}; GET /__sim/faults; DELETE /__sim/faults
 //	GET    /__sim/stats → {"calls": {"token","query","queryMore","rowGet","rowPatch","collectionsPatch",
 //	       "composite","describe","limits","versions","other"}, "recordsWritten"} (every kind, 0 included);
