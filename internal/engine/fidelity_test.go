@@ -1,7 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -75,5 +79,56 @@ func TestTheConcurrentRequestLimitIsRetriedSoon(t *testing.T) {
 	}
 	if st := eng.Status(); !st.Budget.LimitExceededUntil.IsZero() {
 		t.Errorf("Budget.LimitExceededUntil = %v: the concurrent limit was taken for the daily one", st.Budget.LimitExceededUntil)
+	}
+}
+
+// Salesforce processes at most 10 chunks of one sObject Collections call, a chunk being a run of
+// consecutive records of one type (REST API Developer Guide, "Update Records Using sObject
+// Collections"). The writer groups the records by type, so a call has one chunk per type at most
+// (issue 12, point 12).
+func TestACollectionsCallGroupsRecordsByType(t *testing.T) {
+	t.Parallel()
+	h := &hookTransport{}
+	var chunks, types atomic.Int64
+	h.collections = func(req *http.Request, send func() (*http.Response, error)) (*http.Response, error) {
+		body, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		var in struct {
+			Records []struct {
+				Attributes struct {
+					Type string `json:"type"`
+				} `json:"attributes"`
+			} `json:"records"`
+		}
+		_ = json.Unmarshal(body, &in)
+		runs, seen, last := 0, map[string]bool{}, ""
+		for _, r := range in.Records {
+			if r.Attributes.Type != last {
+				runs++
+				last = r.Attributes.Type
+			}
+			seen[r.Attributes.Type] = true
+		}
+		chunks.Store(int64(runs))
+		types.Store(int64(len(seen)))
+		return send()
+	}
+	env := startSim(t, withHook(h))
+	for i, id := range activeLicenses {
+		seats := int64(70 + i)
+		w := Write{LicenseID: id, Seats: &seats}
+		if l, _ := env.eng.License(id); l.Params["acme__MaxProjects"].RecordID != "" {
+			w.Params = map[string]string{"acme__MaxProjects": itoa(30 + i)}
+		}
+		if _, err := env.eng.Submit(w); err != nil {
+			t.Fatalf("Submit %s: %v", id, err)
+		}
+	}
+	env.waitFor(15*time.Second, "the writes", func() (bool, string) { return h.patches.Load() >= 1 && chunks.Load() > 0, "" })
+	if types.Load() < 2 {
+		t.Fatalf("the call carried %d record type(s); the test needs licenses and values in one call", types.Load())
+	}
+	if chunks.Load() != types.Load() {
+		t.Errorf("the call had %d chunks for %d record types: records of a type must be consecutive", chunks.Load(), types.Load())
 	}
 }

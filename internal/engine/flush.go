@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
@@ -41,22 +42,27 @@ func (e *Engine) flush(ctx context.Context) (sent int, err error) {
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	updates := make([]salesforce.RecordUpdate, len(recs))
-	for i, r := range recs {
+	// Salesforce processes at most 10 chunks a call, a chunk being a run of consecutive records of
+	// one type: grouping the records by type makes one chunk per type.
+	order := slices.Clone(recs)
+	slices.SortStableFunc(order, func(a, b *pendingRecord) int { return strings.Compare(a.sobject, b.sobject) })
+	pos := make(map[*pendingRecord]int, len(order))
+	updates := make([]salesforce.RecordUpdate, len(order))
+	for i, r := range order {
+		pos[r] = i
 		updates[i] = salesforce.RecordUpdate{SObject: r.sobject, ID: r.recordID, Fields: r.fields}
 	}
 	results, callErr := e.client.Update(ctx, updates, false)
 	now := e.now()
 	var reports []WriteResult
 	var stale []string
-	i := 0
 	for _, f := range flights {
 		for _, r := range f.records {
+			i := pos[r]
 			res, answered := salesforce.SaveResult{}, i < len(results)
 			if answered {
 				res = results[i]
 			}
-			i++
 			switch {
 			case !answered && outcomeUnknown(callErr):
 				// Salesforce may have applied it: re-read before anything is sent again.

@@ -152,7 +152,7 @@ func TestStatsCounting(t *testing.T) {
 	e.query("SELECT Nope FROM sfLma__License__c") // failed calls count too
 	e.call("GET", "sobjects/"+objLicense+"/"+licActive, nil)
 	e.call("PATCH", "sobjects/"+objLicense+"/"+licActive, `{"sfLma__Seats__c": 9}`)
-	e.call("PATCH", "composite/sobjects", map[string]any{"records": []any{map[string]any{"id": licTrial, "sfLma__Seats__c": 9}}})
+	e.call("PATCH", "composite/sobjects", map[string]any{"records": []any{map[string]any{"attributes": map[string]any{"type": objLicense}, "id": licTrial, "sfLma__Seats__c": 9}}})
 	e.call("GET", "sobjects/"+objLicense+"/describe", nil)
 	e.call("GET", "limits", nil)
 	e.callAs("", "GET", "/services/data", nil)

@@ -46,3 +46,31 @@ func TestReadOnlyFields(t *testing.T) {
 		t.Errorf("write of a read-only field: %d %s", resp.StatusCode, body)
 	}
 }
+
+// Every Collections record names its type, and a call has at most 10 chunks (runs of consecutive
+// records of one type).
+func TestCollectionsTypesAndChunks(t *testing.T) {
+	e := newEnv(t, testSeed, Options{})
+	resp, body := e.call("PATCH", "composite/sobjects", map[string]any{"records": []any{
+		map[string]any{"id": licActive, "sfLma__Seats__c": 9}}})
+	var res []collectionResult
+	if err := json.Unmarshal(body, &res); err != nil || resp.StatusCode != 200 || len(res) != 1 || res[0].Success ||
+		res[0].Errors[0].StatusCode != "INVALID_TYPE" {
+		t.Errorf("a record without attributes.type: %d %s", resp.StatusCode, body)
+	}
+	valueID := e.valueID(objIntValue, licActive, "acme__MaxProjects")
+	var records []any
+	for i := 0; i < 6; i++ { // license, value, license, value, …: 12 chunks
+		records = append(records,
+			map[string]any{"attributes": map[string]any{"type": objLicense}, "id": licActive, "sfLma__Seats__c": 10 + i},
+			map[string]any{"attributes": map[string]any{"type": objIntValue}, "id": valueID, "sfFma__Value__c": 10 + i})
+	}
+	resp, body = e.call("PATCH", "composite/sobjects", map[string]any{"records": records})
+	if resp.StatusCode != 400 || errorCode(t, body) != "INVALID_BATCH_REQUEST" {
+		t.Errorf("12 chunks: %d %s, want 400 INVALID_BATCH_REQUEST", resp.StatusCode, body)
+	}
+	resp, body = e.call("PATCH", "composite/sobjects", map[string]any{"records": records[:10]}) // 10 chunks
+	if resp.StatusCode != 200 {
+		t.Errorf("10 chunks: %d %s, want 200", resp.StatusCode, body)
+	}
+}

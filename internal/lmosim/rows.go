@@ -186,6 +186,14 @@ func (s *Server) serveCollections(w http.ResponseWriter, r *http.Request, req *r
 		writeError(w, http.StatusBadRequest, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
 		return
 	}
+	// Salesforce processes a call in chunks, a chunk being a run of consecutive records of one type,
+	// and takes at most 10 of them ("Update Records Using sObject Collections"). Its REST answer to
+	// more is not documented: lmosim refuses the whole call, the strictest reading.
+	if chunks := collectionChunks(body.Records); chunks > maxCollectionChunks {
+		writeError(w, http.StatusBadRequest, "INVALID_BATCH_REQUEST", fmt.Sprintf(
+			"Cannot have more than %d chunks in a single operation (this one has %d). Please rearrange the data to reduce chunking.", maxCollectionChunks, chunks))
+		return
+	}
 	n := len(body.Records)
 	locked := map[int]bool{}
 	if share := req.faults.lockRowShare; share > 0 && n > 0 {
@@ -250,6 +258,25 @@ func (s *Server) serveCollections(w http.ResponseWriter, r *http.Request, req *r
 	writeJSON(w, http.StatusOK, results)
 }
 
+// maxCollectionChunks is the most chunks one sObject Collections call may have.
+const maxCollectionChunks = 10
+
+// collectionChunks counts the runs of consecutive records of one type.
+func collectionChunks(records []map[string]json.RawMessage) int {
+	n, last := 0, "\x00"
+	for _, r := range records {
+		var attrs struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(r["attributes"], &attrs)
+		if attrs.Type != last {
+			n++
+			last = attrs.Type
+		}
+	}
+	return n
+}
+
 // collectionTarget reads the id and type of one Collections record.
 func (s *Server) collectionTarget(fields map[string]json.RawMessage) (string, *objectDef, *recError) {
 	var id string
@@ -267,6 +294,10 @@ func (s *Server) collectionTarget(fields map[string]json.RawMessage) (string, *o
 	}
 	if id == "" {
 		return "", nil, refuse("MISSING_ARGUMENT", "Id not specified in an update call")
+	}
+	if attrs.Type == "" {
+		// Every record of a Collections call names its type in attributes.
+		return id, nil, refuse("INVALID_TYPE", "The attributes of each record must name its sObject type")
 	}
 	if !validID(to18(id), "") {
 		return id, nil, refuse("MALFORMED_ID", "malformed id "+id)
