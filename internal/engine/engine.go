@@ -371,7 +371,8 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 	}
 	if w.Expiration != nil && *w.Expiration != l.Expiration {
 		if *w.Expiration == Never {
-			lic.fields[salesforce.FieldExpiration] = nil
+			// The LMA's convention for a license that does not expire.
+			lic.fields[salesforce.FieldExpiration] = salesforce.NeverExpiresDate
 		} else {
 			lic.fields[salesforce.FieldExpiration] = *w.Expiration
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -130,5 +131,30 @@ func TestACollectionsCallGroupsRecordsByType(t *testing.T) {
 	}
 	if chunks.Load() != types.Load() {
 		t.Errorf("the call had %d chunks for %d record types: records of a type must be consecutive", chunks.Load(), types.Load())
+	}
+}
+
+// The LMA's Expiration field describes 1/1/1970 as a license that does not expire, and its
+// Expiration Date formula shows "Does not expire" for that date (issue 12, point 8): the operator
+// writes that convention for Never, and reads both an empty date and 1970-01-01 as Never.
+func TestNeverIsWrittenAsTheLMAConvention(t *testing.T) {
+	t.Parallel()
+	env := startSim(t, nil)
+	never := Never
+	if _, err := env.eng.Submit(Write{LicenseID: licA, Expiration: &never}); err != nil {
+		t.Fatal(err)
+	}
+	env.waitFor(15*time.Second, "the write", func() (bool, string) {
+		l, _ := env.srv.GetLicense(licA)
+		return l.Expiration != nil && *l.Expiration == "1970-01-01", fmt.Sprint(l.Expiration)
+	})
+	if l, _ := env.eng.License(licA); l.Expiration != Never {
+		t.Errorf("mirror expiration = %q, want %q", l.Expiration, Never)
+	}
+	// The next polls read 1970-01-01 back as Never: nothing differs, nothing is reported.
+	env.resetChanged()
+	time.Sleep(2500 * time.Millisecond)
+	if l, _ := env.eng.License(licA); l.Expiration != Never {
+		t.Errorf("after polls the mirror reads %q for 1970-01-01, want %q", l.Expiration, Never)
 	}
 }

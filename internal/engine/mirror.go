@@ -561,7 +561,7 @@ func historyText(field string, raw json.RawMessage) string {
 
 func neverIfEmpty(v any) string {
 	s, _ := v.(string)
-	if s == "" {
+	if s == "" || s == salesforce.NeverExpiresDate {
 		return Never
 	}
 	return s

@@ -125,7 +125,7 @@ func licenseFieldText(field string, v any) (string, string) {
 		seats := int64(n)
 		return drift.FieldSeats, drift.SeatsText(&seats)
 	case salesforce.FieldExpiration:
-		if s, _ := v.(string); s != "" {
+		if s, _ := v.(string); s != "" && s != salesforce.NeverExpiresDate {
 			return drift.FieldExpiration, s
 		}
 		return drift.FieldExpiration, engine.Never

@@ -189,6 +189,8 @@ func newLicense(st *store, p *packageRec, subscriber, edition string, sandbox bo
 		}
 		l.Expiration = addDays(today, days)
 	case "Active":
+		// The LMA stores 1970-01-01 for a license that does not expire.
+		l.Expiration = "1970-01-01"
 		if d.ActiveDays > 0 {
 			l.Expiration = addDays(today, d.ActiveDays)
 		}

@@ -135,6 +135,11 @@ func wholeInRange(f float64, lo, hi float64) bool {
 
 var _ validator = License{}
 
+// NeverExpiresDate is the expiration the LMA gives a license that does not expire: its Expiration
+// field describes 1/1/1970 as perpetual, and its Expiration Date formula shows "Does not expire" for
+// that date. An empty date reads the same.
+const NeverExpiresDate = "1970-01-01"
+
 // NeverExpires reports whether the license does not expire (empty expiration or 1970-01-01).
 func (l License) NeverExpires() bool { return l.Expiration.IsNever() }
 
