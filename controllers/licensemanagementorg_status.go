@@ -143,6 +143,8 @@ func setEngineStatus(lmo *licensingv1alpha1.LicenseManagementOrg, st engine.Stat
 		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonInvalidResponse, st.Error)
 	case !st.Loaded:
 		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonMirrorLoading, "Reading the LMO's license records")
+	case st.AttributionUnavailable != "":
+		kstatus(conds, g, true, stateSettled, licensingv1alpha1.ReasonReady, "Connected; the mirror holds the LMO's license records. "+st.AttributionUnavailable)
 	default:
 		kstatus(conds, g, true, stateSettled, licensingv1alpha1.ReasonReady, "Connected; the mirror holds the LMO's license records")
 	}

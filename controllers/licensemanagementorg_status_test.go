@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -33,5 +34,15 @@ func TestLMOStatusTellsTheConcurrentLimitFromTheDailyOne(t *testing.T) {
 	ready := meta.FindStatusCondition(lmo.Status.Conditions, licensingv1alpha1.ConditionReady)
 	if ready == nil || ready.Reason != licensingv1alpha1.ReasonConcurrentRequestLimit {
 		t.Errorf("Ready = %+v, want reason %s", ready, licensingv1alpha1.ReasonConcurrentRequestLimit)
+	}
+}
+
+func TestLMOStatusSaysWhenAttributionIsUnavailable(t *testing.T) {
+	var lmo licensingv1alpha1.LicenseManagementOrg
+	setEngineStatus(&lmo, engine.Status{Connected: true, Loaded: true,
+		AttributionUnavailable: "Field history tracking is off for the License object"})
+	ready := meta.FindStatusCondition(lmo.Status.Conditions, licensingv1alpha1.ConditionReady)
+	if ready == nil || ready.Status != "True" || !strings.Contains(ready.Message, "Field history tracking is off") {
+		t.Errorf("Ready = %+v, want True and saying attribution is unavailable", ready)
 	}
 }

@@ -149,6 +149,9 @@ type Status struct {
 	LMAInstalled, FMAInstalled *bool
 	// WritesBlocked explains why no write is sent (a non-production org); empty when writes may go.
 	WritesBlocked string
+	// AttributionUnavailable explains why drift is reported without who made the change (the
+	// License's field history is not readable); empty when it is.
+	AttributionUnavailable string
 	// Usage is the org's daily API usage.
 	Usage      salesforce.Usage
 	UsageKnown bool
@@ -175,6 +178,9 @@ type Engine struct {
 	limitHits int
 	// fma is true once a full load found the Feature Management App installed.
 	fma bool
+	// history is true once a full load found the License's field history readable: polls and
+	// re-reads then read it for attribution.
+	history bool
 	// watermark is how far the mirror is complete: the later of the newest SystemModstamp seen and
 	// the server's clock when the last load or poll began (see seenUpTo). Polls re-read pollOverlap
 	// before it.
@@ -223,7 +229,7 @@ func (e *Engine) updateStatus(f func(*Status)) {
 func statusEqual(a, b Status) bool {
 	return a.Connected == b.Connected && a.Error == b.Error && a.ErrorClass == b.ErrorClass && a.ConcurrentLimit == b.ConcurrentLimit &&
 		(a.Org == nil) == (b.Org == nil) && boolPtrEq(a.LMAInstalled, b.LMAInstalled) &&
-		boolPtrEq(a.FMAInstalled, b.FMAInstalled) && a.WritesBlocked == b.WritesBlocked && a.Budget == b.Budget &&
+		boolPtrEq(a.FMAInstalled, b.FMAInstalled) && a.WritesBlocked == b.WritesBlocked && a.AttributionUnavailable == b.AttributionUnavailable && a.Budget == b.Budget &&
 		a.LastFullSync.Equal(b.LastFullSync) && a.LastIncrementalSync.Equal(b.LastIncrementalSync) && a.Usage == b.Usage
 }
 

@@ -158,3 +158,24 @@ func TestNeverIsWrittenAsTheLMAConvention(t *testing.T) {
 		t.Errorf("after polls the mirror reads %q for 1970-01-01, want %q", l.Expiration, Never)
 	}
 }
+
+// sfLma__License__History exists only while field history tracking is on for the License object. An
+// LMO without it still loads and polls (issue 12, point 6): drift is reported without who made the
+// change, and the status says why.
+func TestAnLMOWithoutFieldHistoryLoadsAndPolls(t *testing.T) {
+	t.Parallel()
+	seed := strings.Replace(simSeed, "apiDailyLimit: 1000", "apiDailyLimit: 1000\nhistoryTracking: false", 1)
+	env := startSimSeedWith(t, seed, lmosim.Options{}, nil, func(c *Config) { c.PollInterval = 500 * time.Millisecond })
+	if st := env.eng.Status(); !strings.Contains(st.AttributionUnavailable, "history") {
+		t.Errorf("Status.AttributionUnavailable = %q, want it to say field history is off", st.AttributionUnavailable)
+	}
+	env.personSetsSeats(licB, 34)
+	env.waitFor(5*time.Second, "a poll to mirror the edit", func() (bool, string) {
+		return env.mirrorSeats(licB) == 34, env.eng.Status().Error
+	})
+	seats := int64(51)
+	if _, err := env.eng.Submit(Write{LicenseID: licB, Seats: &seats}); err != nil {
+		t.Fatal(err)
+	}
+	env.waitFor(15*time.Second, "the write", func() (bool, string) { return env.seatsOf(licB) == 51, "" })
+}

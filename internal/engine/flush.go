@@ -177,11 +177,13 @@ func (e *Engine) rereadRecords(ctx context.Context, ids []string) error {
 		licenses = append(licenses, p...)
 		return nil
 	}))
-	must(salesforce.AddQuery(b, "SELECT "+salesforce.HistoryFields+" FROM "+salesforce.LicenseHistoryObject+
-		" WHERE ParentId IN "+in+" ORDER BY CreatedDate", func(p []salesforce.HistoryRow) error {
-		history = append(history, p...)
-		return nil
-	}))
+	if e.historyOn() {
+		must(salesforce.AddQuery(b, "SELECT "+salesforce.HistoryFields+" FROM "+salesforce.LicenseHistoryObject+
+			" WHERE ParentId IN "+in+" ORDER BY CreatedDate", func(p []salesforce.HistoryRow) error {
+			history = append(history, p...)
+			return nil
+		}))
+	}
 	e.mu.Lock()
 	fma := e.fma
 	e.mu.Unlock()

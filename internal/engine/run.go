@@ -202,7 +202,12 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 	// The describes answer only when the Composite call as a whole succeeded: until then whether the
 	// apps are installed is unknown.
 	var lmaChecked, fmaChecked bool
+	// sfLma__License__History exists only while field history tracking is on: its describe says
+	// whether to read it (in the second call), so an org without it still loads.
+	var historyErr error
+	historyChecked := false
 	b := salesforce.NewBatch()
+	must(salesforce.AddDescribe(b, salesforce.LicenseHistoryObject, func(_ salesforce.SObjectDescribe, err error) { historyErr, historyChecked = err, true }))
 	must(salesforce.AddDescribe(b, salesforce.LicenseObject, func(_ salesforce.SObjectDescribe, err error) { lmaErr, lmaChecked = err, true }))
 	must(salesforce.AddDescribe(b, salesforce.FeatureParameterObject, func(_ salesforce.SObjectDescribe, err error) { fmaErr, fmaChecked = err, true }))
 	must(salesforce.AddQuery(b, "SELECT "+salesforce.OrganizationFields+" FROM Organization", func(p []salesforce.Organization) error {
@@ -220,14 +225,6 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 		snap.licenses = append(snap.licenses, p...)
 		return nil
 	}))
-	// Who changed each term last attributes drift after a load, when no poll saw the change; a
-	// change replaced since the last read shows only here.
-	must(salesforce.AddQuery(b, "SELECT Id, ParentId, Field, NewValue, CreatedById, CreatedBy.Name, CreatedDate FROM "+salesforce.LicenseHistoryObject+
-		" WHERE Field IN ("+termFields+") ORDER BY CreatedDate",
-		func(p []salesforce.HistoryRow) error {
-			snap.touched = append(snap.touched, p...)
-			return nil
-		}))
 	snap.readGen = e.mirror.generation()
 	batchErr := e.client.RunBatch(ctx, b)
 	if !lmaChecked || !fmaChecked {
@@ -260,27 +257,49 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("reading the Organization record: %d records", len(org))
 	}
 	mark := seenUpTo(b, newestLicense)
-	if fma {
+	history := historyChecked && historyErr == nil
+	if historyChecked && historyErr != nil && !salesforce.IsNotFound(historyErr) {
+		return false, fmt.Errorf("checking the License's field history: %w", historyErr)
+	}
+	unavailable := ""
+	if !history {
+		unavailable = "Field history tracking is off for the License object (" + salesforce.LicenseHistoryObject +
+			" does not exist): drift is reported without who made the change; turn tracking on for Status, Seats and Expiration"
+	}
+	e.updateStatus(func(s *Status) { s.AttributionUnavailable = unavailable })
+	if fma || history {
 		b := salesforce.NewBatch()
-		must(salesforce.AddQuery(b, "SELECT "+salesforce.FeatureParameterFields+" FROM "+salesforce.FeatureParameterObject, func(p []salesforce.FeatureParameter) error {
-			snap.params = append(snap.params, p...)
-			return nil
-		}))
-		for _, dt := range []string{salesforce.DataTypeBoolean, salesforce.DataTypeInteger, salesforce.DataTypeDate} {
-			must(addValueQuery(b, dt, "", &snap.values, seenValue))
+		if history {
+			// Who changed each term last attributes drift after a load, when no poll saw the
+			// change; a change replaced since the last read shows only here.
+			must(salesforce.AddQuery(b, "SELECT Id, ParentId, Field, NewValue, CreatedById, CreatedBy.Name, CreatedDate FROM "+salesforce.LicenseHistoryObject+
+				" WHERE Field IN ("+termFields+") ORDER BY CreatedDate",
+				func(p []salesforce.HistoryRow) error {
+					snap.touched = append(snap.touched, p...)
+					return nil
+				}))
+		}
+		if fma {
+			must(salesforce.AddQuery(b, "SELECT "+salesforce.FeatureParameterFields+" FROM "+salesforce.FeatureParameterObject, func(p []salesforce.FeatureParameter) error {
+				snap.params = append(snap.params, p...)
+				return nil
+			}))
+			for _, dt := range []string{salesforce.DataTypeBoolean, salesforce.DataTypeInteger, salesforce.DataTypeDate} {
+				must(addValueQuery(b, dt, "", &snap.values, seenValue))
+			}
 		}
 		if err := e.client.RunBatch(ctx, b); err != nil {
-			return false, fmt.Errorf("loading the LMO's feature parameters: %w", err)
+			return false, fmt.Errorf("loading the LMO's feature parameters and field history: %w", err)
 		}
 		// The licenses and the values were read at different moments: the mirror is complete up
 		// to the earlier of the two.
-		if m := seenUpTo(b, newestValue); m.Before(mark) {
+		if m := seenUpTo(b, newestValue); fma && m.Before(mark) {
 			mark = m
 		}
 	}
 	changed, stale := e.mirror.replaceRead(snap)
 	e.mu.Lock()
-	e.fma = fma
+	e.fma, e.history = fma, history
 	e.mu.Unlock()
 	now := e.now()
 	e.advanceWatermark(mark)
@@ -355,11 +374,13 @@ func (e *Engine) poll(ctx context.Context, fma bool) error {
 		licenses = append(licenses, p...)
 		return nil
 	}))
-	must(salesforce.AddQuery(b, "SELECT "+salesforce.HistoryFields+" FROM "+salesforce.LicenseHistoryObject+
-		" WHERE CreatedDate > "+salesforce.SOQLDateTime(since)+" ORDER BY CreatedDate", func(p []salesforce.HistoryRow) error {
-		history = append(history, p...)
-		return nil
-	}))
+	if e.historyOn() {
+		must(salesforce.AddQuery(b, "SELECT "+salesforce.HistoryFields+" FROM "+salesforce.LicenseHistoryObject+
+			" WHERE CreatedDate > "+salesforce.SOQLDateTime(since)+" ORDER BY CreatedDate", func(p []salesforce.HistoryRow) error {
+			history = append(history, p...)
+			return nil
+		}))
+	}
 	if fma {
 		for _, dt := range []string{salesforce.DataTypeBoolean, salesforce.DataTypeInteger, salesforce.DataTypeDate} {
 			must(addValueQuery(b, dt, where, &values, seen))
@@ -471,4 +492,11 @@ func (e *Engine) limitHit() int {
 	defer e.mu.Unlock()
 	e.limitHits++
 	return e.limitHits
+}
+
+// historyOn reports whether the License's field history is readable (as the last full load found).
+func (e *Engine) historyOn() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.history
 }
