@@ -149,9 +149,16 @@ func (t *DateTime) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// SOQLDateTime formats t as a SOQL datetime literal in UTC with milliseconds, e.g.
-// 2026-11-23T10:00:00.000Z (SOQL datetime literals are unquoted).
-func SOQLDateTime(t time.Time) string { return t.UTC().Format(soqlDateTimeLayout) }
+// SOQLDateTime formats t as a SOQL datetime literal in UTC, to the second, e.g. 2026-11-23T10:00:00Z
+// (SOQL datetime literals are unquoted).
+func SOQLDateTime(t time.Time) string {
+	// The SOQL reference documents datetime literals to the second; Salesforce stores datetimes to the
+	// second too. Flooring keeps "> t" from skipping anything in t's second.
+	return t.UTC().Truncate(time.Second).Format(soqlLiteralLayout)
+}
+
+// soqlLiteralLayout is the documented SOQL datetime literal form.
+const soqlLiteralLayout = "2006-01-02T15:04:05Z"
 
 // SOQLDate formats d as a SOQL date literal (YYYY-MM-DD, unquoted).
 func SOQLDate(d Date) string { return d.String() }

@@ -75,10 +75,12 @@ func TestDateTime(t *testing.T) {
 	if err := json.Unmarshal([]byte(`"yesterday"`), &dt); err == nil {
 		t.Error("a non-datetime decoded")
 	}
-	if got := SOQLDateTime(want.In(time.FixedZone("x", 3600))); got != "2026-11-23T10:00:00.000Z" {
+	// SOQL datetime literals in the documented form YYYY-MM-DDThh:mm:ssZ, floored to the second (for
+	// a "> since" filter, flooring re-reads a little and misses nothing).
+	if got := SOQLDateTime(want.Add(750 * time.Millisecond).In(time.FixedZone("x", 3600))); got != "2026-11-23T10:00:00Z" {
 		t.Errorf("SOQLDateTime = %q", got)
 	}
-	if got := (DateTime{want}).SOQL(); got != "2026-11-23T10:00:00.000Z" {
+	if got := (DateTime{want}).SOQL(); got != "2026-11-23T10:00:00Z" {
 		t.Errorf("SOQL = %q", got)
 	}
 	b, _ := json.Marshal(DateTime{want})
