@@ -413,3 +413,44 @@ func TestAStoppedEngineLeavesNoWriteInFlight(t *testing.T) {
 		t.Errorf("Run returned with %d Collections call(s) still in flight: the write loop outlived the engine", n)
 	}
 }
+
+// Bug 7: a write queued before the License was paused (or switched to Observe, reverted, deleted,
+// held) was still sent. The writer decides again at flush time through Recheck, against the mirror
+// as it is then: a withdrawn write is never sent, a changed one sends the new value.
+func TestAQueuedWriteIsDecidedAgainWhenItIsSent(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	decision := map[string]*int64{} // license -> the seats the current spec asks; nil: paused
+	h := &hookTransport{}
+	env := startSim(t, func(c *Config) {
+		withHook(h)(c)
+		c.Recheck = func(_ LMO, id string) (Write, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			seats, ok := decision[id15(id)]
+			if !ok || seats == nil {
+				return Write{}, false
+			}
+			return Write{LicenseID: id, Seats: seats}, true
+		}
+	})
+	set := func(id string, seats *int64) {
+		mu.Lock()
+		decision[id15(id)] = seats
+		mu.Unlock()
+	}
+	sixty, seventy := int64(60), int64(70)
+	set(licA, &sixty)
+	set(licB, &sixty)
+	env.submitSeats(60, licA, licB)
+	// Before the batch leaves: licA is paused, licB's spec moves on to 70.
+	set(licA, nil)
+	set(licB, &seventy)
+	env.waitFor(15*time.Second, "the batch", func() (bool, string) { return env.seatsOf(licB) == 70, "" })
+	if got := env.seatsOf(licA); got != 50 {
+		t.Errorf("paused license %s has %v seats in the LMO, want its untouched 50", licA, got)
+	}
+	if st := env.eng.WriteState(licA); st.Pending {
+		t.Errorf("the withdrawn write of %s is still pending: %+v", licA, st)
+	}
+}
