@@ -69,6 +69,25 @@ func startSimWith(t *testing.T, opts lmosim.Options, beforeRun func(), configure
 	return startSimSeedWith(t, simSeed, opts, beforeRun, configure)
 }
 
+// startLMOSim starts lmosim with seedText on a loopback port, stopped when the test ends.
+func startLMOSim(t *testing.T, seedText string) (*lmosim.Server, string) {
+	t.Helper()
+	seed, err := lmosim.ParseSeed([]byte(seedText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := lmosim.New(seed, lmosim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv, base
+}
+
 // startSimSeed is startSim with another seed.
 func startSimSeed(t *testing.T, seedText string, opts lmosim.Options, configure func(*Config)) *simEnv {
 	t.Helper()

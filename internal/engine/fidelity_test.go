@@ -40,19 +40,7 @@ func TestTheBudgetFollowsThePerAppAllocation(t *testing.T) {
 // in seconds, and must not stop the engine for the minutes the daily limit does (issue 12, point 4).
 func TestTheConcurrentRequestLimitIsRetriedSoon(t *testing.T) {
 	t.Parallel()
-	seed, err := lmosim.ParseSeed([]byte(simSeed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := lmosim.New(seed, lmosim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv, base := startLMOSim(t, simSeed)
 	if err := srv.AddFault(lmosim.Fault{Operation: "composite", ConcurrentLimit: true, Count: 1}); err != nil {
 		t.Fatal(err)
 	}

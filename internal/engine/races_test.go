@@ -80,19 +80,7 @@ func (env *simEnv) mirrorSeats(id string) int64 {
 // Bug 1: a LicenseManagementOrg edited while its first load is in flight deadlocked the registry.
 func TestRegistryRestartDuringTheFirstLoadDoesNotDeadlock(t *testing.T) {
 	t.Parallel()
-	seed, err := lmosim.ParseSeed([]byte(simSeed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := lmosim.New(seed, lmosim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv, base := startLMOSim(t, simSeed)
 	// The first load's Composite call takes a second: long enough to edit the LMO during it.
 	if err := srv.AddFault(lmosim.Fault{Operation: "composite", LatencyMs: 1000}); err != nil {
 		t.Fatal(err)
@@ -144,19 +132,7 @@ func TestRegistryRestartDuringTheFirstLoadDoesNotDeadlock(t *testing.T) {
 // Bug 2: the LMA and FMA were reported installed when the Composite call that checks them failed.
 func TestAppsAreUnknownUntilChecked(t *testing.T) {
 	t.Parallel()
-	seed, err := lmosim.ParseSeed([]byte(simSeed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := lmosim.New(seed, lmosim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv, base := startLMOSim(t, simSeed)
 	if err := srv.AddFault(lmosim.Fault{Operation: "composite", Status: 500}); err != nil {
 		t.Fatal(err)
 	}
@@ -371,19 +347,7 @@ func TestAStoppedEngineLeavesNoWriteInFlight(t *testing.T) {
 		time.Sleep(500 * time.Millisecond) // a slow teardown
 		return nil, req.Context().Err()
 	}
-	seed, err := lmosim.ParseSeed([]byte(simSeed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := lmosim.New(seed, lmosim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	_, base := startLMOSim(t, simSeed)
 	cfg := Config{InstanceURL: base, PollInterval: time.Second,
 		Credentials: Credentials{ClientCredentials: &salesforce.ClientCredentials{ClientID: "lmo-operator", ClientSecret: "s3cret"}}}
 	withHook(h)(&cfg)

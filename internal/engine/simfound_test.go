@@ -23,19 +23,7 @@ import (
 // engine's calls to lmosim.
 func stepped(t *testing.T, transport http.RoundTripper) (*simEnv, context.Context) {
 	t.Helper()
-	seed, err := lmosim.ParseSeed([]byte(simSeed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := lmosim.New(seed, lmosim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv, base := startLMOSim(t, simSeed)
 	env := &simEnv{t: t, srv: srv, url: base}
 	cfg := Config{InstanceURL: base,
 		Credentials: Credentials{ClientCredentials: &salesforce.ClientCredentials{ClientID: "lmo-operator", ClientSecret: "s3cret"}},
