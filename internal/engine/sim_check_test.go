@@ -196,6 +196,33 @@ func (c *simChecker) truthChanged(after simTruth, author string) {
 	}
 }
 
+// rawExpirationsChanged books the engine's writes that replaced an expiration with another form of
+// the same meaning (an empty date with 1970-01-01): the books saw no change, but the field history
+// shows the engine's write after the person's edit, which it therefore supersedes.
+func (c *simChecker) rawExpirationsChanged(before, after map[string]string) {
+	recs := make([]string, 0, len(after))
+	for rec := range after {
+		recs = append(recs, rec)
+	}
+	sort.Strings(recs)
+	for _, rec := range recs {
+		if before[rec] == after[rec] {
+			continue
+		}
+		key := simKey{rec, drift.FieldExpiration}
+		for _, e := range c.edits {
+			if e.key == key && e.supersededSeq == 0 {
+				if c.lastChange[key] != c.seq {
+					c.seq++
+					c.lastChange[key] = c.seq
+					c.recChange[rec] = c.seq
+				}
+				e.supersededSeq, e.supersededBy, e.supersededEngine = c.seq, simOperator, c.w.restarts
+			}
+		}
+	}
+}
+
 // nextTick orders the engine's reads and the answers that reach it.
 func (c *simChecker) nextTick() int {
 	c.tick++

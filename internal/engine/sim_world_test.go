@@ -456,6 +456,7 @@ func (w *simWorld) collections(req *http.Request, body []byte) (*http.Response, 
 	}
 	w.inFlight("before the write reaches Salesforce")
 	w.chk.verifyTruth()
+	rawBefore := w.rawExpirations(sends)
 	resp := w.serve(req, body)
 	out, _ := io.ReadAll(resp.Body)
 	resp.Body = io.NopCloser(bytes.NewReader(out))
@@ -464,6 +465,7 @@ func (w *simWorld) collections(req *http.Request, body []byte) (*http.Response, 
 		w.refused401 = string(body)
 	}
 	w.chk.truthChanged(w.readTruth(), simOperator)
+	w.chk.rawExpirationsChanged(rawBefore, w.rawExpirations(sends))
 	w.chk.served(sends)
 	commitSeq := w.chk.seq
 	w.inFlight("after the write committed")
@@ -620,4 +622,24 @@ func short(err error) string {
 		s = s[:120] + "…"
 	}
 	return s
+}
+
+// rawExpirations reads, for the license records of sends, the expiration as lmosim stores it: an
+// empty date and 1970-01-01 both mean Never, so the books (which hold Never) cannot tell a write of
+// one over the other, though Salesforce's field history records it.
+func (w *simWorld) rawExpirations(sends []simSend) map[string]string {
+	out := map[string]string{}
+	for _, s := range sends {
+		if s.sobject != salesforce.LicenseObject {
+			continue
+		}
+		if l, ok := w.srv.GetLicense(s.id); ok {
+			raw := "null"
+			if l.Expiration != nil {
+				raw = *l.Expiration
+			}
+			out[id15(s.id)] = raw
+		}
+	}
+	return out
 }
