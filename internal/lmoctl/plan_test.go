@@ -2,15 +2,12 @@ package lmoctl
 
 import (
 	"encoding/json"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 )
 
 const planPackages = `apiVersion: licensing.lmo-operator.dev/v1alpha1
@@ -232,25 +229,8 @@ spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004XyZ1AAA, s
 // A record holding a value the operator cannot read blocks only its own License, in the plan as in
 // the operator, and the plan names the field and the value.
 func TestPlanBlocksAnUnreadableRecordOnly(t *testing.T) {
-	data, err := os.ReadFile("testdata/seed.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	frozen := "licenses:\n  - {id: a0N000000000099AAA, subscriberOrgID: 00D5g00000FrOzNAAA, packageID: 033000000000001AAA, status: Frozen, seats: 10}\n"
-	seed, err := lmosim.ParseSeed([]byte(strings.Replace(string(data), "licenses:\n", frozen, 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := lmosim.New(seed, lmosim.Options{Now: func() time.Time { return today }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	s := &sim{Server: srv, url: url}
+	s := startSimSeed(t, func(seed string) string { return strings.Replace(seed, "licenses:\n", frozen, 1) })
 	lics := `apiVersion: licensing.lmo-operator.dev/v1alpha1
 kind: License
 metadata: {name: frozen}
