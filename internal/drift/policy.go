@@ -70,8 +70,9 @@ func Transition(desired, observed Terms, today time.Time) Decision {
 }
 
 // AccessReductions lists, as sentences, the changes from observed to desired that cut the customer's
-// access now: an Active or Trial license suspended, an expiration moved to a date already past, or
-// fewer seats than the customer uses. today is the current date in UTC, YYYY-MM-DD.
+// access now: an Active or Trial license suspended, an expiration moved to a date already past, fewer
+// seats than the customer uses (or fewer seats at all when the use is unknown), a Boolean feature
+// parameter turned off, an Integer one lowered, a Date one moved earlier. today is the current date in UTC, YYYY-MM-DD.
 func AccessReductions(desired, observed Terms, usedLicenses *int64, today string) []string {
 	var out []string
 	if desired.Status == "Suspended" && (observed.Status == "Active" || observed.Status == "Trial") {
@@ -85,7 +86,45 @@ func AccessReductions(desired, observed Terms, usedLicenses *int64, today string
 		SeatsText(desired.Seats) != SeatsText(observed.Seats) {
 		out = append(out, fmt.Sprintf("seats %d below the %d in use", *desired.Seats, *usedLicenses))
 	}
+	// Without the used licenses nobody can tell whether fewer seats cut anyone off: held too.
+	if desired.Seats != nil && *desired.Seats >= 0 && usedLicenses == nil && observed.Seats != nil &&
+		(*observed.Seats < 0 || *desired.Seats < *observed.Seats) {
+		out = append(out, fmt.Sprintf("seats %s to %d while the seats in use are unknown", SeatsText(observed.Seats), *desired.Seats))
+	}
+	names := make([]string, 0, len(desired.Params))
+	for name := range desired.Params {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if old, ok := observed.Params[name]; ok && paramReduced(old, desired.Params[name]) {
+			out = append(out, fmt.Sprintf("%s %s to %s", ParamField(name), old, desired.Params[name]))
+		}
+	}
 	return out
+}
+
+// paramReduced reports whether a feature parameter value moving from old to next takes something
+// away: a Boolean turned off, an Integer lowered, a Date moved earlier. Values are compared in the
+// form they have (true/false, an integer, YYYY-MM-DD); an empty old value grants nothing to take.
+func paramReduced(old, next string) bool {
+	if old == "" || old == next {
+		return false
+	}
+	switch {
+	case old == "true" && next == "false":
+		return true
+	case old == "false" || old == "true":
+		return false
+	}
+	if a, err := strconv.ParseInt(old, 10, 64); err == nil {
+		b, err := strconv.ParseInt(next, 10, 64)
+		return err == nil && b < a
+	}
+	if ValidDate(old) && ValidDate(next) {
+		return next < old
+	}
+	return false
 }
 
 // HoldAccessReduction returns AccessReductionHeld unless the reduction is approved.

@@ -318,10 +318,63 @@ func TestAccessReductions(t *testing.T) {
 			used:     seats(10),
 		},
 		{
-			name:     "cutting seats is no reduction when usage is unknown",
+			// Without the record's used licenses the operator cannot tell whether fewer seats cut
+			// anyone off, so it holds the change like the others (issue 13).
+			name:     "lowering seats while usage is unknown is held",
 			desired:  Terms{Seats: seats(1)},
 			observed: Terms{Seats: seats(100)},
 			used:     nil,
+			want:     []string{"seats 100 to 1 while the seats in use are unknown"},
+		},
+		{
+			name:     "raising seats while usage is unknown is no reduction",
+			desired:  Terms{Seats: seats(200)},
+			observed: Terms{Seats: seats(100)},
+		},
+		{
+			name:     "lowering a site license while usage is unknown is held",
+			desired:  Terms{Seats: seats(10)},
+			observed: Terms{Seats: seats(SiteLicenseSeats)},
+			want:     []string{"seats SiteLicense to 10 while the seats in use are unknown"},
+		},
+		{
+			name:     "turning a Boolean feature parameter off cuts access",
+			desired:  Terms{Params: map[string]string{"acme__Beta": "false"}},
+			observed: Terms{Params: map[string]string{"acme__Beta": "true"}},
+			used:     seats(0),
+			want:     []string{"featureParameters[acme__Beta] true to false"},
+		},
+		{
+			name:     "turning a Boolean feature parameter on is no reduction",
+			desired:  Terms{Params: map[string]string{"acme__Beta": "true"}},
+			observed: Terms{Params: map[string]string{"acme__Beta": "false"}},
+			used:     seats(0),
+		},
+		{
+			name:     "lowering an Integer feature parameter cuts access",
+			desired:  Terms{Params: map[string]string{"acme__MaxProjects": "5"}},
+			observed: Terms{Params: map[string]string{"acme__MaxProjects": "20"}},
+			used:     seats(0),
+			want:     []string{"featureParameters[acme__MaxProjects] 20 to 5"},
+		},
+		{
+			name:     "raising an Integer feature parameter is no reduction",
+			desired:  Terms{Params: map[string]string{"acme__MaxProjects": "50"}},
+			observed: Terms{Params: map[string]string{"acme__MaxProjects": "20"}},
+			used:     seats(0),
+		},
+		{
+			name:     "moving a Date feature parameter earlier cuts access",
+			desired:  Terms{Params: map[string]string{"acme__SupportUntil": "2026-06-30"}},
+			observed: Terms{Params: map[string]string{"acme__SupportUntil": "2027-06-30"}},
+			used:     seats(0),
+			want:     []string{"featureParameters[acme__SupportUntil] 2027-06-30 to 2026-06-30"},
+		},
+		{
+			name:     "setting a parameter that had no value is no reduction",
+			desired:  Terms{Params: map[string]string{"acme__MaxProjects": "5"}},
+			observed: Terms{Params: map[string]string{"acme__MaxProjects": ""}},
+			used:     seats(0),
 		},
 		{
 			name:     "unmanaged fields cut nothing whatever the record says",
