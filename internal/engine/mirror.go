@@ -584,6 +584,14 @@ func writeValueText(v any) string {
 // Never is the expiration of a license that does not expire (the same text the License API uses).
 const Never = drift.Never
 
+// LicenseFromRecord is a license record as the mirror holds it: a negative seat count is a site
+// license, an empty or 1970-01-01 expiration is Never, and a value the operator cannot read leaves
+// its field empty and is named in Unreadable. lmoctl uses it so that plan decides over the records
+// exactly as the operator sees them.
+func LicenseFromRecord(r salesforce.License, packageID string) License {
+	return *licenseFromRecord(r, packageID)
+}
+
 func licenseFromRecord(r salesforce.License, packageID string) *License {
 	l := &License{
 		ID: r.ID, Name: r.Name, PackageID: packageID, SubscriberOrgID: r.SubscriberOrgID, Status: r.Status,

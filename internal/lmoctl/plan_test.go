@@ -201,18 +201,7 @@ kind: License
 metadata: {name: globex}
 spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004XyZ1AAA, seats: 60}
 `
-	r := s.run(t, "plan", "-f", writeFiles(t, map[string]string{"packages.yaml": planPackages, "globex.yaml": dup}), "-o", "json")
-	if r.code != ExitChanges {
-		t.Fatalf("plan exited %d, want 2:\n%s", r.code, r.stderr)
-	}
-	var plan Plan
-	if err := json.Unmarshal([]byte(r.stdout), &plan); err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]PlannedLicense{}
-	for _, l := range plan.Licenses {
-		got[l.Name] = l
-	}
+	got := planByName(t, s, map[string]string{"packages.yaml": planPackages, "globex.yaml": dup})
 	if p := got["globex"]; p.Action != ActionUpdate {
 		t.Errorf("globex (the owner): action %q %q, want update", p.Action, p.Reason)
 	}
@@ -241,7 +230,21 @@ kind: License
 metadata: {name: globex}
 spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004XyZ1AAA, seats: 60}
 `
-	r := s.run(t, "plan", "-f", writeFiles(t, map[string]string{"packages.yaml": planPackages, "l.yaml": lics}), "-o", "json")
+	got := planByName(t, s, map[string]string{"packages.yaml": planPackages, "l.yaml": lics})
+	if p := got["frozen"]; p.Action != ActionBlocked || p.Reason != "UnreadableRecord" || !strings.Contains(p.Message, `"Frozen"`) {
+		t.Errorf("frozen: %q %q %q, want blocked UnreadableRecord naming the status", p.Action, p.Reason, p.Message)
+	}
+	if p := got["globex"]; p.Action != ActionUpdate {
+		t.Errorf("globex: %q %q, want update", p.Action, p.Reason)
+	}
+	s.assertNoWrites(t)
+}
+
+// planByName runs `lmoctl plan -o json` over files, expects "something would change", and returns the
+// planned Licenses by name.
+func planByName(t *testing.T, s *sim, files map[string]string) map[string]PlannedLicense {
+	t.Helper()
+	r := s.run(t, "plan", "-f", writeFiles(t, files), "-o", "json")
 	if r.code != ExitChanges {
 		t.Fatalf("plan exited %d, want 2:\n%s", r.code, r.stderr)
 	}
@@ -253,11 +256,5 @@ spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004XyZ1AAA, s
 	for _, l := range plan.Licenses {
 		got[l.Name] = l
 	}
-	if p := got["frozen"]; p.Action != ActionBlocked || p.Reason != "UnreadableRecord" || !strings.Contains(p.Message, `"Frozen"`) {
-		t.Errorf("frozen: %q %q %q, want blocked UnreadableRecord naming the status", p.Action, p.Reason, p.Message)
-	}
-	if p := got["globex"]; p.Action != ActionUpdate {
-		t.Errorf("globex: %q %q, want update", p.Action, p.Reason)
-	}
-	s.assertNoWrites(t)
+	return got
 }

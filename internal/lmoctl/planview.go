@@ -46,27 +46,10 @@ func (r *lmoRecords) view() *recordView {
 	return v
 }
 
-// mirrorLicense is a license record as the operator's mirror holds it (engine's licenseFromRecord):
-// a negative seat count is a site license, an empty or 1970-01-01 expiration is Never, and a value
-// the operator cannot read leaves the field empty and is named in Unreadable.
+// mirrorLicense is a license record as the operator's mirror holds it, with its feature parameter
+// values.
 func mirrorLicense(l salesforce.License, packageID string, values map[string]string, params map[string]salesforce.FeatureParameter) engine.License {
-	out := engine.License{ID: l.ID, Name: l.Name, PackageID: packageID, SubscriberOrgID: l.SubscriberOrgID, Status: l.Status,
-		InstallDate: l.InstallDate.String(), Edition: l.OrgType, IsSandbox: l.IsSandbox, VersionNumber: l.VersionNumber,
-		Expiration: engine.Never, Unreadable: l.Unreadable()}
-	if l.Seats != nil && l.SeatsReadable() {
-		n := int64(*l.Seats)
-		if n < 0 {
-			n = -1
-		}
-		out.Seats = &n
-	}
-	if l.UsedLicenses != nil && l.UsedLicensesReadable() {
-		n := int64(*l.UsedLicenses)
-		out.UsedLicenses = &n
-	}
-	if !l.NeverExpires() {
-		out.Expiration = l.Expiration.String()
-	}
+	out := engine.LicenseFromRecord(l, packageID)
 	if len(values) > 0 {
 		out.Params = make(map[string]engine.ParamValue, len(values))
 		for name, value := range values {
