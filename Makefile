@@ -122,5 +122,6 @@ install: manifests ## Install the CRDs into the cluster of the current kubeconfi
 	$(KUBECTL) apply --server-side -k config/crd
 
 .PHONY: deploy
-deploy: manifests ## Deploy the operator into the cluster of the current kubeconfig.
+deploy: manifests ## Deploy the operator and its admission policies into the cluster of the current kubeconfig.
 	$(KUBECTL) apply --server-side -k config/default
+	$(KUBECTL) apply --server-side -k config/admission

@@ -159,6 +159,17 @@ func (r *LicenseReconciler) unresolved(lic *licensingv1alpha1.License, v decide.
 	return ctrl.Result{}
 }
 
+// hold shows a held change in status and, the first time this change is held, in an Event: a
+// reviewer learns what approving it means and the value that approves it.
+func (r *LicenseReconciler) hold(lic *licensingv1alpha1.License, v decide.Verdict) {
+	known := lic.Status.HeldChange != nil && lic.Status.HeldChange.Approval == v.Approval &&
+		isConditionReason(lic, licensingv1alpha1.ConditionReady, v.Reason)
+	lic.Status.HeldChange = &licensingv1alpha1.HeldChange{Reductions: v.Reductions, Approval: v.Approval}
+	if !known {
+		r.recorder.Eventf(lic, corev1.EventTypeWarning, v.Reason, "%s", v.Message)
+	}
+}
+
 // apply reports the record and its drift, then writes or shows why not, as the verdict says.
 func (r *LicenseReconciler) apply(lic *licensingv1alpha1.License, eng engine.LMO, rec engine.License, v decide.Verdict) ctrl.Result {
 	g := lic.Generation
@@ -166,6 +177,7 @@ func (r *LicenseReconciler) apply(lic *licensingv1alpha1.License, eng engine.LMO
 	lic.Status.LicenseID = rec.ID
 	lic.Status.Observed = observedStatus(rec)
 	lic.Status.Drift, lic.Status.DriftSummary = driftStatus(v.Drift, rec)
+	lic.Status.HeldChange = nil
 	if len(v.Drift) > 0 {
 		setCondition(conds, g, licensingv1alpha1.ConditionDrifted, metav1.ConditionTrue, licensingv1alpha1.ReasonDrifted,
 			"The LMO record differs from the spec in "+lic.Status.DriftSummary)
@@ -201,9 +213,7 @@ func (r *LicenseReconciler) apply(lic *licensingv1alpha1.License, eng engine.LMO
 		kstatus(conds, g, false, stateSettled, v.Reason, v.Message)
 		return ctrl.Result{}
 	case decide.ActionHeld:
-		if !isConditionReason(lic, licensingv1alpha1.ConditionReady, v.Reason) {
-			r.recorder.Eventf(lic, corev1.EventTypeWarning, v.Reason, "%s", v.Message)
-		}
+		r.hold(lic, v)
 		return stall(v.Reason, v.Message)
 	case decide.ActionUpdate:
 	default:
@@ -298,13 +308,12 @@ func (r *LicenseReconciler) reconcileDelete(ctx context.Context, lic *licensingv
 	}
 	v := decide.License(r.licenseInput(lic, pkg, eng, rec, owner))
 	g := lic.Generation
+	lic.Status.HeldChange = nil
 	switch v.Action {
 	case decide.ActionRelease:
 		return release()
 	case decide.ActionHeld:
-		if !isConditionReason(lic, licensingv1alpha1.ConditionReady, v.Reason) {
-			r.recorder.Eventf(lic, corev1.EventTypeWarning, v.Reason, "%s", v.Message)
-		}
+		r.hold(lic, v)
 		kstatus(&lic.Status.Conditions, g, false, stateStalled, v.Reason, v.Message)
 		return ctrl.Result{}, nil
 	case decide.ActionUpdate:

@@ -234,12 +234,58 @@ var _ = Describe("License", func() {
 		}, eventually).Should(Succeed())
 		Eventually(func() []string { return events(e.ns, "globex") }, eventually).Should(ContainElement(ContainSubstring("AccessReductionHeld")))
 		Consistently(func() string { return s.record(lic1).Status }, 2*time.Second).Should(Equal("Active"))
+		held := e.get("globex").Status.HeldChange
+		Expect(held).NotTo(BeNil())
+		Expect(held.Reductions).To(ConsistOf("status Active to Suspended", "seats 5 below the 12 in use"))
+		Expect(conditionMessage(e.get("globex").Status.Conditions, "Ready")).To(ContainSubstring(`"` + held.Approval + `"`))
+
+		By("an approval of every change (\"true\") approves none")
 		patchAnnotations(e.ns, "globex", map[string]string{licensingv1alpha1.AnnotationAllowAccessReduction: "true"})
+		Eventually(func() string { return conditionMessage(e.get("globex").Status.Conditions, "Ready") }, eventually).
+			Should(ContainSubstring("approves another change (true)"))
+		Consistently(func() string { return s.record(lic1).Status }, 2*time.Second).Should(Equal("Active"))
+
+		By("the approval that names the held change applies it")
+		patchAnnotations(e.ns, "globex", map[string]string{licensingv1alpha1.AnnotationAllowAccessReduction: held.Approval})
 		Eventually(func(g Gomega) {
 			rec := s.record(lic1)
 			g.Expect(rec.Status).To(Equal("Suspended"))
 			g.Expect(*rec.Seats).To(BeEquivalentTo(5))
 		}, eventually).Should(Succeed())
+		Eventually(func() *licensingv1alpha1.HeldChange { return e.get("globex").Status.HeldChange }, eventually).Should(BeNil())
+	})
+
+	It("binds an approval to one change: the approval of generation N does not approve generation N+1's reduction", func() {
+		e.license("globex", func(l *licensingv1alpha1.License) {
+			l.Spec.SubscriberOrgID = globex
+			l.Spec.Seats = ptr.To(intstr.FromInt(5)) // 12 in use
+		})
+		var first *licensingv1alpha1.HeldChange
+		Eventually(func(g Gomega) {
+			first = e.get("globex").Status.HeldChange
+			g.Expect(first).NotTo(BeNil())
+		}, eventually).Should(Succeed())
+		patchAnnotations(e.ns, "globex", map[string]string{licensingv1alpha1.AnnotationAllowAccessReduction: first.Approval})
+		Eventually(func() any { return *s.record(lic1).Seats }, eventually).Should(BeEquivalentTo(5))
+
+		l := e.get("globex")
+		generation := l.Generation
+		l.Spec.Seats = ptr.To(intstr.FromInt(3))
+		Expect(k8sClient.Update(ctx, l)).To(Succeed())
+		var second *licensingv1alpha1.HeldChange
+		Eventually(func(g Gomega) {
+			l := e.get("globex")
+			g.Expect(l.Generation).To(Equal(generation + 1))
+			g.Expect(l.Status.ObservedGeneration).To(Equal(l.Generation))
+			second = l.Status.HeldChange
+			g.Expect(second).NotTo(BeNil())
+			_, reason := condition(l.Status.Conditions, "Ready")
+			g.Expect(reason).To(Equal("AccessReductionHeld"))
+		}, eventually).Should(Succeed())
+		Expect(second.Approval).NotTo(Equal(first.Approval))
+		Consistently(func() any { return *s.record(lic1).Seats }, 2*time.Second).Should(BeEquivalentTo(5))
+		Eventually(func() []string { return events(e.ns, "globex") }, eventually).
+			Should(ContainElement(ContainSubstring(second.Approval)), "the new held change is announced with its own approval")
 	})
 
 	It("suspends the record on delete with deletionPolicy Suspend, once approved", func() {
@@ -256,7 +302,10 @@ var _ = Describe("License", func() {
 			g.Expect(reason).To(Equal("AccessReductionHeld"))
 		}, eventually).Should(Succeed())
 		Expect(s.record(lic1).Status).To(Equal("Active"))
-		patchAnnotations(e.ns, "globex", map[string]string{licensingv1alpha1.AnnotationAllowAccessReduction: "true"})
+		held := e.get("globex").Status.HeldChange
+		Expect(held).NotTo(BeNil())
+		Expect(held.Reductions).To(Equal([]string{"status Active to Suspended"}))
+		patchAnnotations(e.ns, "globex", map[string]string{licensingv1alpha1.AnnotationAllowAccessReduction: held.Approval})
 		Eventually(func() string { return s.record(lic1).Status }, eventually).Should(Equal("Suspended"))
 		Eventually(func() bool {
 			var l licensingv1alpha1.License

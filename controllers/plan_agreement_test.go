@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
 	"github.com/lmo-operator/lmo-operator/internal/lmoctl"
 )
@@ -49,6 +50,11 @@ func TestPlanSaysWhatTheControllerDoes(t *testing.T) {
 	annotate := func(k string) spec {
 		return func(l *licensingv1alpha1.License) { l.Annotations = map[string]string{k: "true"} }
 	}
+	approve := func(n int, diffs ...drift.FieldDrift) spec {
+		return func(l *licensingv1alpha1.License) {
+			l.Annotations = map[string]string{licensingv1alpha1.AnnotationAllowAccessReduction: drift.ApprovalToken(id(n), diffs)}
+		}
+	}
 	records := []engine.License{
 		rec(0), rec(1), rec(2), rec(3), rec(4), rec(5),
 		rec(6, func(r *engine.License) { r.Status = "Uninstalled" }),
@@ -57,7 +63,7 @@ func TestPlanSaysWhatTheControllerDoes(t *testing.T) {
 		}),
 		rec(8), rec(9), rec(10),
 		rec(11), rec(11, func(r *engine.License) { r.ID = "a0N0000000000Z0AAA"; r.Status = "Trial" }),
-		rec(12),
+		rec(12), rec(13), rec(14),
 	}
 	licenses := []*licensingv1alpha1.License{
 		license("no-drift", t0, sub(0, seats(50))),
@@ -65,7 +71,9 @@ func TestPlanSaysWhatTheControllerDoes(t *testing.T) {
 		license("observe", t0, sub(2, seats(60), func(l *licensingv1alpha1.License) { l.Spec.ManagementPolicy = licensingv1alpha1.PolicyObserve })),
 		license("paused", t0, sub(3, seats(60), annotate(licensingv1alpha1.AnnotationPaused))),
 		license("held", t0, sub(4, seats(5))),
-		license("approved", t0, sub(5, seats(5), annotate(licensingv1alpha1.AnnotationAllowAccessReduction))),
+		license("approved", t0, sub(5, seats(5), approve(5, drift.FieldDrift{Field: drift.FieldSeats, Desired: "5", Observed: "50"}))),
+		license("approved-true", t0, sub(13, seats(5), annotate(licensingv1alpha1.AnnotationAllowAccessReduction))),
+		license("approved-other", t0, sub(14, seats(4), approve(14, drift.FieldDrift{Field: drift.FieldSeats, Desired: "5", Observed: "50"}))),
 		license("uninstalled", t0, sub(6, seats(60))),
 		license("unreadable", t0, sub(7, seats(60))),
 		license("active-to-trial", t0, sub(8, func(l *licensingv1alpha1.License) { l.Spec.Status = licensingv1alpha1.LicenseStatusTrial })),
@@ -91,6 +99,8 @@ func TestPlanSaysWhatTheControllerDoes(t *testing.T) {
 		"paused":          {lmoctl.ActionPaused, licensingv1alpha1.ReasonPaused},
 		"held":            {lmoctl.ActionHeld, licensingv1alpha1.ReasonAccessReductionHeld},
 		"approved":        {lmoctl.ActionUpdate, ""},
+		"approved-true":   {lmoctl.ActionHeld, licensingv1alpha1.ReasonAccessReductionHeld},
+		"approved-other":  {lmoctl.ActionHeld, licensingv1alpha1.ReasonAccessReductionHeld},
 		"uninstalled":     {lmoctl.ActionImpossible, licensingv1alpha1.ReasonUninstalled},
 		"unreadable":      {lmoctl.ActionBlocked, licensingv1alpha1.ReasonUnreadableRecord},
 		"active-to-trial": {lmoctl.ActionImpossible, licensingv1alpha1.ReasonImpossibleTransition},

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
 )
 
@@ -43,6 +44,11 @@ func TestRecheckDecidesFromTheCurrentSpec(t *testing.T) {
 				l.Annotations = map[string]string{}
 			}
 			l.Annotations[k] = "true"
+		}
+	}
+	approve := func(diffs ...drift.FieldDrift) func(*licensingv1alpha1.License) {
+		return func(l *licensingv1alpha1.License) {
+			l.Annotations = map[string]string{licensingv1alpha1.AnnotationAllowAccessReduction: drift.ApprovalToken(recordID, diffs)}
 		}
 	}
 	suspended := "Suspended"
@@ -84,7 +90,7 @@ func TestRecheckDecidesFromTheCurrentSpec(t *testing.T) {
 			rec: rec(),
 		},
 		"a License being deleted with Suspend, approved": {
-			objs: []client.Object{managedPackage(), globex(annotate(licensingv1alpha1.AnnotationAllowAccessReduction), func(l *licensingv1alpha1.License) {
+			objs: []client.Object{managedPackage(), globex(approve(drift.FieldDrift{Field: drift.FieldStatus, Desired: "Suspended", Observed: "Active"}), func(l *licensingv1alpha1.License) {
 				l.Spec.DeletionPolicy = licensingv1alpha1.DeletionPolicySuspend
 				l.Finalizers = []string{licensingv1alpha1.FinalizerLicense}
 				now := metav1.NewTime(t0.Add(time.Hour))

@@ -63,7 +63,7 @@ const (
 	// ReasonRecordRefusesEdits: the LMO refused the write for a reason retrying will not fix.
 	ReasonRecordRefusesEdits = "RecordRefusesEdits"
 	// ReasonAccessReductionHeld: the change would cut the customer's access now and is held until the
-	// License carries the allow-access-reduction annotation.
+	// License's allow-access-reduction annotation names it (status.heldChange.approval).
 	ReasonAccessReductionHeld = "AccessReductionHeld"
 	// ReasonPaused: the License carries the paused annotation; nothing is written.
 	ReasonPaused = "Paused"
@@ -139,7 +139,9 @@ const (
 
 // Annotations users set on Licenses.
 const (
-	// AnnotationAllowAccessReduction approves a change that cuts a customer's access now.
+	// AnnotationAllowAccessReduction approves one change that cuts a customer's access now: its value
+	// is the name the operator gives that change (status.heldChange.approval, lmoctl plan). Left on,
+	// it approves no later change; "true" approves nothing.
 	AnnotationAllowAccessReduction = "licensing.lmo-operator.dev/allow-access-reduction"
 	// AnnotationPaused stops writes for the License; deletion is never blocked.
 	AnnotationPaused = "licensing.lmo-operator.dev/paused"

@@ -46,8 +46,8 @@ type LicenseSpec struct {
 
 	// status is the license status: Trial, Active or Suspended. Leave it out to leave it unmanaged.
 	// An Active license can never go back to Trial. Moving an Active or Trial license to Suspended
-	// cuts the customer off and is held unless the License carries the annotation
-	// licensing.lmo-operator.dev/allow-access-reduction: "true".
+	// cuts the customer off and is held until the annotation
+	// licensing.lmo-operator.dev/allow-access-reduction names that change (status.heldChange.approval).
 	// +kubebuilder:validation:Enum=Trial;Active;Suspended
 	// +optional
 	Status LicenseStatus `json:"status,omitempty"`
@@ -140,6 +140,11 @@ type LicenseResourceStatus struct {
 	// +optional
 	DriftSummary string `json:"driftSummary,omitempty"`
 
+	// heldChange is set while a change that cuts the customer's access now is held: how it cuts
+	// access, and the annotation value that approves it.
+	// +optional
+	HeldChange *HeldChange `json:"heldChange,omitempty"`
+
 	// conditions: Ready, Reconciling and Stalled (kstatus; the last two only while True), Drifted and
 	// Synced.
 	// +listType=map
@@ -154,6 +159,17 @@ type LicenseResourceStatus struct {
 	// observedGeneration is the generation of the spec the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// HeldChange is a change to a license record that waits for approval.
+type HeldChange struct {
+	// reductions say how the change cuts the customer's access now.
+	Reductions []string `json:"reductions"`
+
+	// approval names this change (the record, and each field's value before and after). Setting the
+	// annotation licensing.lmo-operator.dev/allow-access-reduction to it approves this change and no
+	// other: when the spec or the record changes, the new change is held again with a new name.
+	Approval string `json:"approval"`
 }
 
 // ObservedLicense is the license record as the LMO last showed it.

@@ -58,6 +58,9 @@ type Verdict struct {
 	Write *engine.Write
 	// Reductions say how the change cuts the customer's access now (held or approved).
 	Reductions []string
+	// Approval, set with Reductions, is the value of the approval annotation that approves this
+	// change (drift.ApprovalToken): a reviewer who sets it approves exactly what the plan shows.
+	Approval string
 }
 
 // Input is everything the decision for one License needs, read-only.
@@ -232,11 +235,12 @@ func transition(c *licenseCase) (Verdict, bool) {
 // accessReduction: a change that cuts access now waits for the approval annotation.
 func accessReduction(c *licenseCase) (Verdict, bool) {
 	reductions := drift.AccessReductions(c.desired, c.observed, c.Record.UsedLicenses, c.today)
-	held := drift.HoldAccessReduction(reductions, approved(c.License), licensingv1alpha1.AnnotationAllowAccessReduction)
+	token := drift.ApprovalToken(c.Record.ID, c.diffs)
+	held := drift.HoldAccessReduction(reductions, Approval(c.License), token, licensingv1alpha1.AnnotationAllowAccessReduction)
 	if held.Allowed() {
 		return Verdict{}, false
 	}
-	return Verdict{Action: ActionHeld, Reason: held.Reason, Message: held.Message, Reductions: reductions}, true
+	return Verdict{Action: ActionHeld, Reason: held.Reason, Message: held.Message, Reductions: reductions, Approval: token}, true
 }
 
 // writesBlocked: the LMO takes no write.
@@ -250,8 +254,12 @@ func writesBlocked(c *licenseCase) (Verdict, bool) {
 // update: every guard passed; write the fields that differ.
 func update(c *licenseCase) (Verdict, bool) {
 	w := writeFor(c.Record.ID, c.diffs, c.desired)
-	return Verdict{Action: ActionUpdate, Reason: licensingv1alpha1.ReasonWriteQueued, Message: "Writing " + c.summary + " to the LMO",
-		Write: &w, Reductions: drift.AccessReductions(c.desired, c.observed, c.Record.UsedLicenses, c.today)}, true
+	v := Verdict{Action: ActionUpdate, Reason: licensingv1alpha1.ReasonWriteQueued, Message: "Writing " + c.summary + " to the LMO",
+		Write: &w, Reductions: drift.AccessReductions(c.desired, c.observed, c.Record.UsedLicenses, c.today)}
+	if len(v.Reductions) > 0 {
+		v.Approval = drift.ApprovalToken(c.Record.ID, c.diffs)
+	}
+	return v, true
 }
 
 // keepsRecord: only deletionPolicy Suspend (Enforce, not paused) writes on delete.
@@ -279,16 +287,24 @@ func gone(c *licenseCase) (Verdict, bool) {
 	return Verdict{}, false
 }
 
-// deletionHeld: suspending on delete cuts the customer off and needs the approval annotation.
+// deletionHeld: suspending on delete cuts the customer off and needs the approval annotation,
+// naming this suspension.
 func deletionHeld(c *licenseCase) (Verdict, bool) {
-	if approved(c.License) {
+	rec := c.Record
+	token := drift.ApprovalToken(rec.ID, suspension(rec))
+	approval := Approval(c.License)
+	if approval == token {
 		return Verdict{}, false
 	}
-	rec := c.Record
+	msg := "Deleting this License suspends license " + rec.ID + " (" + rec.Status + " to Suspended), which cuts the customer off; "
+	if approval == "" {
+		msg += "to proceed, add the annotation " + licensingv1alpha1.AnnotationAllowAccessReduction + ": \"" + token + "\""
+	} else {
+		msg += "the annotation " + licensingv1alpha1.AnnotationAllowAccessReduction + " approves another change; to proceed, set it to \"" + token + "\""
+	}
 	return Verdict{Action: ActionHeld, Reason: licensingv1alpha1.ReasonAccessReductionHeld,
-		Message: "Deleting this License suspends license " + rec.ID + " (" + rec.Status + " to Suspended), which cuts the customer off; add the annotation " +
-			licensingv1alpha1.AnnotationAllowAccessReduction + ": \"true\" to proceed, or set spec.deletionPolicy to Orphan",
-		Reductions: []string{"status " + rec.Status + " to Suspended"}}, true
+		Message:    msg + ", or set spec.deletionPolicy to Orphan",
+		Reductions: []string{"status " + rec.Status + " to Suspended"}, Approval: token, Drift: suspension(rec)}, true
 }
 
 // suspend: the approved suspension on delete.
@@ -297,7 +313,12 @@ func suspend(c *licenseCase) (Verdict, bool) {
 	return Verdict{Action: ActionUpdate, Reason: licensingv1alpha1.ReasonWriteQueued,
 		Message: "Suspending license " + c.Record.ID + " before the License is deleted",
 		Write:   &engine.Write{LicenseID: c.Record.ID, Status: &suspended}, Reductions: []string{"status " + c.Record.Status + " to Suspended"},
-		Drift: []drift.FieldDrift{{Field: drift.FieldStatus, Desired: suspended, Observed: c.Record.Status}}}, true
+		Drift: suspension(c.Record), Approval: drift.ApprovalToken(c.Record.ID, suspension(c.Record))}, true
+}
+
+// suspension is the change deleting a License with deletionPolicy Suspend makes to its record.
+func suspension(rec engine.License) []drift.FieldDrift {
+	return []drift.FieldDrift{{Field: drift.FieldStatus, Desired: string(licensingv1alpha1.LicenseStatusSuspended), Observed: rec.Status}}
 }
 
 // Paused reports whether the License carries the paused annotation.
@@ -305,8 +326,10 @@ func Paused(lic *licensingv1alpha1.License) bool {
 	return lic.Annotations[licensingv1alpha1.AnnotationPaused] == "true"
 }
 
-func approved(lic *licensingv1alpha1.License) bool {
-	return lic.Annotations[licensingv1alpha1.AnnotationAllowAccessReduction] == "true"
+// Approval is the value of the License's approval annotation: the name of the one change it
+// approves (drift.ApprovalToken), or "".
+func Approval(lic *licensingv1alpha1.License) string {
+	return lic.Annotations[licensingv1alpha1.AnnotationAllowAccessReduction]
 }
 
 // SuspendsOnDelete reports whether deleting the License suspends its record first: deletionPolicy

@@ -62,6 +62,22 @@ func annotated(k string) func(*licensingv1alpha1.License) {
 	}
 }
 
+// approving sets the approval annotation to value.
+func approving(value string) func(*licensingv1alpha1.License) {
+	return func(l *licensingv1alpha1.License) {
+		if l.Annotations == nil {
+			l.Annotations = map[string]string{}
+		}
+		l.Annotations[licensingv1alpha1.AnnotationAllowAccessReduction] = value
+	}
+}
+
+// seatsTo5 and suspending name the changes the approval cases approve.
+var (
+	seatsTo5   = drift.ApprovalToken("a0N000000000001AAA", []drift.FieldDrift{{Field: drift.FieldSeats, Desired: "5", Observed: "50"}})
+	suspending = drift.ApprovalToken("a0N000000000001AAA", []drift.FieldDrift{{Field: drift.FieldStatus, Desired: "Suspended", Observed: "Active"}})
+)
+
 var params = map[string]drift.Param{
 	"acme__MaxProjects": {DataType: "Integer", Writable: true},
 	"acme__ActiveUsers": {DataType: "Integer", Writable: false},
@@ -117,9 +133,21 @@ func TestLicense(t *testing.T) {
 			want: outcome{Action: ActionHeld, Reason: licensingv1alpha1.ReasonAccessReductionHeld, Reductions: []string{"seats 5 below the 12 in use"}},
 		},
 		"an approved reduction is written": {
-			lic: lic(with(seats(5), annotated(licensingv1alpha1.AnnotationAllowAccessReduction))), rec: record(),
+			lic: lic(with(seats(5), approving(seatsTo5))), rec: record(),
 			want: outcome{Action: ActionUpdate, Reason: licensingv1alpha1.ReasonWriteQueued,
 				Write: &engine.Write{LicenseID: "a0N000000000001AAA", Seats: ptr[int64](5)}, Reductions: []string{"seats 5 below the 12 in use"}},
+		},
+		"\"true\" approves no reduction": {
+			lic: lic(with(seats(5), annotated(licensingv1alpha1.AnnotationAllowAccessReduction))), rec: record(),
+			want: outcome{Action: ActionHeld, Reason: licensingv1alpha1.ReasonAccessReductionHeld, Reductions: []string{"seats 5 below the 12 in use"}},
+		},
+		"an approval left on does not approve the next reduction": {
+			lic: lic(with(seats(4), approving(seatsTo5))), rec: record(),
+			want: outcome{Action: ActionHeld, Reason: licensingv1alpha1.ReasonAccessReductionHeld, Reductions: []string{"seats 4 below the 12 in use"}},
+		},
+		"an approval does not survive a change of the record it was given for": {
+			lic: lic(with(seats(5), approving(seatsTo5))), rec: record(func(r *engine.License) { r.Seats = ptr[int64](60) }),
+			want: outcome{Action: ActionHeld, Reason: licensingv1alpha1.ReasonAccessReductionHeld, Reductions: []string{"seats 5 below the 12 in use"}},
 		},
 		"an Active record never goes back to Trial": {
 			lic: lic(func(l *licensingv1alpha1.License) { l.Spec.Status = licensingv1alpha1.LicenseStatusTrial }), rec: record(),
@@ -178,8 +206,16 @@ func TestLicense(t *testing.T) {
 			lic: lic(deleting), rec: record(),
 			want: outcome{Action: ActionHeld, Reason: licensingv1alpha1.ReasonAccessReductionHeld, Reductions: []string{"status Active to Suspended"}},
 		},
-		"deleting with Suspend, approved, suspends the record": {
+		"deleting with Suspend, approved with \"true\", is held": {
 			lic: lic(with(deleting, annotated(licensingv1alpha1.AnnotationAllowAccessReduction))), rec: record(),
+			want: outcome{Action: ActionHeld, Reason: licensingv1alpha1.ReasonAccessReductionHeld, Reductions: []string{"status Active to Suspended"}},
+		},
+		"deleting with Suspend, approved for an edit of the seats, is held": {
+			lic: lic(with(deleting, approving(seatsTo5))), rec: record(),
+			want: outcome{Action: ActionHeld, Reason: licensingv1alpha1.ReasonAccessReductionHeld, Reductions: []string{"status Active to Suspended"}},
+		},
+		"deleting with Suspend, approved, suspends the record": {
+			lic: lic(with(deleting, approving(suspending))), rec: record(),
 			want: outcome{Action: ActionUpdate, Reason: licensingv1alpha1.ReasonWriteQueued,
 				Write: &engine.Write{LicenseID: "a0N000000000001AAA", Status: &suspended}, Reductions: []string{"status Active to Suspended"}},
 		},
@@ -207,6 +243,12 @@ func TestLicense(t *testing.T) {
 			}
 			if v.Reason != "" && v.Reason != licensingv1alpha1.ReasonSynced && v.Message == "" {
 				t.Errorf("reason %s without a message", v.Reason)
+			}
+			if len(v.Reductions) > 0 && len(v.Approval) != 10 {
+				t.Errorf("a reduction without the approval that names it: Approval %q", v.Approval)
+			}
+			if v.Action == ActionHeld && !strings.Contains(v.Message, `"`+v.Approval+`"`) {
+				t.Errorf("held message %q does not give the approval %q", v.Message, v.Approval)
 			}
 		})
 	}

@@ -1,6 +1,8 @@
 package drift
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strconv"
@@ -127,13 +129,48 @@ func paramReduced(old, next string) bool {
 	return false
 }
 
-// HoldAccessReduction returns AccessReductionHeld unless the reduction is approved.
-func HoldAccessReduction(reductions []string, approved bool, annotation string) Decision {
-	if len(reductions) == 0 || approved {
+// HoldAccessReduction returns AccessReductionHeld unless approval (the value of the approval
+// annotation) is token, the name of this very change (see ApprovalToken). An approval names one
+// change: left on, it does not approve the next one, and "true" approves nothing.
+func HoldAccessReduction(reductions []string, approval, token, annotation string) Decision {
+	if len(reductions) == 0 || approval == token {
 		return Decision{}
 	}
-	return Decision{ReasonAccessReductionHeld, fmt.Sprintf("The change would cut the customer's access now (%s); add the annotation %s: \"true\" to apply it",
-		strings.Join(reductions, "; "), annotation)}
+	cut := fmt.Sprintf("The change would cut the customer's access now (%s); ", strings.Join(reductions, "; "))
+	if approval == "" {
+		return Decision{ReasonAccessReductionHeld, fmt.Sprintf("%sto apply this change, add the annotation %s: %q", cut, annotation, token)}
+	}
+	return Decision{ReasonAccessReductionHeld, fmt.Sprintf("%sthe annotation %s approves another change (%s); to apply this one, set it to %q",
+		cut, annotation, truncateValue(approval), token)}
+}
+
+// ApprovalToken names one change to one license record: the record and each field's value before
+// and after. It is the value of the approval annotation that approves this change and no other: a
+// different record, field or value, before or after, gives another name. Ten hex digits of a
+// SHA-256; the order of diffs does not matter and a record id may be given in either length.
+func ApprovalToken(recordID string, diffs []FieldDrift) string {
+	if len(recordID) > 15 {
+		recordID = recordID[:15]
+	}
+	sorted := append([]FieldDrift(nil), diffs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Field < sorted[j].Field })
+	h := sha256.New()
+	h.Write([]byte(recordID))
+	for _, d := range sorted {
+		// Each part is length-prefixed so that values cannot run into one another.
+		for _, part := range []string{d.Field, d.Observed, d.Desired} {
+			fmt.Fprintf(h, "|%d:%s", len(part), part)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:10]
+}
+
+// truncateValue shortens an annotation value quoted back in a message.
+func truncateValue(v string) string {
+	if len(v) > 64 {
+		return v[:64] + "…"
+	}
+	return v
 }
 
 // Param describes a feature parameter of the package as the LMO defines it.

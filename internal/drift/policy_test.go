@@ -413,25 +413,46 @@ func TestAccessReductions(t *testing.T) {
 
 func TestHoldAccessReduction(t *testing.T) {
 	reductions := []string{"status Active to Suspended", "seats 2 below the 3 in use"}
+	const token = "0123456789"
+	held := "The change would cut the customer's access now (status Active to Suspended; seats 2 below the 3 in use); "
 	tests := []struct {
 		name       string
 		reductions []string
-		approved   bool
+		approval   string
 		want       Decision
 	}{
 		{
-			name:       "a reduction without approval is held and names the annotation",
+			name:       "a reduction without approval is held and names the annotation and the value that approves it",
 			reductions: reductions,
 			want: Decision{
-				Reason: ReasonAccessReductionHeld,
-				Message: "The change would cut the customer's access now (status Active to Suspended; seats 2 below the 3 in use); " +
-					"add the annotation " + allowAnnoKey + ": \"true\" to apply it",
+				Reason:  ReasonAccessReductionHeld,
+				Message: held + "to apply this change, add the annotation " + allowAnnoKey + ": \"0123456789\"",
 			},
 		},
 		{
-			name:       "an approved reduction proceeds",
+			name:       "an approval of this change proceeds",
 			reductions: reductions,
-			approved:   true,
+			approval:   token,
+		},
+		{
+			name:       "an approval of another change is held and says so",
+			reductions: reductions,
+			approval:   "9999999999",
+			want: Decision{
+				Reason: ReasonAccessReductionHeld,
+				Message: held + "the annotation " + allowAnnoKey + " approves another change (9999999999); " +
+					"to apply this one, set it to \"0123456789\"",
+			},
+		},
+		{
+			name:       "\"true\" approves no change",
+			reductions: reductions,
+			approval:   "true",
+			want: Decision{
+				Reason: ReasonAccessReductionHeld,
+				Message: held + "the annotation " + allowAnnoKey + " approves another change (true); " +
+					"to apply this one, set it to \"0123456789\"",
+			},
 		},
 		{
 			name: "no reduction proceeds without approval",
@@ -443,11 +464,47 @@ func TestHoldAccessReduction(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := HoldAccessReduction(tt.reductions, tt.approved, allowAnnoKey)
+			got := HoldAccessReduction(tt.reductions, tt.approval, token, allowAnnoKey)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("HoldAccessReduction() mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestApprovalTokenNamesOneChange(t *testing.T) {
+	diffs := []FieldDrift{{Field: FieldSeats, Desired: "120", Observed: "130"}, {Field: FieldStatus, Desired: "Suspended", Observed: "Active"}}
+	base := ApprovalToken("a0B000000000001AAA", diffs)
+	if len(base) != 10 || strings.Trim(base, "0123456789abcdef") != "" {
+		t.Fatalf("ApprovalToken() = %q, want 10 lowercase hex digits", base)
+	}
+	same := map[string][]FieldDrift{
+		"the 15-character form of the record id": nil,
+		"the fields in another order":            {diffs[1], diffs[0]},
+	}
+	for name, d := range same {
+		id := "a0B000000000001AAA"
+		if d == nil {
+			d, id = diffs, "a0B000000000001"
+		}
+		if got := ApprovalToken(id, d); got != base {
+			t.Errorf("%s: ApprovalToken() = %q, want %q", name, got, base)
+		}
+	}
+	other := map[string]struct {
+		id    string
+		diffs []FieldDrift
+	}{
+		"another record":           {"a0B000000000002AAA", diffs},
+		"another new value":        {"a0B000000000001AAA", []FieldDrift{{FieldSeats, "110", "130"}, diffs[1]}},
+		"another old value":        {"a0B000000000001AAA", []FieldDrift{{FieldSeats, "120", "140"}, diffs[1]}},
+		"one field fewer":          {"a0B000000000001AAA", diffs[:1]},
+		"values that run together": {"a0B000000000001AAA", []FieldDrift{{FieldSeats, "1", "20130"}, diffs[1]}},
+	}
+	for name, o := range other {
+		if got := ApprovalToken(o.id, o.diffs); got == base {
+			t.Errorf("%s: ApprovalToken() = %q, the same as the original change's", name, got)
+		}
 	}
 }
 

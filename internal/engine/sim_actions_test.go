@@ -28,7 +28,7 @@ var simActions = []simAction{
 	{"write", 14, func(w *simWorld) { w.writeTurn() }},
 	{"spec edit", 7, (*simWorld).specEdit},
 	{"pause", 3, func(w *simWorld) { w.toggleAnnotation(licensingv1alpha1.AnnotationPaused) }},
-	{"approve", 3, func(w *simWorld) { w.toggleAnnotation(licensingv1alpha1.AnnotationAllowAccessReduction) }},
+	{"approve", 3, (*simWorld).approve},
 	{"policy", 3, (*simWorld).togglePolicy},
 	{"create", 2, (*simWorld).createLicense},
 	{"delete", 2, (*simWorld).deleteLicense},
@@ -122,6 +122,34 @@ func (w *simWorld) toggleAnnotation(key string) {
 		delete(lic.Annotations, key)
 	} else {
 		lic.Annotations[key] = "true"
+	}
+	w.model.queue[lic.Name] = true
+	w.logf("  %s: %s=%q", lic.Name, key, lic.Annotations[key])
+}
+
+// approve is a reviewer at work on one License: mostly approving the change it holds as the
+// operator names it (status.heldChange.approval, from the mirror), else setting the legacy "true"
+// (which approves nothing) or taking the approval away. Each approval given is registered with the
+// field values it approves, for the checker.
+func (w *simWorld) approve() {
+	lic := w.pickLicense()
+	if lic == nil {
+		return
+	}
+	key := licensingv1alpha1.AnnotationAllowAccessReduction
+	v, rec := w.model.verdict(lic, w.eng, w.eng.Status().WritesBlocked)
+	switch n := w.rng.IntN(4); {
+	case n < 2 && v.Approval != "" && rec != nil:
+		lic.Annotations[key] = v.Approval
+		approved := map[simKey]string{}
+		for _, d := range v.Drift {
+			approved[simKey{id15(rec.ID), d.Field}] = d.Desired
+		}
+		w.approvals[v.Approval] = approved
+	case n < 3 && lic.Annotations[key] != "true":
+		lic.Annotations[key] = "true"
+	default:
+		delete(lic.Annotations, key)
 	}
 	w.model.queue[lic.Name] = true
 	w.logf("  %s: %s=%q", lic.Name, key, lic.Annotations[key])

@@ -123,6 +123,8 @@ type simChecker struct {
 
 	// Counts for the report.
 	sends, crossedParams, crossedRestart int
+	// approvedReductions counts values sent that cut access, under an approval naming them.
+	approvedReductions int
 }
 
 func newSimChecker(w *simWorld) *simChecker {
@@ -333,7 +335,9 @@ func (c *simChecker) checkSpec(owner *licensingv1alpha1.License, rec, field, v s
 		c.fail("%s=%s sent to %s, which no License names", field, v, rec)
 		return
 	}
-	approved := owner.Annotations[licensingv1alpha1.AnnotationAllowAccessReduction] == "true"
+	// Approved only by an approval a reviewer gave for exactly this value of this field of this record.
+	given, ok := c.w.approvals[owner.Annotations[licensingv1alpha1.AnnotationAllowAccessReduction]][simKey{id15(rec), field}]
+	approved := ok && given == v
 	paused := owner.Annotations[licensingv1alpha1.AnnotationPaused] == "true"
 	observe := owner.Spec.ManagementPolicy == licensingv1alpha1.PolicyObserve
 	if !owner.DeletionTimestamp.IsZero() {
@@ -341,7 +345,9 @@ func (c *simChecker) checkSpec(owner *licensingv1alpha1.License, rec, field, v s
 			field != drift.FieldStatus || v != "Suspended" {
 			c.fail("%s=%s sent to %s while its License %s is being deleted (deletionPolicy %s, %s, paused %t, approved %t)",
 				field, v, rec, owner.Name, owner.Spec.DeletionPolicy, owner.Spec.ManagementPolicy, paused, approved)
+			return
 		}
+		c.approvedReductions++
 		return
 	}
 	if observe || paused {
@@ -358,6 +364,9 @@ func (c *simChecker) checkSpec(owner *licensingv1alpha1.License, rec, field, v s
 		return
 	}
 	if approved {
+		if simReduction(field, v, t, today) != "" {
+			c.approvedReductions++
+		}
 		return
 	}
 	if r := simReduction(field, v, t, today); r != "" && hasKn && simReduction(field, v, kn.rec, today) != "" {

@@ -149,6 +149,9 @@ type simWorld struct {
 	usageResetStep int
 	// refused are the Licenses whose write the LMO refused for good, with the error code.
 	refused map[string]string
+	// approvals are the approvals reviewers gave (annotation values), each with the field values of
+	// the records it approves.
+	approvals map[string]map[simKey]string
 	// calls counts the engine's HTTP calls.
 	calls    int
 	restarts int
@@ -168,7 +171,7 @@ func newSimWorld(seed uint64) (*simWorld, error) {
 	}
 	w := &simWorld{seed: seed, rng: rand.New(rand.NewPCG(seed, 0x51ed0fa11)), clock: clock, srv: srv,
 		ctx: context.Background(), records: append([]string(nil), simSeededRecords...), interleaveShare: 0.2,
-		refused: map[string]string{}}
+		refused: map[string]string{}, approvals: map[string]map[simKey]string{}}
 	// How often calls are held in flight varies from schedule to schedule.
 	w.interleaveShare = 0.05 + 0.45*w.rng.Float64()
 	w.chk = newSimChecker(w)

@@ -136,6 +136,7 @@ type simResult struct {
 	trace   []string
 	// Figures for the report.
 	sends, restarts, quietRounds, quietCalls, edits, crossedParams, crossedRestart, refused int
+	approvedReductions                                                                      int
 }
 
 func (r simResult) summary() string {
@@ -145,6 +146,7 @@ func (r simResult) summary() string {
 
 type simTotals struct {
 	runs, sends, restarts, edits, crossedParams, crossedRestart, refused, maxRounds, maxCalls int
+	approvedReductions                                                                        int
 }
 
 func (t *simTotals) add(r simResult) {
@@ -155,13 +157,14 @@ func (t *simTotals) add(r simResult) {
 	t.crossedParams += r.crossedParams
 	t.crossedRestart += r.crossedRestart
 	t.refused += r.refused
+	t.approvedReductions += r.approvedReductions
 	t.maxRounds = max(t.maxRounds, r.quietRounds)
 	t.maxCalls = max(t.maxCalls, r.quietCalls)
 }
 
 func (t simTotals) summary() string {
-	return fmt.Sprintf("%d values sent, %d engine restarts, %d human edits (crossed by a write and not attributable: %d parameter values, %d before a restart), %d Licenses left with a write the LMO refused for good, quiet rounds ≤ %d, quiet calls ≤ %d",
-		t.sends, t.restarts, t.edits, t.crossedParams, t.crossedRestart, t.refused, t.maxRounds, t.maxCalls)
+	return fmt.Sprintf("%d values sent (%d of them access reductions sent with the approval that names them), %d engine restarts, %d human edits (crossed by a write and not attributable: %d parameter values, %d before a restart), %d Licenses left with a write the LMO refused for good, quiet rounds ≤ %d, quiet calls ≤ %d",
+		t.sends, t.approvedReductions, t.restarts, t.edits, t.crossedParams, t.crossedRestart, t.refused, t.maxRounds, t.maxCalls)
 }
 
 // runSimulation runs one schedule of steps steps and the quiet rounds after it.
@@ -176,6 +179,7 @@ func runSimulation(seed uint64, steps int) (res simResult) {
 		res.trace = w.trace
 		res.sends, res.restarts, res.edits = w.chk.sends, w.restarts, len(w.chk.edits)
 		res.crossedParams, res.crossedRestart, res.refused = w.chk.crossedParams, w.chk.crossedRestart, len(w.refused)
+		res.approvedReductions = w.chk.approvedReductions
 	}()
 	fail := func() bool {
 		if len(w.chk.failures) > 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -117,6 +118,9 @@ type PlannedLicense struct {
 	Flags []string `json:"flags,omitempty"`
 	// AccessReductions say how the change cuts access now.
 	AccessReductions []string `json:"accessReductions,omitempty"`
+	// Approval, with AccessReductions, is the value of the allow-access-reduction annotation that
+	// approves this change and no other.
+	Approval string `json:"approval,omitempty"`
 	// Changes are the managed fields whose record value differs, in drift order.
 	Changes []FieldChange `json:"changes,omitempty"`
 	// Owner is, when another License in DIR owns the record this one names, that License's name.
@@ -349,7 +353,7 @@ func planLicense(fl fileLicense, packageID string, recs PlanRecords, owner strin
 	p.LicenseID = res.Record.ID
 	p.Action = v.Action
 	p.Changes = changesOf(v.Drift, false)
-	p.AccessReductions = v.Reductions
+	p.AccessReductions, p.Approval = v.Reductions, v.Approval
 	if v.Action != ActionUnchanged && v.Action != ActionUpdate {
 		p.Reason, p.Message = v.Reason, v.Message
 	}
@@ -363,7 +367,7 @@ func planLicense(fl fileLicense, packageID string, recs PlanRecords, owner strin
 		p.Flags = append(p.Flags, FlagAccessReduction)
 	}
 	if v.Action == ActionUpdate && len(v.Reductions) > 0 {
-		p.Message = "The access reduction is approved by annotation " + licensingv1alpha1.AnnotationAllowAccessReduction
+		p.Message = "The access reduction is approved by annotation " + licensingv1alpha1.AnnotationAllowAccessReduction + ": " + strconv.Quote(v.Approval)
 	}
 	if owner != "" {
 		p.Owner = owner

@@ -2,6 +2,7 @@ package lmoctl
 
 import (
 	"encoding/json"
+	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"slices"
 	"strings"
 	"testing"
@@ -65,12 +66,12 @@ kind: License
 metadata: {name: cyberdyne}
 spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004Mn4rAAA, status: Active}
 ---
-# suspending a trial, approved by annotation
+# suspending a trial, approved by annotation: the value names this change (lmoctl plan -o json shows it)
 apiVersion: licensing.lmo-operator.dev/v1alpha1
 kind: License
 metadata:
   name: stark
-  annotations: {licensing.lmo-operator.dev/allow-access-reduction: "true"}
+  annotations: {licensing.lmo-operator.dev/allow-access-reduction: "af2701d3c4"}
 spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004Op6tAAA, status: Suspended}
 ---
 # two live licenses: must be pinned
@@ -144,6 +145,20 @@ func TestPlanJSONNamesActionsFlagsAndChanges(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan rows (-want +got):\n%s", diff)
+	}
+	approvals := map[string]string{}
+	for _, l := range plan.Licenses {
+		if l.Approval != "" {
+			approvals[l.Name] = l.Approval
+		}
+	}
+	// The approval of a reduction names it: stark's annotation carries it; initech's is held.
+	wantApprovals := map[string]string{
+		"stark":   "af2701d3c4",
+		"initech": drift.ApprovalToken("a0N000000000002AAA", []drift.FieldDrift{{Field: drift.FieldSeats, Desired: "60", Observed: "100"}}),
+	}
+	if diff := cmp.Diff(wantApprovals, approvals); diff != "" {
+		t.Errorf("approvals (-want +got):\n%s", diff)
 	}
 	wantSummary := PlanSummary{Licenses: 10, Changed: 8, Unchanged: 2, Update: 2, Held: 1, Impossible: 2, AwaitingInstall: 1, Observe: 1, Blocked: 1, AccessReductions: 2}
 	if diff := cmp.Diff(wantSummary, plan.Summary); diff != "" {

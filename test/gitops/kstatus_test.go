@@ -102,7 +102,7 @@ func TestKstatusReadsLicenseConditions(t *testing.T) {
 		{
 			name: "a License whose access reduction is held is Failed until a person approves it",
 			obj: license(3, kstatusConditions(false, "Stalled", "AccessReductionHeld",
-				`The change would cut the customer's access now (status Active to Suspended); add the annotation licensing.lmo-operator.dev/allow-access-reduction: "true" to apply it`)...),
+				`The change would cut the customer's access now (status Active to Suspended); to apply this change, add the annotation licensing.lmo-operator.dev/allow-access-reduction: "526370644f"`)...),
 			want: status.FailedStatus,
 		},
 		{
