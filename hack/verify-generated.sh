@@ -16,6 +16,13 @@ for f in "$tmp"/crd/*.yaml; do
 done
 [ "$(ls "$tmp"/crd | wc -l)" = "$(ls config/crd/bases/*.yaml | wc -l)" ] || { echo "config/crd/bases holds a CRD no type produces" >&2; status=1; }
 diff -u api/v1alpha1/zz_generated.deepcopy.go "$tmp/object/zz_generated.deepcopy.go" || status=1
+# The chart renders the admission policies of config/admission from copies.
+for f in salesforce_hosts.yaml approvers.yaml; do
+  diff -u "config/admission/$f" "charts/lmo-operator/files/admission/$f" || status=1
+done
+for f in config/crd/bases/*.yaml; do
+  diff -u "$f" "charts/lmo-operator/crds/$(basename "$f")" || status=1
+done
 if [ $status -ne 0 ]; then
   echo "Generated files are stale: run 'make manifests generate' and commit the result." >&2
 fi

@@ -118,15 +118,21 @@ func render(release string, args ...string) []*unstructured.Unstructured {
 // renderKustomize runs `kubectl kustomize config/default`, skipping when kubectl is missing.
 func renderKustomize() []*unstructured.Unstructured {
 	GinkgoHelper()
+	return kustomize("default")
+}
+
+// kustomize runs `kubectl kustomize config/<dir>`, skipping when kubectl is missing.
+func kustomize(dir string) []*unstructured.Unstructured {
+	GinkgoHelper()
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
-		Skip("kubectl is not on PATH; it renders config/default")
+		Skip("kubectl is not on PATH; it renders config/" + dir)
 	}
-	cmd := exec.Command(kubectl, "kustomize", filepath.Join(repoRoot, "config", "default"))
+	cmd := exec.Command(kubectl, "kustomize", filepath.Join(repoRoot, "config", dir))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	Expect(err).NotTo(HaveOccurred(), "kubectl kustomize config/default: %s", stderr.String())
+	Expect(err).NotTo(HaveOccurred(), "kubectl kustomize config/%s: %s", dir, stderr.String())
 	return decodeObjects(out)
 }
 
@@ -211,9 +217,9 @@ var _ = Describe("helm lint and helm template", Ordered, func() {
 	)
 
 	Context("with the default values", func() {
-		It("renders the objects config/default renders, by kind, namespace and name", func() {
+		It("renders the objects config/default and config/admission render, by kind, namespace and name", func() {
 			var want []objectKey
-			for _, o := range renderKustomize() {
+			for _, o := range append(renderKustomize(), kustomize("admission")...) {
 				// The chart installs into the release namespace rather than creating it, and Helm installs
 				// the CRDs from crds/ (compared with config/crd/bases by the static specs).
 				if o.GetKind() != "Namespace" && o.GetKind() != "CustomResourceDefinition" {
@@ -327,6 +333,31 @@ var _ = Describe("helm lint and helm template", Ordered, func() {
 				"name": "https", "port": float64(9443), "protocol": "TCP", "targetPort": "metrics",
 			}}))
 		})
+	})
+
+	It("installs the admission policies of config/admission, with the allowed hosts and the approver groups", func() {
+		want := byKey(kustomize("admission"))
+		got := byKey(render(releaseName))
+		for key, o := range want {
+			if o.GetKind() == "ConfigMap" {
+				continue
+			}
+			Expect(got).To(HaveKey(key))
+			Expect(field(got[key], "spec")).To(Equal(field(o, "spec")), "spec of %s %s", key.Kind, key.Name)
+		}
+		objs := render(releaseName, "--set", "admissionPolicies.approvers.enabled=true,admissionPolicies.approvers.groups={desk-leads,finance}",
+			"--set", "allowedLMOHosts={sf-gateway.internal.example}")
+		params := byKey(objs)[objectKey{"ConfigMap", releaseNamespace, "lmo-operator-admission"}]
+		Expect(params).NotTo(BeNil())
+		Expect(field(params, "data")).To(Equal(map[string]any{"allowedHosts": "sf-gateway.internal.example", "approverGroups": "desk-leads,finance"}))
+		approvers := byKey(objs)[objectKey{"ValidatingAdmissionPolicyBinding", "", "lmo-operator-access-reduction-approvers"}]
+		Expect(approvers).NotTo(BeNil())
+		Expect(field(approvers, "spec", "paramRef")).To(HaveKeyWithValue("name", "lmo-operator-admission"))
+		Expect(field(approvers, "spec", "paramRef")).To(HaveKeyWithValue("namespace", releaseNamespace))
+
+		none := render(releaseName, "--set", "admissionPolicies.salesforceHosts=false")
+		Expect(ofKind(none, "ValidatingAdmissionPolicy")).To(BeEmpty())
+		Expect(byKey(none)).NotTo(HaveKey(objectKey{"ConfigMap", releaseNamespace, "lmo-operator-admission"}))
 	})
 
 	It("watches every namespace unless told otherwise", func() {
