@@ -66,7 +66,7 @@ It only reads the License Management Org (LMO); it never writes a record.
 
 Usage:
   lmoctl import --package 033... [--out DIR] [connection flags]
-  lmoctl plan -f DIR [-o table|json] [connection flags]
+  lmoctl plan -f DIR [-o table|json|markdown] [connection flags]
   lmoctl report [--window 30d] [--package 033...] [-o table|json] [connection flags]
   lmoctl doctor [-o table|json] [connection flags]
 

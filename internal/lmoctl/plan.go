@@ -24,13 +24,16 @@ installed listed as AwaitingInstall, and Observe Licenses shown as "observe only
 every License and ManagedPackage in DIR (.yaml, .yml, .json, multi-document files allowed, recursively)
 and makes two read calls to the LMO whatever the number of Licenses. It never writes.
 
+-o markdown writes a pull-request comment (docs/ci has GitHub Actions and GitLab CI jobs that post it).
+
 Exit status: 0 nothing would change, 2 something would change or cannot be applied, 1 error.
 
-Usage: lmoctl plan -f DIR [-o table|json] [connection flags]`
+Usage: lmoctl plan -f DIR [-o table|json|markdown] [connection flags]`
 
 const planExample = `  lmoctl plan -f gitops/acme-projects --lmo acme-lmo --namespace licensing
   lmoctl plan -f gitops/acme-projects -o json --instance-url https://acme.my.salesforce.com \
-    --client-id 3MVG9... --username ci@acme.example --key-file ci.key`
+    --client-id 3MVG9... --username ci@acme.example --key-file ci.key
+  lmoctl plan -f gitops/acme-projects -o markdown > plan.md`
 
 // Plan actions: what applying a License would do. They are the actions of the operator's own
 // decision procedure (internal/decide), so the plan says what the operator does.
@@ -102,6 +105,8 @@ type PlannedLicense struct {
 	// PackageID is the 033 id of its ManagedPackage.
 	PackageID       string `json:"packageID"`
 	SubscriberOrgID string `json:"subscriberOrgID,omitempty"`
+	// Customer is the account (else the lead's company) behind the record, when the LMO names one.
+	Customer string `json:"customer,omitempty"`
 	// LicenseID is the record the License resolves to ("" when there is none).
 	LicenseID string `json:"licenseID,omitempty"`
 	// Policy is Enforce or Observe.
@@ -140,14 +145,17 @@ func runPlan(ctx context.Context, args []string, env *Env) (int, error) {
 	var dir, output string
 	fs := newFlagSet(env, "plan", planSynopsis, planExample)
 	fs.StringVar(&dir, "f", "", "directory (or file) of License and ManagedPackage YAML (required)")
-	fs.StringVar(&output, "o", "table", "output format: table or json")
+	fs.StringVar(&output, "o", "table", "output format: table, json, or markdown (a pull-request comment)")
 	conn.register(fs)
 	if err := parseFlags(fs, env, args); err != nil {
 		return ExitError, err
 	}
-	format, err := outputFormat(output)
-	if err != nil {
-		return ExitError, err
+	format := strings.ToLower(output)
+	if format != "markdown" && format != "md" {
+		var err error
+		if format, err = outputFormat(output); err != nil {
+			return ExitError, fmt.Errorf("%w, or markdown", err)
+		}
 	}
 	if dir == "" {
 		return ExitError, fmt.Errorf("-f is required: the directory of License YAML to plan")
@@ -176,14 +184,21 @@ func runPlan(ctx context.Context, args []string, env *Env) (int, error) {
 		}
 		plan = buildPlan(m.licenses, pkgOf, recs.view(), today)
 	}
-	if format == "json" {
+	switch format {
+	case "json":
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(plan); err != nil {
 			return ExitError, err
 		}
-	} else if err := writePlanTable(env.Stdout, plan); err != nil {
-		return ExitError, err
+	case "markdown", "md":
+		if err := writePlanMarkdown(env.Stdout, plan); err != nil {
+			return ExitError, err
+		}
+	default:
+		if err := writePlanTable(env.Stdout, plan); err != nil {
+			return ExitError, err
+		}
 	}
 	if plan.Summary.Changed > 0 {
 		return ExitChanges, nil

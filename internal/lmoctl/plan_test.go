@@ -2,13 +2,20 @@ package lmoctl
 
 import (
 	"encoding/json"
-	"github.com/lmo-operator/lmo-operator/internal/drift"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
+
+	"github.com/lmo-operator/lmo-operator/internal/drift"
 )
 
 const planPackages = `apiVersion: licensing.lmo-operator.dev/v1alpha1
@@ -272,4 +279,103 @@ func planByName(t *testing.T, s *sim, files map[string]string) map[string]Planne
 		got[l.Name] = l
 	}
 	return got
+}
+
+func TestPlanMarkdownIsAPullRequestComment(t *testing.T) {
+	s := startSim(t, func() time.Time { return today })
+	r := s.run(t, "plan", "-f", planDir(t), "-o", "markdown")
+	if r.code != ExitChanges {
+		t.Fatalf("plan exited %d, want 2:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	golden(t, "plan-markdown", r.stdout)
+	s.assertNoWrites(t)
+}
+
+func TestPlanMarkdownFoldsLongSectionsAndEscapesCells(t *testing.T) {
+	plan := &Plan{Summary: PlanSummary{Licenses: 40, Changed: 40, Update: 40}}
+	for i := range 40 {
+		plan.Licenses = append(plan.Licenses, PlannedLicense{Name: fmt.Sprintf("cust-%02d", i), Action: ActionUpdate,
+			Customer: "Pipe | and <b>tag</b>", Changes: []FieldChange{{Field: "seats", Old: "10", New: "20"}}})
+	}
+	var b strings.Builder
+	if err := writePlanMarkdown(&b, plan); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "plan-markdown-long", b.String())
+	out := b.String()
+	if strings.Count(out, "\n| cust-") != 40 || !strings.Contains(out, "#### Updates: 40 Licenses") || strings.Count(out, "<details>") != 1 || !strings.Contains(out, "<summary>25 more</summary>") {
+		t.Errorf("want 40 rows, the last 25 folded in one <details>:\n%s", out)
+	}
+	if strings.Contains(out, "<b>") || strings.Contains(out, "Pipe | and") {
+		t.Errorf("a cell's pipe or HTML leaked into the table:\n%s", out)
+	}
+}
+
+// TestCIJobsFailOnlyWhenLmoctlFails runs the plan steps of docs/ci's GitHub Actions and GitLab CI
+// jobs with a stand-in lmoctl that exits 0, 2 or 1: the step passes and keeps the comment on 0 and 2
+// (2 means the pull request changes licenses) and fails on 1.
+func TestCIJobsFailOnlyWhenLmoctlFails(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash is not installed")
+	}
+	var gh struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				ID  string `json:"id"`
+				Run string `json:"run"`
+			} `json:"steps"`
+		} `json:"jobs"`
+	}
+	var gl map[string]struct {
+		Script []string `json:"script"`
+	}
+	for path, into := range map[string]any{"github-actions-plan.yaml": &gh, "gitlab-ci-plan.yml": &gl} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "docs", "ci", path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(data, into); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	var ghPlan string
+	for _, s := range gh.Jobs["plan"].Steps {
+		if s.ID == "plan" {
+			ghPlan = s.Run
+		}
+	}
+	glScript := gl["lmoctl-plan"].Script
+	if ghPlan == "" || len(glScript) < 3 {
+		t.Fatalf("the plan steps are missing: GitHub %q, GitLab %q", ghPlan, glScript)
+	}
+	scripts := map[string]string{
+		"GitHub Actions": ghPlan,
+		// Without the go install before, and the note posted after.
+		"GitLab CI": strings.Join(glScript[1:3], "\n"),
+	}
+	for name, script := range scripts {
+		for _, code := range []int{0, 2, 1} {
+			dir := t.TempDir()
+			fake := "#!/bin/sh\necho \"$*\" > " + filepath.Join(dir, "args") + "\necho '" + planMarker + "'\nexit " + strconv.Itoa(code) + "\n"
+			if err := os.WriteFile(filepath.Join(dir, "lmoctl"), []byte(fake), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bash, "-e", "-c", script)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"),
+				"GITHUB_OUTPUT="+filepath.Join(dir, "output"), "LICENSES_DIR=licenses", "LMO_JWT_KEY="+filepath.Join(dir, "key"))
+			out, err := cmd.CombinedOutput()
+			if failed := err != nil; failed != (code == 1) {
+				t.Errorf("%s with lmoctl exiting %d: step failed %t, want %t\n%s", name, code, failed, code == 1, out)
+			}
+			args, _ := os.ReadFile(filepath.Join(dir, "args"))
+			if !strings.Contains(string(args), "plan -f licenses -o markdown") {
+				t.Errorf("%s ran lmoctl %q", name, args)
+			}
+			if plan, _ := os.ReadFile(filepath.Join(dir, "plan.md")); !strings.Contains(string(plan), planMarker) {
+				t.Errorf("%s with lmoctl exiting %d left plan.md %q", name, code, plan)
+			}
+		}
+	}
 }
