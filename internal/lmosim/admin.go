@@ -190,6 +190,7 @@ func (s *Server) Uninstall(licenseID string) (License, error) {
 	at := touch(st, l, sys, now)
 	st.addHistory(l.ID, fStatus, str(l.Status), str("Uninstalled"), sys, at)
 	l.Status = "Uninstalled"
+	l.RecordType = "Uninstalled"
 	s.changed()
 	return s.licenseView(l), nil
 }
