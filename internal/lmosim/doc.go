@@ -93,7 +93,7 @@
 // 1 ms per change) so that polling SystemModstamp > watermark misses nothing. A write that changes
 // nothing moves nothing (but counts in recordsWritten, which counts accepted records).
 //
-// Record types: the License object has Active, Trial, Suspended, Uninstalled and Expired (developer
+// Record types: the License object has Active, Trial, Suspended, Uninstalled and Expired (metadata
 // names sfLma__Active, …; describe's recordTypeInfos, the RecordType object, RecordType.Name in
 // SOQL). Each license gets the one named like its status; a status write moves it along unless
 // `apiWritesKeepRecordType: true`; `recordTypes: false` is an object without them (no RecordTypeId).

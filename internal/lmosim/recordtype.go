@@ -33,7 +33,9 @@ var licenseRecordTypeNames = []string{"Active", "Expired", "Suspended", "Trial",
 var licenseRecordTypes = func() map[string]*recordTypeRec {
 	m := map[string]*recordTypeRec{}
 	for i, name := range licenseRecordTypeNames {
-		m[name] = &recordTypeRec{ID: makeID(prefixRecordType, uint64(1001+i)), Name: name, DeveloperName: "sfLma__" + name}
+		// The metadata names them sfLma__Active, …; the RecordType record's DeveloperName carries no
+		// namespace (NamespacePrefix holds it), and neither does describe's developerName.
+		m[name] = &recordTypeRec{ID: makeID(prefixRecordType, uint64(1001+i)), Name: name, DeveloperName: name}
 	}
 	return m
 }()

@@ -56,7 +56,7 @@ func (d describeRecordTypes) hasField(name string) bool {
 }
 
 // The LMA's License object has the record types Active, Trial, Suspended, Uninstalled and Expired
-// (developer names sfLma__Active, …); describe lists them after Master, every license has one
+// (metadata names sfLma__Active, …; developer names without the namespace); describe lists them before Master, every license has one
 // matching its status, and SOQL reads it as RecordType.Name.
 func TestLicenseRecordTypes(t *testing.T) {
 	e := newEnv(t, testSeed, Options{})
@@ -67,7 +67,7 @@ func TestLicenseRecordTypes(t *testing.T) {
 			got = append(got, rt.Name+"="+rt.DeveloperName)
 		}
 	}
-	want := "Active=sfLma__Active Expired=sfLma__Expired Suspended=sfLma__Suspended Trial=sfLma__Trial Uninstalled=sfLma__Uninstalled"
+	want := "Active=Active Expired=Expired Suspended=Suspended Trial=Trial Uninstalled=Uninstalled"
 	if strings.Join(got, " ") != want {
 		t.Errorf("record types = %v, want %s", got, want)
 	}
