@@ -144,7 +144,8 @@
 //	POST   /__sim/uninstalls  {licenseID} → License
 //	GET    /__sim/licenses/ID → License (featureParameterRecords names its value records' ids);
 //	       PATCH it with {usedLicenses, featureParameters: {name: value}} to report subscriber-side
-//	       values (as the License Manager user)
+//	       values (as the License Manager user), or {licenseType, recordType} for Salesforce's own
+//	       changes (AppExchange Checkout taking a license over; the LMA moving it to Expired)
 //	POST   /__sim/faults {…}; GET /__sim/faults; DELETE /__sim/faults
 //	GET    /__sim/stats → {"calls": {"token","query","queryMore","rowGet","rowPatch","collectionsPatch",
 //	       "composite","describe","limits","versions","other"}, "recordsWritten"} (every kind, 0 included);

@@ -178,3 +178,26 @@ func TestNotEditableLicenseWrite(t *testing.T) {
 		t.Errorf("strict write: %d %s, want 400 FIELD_CUSTOM_VALIDATION_EXCEPTION", resp.StatusCode, body)
 	}
 }
+
+// Salesforce's own changes to a license, made outside the REST API: AppExchange Checkout taking a
+// license over (its License Type) and the LMA moving a record type (to Expired). They move the
+// SystemModstamp so that a poll sees them, and a bad record type is refused naming the field.
+func TestAdminSetsLicenseTypeAndRecordType(t *testing.T) {
+	e := newEnv(t, testSeed, Options{})
+	before, _ := e.srv.GetLicense(licActive)
+	resp, body := e.admin("PATCH", "licenses/"+licActive, map[string]any{"licenseType": "Read-Only", "recordType": "Expired"})
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"licenseType":"Read-Only"`) || !strings.Contains(string(body), `"recordType":"Expired"`) {
+		t.Fatalf("admin update: %d %s", resp.StatusCode, body)
+	}
+	if got := e.recordTypeOf(licActive); got != "Expired" {
+		t.Errorf("RecordType.Name = %q, want Expired", got)
+	}
+	after, _ := e.srv.GetLicense(licActive)
+	if after.SystemModstamp <= before.SystemModstamp {
+		t.Errorf("SystemModstamp %s did not move past %s", after.SystemModstamp, before.SystemModstamp)
+	}
+	resp, body = e.admin("PATCH", "licenses/"+licActive, map[string]any{"recordType": "Paid"})
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "recordType") {
+		t.Errorf("a bad record type: %d %s, want 400 naming recordType", resp.StatusCode, body)
+	}
+}
