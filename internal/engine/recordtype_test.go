@@ -71,3 +71,29 @@ func TestAnLMOWithoutRecordTypesOrLicenseTypeLoadsAndPolls(t *testing.T) {
 	}
 	env.waitFor(15*time.Second, "the write", func() (bool, string) { return env.seatsOf(licB) == 51, env.eng.Status().Error })
 }
+
+// A license AppExchange Checkout takes over while a write to it waits in the queue is not written:
+// the write is decided again when it is sent, against the mirror the poll brought up to date.
+func TestAQueuedWriteIsDroppedWhenCheckoutTakesTheLicenseOver(t *testing.T) {
+	t.Parallel()
+	env := startSimSeedWith(t, simSeed, lmosim.Options{}, nil, func(c *Config) { c.PollInterval = 500 * time.Millisecond })
+	seats := int64(61)
+	if _, err := env.eng.Submit(Write{LicenseID: licB, Seats: &seats}); err != nil {
+		t.Fatal(err)
+	}
+	readOnly := "Read-Only"
+	if _, err := env.srv.UpdateFromSubscriber(licB, lmosim.SubscriberUpdate{LicenseType: &readOnly}); err != nil {
+		t.Fatal(err)
+	}
+	env.waitFor(5*time.Second, "a poll to mirror the License Type", func() (bool, string) {
+		l, _ := env.eng.License(licB)
+		return l.NotEditable != "", env.eng.Status().Error
+	})
+	time.Sleep(writeQuiet + time.Second)
+	if got := env.calls("collectionsPatch") + env.calls("rowPatch"); got != 0 || env.seatsOf(licB) != 50 {
+		t.Errorf("%d write calls, seats %v; want no write and seats 50", got, env.seatsOf(licB))
+	}
+	if st := env.eng.WriteState(licB); st.Pending {
+		t.Errorf("the write to %s is still pending", licB)
+	}
+}
