@@ -203,6 +203,16 @@ func (r *LicenseReconciler) apply(lic *licensingv1alpha1.License, eng engine.LMO
 			kstatus(conds, g, true, stateSettled, licensingv1alpha1.ReasonPaused, v.Message)
 			return ctrl.Result{}
 		}
+		if v.Reason == licensingv1alpha1.ReasonRecordTypeMismatch {
+			// Every managed field matches, so the License is Ready; but the LMA page shows another
+			// status than the one written, and Synced says so rather than that all is well.
+			if !isConditionReason(lic, licensingv1alpha1.ConditionSynced, v.Reason) {
+				r.recorder.Eventf(lic, corev1.EventTypeWarning, v.Reason, "%s", v.Message)
+			}
+			r.settled(lic, v.Message)
+			setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, v.Reason, v.Message)
+			return ctrl.Result{}
+		}
 		return r.settled(lic, v.Message)
 	case decide.ActionObserve:
 		setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionTrue, licensingv1alpha1.ReasonObserving, observing)
@@ -217,6 +227,9 @@ func (r *LicenseReconciler) apply(lic *licensingv1alpha1.License, eng engine.LMO
 		return stall(v.Reason, v.Message)
 	case decide.ActionUpdate:
 	default:
+		if v.Reason == licensingv1alpha1.ReasonNotEditable && !isConditionReason(lic, licensingv1alpha1.ConditionReady, v.Reason) {
+			r.recorder.Eventf(lic, corev1.EventTypeWarning, v.Reason, "%s", v.Message)
+		}
 		return stall(v.Reason, v.Message)
 	}
 	state, err := eng.Submit(*v.Write)

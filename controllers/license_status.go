@@ -19,7 +19,7 @@ func observedStatus(rec engine.License) *licensingv1alpha1.ObservedLicense {
 	o := &licensingv1alpha1.ObservedLicense{
 		Status: licensingv1alpha1.LicenseStatus(rec.Status), Expiration: rec.Expiration, UsedLicenses: rec.UsedLicenses,
 		InstallDate: rec.InstallDate, Edition: rec.Edition, IsSandbox: rec.IsSandbox, PackageVersion: rec.VersionNumber,
-		LastModifiedBy: rec.LastModifiedBy,
+		LastModifiedBy: rec.LastModifiedBy, RecordType: rec.RecordType, NotEditable: rec.NotEditable,
 	}
 	if rec.Seats != nil {
 		s := intstr.FromInt(int(*rec.Seats))

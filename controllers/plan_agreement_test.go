@@ -63,7 +63,10 @@ func TestPlanSaysWhatTheControllerDoes(t *testing.T) {
 		}),
 		rec(8), rec(9), rec(10),
 		rec(11), rec(11, func(r *engine.License) { r.ID = "a0N0000000000Z0AAA"; r.Status = "Trial" }),
-		rec(12), rec(13), rec(14),
+		rec(12),
+		rec(13, func(r *engine.License) { r.NotEditable = `its license type (sfLma__License_Type__c) is "Read-Only"` }),
+		rec(14, func(r *engine.License) { r.RecordType = "Suspended" }),
+		rec(15), rec(16),
 	}
 	licenses := []*licensingv1alpha1.License{
 		license("no-drift", t0, sub(0, seats(50))),
@@ -72,8 +75,8 @@ func TestPlanSaysWhatTheControllerDoes(t *testing.T) {
 		license("paused", t0, sub(3, seats(60), annotate(licensingv1alpha1.AnnotationPaused))),
 		license("held", t0, sub(4, seats(5))),
 		license("approved", t0, sub(5, seats(5), approve(5, drift.FieldDrift{Field: drift.FieldSeats, Desired: "5", Observed: "50"}))),
-		license("approved-true", t0, sub(13, seats(5), annotate(licensingv1alpha1.AnnotationAllowAccessReduction))),
-		license("approved-other", t0, sub(14, seats(4), approve(14, drift.FieldDrift{Field: drift.FieldSeats, Desired: "5", Observed: "50"}))),
+		license("approved-true", t0, sub(15, seats(5), annotate(licensingv1alpha1.AnnotationAllowAccessReduction))),
+		license("approved-other", t0, sub(16, seats(4), approve(16, drift.FieldDrift{Field: drift.FieldSeats, Desired: "5", Observed: "50"}))),
 		license("uninstalled", t0, sub(6, seats(60))),
 		license("unreadable", t0, sub(7, seats(60))),
 		license("active-to-trial", t0, sub(8, func(l *licensingv1alpha1.License) { l.Spec.Status = licensingv1alpha1.LicenseStatusTrial })),
@@ -83,6 +86,8 @@ func TestPlanSaysWhatTheControllerDoes(t *testing.T) {
 		license("param-read-only", t0, sub(12, func(l *licensingv1alpha1.License) {
 			l.Spec.FeatureParameters = []licensingv1alpha1.FeatureParameterValue{{Name: "acme__ActiveUsers", Integer: ptrTo[int64](1)}}
 		})),
+		license("not-editable", t0, sub(13, seats(60))),
+		license("record-type-mismatch", t0, sub(14, func(l *licensingv1alpha1.License) { l.Spec.Status = licensingv1alpha1.LicenseStatusActive })),
 		license("dup-owner", t0, sub(10, seats(50))),
 		license("dup-copy", t0.Add(time.Hour), func(l *licensingv1alpha1.License) {
 			l.Spec.LicenseID = id(10)
@@ -93,24 +98,26 @@ func TestPlanSaysWhatTheControllerDoes(t *testing.T) {
 		license("not-found", t0, func(l *licensingv1alpha1.License) { l.Spec.LicenseID = "a0N000000000999AAA" }),
 	}
 	want := map[string]verdict{
-		"no-drift":        {lmoctl.ActionUnchanged, ""},
-		"update":          {lmoctl.ActionUpdate, ""},
-		"observe":         {lmoctl.ActionObserve, licensingv1alpha1.ReasonDrifted},
-		"paused":          {lmoctl.ActionPaused, licensingv1alpha1.ReasonPaused},
-		"held":            {lmoctl.ActionHeld, licensingv1alpha1.ReasonAccessReductionHeld},
-		"approved":        {lmoctl.ActionUpdate, ""},
-		"approved-true":   {lmoctl.ActionHeld, licensingv1alpha1.ReasonAccessReductionHeld},
-		"approved-other":  {lmoctl.ActionHeld, licensingv1alpha1.ReasonAccessReductionHeld},
-		"uninstalled":     {lmoctl.ActionImpossible, licensingv1alpha1.ReasonUninstalled},
-		"unreadable":      {lmoctl.ActionBlocked, licensingv1alpha1.ReasonUnreadableRecord},
-		"active-to-trial": {lmoctl.ActionImpossible, licensingv1alpha1.ReasonImpossibleTransition},
-		"param-missing":   {lmoctl.ActionBlocked, licensingv1alpha1.ReasonInvalidSpec},
-		"param-read-only": {lmoctl.ActionBlocked, licensingv1alpha1.ReasonReadOnlyParameter},
-		"dup-owner":       {lmoctl.ActionUnchanged, ""},
-		"dup-copy":        {lmoctl.ActionBlocked, licensingv1alpha1.ReasonDuplicateLicense},
-		"ambiguous":       {lmoctl.ActionBlocked, licensingv1alpha1.ReasonAmbiguousLicense},
-		"awaiting":        {lmoctl.ActionAwaitingInstall, licensingv1alpha1.ReasonAwaitingInstall},
-		"not-found":       {lmoctl.ActionBlocked, licensingv1alpha1.ReasonLicenseNotFound},
+		"no-drift":             {lmoctl.ActionUnchanged, ""},
+		"update":               {lmoctl.ActionUpdate, ""},
+		"observe":              {lmoctl.ActionObserve, licensingv1alpha1.ReasonDrifted},
+		"paused":               {lmoctl.ActionPaused, licensingv1alpha1.ReasonPaused},
+		"held":                 {lmoctl.ActionHeld, licensingv1alpha1.ReasonAccessReductionHeld},
+		"approved":             {lmoctl.ActionUpdate, ""},
+		"approved-true":        {lmoctl.ActionHeld, licensingv1alpha1.ReasonAccessReductionHeld},
+		"approved-other":       {lmoctl.ActionHeld, licensingv1alpha1.ReasonAccessReductionHeld},
+		"uninstalled":          {lmoctl.ActionImpossible, licensingv1alpha1.ReasonUninstalled},
+		"unreadable":           {lmoctl.ActionBlocked, licensingv1alpha1.ReasonUnreadableRecord},
+		"active-to-trial":      {lmoctl.ActionImpossible, licensingv1alpha1.ReasonImpossibleTransition},
+		"param-missing":        {lmoctl.ActionBlocked, licensingv1alpha1.ReasonInvalidSpec},
+		"param-read-only":      {lmoctl.ActionBlocked, licensingv1alpha1.ReasonReadOnlyParameter},
+		"not-editable":         {lmoctl.ActionBlocked, licensingv1alpha1.ReasonNotEditable},
+		"record-type-mismatch": {lmoctl.ActionUnchanged, licensingv1alpha1.ReasonRecordTypeMismatch},
+		"dup-owner":            {lmoctl.ActionUnchanged, ""},
+		"dup-copy":             {lmoctl.ActionBlocked, licensingv1alpha1.ReasonDuplicateLicense},
+		"ambiguous":            {lmoctl.ActionBlocked, licensingv1alpha1.ReasonAmbiguousLicense},
+		"awaiting":             {lmoctl.ActionAwaitingInstall, licensingv1alpha1.ReasonAwaitingInstall},
+		"not-found":            {lmoctl.ActionBlocked, licensingv1alpha1.ReasonLicenseNotFound},
 	}
 
 	// The plan, over every License at once (it finds the duplicates among them).
@@ -165,6 +172,8 @@ func controllerVerdict(l *licensingv1alpha1.License, wrote bool) verdict {
 	switch {
 	case wrote:
 		return verdict{lmoctl.ActionUpdate, ""}
+	case readyTrue && synced == licensingv1alpha1.ReasonRecordTypeMismatch:
+		return verdict{lmoctl.ActionUnchanged, synced}
 	case readyTrue:
 		return verdict{lmoctl.ActionUnchanged, ""}
 	case ready == licensingv1alpha1.ReasonAwaitingInstall:

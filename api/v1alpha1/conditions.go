@@ -78,6 +78,13 @@ const (
 	// ReasonUnreadableRecord: the LMO record holds a value the operator cannot read (the message names
 	// the field and the value); the record is never written until it is corrected in the LMO.
 	ReasonUnreadableRecord = "UnreadableRecord"
+	// ReasonNotEditable: the LMO record's License Type (sfLma__License_Type__c) marks it as one the
+	// LMA does not let anyone modify, such as a license provisioned through AppExchange Checkout; it
+	// is never written, and the message says who manages it.
+	ReasonNotEditable = "NotEditable"
+	// ReasonRecordTypeMismatch: the record's status matches the spec but its record type, the status
+	// the LMA page shows, names another one.
+	ReasonRecordTypeMismatch = "RecordTypeMismatch"
 
 	// ReasonPackageNotFound: the referenced ManagedPackage does not exist.
 	ReasonPackageNotFound = "PackageNotFound"

@@ -177,6 +177,15 @@ type ObservedLicense struct {
 	// status of the record: Trial, Active, Suspended or Uninstalled.
 	// +optional
 	Status LicenseStatus `json:"status,omitempty"`
+	// recordType is the record's record type (RecordType.Name), the status the LMA page shows: it
+	// can differ from status when something changed one without the other. Empty when the record has
+	// none.
+	// +optional
+	RecordType string `json:"recordType,omitempty"`
+	// notEditable, when set, says why the LMA does not let anyone modify the record (its License
+	// Type, as for a license AppExchange Checkout provisioned); the operator never writes it.
+	// +optional
+	NotEditable string `json:"notEditable,omitempty"`
 	// seats of the record, or "SiteLicense".
 	// +kubebuilder:validation:XIntOrString
 	// +optional

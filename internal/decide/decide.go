@@ -95,12 +95,12 @@ type licenseCase struct {
 // licenseChain decides a License that is not being deleted, in this order.
 var licenseChain = []check{
 	duplicate, unreadable, terminal, invalidExpiration, featureParameters,
-	observePolicy, paused, noDrift, transition, accessReduction, writesBlocked, update,
+	observePolicy, paused, noDrift, notEditable, transition, accessReduction, writesBlocked, update,
 }
 
 // deletionChain decides a License being deleted.
 var deletionChain = []check{
-	keepsRecord, notOwner, gone, unreadable, deletionHeld, writesBlocked, suspend,
+	keepsRecord, notOwner, gone, unreadable, notEditable, deletionHeld, writesBlocked, suspend,
 }
 
 // License decides what may be written now for a License whose record is in.Record.
@@ -163,6 +163,42 @@ func UnreadableMessage(rec engine.License) string {
 	return "License record " + rec.ID + " holds a value the operator cannot read (" + rec.Unreadable + "); it is not written until the value is corrected in the LMO"
 }
 
+// notEditable: the LMA does not let anyone modify the record (its License Type says so), so the
+// operator does not either. It comes after noDrift so that a record that already matches is Synced
+// and after observePolicy so that drift is still reported.
+func notEditable(c *licenseCase) (Verdict, bool) {
+	if c.Record.NotEditable == "" {
+		return Verdict{}, false
+	}
+	return stop(ActionBlocked, licensingv1alpha1.ReasonNotEditable, NotEditableMessage(c.Record))
+}
+
+// NotEditableMessage explains why a record the LMA does not let anyone modify is never written.
+func NotEditableMessage(rec engine.License) string {
+	return "License record " + rec.ID + " is not written: " + rec.NotEditable +
+		"; ask the customer to change the subscription, or set spec.managementPolicy to Observe"
+}
+
+// RecordTypeAgrees reports whether the record's record type (the status the LMA page shows) agrees
+// with its status: the same name, the Expired record type on a license whose expiration has passed
+// by today (YYYY-MM-DD), or no record type at all (nothing to compare).
+func RecordTypeAgrees(rec engine.License, today string) bool {
+	switch rec.RecordType {
+	case "", rec.Status:
+		return true
+	case "Expired":
+		return rec.Status != string(licensingv1alpha1.LicenseStatusUninstalled) && rec.Expiration != engine.Never &&
+			rec.Expiration != "" && rec.Expiration < today
+	}
+	return false
+}
+
+// RecordTypeMessage says that the status the LMA page shows is not the record's status.
+func RecordTypeMessage(rec engine.License) string {
+	return "The LMO record's status is " + rec.Status + " as the spec asks, but its record type (RecordType.Name), which is the status the LMA page shows, is " +
+		rec.RecordType + "; the operator does not change record types: correct it with Modify License in the LMA"
+}
+
 // terminal: an Uninstalled record is never written.
 func terminal(c *licenseCase) (Verdict, bool) {
 	d := drift.Terminal(c.observed)
@@ -219,6 +255,11 @@ func paused(c *licenseCase) (Verdict, bool) {
 func noDrift(c *licenseCase) (Verdict, bool) {
 	if len(c.diffs) > 0 {
 		return Verdict{}, false
+	}
+	// The status the operator manages was written (or already matched) but the LMA page shows
+	// another: say so rather than report all is well. Nothing is written for it.
+	if c.desired.Status != "" && !RecordTypeAgrees(c.Record, c.today) {
+		return stop(ActionUnchanged, licensingv1alpha1.ReasonRecordTypeMismatch, RecordTypeMessage(c.Record))
 	}
 	return stop(ActionUnchanged, licensingv1alpha1.ReasonSynced, "The LMO record matches the spec")
 }

@@ -97,6 +97,8 @@ func TestLicense(t *testing.T) {
 		l.Spec.DeletionPolicy = licensingv1alpha1.DeletionPolicySuspend
 	}
 	suspended := "Suspended"
+	notEditable := func(r *engine.License) { r.NotEditable = `its license type (sfLma__License_Type__c) is "Read-Only"` }
+	active := func(l *licensingv1alpha1.License) { l.Spec.Status = licensingv1alpha1.LicenseStatusActive }
 	for name, tc := range map[string]struct {
 		lic           *licensingv1alpha1.License
 		rec           engine.License
@@ -166,6 +168,46 @@ func TestLicense(t *testing.T) {
 				r.Unreadable = `status "Frozen" (sfLma__Status__c) is not Trial, Active, Suspended or Uninstalled`
 			}),
 			want: outcome{Action: ActionBlocked, Reason: licensingv1alpha1.ReasonUnreadableRecord},
+		},
+		"a record the LMA does not let anyone modify is never written": {
+			lic: lic(seats(60)), rec: record(notEditable),
+			want: outcome{Action: ActionBlocked, Reason: licensingv1alpha1.ReasonNotEditable},
+		},
+		"a record the LMA does not let anyone modify and that matches is unchanged": {
+			lic: lic(seats(50)), rec: record(notEditable),
+			want: outcome{Action: ActionUnchanged, Reason: licensingv1alpha1.ReasonSynced},
+		},
+		"Observe still reports drift on a record the LMA does not let anyone modify": {
+			lic: lic(with(seats(60), func(l *licensingv1alpha1.License) { l.Spec.ManagementPolicy = licensingv1alpha1.PolicyObserve })), rec: record(notEditable),
+			want: outcome{Action: ActionObserve, Reason: licensingv1alpha1.ReasonDrifted},
+		},
+		"deleting with Suspend, approved, leaves a record the LMA does not let anyone modify": {
+			lic: lic(with(deleting, annotated(licensingv1alpha1.AnnotationAllowAccessReduction))), rec: record(notEditable),
+			want: outcome{Action: ActionBlocked, Reason: licensingv1alpha1.ReasonNotEditable},
+		},
+		"a managed status whose record type disagrees is reported, not Synced": {
+			lic: lic(active), rec: record(func(r *engine.License) { r.RecordType = "Suspended" }),
+			want: outcome{Action: ActionUnchanged, Reason: licensingv1alpha1.ReasonRecordTypeMismatch},
+		},
+		"a managed status whose record type agrees is Synced": {
+			lic: lic(active), rec: record(func(r *engine.License) { r.RecordType = "Active" }),
+			want: outcome{Action: ActionUnchanged, Reason: licensingv1alpha1.ReasonSynced},
+		},
+		"a record without a record type is Synced": {
+			lic: lic(active), rec: record(),
+			want: outcome{Action: ActionUnchanged, Reason: licensingv1alpha1.ReasonSynced},
+		},
+		"the Expired record type agrees with a license past its expiration": {
+			lic: lic(active), rec: record(func(r *engine.License) { r.RecordType = "Expired"; r.Expiration = "2026-11-01" }),
+			want: outcome{Action: ActionUnchanged, Reason: licensingv1alpha1.ReasonSynced},
+		},
+		"the Expired record type disagrees with a license that has not expired": {
+			lic: lic(active), rec: record(func(r *engine.License) { r.RecordType = "Expired" }),
+			want: outcome{Action: ActionUnchanged, Reason: licensingv1alpha1.ReasonRecordTypeMismatch},
+		},
+		"an unmanaged status says nothing of the record type": {
+			lic: lic(seats(50)), rec: record(func(r *engine.License) { r.RecordType = "Suspended" }),
+			want: outcome{Action: ActionUnchanged, Reason: licensingv1alpha1.ReasonSynced},
 		},
 		"a record another License owns is not written": {
 			lic: lic(seats(60)), rec: record(), owner: "globex-imported",
@@ -263,6 +305,16 @@ func TestMessagesNameWhatTheUserMustKnow(t *testing.T) {
 	v = License(Input{License: lic(seats(60)), Record: record(func(r *engine.License) { r.Unreadable = unreadable }), Params: params, Today: today})
 	if !strings.Contains(v.Message, unreadable) {
 		t.Errorf("unreadable message %q does not name the field and the value", v.Message)
+	}
+	notEditable := `its license type (sfLma__License_Type__c) is "Read-Only": licenses provisioned through AppExchange Checkout are managed by Checkout`
+	v = License(Input{License: lic(seats(60)), Record: record(func(r *engine.License) { r.NotEditable = notEditable }), Params: params, Today: today})
+	if !strings.Contains(v.Message, notEditable) || !strings.Contains(v.Message, "a0N000000000001AAA") {
+		t.Errorf("not-editable message %q does not name the record and who manages it", v.Message)
+	}
+	v = License(Input{License: lic(func(l *licensingv1alpha1.License) { l.Spec.Status = licensingv1alpha1.LicenseStatusActive }),
+		Record: record(func(r *engine.License) { r.RecordType = "Suspended" }), Params: params, Today: today})
+	if !strings.Contains(v.Message, "Suspended") || !strings.Contains(v.Message, "RecordType") {
+		t.Errorf("record type message %q does not name the record type the LMA shows", v.Message)
 	}
 }
 
@@ -412,6 +464,9 @@ func TestDefaults(t *testing.T) {
 			want: outcome{Action: ActionHeld, Reason: licensingv1alpha1.ReasonAccessReductionHeld, Reductions: []string{"seats 10 below the 15 in use"}}},
 		"an unreadable record is never written": {
 			rec: fresh(func(r *engine.License) { r.Unreadable = `status "Frozen"` }), want: outcome{Action: ActionBlocked, Reason: licensingv1alpha1.ReasonUnreadableRecord}},
+		"an install the LMA does not let anyone modify is never set": {
+			rec:  fresh(func(r *engine.License) { r.NotEditable = `its license type (sfLma__License_Type__c) is "Read-Only"` }),
+			want: outcome{Action: ActionBlocked, Reason: licensingv1alpha1.ReasonNotEditable}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			policy := tc.policy

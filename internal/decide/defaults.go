@@ -46,7 +46,7 @@ type defaultsCheck func(c *defaultsCase) (Verdict, bool)
 // record nobody changed since the install (the LMO's field history says so, whatever restarts the
 // operator went through), and through the same guards as a License.
 var defaultsChain = []defaultsCheck{
-	outOfScope, unreadableInstall, installMatches, defaultsObserved, claimedByLicense, changedSinceInstall,
+	outOfScope, unreadableInstall, installMatches, defaultsObserved, claimedByLicense, notEditableInstall, changedSinceInstall,
 	defaultsTransition, defaultsCutAccess, defaultsWritesBlocked, setDefaults,
 }
 
@@ -130,6 +130,13 @@ func unreadableInstall(c *defaultsCase) (Verdict, bool) {
 		return Verdict{}, false
 	}
 	return stop(ActionBlocked, licensingv1alpha1.ReasonUnreadableRecord, UnreadableMessage(c.Record))
+}
+
+func notEditableInstall(c *defaultsCase) (Verdict, bool) {
+	if c.Record.NotEditable == "" {
+		return Verdict{}, false
+	}
+	return stop(ActionBlocked, licensingv1alpha1.ReasonNotEditable, NotEditableMessage(c.Record))
 }
 
 func installMatches(c *defaultsCase) (Verdict, bool) {

@@ -181,6 +181,9 @@ type Engine struct {
 	// history is true once a full load found the License's field history readable: polls and
 	// re-reads then read it for attribution.
 	history bool
+	// licenseFields are the optional License fields the org has, as the last full load's describe
+	// showed them; until then all are assumed (every LMA the sources show has them).
+	licenseFields salesforce.LicenseFieldSet
 	// watermark is how far the mirror is complete: the later of the newest SystemModstamp seen and
 	// the server's clock when the last load or poll began (see seenUpTo). Polls re-read pollOverlap
 	// before it.
@@ -198,7 +201,15 @@ func New(cfg Config) *Engine {
 	if cfg.ResyncInterval <= 0 {
 		cfg.ResyncInterval = 6 * time.Hour
 	}
-	return &Engine{cfg: cfg, mirror: newMirror(), writer: newWriter()}
+	return &Engine{cfg: cfg, mirror: newMirror(), writer: newWriter(), licenseFields: salesforce.AllLicenseFields}
+}
+
+// licenseQuery is the SELECT clause that reads license records in this org: an optional field its
+// License object lacks (record types, License Type) would fail the whole query.
+func (e *Engine) licenseQuery() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return "SELECT " + salesforce.LicenseFieldsFor(e.licenseFields) + " FROM " + salesforce.LicenseObject
 }
 
 func (e *Engine) now() time.Time { return e.cfg.Now() }
@@ -320,7 +331,7 @@ func (e *Engine) WriteState(licenseID string) WriteState { return e.writer.state
 // ErrWritesBlocked is returned by Submit when the org refuses writes (a non-production LMO).
 var ErrWritesBlocked = errors.New("writes to this LMO are blocked")
 
-// Submit implements LMO. It refuses writes to an Uninstalled or unreadable record, to a
+// Submit implements LMO. It refuses writes to an Uninstalled, unreadable or not editable record, to a
 // non-production org, and feature parameters the package does not have or that are
 // Subscriber-to-LMO. The write replaces any write of the same license still waiting; when it is
 // sent, only the fields that still differ from the mirror go.
@@ -360,6 +371,9 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 	}
 	if l.Unreadable != "" {
 		return nil, fmt.Errorf("license %s is never written: %s", l.ID, l.Unreadable)
+	}
+	if l.NotEditable != "" {
+		return nil, fmt.Errorf("license %s is never written: %s", l.ID, l.NotEditable)
 	}
 	if l.Status == "Uninstalled" {
 		return nil, fmt.Errorf("license %s is Uninstalled and is never written", l.ID)

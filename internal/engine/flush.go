@@ -173,7 +173,7 @@ func (e *Engine) rereadRecords(ctx context.Context, ids []string) error {
 	var values []typedValue
 	var history []salesforce.HistoryRow
 	b := salesforce.NewBatch()
-	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFields+" FROM "+salesforce.LicenseObject+" WHERE Id IN "+in, func(p []salesforce.License) error {
+	must(salesforce.AddQuery(b, e.licenseQuery()+" WHERE Id IN "+in, func(p []salesforce.License) error {
 		licenses = append(licenses, p...)
 		return nil
 	}))

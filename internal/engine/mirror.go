@@ -41,6 +41,13 @@ type License struct {
 	// outside the four it knows, fractional seats): it names the field and the value. Such a record
 	// is kept in the mirror so everything else keeps working, and is never written.
 	Unreadable string
+	// RecordType is the record's record type name (RecordType.Name), the status the LMA page shows;
+	// "" when the record has none or the org's License object has no record types.
+	RecordType string
+	// NotEditable is non-empty when the record's License Type marks it as one the LMA does not let
+	// anyone modify (a license AppExchange Checkout provisioned): it says why and who manages it. Such
+	// a record is never written.
+	NotEditable string
 	// TermsChanged is true when the LMO's field history shows the status, seats or expiration
 	// changed after the install, by anyone (a person, or an earlier write of the operator).
 	TermsChanged bool
@@ -597,7 +604,7 @@ func licenseFromRecord(r salesforce.License, packageID string) *License {
 		ID: r.ID, Name: r.Name, PackageID: packageID, SubscriberOrgID: r.SubscriberOrgID, Status: r.Status,
 		InstallDate: r.InstallDate.String(), Edition: r.OrgType, IsSandbox: r.IsSandbox, VersionNumber: r.VersionNumber,
 		LastModifiedAt: r.LastModifiedDate.Time, SystemModstamp: r.SystemModstamp.Time, Expiration: Never,
-		Unreadable: r.Unreadable(),
+		Unreadable: r.Unreadable(), RecordType: r.RecordTypeName(), NotEditable: r.NotEditable(),
 	}
 	if packageID == "" {
 		l.PackageID = r.PackageID()
@@ -648,7 +655,8 @@ func sameLicense(a, b *License) bool {
 	return a.Status == b.Status && eqInt(a.Seats, b.Seats) && a.Expiration == b.Expiration &&
 		eqInt(a.UsedLicenses, b.UsedLicenses) && a.VersionNumber == b.VersionNumber && a.IsSandbox == b.IsSandbox &&
 		a.LastModifiedBy == b.LastModifiedBy && a.LastModifiedAt.Equal(b.LastModifiedAt) && sameParams(a.Params, b.Params) &&
-		a.Unreadable == b.Unreadable && a.TermsChanged == b.TermsChanged
+		a.Unreadable == b.Unreadable && a.TermsChanged == b.TermsChanged && a.RecordType == b.RecordType &&
+		a.NotEditable == b.NotEditable
 }
 
 func sameParams(a, b map[string]ParamValue) bool {

@@ -208,7 +208,10 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 	historyChecked := false
 	b := salesforce.NewBatch()
 	must(salesforce.AddDescribe(b, salesforce.LicenseHistoryObject, func(_ salesforce.SObjectDescribe, err error) { historyErr, historyChecked = err, true }))
-	must(salesforce.AddDescribe(b, salesforce.LicenseObject, func(_ salesforce.SObjectDescribe, err error) { lmaErr, lmaChecked = err, true }))
+	var licenseDescribe salesforce.SObjectDescribe
+	must(salesforce.AddDescribe(b, salesforce.LicenseObject, func(d salesforce.SObjectDescribe, err error) {
+		licenseDescribe, lmaErr, lmaChecked = d, err, true
+	}))
 	must(salesforce.AddDescribe(b, salesforce.FeatureParameterObject, func(_ salesforce.SObjectDescribe, err error) { fmaErr, fmaChecked = err, true }))
 	must(salesforce.AddQuery(b, "SELECT "+salesforce.OrganizationFields+" FROM Organization", func(p []salesforce.Organization) error {
 		org = append(org, p...)
@@ -218,7 +221,7 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 		snap.packages = append(snap.packages, p...)
 		return nil
 	}))
-	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFields+" FROM "+salesforce.LicenseObject, func(p []salesforce.License) error {
+	must(salesforce.AddQuery(b, e.licenseQuery(), func(p []salesforce.License) error {
 		for _, l := range p {
 			seenLicense(l.SystemModstamp)
 		}
@@ -249,6 +252,16 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 	e.updateStatus(func(s *Status) { s.LMAInstalled, s.FMAInstalled = &lma, &fma })
 	if !lma {
 		return false, errLMANotInstalled
+	}
+	if fields := salesforce.LicenseFieldSetOf(licenseDescribe); fields != e.licenseFieldSet() {
+		// The License object lacks an optional field the query selected (so the query failed), or
+		// has one it left out: read again with the fields the describe shows. The describe rode in
+		// the same call, so this costs a second call only when the org differs from the last load.
+		e.mu.Lock()
+		e.licenseFields = fields
+		e.mu.Unlock()
+		e.cfg.Log.Info("Reading licenses with the License object's optional fields", "recordTypes", fields.RecordType, "licenseType", fields.LicenseType)
+		return e.fullLoad(ctx)
 	}
 	if batchErr != nil {
 		return false, fmt.Errorf("loading the LMO's records: %w", batchErr)
@@ -367,7 +380,7 @@ func (e *Engine) poll(ctx context.Context, fma bool) error {
 	var values []typedValue
 	var history []salesforce.HistoryRow
 	b := salesforce.NewBatch()
-	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFields+" FROM "+salesforce.LicenseObject+where, func(p []salesforce.License) error {
+	must(salesforce.AddQuery(b, e.licenseQuery()+where, func(p []salesforce.License) error {
 		for _, l := range p {
 			seen(l.SystemModstamp)
 		}
@@ -495,6 +508,12 @@ func (e *Engine) limitHit() int {
 }
 
 // historyOn reports whether the License's field history is readable (as the last full load found).
+func (e *Engine) licenseFieldSet() salesforce.LicenseFieldSet {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.licenseFields
+}
+
 func (e *Engine) historyOn() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -15,7 +15,8 @@ import (
 const doctorSynopsis = `lmoctl doctor: check, before the operator runs, that an LMO is ready for it, as flux check does for
 a cluster: authentication, the API version, a production org, the License Management App and the
 Feature Management App, the integration user's edit access to exactly the fields the operator writes,
-field history tracking (drift attribution), and the API allocation left (the org's and the connected
+field history tracking (drift attribution), the License record types (the status the LMA page shows),
+the License Type field and how many licenses it marks as not editable, and the API allocation left (the org's and the connected
 app's). Each check prints pass, warn or fail with what to do. It only reads: no record is written.
 
 Exit status: 0 every check passed or warned, 1 a check failed (or lmoctl itself failed).
@@ -151,6 +152,8 @@ func diagnose(ctx context.Context, cfg salesforce.Config) *Doctor {
 	}
 	add(Check{Name: "license management app", Result: CheckPass, Detail: salesforce.LicenseObject + " exists"})
 	add(fieldAccess("license fields", lic, salesforce.FieldStatus, salesforce.FieldSeats, salesforce.FieldExpiration))
+	add(recordTypes(lic))
+	add(licenseTypes(ctx, c, lic))
 
 	if _, err := c.Describe(ctx, salesforce.FeatureParameterObject); err != nil {
 		add(notInstalled("feature management app", salesforce.FeatureParameterObject, err, CheckWarn,
@@ -177,6 +180,99 @@ func diagnose(ctx context.Context, cfg salesforce.Config) *Doctor {
 
 	add(allocation(ctx, c))
 	return d
+}
+
+// expectedRecordTypes are the License object's record types as the LMA ships them (metadata names
+// sfLma__Active, …): the LMA page's License Status is the record type's name.
+var expectedRecordTypes = []string{"Active", "Expired", "Suspended", "Trial", "Uninstalled"}
+
+// recordTypes checks that the License object has the LMA's record types.
+func recordTypes(lic salesforce.SObjectDescribe) Check {
+	const name = "record types"
+	active := map[string]bool{}
+	var others []string
+	for _, rt := range lic.RecordTypeInfos {
+		if rt.Master {
+			continue
+		}
+		if slices.Contains(expectedRecordTypes, rt.Name) {
+			active[rt.Name] = rt.Active
+		} else {
+			others = append(others, rt.Name)
+		}
+	}
+	if _, ok := lic.Field(salesforce.FieldRecordTypeID); !ok || len(active)+len(others) == 0 {
+		return Check{Name: name, Result: CheckWarn, Detail: salesforce.LicenseObject + " has no record types (no " + salesforce.FieldRecordTypeID + ")",
+			Advice: "The LMA page's License Status is the record type's name: without record types it shows nothing and the operator cannot tell when it disagrees with the status it writes; ask Salesforce Partner Support about the LMA installation, and give the integration user access to the record types Active, Trial, Suspended, Uninstalled and Expired"}
+	}
+	var missing, inactive []string
+	for _, n := range expectedRecordTypes {
+		a, ok := active[n]
+		switch {
+		case !ok:
+			missing = append(missing, n)
+		case !a:
+			inactive = append(inactive, n)
+		}
+	}
+	if len(missing)+len(inactive) > 0 {
+		var parts []string
+		if len(missing) > 0 {
+			parts = append(parts, "missing or not available to the integration user: "+strings.Join(missing, ", "))
+		}
+		if len(inactive) > 0 {
+			parts = append(parts, "inactive: "+strings.Join(inactive, ", "))
+		}
+		return Check{Name: name, Result: CheckWarn, Detail: salesforce.LicenseObject + " record types " + strings.Join(parts, "; "),
+			Advice: "The LMA moves a license between the record types Active, Trial, Suspended, Uninstalled and Expired (the status its page shows); activate them and make them available to the integration user's profile"}
+	}
+	detail := salesforce.LicenseObject + " has the record types " + strings.Join(expectedRecordTypes, ", ")
+	if len(others) > 0 {
+		detail += ", and also " + strings.Join(others, ", ")
+	}
+	return Check{Name: name, Result: CheckPass, Detail: detail}
+}
+
+// licenseTypes checks sfLma__License_Type__c and counts the licenses it marks as not editable, which
+// the operator never writes.
+func licenseTypes(ctx context.Context, c *salesforce.Client, lic salesforce.SObjectDescribe) Check {
+	const name = "license types"
+	if _, ok := lic.Field(salesforce.FieldLicenseType); !ok {
+		return Check{Name: name, Result: CheckWarn, Detail: salesforce.FieldLicenseType + " does not exist (or the integration user cannot read it)",
+			Advice: "The operator treats every license as editable; if you sell through AppExchange Checkout, give the integration user Read on " +
+				salesforce.FieldLicenseType + " so that the licenses Checkout manages are never written"}
+	}
+	type row struct {
+		ID          string `json:"Id"`
+		LicenseType string `json:"sfLma__License_Type__c"`
+	}
+	byType := map[string]int{}
+	locked := 0
+	err := salesforce.Query(ctx, c, "SELECT Id, "+salesforce.FieldLicenseType+" FROM "+salesforce.LicenseObject+" WHERE "+salesforce.FieldLicenseType+" != null",
+		func(page []row) error {
+			for _, r := range page {
+				if (salesforce.License{LicenseType: r.LicenseType}).NotEditable() != "" {
+					locked++
+					byType[r.LicenseType]++
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return Check{Name: name, Result: CheckFail, Detail: "Reading " + salesforce.FieldLicenseType + ": " + err.Error(),
+			Advice: "Give the integration user Read on " + salesforce.LicenseObject + " and " + salesforce.FieldLicenseType}
+	}
+	if locked == 0 {
+		return Check{Name: name, Result: CheckPass, Detail: "No license has a License Type that marks it as not editable"}
+	}
+	types := make([]string, 0, len(byType))
+	for t, n := range byType {
+		types = append(types, fmt.Sprintf("%q ×%d", t, n))
+	}
+	slices.Sort(types)
+	return Check{Name: name, Result: CheckWarn,
+		Detail: fmt.Sprintf("%d licenses have a License Type that marks them as not editable (%s)", locked, strings.Join(types, ", ")),
+		Advice: "The operator never writes them: licenses provisioned through AppExchange Checkout are managed by Checkout, and changes go through the customer's subscription on AppExchange; Licenses that name them show reason NotEditable, so give them spec.managementPolicy Observe"}
 }
 
 // notInstalled is the check of an object that should exist.

@@ -60,7 +60,7 @@ func TestDoctorPassesOnAReadyLMO(t *testing.T) {
 		t.Errorf("doctor on a ready LMO: exit %d, %+v\n%s", r.code, d.Summary, r.stdout)
 	}
 	for _, name := range []string{"authentication", "api version", "production org", "license management app", "license fields",
-		"feature management app", "feature parameter values", "field history", "api allocation"} {
+		"feature management app", "feature parameter values", "field history", "record types", "license types", "api allocation"} {
 		if c := checkNamed(d, name); c.Result != CheckPass {
 			t.Errorf("check %q = %+v, want pass", name, c)
 		}
@@ -110,6 +110,24 @@ func TestDoctorNamesWhatIsWrong(t *testing.T) {
 			check: "license fields", result: CheckFail, advice: "field-level security", wantExit: ExitError,
 		},
 		{
+			name:  "a License object without record types",
+			edit:  func(s string) string { return s + "recordTypes: false\n" },
+			check: "record types", result: CheckWarn, advice: "record types", wantExit: ExitOK,
+		},
+		{
+			name:  "no License Type field",
+			edit:  func(s string) string { return s + "licenseTypeField: false\n" },
+			check: "license types", result: CheckWarn, advice: "every license as editable", wantExit: ExitOK,
+		},
+		{
+			name: "licenses AppExchange Checkout manages",
+			edit: func(s string) string {
+				s = strings.Replace(s, "status: Active, seats: 100,", "status: Active, licenseType: Read-Only, seats: 100,", 1)
+				return strings.Replace(s, "status: Active, seats: 20,", "status: Active, licenseType: Read-Only, seats: 20,", 1)
+			},
+			check: "license types", result: CheckWarn, advice: "AppExchange Checkout", wantExit: ExitOK,
+		},
+		{
 			name:  "no License Management App",
 			edit:  func(s string) string { return s + "lmaInstalled: false\n" },
 			check: "license management app", result: CheckFail, advice: "Install the License Management App", wantExit: ExitError,
@@ -126,6 +144,9 @@ func TestDoctorNamesWhatIsWrong(t *testing.T) {
 			c := checkNamed(d, tt.check)
 			if c.Result != tt.result || !strings.Contains(c.Advice, tt.advice) {
 				t.Errorf("check %q = %+v, want %s with advice naming %q", tt.check, c, tt.result, tt.advice)
+			}
+			if tt.name == "licenses AppExchange Checkout manages" && !strings.Contains(c.Detail, "2 licenses") {
+				t.Errorf("license types detail %q does not count the 2 licenses not editable", c.Detail)
 			}
 			if r.code != tt.wantExit {
 				t.Errorf("exit %d, want %d\n%s", r.code, tt.wantExit, r.stdout)

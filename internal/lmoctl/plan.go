@@ -369,7 +369,9 @@ func planLicense(fl fileLicense, packageID string, recs PlanRecords, owner strin
 	p.Action = v.Action
 	p.Changes = changesOf(v.Drift, false)
 	p.AccessReductions, p.Approval = v.Reductions, v.Approval
-	if v.Action != ActionUnchanged && v.Action != ActionUpdate {
+	// A record type that disagrees with a matching status changes nothing, but a reviewer should
+	// see what the operator will report on the License.
+	if (v.Action != ActionUnchanged && v.Action != ActionUpdate) || v.Reason == licensingv1alpha1.ReasonRecordTypeMismatch {
 		p.Reason, p.Message = v.Reason, v.Message
 	}
 	switch v.Action {

@@ -379,3 +379,36 @@ func TestCIJobsFailOnlyWhenLmoctlFails(t *testing.T) {
 		}
 	}
 }
+
+// A license the LMA does not let anyone modify (its License Type is Read-Only, as for AppExchange
+// Checkout's) blocks only its own License, and the plan says who manages it; an org without record
+// types or the License Type field still plans.
+func TestPlanBlocksALicenseTheLMADoesNotLetAnyoneModify(t *testing.T) {
+	lics := `apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: checkout}
+spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004AbC2AAA, seats: 120}
+---
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: globex}
+spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004XyZ1AAA, seats: 60}
+`
+	s := startSimSeed(t, func(seed string) string {
+		return strings.Replace(seed, "status: Active, seats: 100,", "status: Active, licenseType: Read-Only, seats: 100,", 1)
+	})
+	got := planByName(t, s, map[string]string{"packages.yaml": planPackages, "l.yaml": lics})
+	if p := got["checkout"]; p.Action != ActionBlocked || p.Reason != "NotEditable" || !strings.Contains(p.Message, "AppExchange Checkout") {
+		t.Errorf("checkout: %q %q %q, want blocked NotEditable naming AppExchange Checkout", p.Action, p.Reason, p.Message)
+	}
+	if p := got["globex"]; p.Action != ActionUpdate {
+		t.Errorf("globex: %q %q, want update", p.Action, p.Reason)
+	}
+	s.assertNoWrites(t)
+
+	bare := startSimSeed(t, func(seed string) string { return seed + "recordTypes: false\nlicenseTypeField: false\n" })
+	got = planByName(t, bare, map[string]string{"packages.yaml": planPackages, "l.yaml": lics})
+	if p := got["checkout"]; p.Action != ActionUpdate {
+		t.Errorf("checkout without the License Type field: %q %q %q, want update", p.Action, p.Reason, p.Message)
+	}
+}

@@ -94,6 +94,13 @@ func (r *lmoRecords) packageOf(l salesforce.License) string {
 // parameters, and their licenses (licenseWhere, e.g. " AND sfLma__Status__c != 'Uninstalled'",
 // narrows them). progress, when set, is told the running license count after each page.
 func loadPackages(ctx context.Context, c *salesforce.Client, packageIDs []string, licenseWhere string, progress func(int)) (*lmoRecords, error) {
+	return loadPackagesWith(ctx, c, packageIDs, licenseWhere, progress, salesforce.AllLicenseFields)
+}
+
+// loadPackagesWith is loadPackages reading the optional License fields fields. The License describe
+// rides in the same call; when it shows the org lacks one of them (the license query then fails) or
+// has one left out, the call is made again with the fields the org has.
+func loadPackagesWith(ctx context.Context, c *salesforce.Client, packageIDs []string, licenseWhere string, progress func(int), fields salesforce.LicenseFieldSet) (*lmoRecords, error) {
 	want := map[string]bool{}
 	for _, id := range packageIDs {
 		want[id15(id)] = true
@@ -117,7 +124,12 @@ func loadPackages(ctx context.Context, c *salesforce.Client, packageIDs []string
 		params = append(params, page...)
 		return nil
 	}))
-	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFields+" FROM "+salesforce.LicenseObject+
+	var describe salesforce.SObjectDescribe
+	described := false
+	must(salesforce.AddDescribe(b, salesforce.LicenseObject, func(d salesforce.SObjectDescribe, err error) {
+		describe, described = d, err == nil
+	}))
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFieldsFor(fields)+" FROM "+salesforce.LicenseObject+
 		" WHERE sfLma__Package__r.sfLma__Package_ID__c IN "+in+licenseWhere+" ORDER BY Id", func(page []salesforce.License) error {
 		for _, l := range page {
 			if want[id15(l.PackageID())] {
@@ -129,7 +141,11 @@ func loadPackages(ctx context.Context, c *salesforce.Client, packageIDs []string
 		}
 		return nil
 	}))
-	if err := c.RunBatch(ctx, b); err != nil {
+	err := c.RunBatch(ctx, b)
+	if has := salesforce.LicenseFieldSetOf(describe); described && has != fields {
+		return loadPackagesWith(ctx, c, packageIDs, licenseWhere, progress, has)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("reading the LMO's packages and licenses: %w", err)
 	}
 	byRecord := map[string]string{}

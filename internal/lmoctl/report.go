@@ -173,7 +173,7 @@ func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string,
 		}
 		return nil
 	}))
-	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFields+" FROM "+salesforce.LicenseObject+licWhere+" ORDER BY Id", func(p []salesforce.License) error {
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFieldsFor(salesforce.LicenseFieldSet{})+" FROM "+salesforce.LicenseObject+licWhere+" ORDER BY Id", func(p []salesforce.License) error {
 		for _, l := range p {
 			if packageID == "" || id15(l.PackageID()) == id15(packageID) {
 				in.licenses = append(in.licenses, l)

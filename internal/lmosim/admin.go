@@ -44,6 +44,10 @@ type License struct {
 	// FeatureParameterRecords are the ids of the license's feature parameter value records, by full
 	// name: a test that watches the REST API's writes tells which license a value record belongs to.
 	FeatureParameterRecords map[string]string `json:"featureParameterRecords,omitempty"`
+	// RecordType is the record type's name ("" for none): the status the LMA page shows.
+	RecordType string `json:"recordType"`
+	// LicenseType is sfLma__License_Type__c.
+	LicenseType string `json:"licenseType"`
 }
 
 // errNotFound and errConflict map admin errors to 404 and 409.
@@ -58,7 +62,7 @@ func (s *Server) licenseView(l *licenseRec) License {
 		PackageRecordID: l.PackageRecID, Version: l.VersionNumber, UsedLicenses: l.UsedLicenses, Edition: l.OrgType,
 		IsSandbox: l.IsSandbox, InstallDate: l.InstallDate, OrgInstance: l.OrgInstance, LeadID: l.LeadID,
 		LastModifiedDate: formatDateTime(l.Modified), SystemModstamp: formatDateTime(l.Modstamp), FeatureParameters: map[string]any{},
-		FeatureParameterRecords: map[string]string{}}
+		FeatureParameterRecords: map[string]string{}, RecordType: l.RecordType, LicenseType: l.LicenseType}
 	if l.Expiration != "" {
 		e := l.Expiration
 		out.Expiration = &e
@@ -190,13 +194,21 @@ func (s *Server) Uninstall(licenseID string) (License, error) {
 	at := touch(st, l, sys, now)
 	st.addHistory(l.ID, fStatus, str(l.Status), str("Uninstalled"), sys, at)
 	l.Status = "Uninstalled"
+	l.RecordType = "Uninstalled"
 	s.changed()
 	return s.licenseView(l), nil
 }
 
-// SubscriberUpdate is the body of PATCH /__sim/licenses/ID: what the subscriber org reports.
+// SubscriberUpdate is the body of PATCH /__sim/licenses/ID: what the subscriber org reports, and
+// the changes Salesforce makes to a license outside the REST API.
 type SubscriberUpdate struct {
 	UsedLicenses *float64 `json:"usedLicenses,omitempty"`
+	// LicenseType sets sfLma__License_Type__c, as when AppExchange Checkout takes a license over
+	// (Read-Only) or gives it back ("").
+	LicenseType *string `json:"licenseType,omitempty"`
+	// RecordType moves the license to a record type (Active, Trial, Suspended, Uninstalled, Expired,
+	// or none), as the LMA does when a license expires.
+	RecordType *string `json:"recordType,omitempty"`
 	// FeatureParameters sets values by full name, typically Subscriber-to-LMO parameters.
 	FeatureParameters map[string]any `json:"featureParameters,omitempty"`
 }
@@ -210,6 +222,12 @@ func (s *Server) UpdateFromSubscriber(licenseID string, in SubscriberUpdate) (Li
 	l := st.license(to18(licenseID))
 	if l == nil {
 		return License{}, fmt.Errorf("%w: license %q", errNotFound, licenseID)
+	}
+	if in.RecordType != nil && *in.RecordType != "" && *in.RecordType != "none" && !validRecordType(*in.RecordType) {
+		return License{}, fmt.Errorf("recordType %q is not Active, Trial, Suspended, Uninstalled, Expired or none", *in.RecordType)
+	}
+	if in.LicenseType != nil && len(*in.LicenseType) > 255 {
+		return License{}, fmt.Errorf("licenseType is longer than 255 characters")
 	}
 	sys := s.systemUserID()
 	type pending struct {
@@ -242,6 +260,20 @@ func (s *Server) UpdateFromSubscriber(licenseID string, in SubscriberUpdate) (Li
 	if in.UsedLicenses != nil && *in.UsedLicenses != l.UsedLicenses {
 		l.UsedLicenses = *in.UsedLicenses
 		touch(st, l, sys, now)
+	}
+	if in.LicenseType != nil && *in.LicenseType != l.LicenseType {
+		l.LicenseType = *in.LicenseType
+		touch(st, l, sys, now)
+	}
+	if in.RecordType != nil {
+		rt := *in.RecordType
+		if rt == "none" {
+			rt = ""
+		}
+		if rt != l.RecordType {
+			l.RecordType = rt
+			touch(st, l, sys, now)
+		}
 	}
 	s.changed()
 	return s.licenseView(l), nil

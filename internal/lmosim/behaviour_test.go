@@ -185,7 +185,7 @@ func TestAdminInstallUpgradeUninstall(t *testing.T) {
 		InstallDate: "2026-11-25", OrgInstance: l.OrgInstance, LeadID: l.LeadID, LastModifiedBy: "License Manager",
 		LastModifiedDate: l.LastModifiedDate, SystemModstamp: l.SystemModstamp,
 		FeatureParameters:       map[string]any{"acme__MaxProjects": 0.0, "acme__AdvancedReporting": false, "acme__ActiveUsers": 0.0, "acme__SupportUntil": nil},
-		FeatureParameterRecords: l.FeatureParameterRecords}
+		FeatureParameterRecords: l.FeatureParameterRecords, RecordType: "Trial"}
 	if diff := cmp.Diff(want, l); diff != "" {
 		t.Errorf("install (-want +got)\n%s", diff)
 	}

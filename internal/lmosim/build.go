@@ -137,7 +137,15 @@ func buildStore(seed *Seed, now time.Time) (*store, error) {
 		if by := userOf[sl.LastModifiedBy]; by != "" {
 			l.ModifiedBy = by
 		}
+		l.LicenseType = sl.LicenseType
 		st.addLicense(l)
+		switch sl.RecordType {
+		case "":
+		case "none":
+			l.RecordType = ""
+		default:
+			l.RecordType = sl.RecordType
+		}
 		st.addHistory(l.ID, "created", null, null, sys.ID, t0)
 		for _, pr := range st.paramsOf(p.ID) {
 			v := newValue(st, pr, l, aud(sys.ID))

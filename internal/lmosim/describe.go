@@ -58,10 +58,14 @@ func (s *Server) serveDescribe(w http.ResponseWriter, r *http.Request, req *requ
 	}
 	type describe struct {
 		objectSummary
-		Fields []describeField `json:"fields"`
+		Fields          []describeField  `json:"fields"`
+		RecordTypeInfos []recordTypeInfo `json:"recordTypeInfos"`
 	}
-	d := describe{objectSummary: summary(obj, req.version)}
+	d := describe{objectSummary: summary(obj, req.version), RecordTypeInfos: s.recordTypeInfos(obj)}
 	for _, f := range obj.fields {
+		if !s.installed(f.pkg) {
+			continue
+		}
 		s.mu.RLock()
 		readOnly := s.st.readOnly[f.name]
 		s.mu.RUnlock()

@@ -93,6 +93,14 @@
 // 1 ms per change) so that polling SystemModstamp > watermark misses nothing. A write that changes
 // nothing moves nothing (but counts in recordsWritten, which counts accepted records).
 //
+// Record types: the License object has Active, Trial, Suspended, Uninstalled and Expired (metadata
+// names sfLma__Active, …; describe's recordTypeInfos, the RecordType object, RecordType.Name in
+// SOQL). Each license gets the one named like its status; a status write moves it along unless
+// `apiWritesKeepRecordType: true`; `recordTypes: false` is an object without them (no RecordTypeId).
+// sfLma__License_Type__c is Text(255); a license whose type is not empty or Editable (Read-Only, as
+// AppExchange Checkout's) takes API writes as a success that changes nothing, the silent worst case
+// (FIELD_CUSTOM_VALIDATION_EXCEPTION with strictLicenseRules); `licenseTypeField: false` drops the field.
+//
 // # Seed file (YAML, unknown keys are errors)
 //
 //	organization: {id: 00D000000000001AAA, name: Acme ISV, edition: Enterprise Edition, isSandbox: false, trialExpiration: null, instanceName: USA123}
@@ -104,6 +112,9 @@
 //	fmaInstalled: true             # false: the same for sfFma__*
 //	historyTracking: true          # false: field history tracking off, sfLma__License__History absent
 //	readOnlyFields: []             # fields field-level security makes read-only, e.g. [sfLma__Seats__c]
+//	recordTypes: true              # false: the License object has no record types (no RecordTypeId)
+//	apiWritesKeepRecordType: false # true: an API status write leaves the record type as it is
+//	licenseTypeField: true         # false: sfLma__License_Type__c is absent
 //	clients:                       # each a separate API user
 //	  - {clientID: lmo-operator, clientSecret: s3cret, username: integration@acme.example, name: Integration User, certificate: "PEM"}
 //	packages:
@@ -117,7 +128,8 @@
 //	licenses:                      # only subscriberOrgID and packageID are required
 //	  - {id: a0N000000000001AAA, subscriberOrgID: 00D5g000004XyZ1AAA, packageID: 033000000000001AAA, status: Active, seats: 50,
 //	     expiration: "2027-06-30", usedLicenses: 12, edition: Enterprise Edition, isSandbox: false, version: "1.4.0",
-//	     installDate: "2026-01-15", orgInstance: USA42, lastModifiedBy: lmo-operator, featureParameters: {acme__MaxProjects: 20}}
+//	     installDate: "2026-01-15", orgInstance: USA42, lastModifiedBy: lmo-operator, featureParameters: {acme__MaxProjects: 20},
+//	     recordType: Active, licenseType: Read-Only}   # recordType default: named like the status; none: no record type
 //	generate:                      # deterministic fleets: same seed, same clock day → same licenses
 //	  - {packageID: 033000000000001AAA, count: 100000, randomSeed: 0}
 //
@@ -132,7 +144,8 @@
 //	POST   /__sim/uninstalls  {licenseID} → License
 //	GET    /__sim/licenses/ID → License (featureParameterRecords names its value records' ids);
 //	       PATCH it with {usedLicenses, featureParameters: {name: value}} to report subscriber-side
-//	       values (as the License Manager user)
+//	       values (as the License Manager user), or {licenseType, recordType} for Salesforce's own
+//	       changes (AppExchange Checkout taking a license over; the LMA moving it to Expired)
 //	POST   /__sim/faults {…}; GET /__sim/faults; DELETE /__sim/faults
 //	GET    /__sim/stats → {"calls": {"token","query","queryMore","rowGet","rowPatch","collectionsPatch",
 //	       "composite","describe","limits","versions","other"}, "recordsWritten"} (every kind, 0 included);

@@ -48,7 +48,7 @@ func resolvePath(obj *objectDef, name string, installed func(string) bool) (*fie
 			return nil, invalidField("Didn't understand relationship '%s' in field path. If you are attempting to use a custom relationship, be sure to append the '__r' after the custom relationship name.", part)
 		}
 		next := lookupObject(rf.refTo)
-		if next == nil || !installed(next.pkg) {
+		if next == nil || !installed(next.pkg) || !installed(rf.pkg) {
 			return nil, invalidField("Didn't understand relationship '%s' in field path.", part)
 		}
 		p.rels = append(p.rels, rf)
@@ -57,7 +57,7 @@ func resolvePath(obj *objectDef, name string, installed func(string) bool) (*fie
 	}
 	last := parts[len(parts)-1]
 	f := cur.field(last)
-	if f == nil {
+	if f == nil || !installed(f.pkg) {
 		return nil, invalidField("No such column '%s' on entity '%s'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.", last, cur.name)
 	}
 	p.f = f

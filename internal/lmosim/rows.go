@@ -37,17 +37,20 @@ func (s *Server) installedObject(name string) *objectDef {
 }
 
 // fullSelection selects every field of an object, or the ones listed in ?fields=.
-func fullSelection(obj *objectDef, fieldsParam string) (*selNode, *soqlError) {
+func fullSelection(obj *objectDef, fieldsParam string, installed func(string) bool) (*selNode, *soqlError) {
 	sel := &selNode{obj: obj}
 	if fieldsParam == "" {
 		for _, f := range obj.fields {
+			if !installed(f.pkg) {
+				continue
+			}
 			sel.kids = append(sel.kids, &selNode{name: f.name, field: f})
 		}
 		return sel, nil
 	}
 	for _, name := range strings.Split(fieldsParam, ",") {
 		f := obj.field(strings.TrimSpace(name))
-		if f == nil {
+		if f == nil || !installed(f.pkg) {
 			return nil, invalidField("No such column '%s' on entity '%s'", strings.TrimSpace(name), obj.name)
 		}
 		if sel.child(f.name) == nil {
@@ -64,7 +67,7 @@ func (s *Server) serveRowGet(w http.ResponseWriter, r *http.Request, req *reques
 		notFound(w)
 		return
 	}
-	sel, serr := fullSelection(obj, r.URL.Query().Get("fields"))
+	sel, serr := fullSelection(obj, r.URL.Query().Get("fields"), s.installed)
 	if serr != nil {
 		writeError(w, http.StatusBadRequest, serr.code, serr.msg)
 		return

@@ -73,6 +73,18 @@ func planUpdate(st *store, obj *objectDef, r record, body map[string]json.RawMes
 		if err := checkLicense(x, values, today, st.strict); err != nil {
 			return nil, err
 		}
+		if licenseTypeLocked(x.LicenseType) && len(values) > 0 {
+			// The LMA does not let a license provisioned through AppExchange Checkout be modified
+			// (ISVforce Guide, "Modify a License Record"); Checkout keeps it in step with the
+			// subscription. No validation rule is exported for it, so an API write may well be
+			// answered as a success and then undone: lmosim takes that silent worst case (nothing
+			// changes, nothing says so), and refuses it with strictLicenseRules.
+			if st.strict {
+				return nil, refuse("FIELD_CUSTOM_VALIDATION_EXCEPTION", fmt.Sprintf(
+					"This license's type is %s: it is managed outside the License Management App and can't be edited.", x.LicenseType))
+			}
+			return nil, nil
+		}
 	case *valueRec:
 		if err := checkValue(st, x); err != nil {
 			return nil, err
@@ -217,6 +229,11 @@ func applyChanges(st *store, r record, changes []change, userID string, now time
 				x.Status = c.new.S
 				if x.Status == "Active" {
 					x.WasActive = true
+				}
+				if !st.keepRecordType && x.RecordType != "" {
+					// Modify License keeps the record type (the status the page shows) with the
+					// status; Seed.APIWritesKeepRecordType is the case where an API write does not.
+					x.RecordType = recordTypeForStatus(x.Status)
 				}
 			case fSeats:
 				x.Seats = c.new.N

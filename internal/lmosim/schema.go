@@ -39,6 +39,10 @@ type fieldDef struct {
 	refTo      string // for references: the parent object, if lmosim has it
 	get        func(st *store, r record) val
 	parent     func(st *store, r record) record // for references with refTo
+	// pkg is "" for a field every org has, else what brings it (see Server.installed): "recordTypes"
+	// for RecordTypeId, there only while the object has record types; "licenseType" for
+	// sfLma__License_Type__c, which an org's LMA may lack.
+	pkg string
 }
 
 // objectDef describes one sObject type.
@@ -68,7 +72,7 @@ func buildSchema() map[string]*objectDef {
 		valueObject(objBoolValue, "Feature Parameter Boolean", prefixBoolValue, "Boolean", "boolean"),
 		valueObject(objIntValue, "Feature Parameter Integer", prefixIntegerValue, "Integer", "double"),
 		valueObject(objDateValue, "Feature Parameter Date", prefixDateValue, "Date", "date"),
-		historyObject()}
+		historyObject(), recordTypeObject()}
 	m := map[string]*objectDef{}
 	for _, o := range objs {
 		o.byName = map[string]*fieldDef{}
@@ -181,6 +185,16 @@ func licenseObject() *objectDef {
 			{name: "sfLma__Account__c", typ: "reference", label: "Account", nillable: true, relName: "sfLma__Account__r", get: g(func(l *licenseRec) val { return optStr(l.AccountID) })},
 			{name: "sfLma__Contact__c", typ: "reference", label: "Contact", nillable: true, relName: "sfLma__Contact__r", get: g(func(l *licenseRec) val { return optStr(l.ContactID) })},
 			{name: "sfLma__Lead__c", typ: "reference", label: "Lead", nillable: true, relName: "sfLma__Lead__r", get: g(func(l *licenseRec) val { return optStr(l.LeadID) })},
+			{name: "RecordTypeId", typ: "reference", label: "Record Type ID", nillable: true, relName: "RecordType", refTo: objRecordType, pkg: "recordTypes",
+				get: g(func(l *licenseRec) val {
+					if rt := licenseRecordTypes[l.RecordType]; rt != nil {
+						return str(rt.ID)
+					}
+					return null
+				}),
+				parent: func(_ *store, r record) record { return asRecord(licenseRecordTypes[r.(*licenseRec).RecordType]) }},
+			{name: "sfLma__License_Type__c", typ: "string", label: "License Type", nillable: true, pkg: "licenseType",
+				get: g(func(l *licenseRec) val { return optStr(l.LicenseType) })},
 		}, auditFields()...),
 		scan: func(st *store, fn func(record)) {
 			for _, l := range st.licenses {

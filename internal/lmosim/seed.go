@@ -38,6 +38,18 @@ type Seed struct {
 	// HistoryTracking is false to simulate field history tracking turned off for the License object:
 	// sfLma__License__History then does not exist (describe 404, query INVALID_TYPE). Default true.
 	HistoryTracking *bool `json:"historyTracking,omitempty"`
+	// RecordTypes is false to simulate a License object without record types: RecordTypeId is then
+	// absent (describe lists only Master, RecordType.Name in SOQL is INVALID_FIELD). Default true:
+	// the LMA ships the record types Active, Trial, Suspended, Uninstalled and Expired.
+	RecordTypes *bool `json:"recordTypes,omitempty"`
+	// APIWritesKeepRecordType makes an API write of sfLma__Status__c leave the license's record type
+	// as it is, so the status the LMA page shows (the record type's name) disagrees with the field.
+	// Default false: the record type follows the status, as the Modify License page keeps them.
+	// Whether a plain API write moves it is not documented; this switch is the other case.
+	APIWritesKeepRecordType bool `json:"apiWritesKeepRecordType,omitempty"`
+	// LicenseTypeField is false to simulate an LMA without sfLma__License_Type__c (describe lacks
+	// it, SOQL selecting it is INVALID_FIELD). Default true.
+	LicenseTypeField *bool `json:"licenseTypeField,omitempty"`
 	// ReadOnlyFields are fields (sfLma__Seats__c, sfFma__Value__c, …) that field-level security
 	// leaves read-only for every API user: describe says updateable false and a write answers
 	// INVALID_FIELD_FOR_INSERT_UPDATE.
@@ -113,6 +125,13 @@ type SeedLicense struct {
 	Version         string  `json:"version,omitempty"`
 	InstallDate     string  `json:"installDate,omitempty"`
 	OrgInstance     string  `json:"orgInstance,omitempty"`
+	// RecordType is the license's record type (Active, Trial, Suspended, Uninstalled or Expired);
+	// default the one named like the status; "none" leaves the license without one.
+	RecordType string `json:"recordType,omitempty"`
+	// LicenseType is sfLma__License_Type__c: empty or Editable for an ordinary license; any other
+	// value (Read-Only, as for a license AppExchange Checkout provisions) makes API writes change
+	// nothing (refused with strictLicenseRules).
+	LicenseType string `json:"licenseType,omitempty"`
 	// LastModifiedBy is the clientID whose user last edited the record (default: the License Manager).
 	LastModifiedBy string `json:"lastModifiedBy,omitempty"`
 	// FeatureParameters are values by full name: booleans, integers or YYYY-MM-DD strings.
@@ -265,6 +284,12 @@ func (s *Seed) validate() error {
 		// does not define (a renamed value, an import), and the operator must cope with it.
 		if len(l.Status) > 255 {
 			return fmt.Errorf("%s.status is longer than 255 characters", where)
+		}
+		if l.RecordType != "" && l.RecordType != "none" && !validRecordType(l.RecordType) {
+			return fmt.Errorf("%s.recordType %q is not Active, Trial, Suspended, Uninstalled, Expired or none", where, l.RecordType)
+		}
+		if len(l.LicenseType) > 255 {
+			return fmt.Errorf("%s.licenseType is longer than 255 characters", where)
 		}
 		if l.Seats != nil && *l.Seats != -1 && (*l.Seats < 1 || *l.Seats > maxSeats) {
 			return fmt.Errorf("%s.seats %d is not -1 or 1..99000000", where, *l.Seats)

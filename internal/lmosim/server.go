@@ -114,6 +114,9 @@ func New(seed *Seed, opts Options) (*Server, error) {
 		}
 	}
 	st.strict = seed.StrictLicenseRules
+	st.recordTypes = seed.RecordTypes == nil || *seed.RecordTypes
+	st.keepRecordType = seed.APIWritesKeepRecordType
+	st.licenseTypeField = seed.LicenseTypeField == nil || *seed.LicenseTypeField
 	st.readOnly = map[string]bool{}
 	for _, f := range seed.ReadOnlyFields {
 		st.readOnly[f] = true
@@ -187,6 +190,11 @@ func (s *Server) installed(pkg string) bool {
 	case "lmaHistory":
 		// A History object exists only while field history tracking is on for its object.
 		return s.lmaInstalled && s.historyTracking
+	case "recordTypes":
+		// RecordTypeId exists only on an object that has record types.
+		return s.st.recordTypes
+	case "licenseType":
+		return s.st.licenseTypeField
 	}
 	return true
 }

@@ -96,6 +96,12 @@ type licenseRec struct {
 	LeadID          string  `json:"leadID"`
 	// WasActive remembers that the license has been Active once, so it can never go back to Trial.
 	WasActive bool `json:"wasActive"`
+	// RecordType is the name of the license's record type (Active, Trial, Suspended, Uninstalled or
+	// Expired), or "" for none: the status the LMA page shows.
+	RecordType string `json:"recordType,omitempty"`
+	// LicenseType is sfLma__License_Type__c: empty or Editable for a license the LMA lets anyone
+	// modify, anything else (Read-Only) for one it does not.
+	LicenseType string `json:"licenseType,omitempty"`
 	audit
 
 	values []*valueRec // this license's feature parameter values, one per parameter
@@ -147,19 +153,26 @@ type store struct {
 	// strict enforces the Modify License page's rules on API writes (see Seed.StrictLicenseRules).
 	strict bool
 	// readOnly are fields field-level security leaves read-only (see Seed.ReadOnlyFields).
-	readOnly  map[string]bool
-	org       *orgRec
-	users     []*userRec
-	packages  []*packageRec
-	versions  []*versionRec
-	params    []*paramRec
-	licenses  []*licenseRec
-	values    map[string][]*valueRec // by type: Boolean, Integer, Date
-	history   []*historyRec
-	byID      map[string]record
-	idSeq     map[string]uint64
-	nameSeq   int
-	lastStamp int64
+	readOnly map[string]bool
+	// recordTypes is true while the License object has record types (see Seed.RecordTypes).
+	recordTypes bool
+	// keepRecordType makes API writes of the status leave the record type as it is (see
+	// Seed.APIWritesKeepRecordType).
+	keepRecordType bool
+	// licenseTypeField is true while the License object has sfLma__License_Type__c.
+	licenseTypeField bool
+	org              *orgRec
+	users            []*userRec
+	packages         []*packageRec
+	versions         []*versionRec
+	params           []*paramRec
+	licenses         []*licenseRec
+	values           map[string][]*valueRec // by type: Boolean, Integer, Date
+	history          []*historyRec
+	byID             map[string]record
+	idSeq            map[string]uint64
+	nameSeq          int
+	lastStamp        int64
 }
 
 func newStore() *store {
@@ -223,6 +236,9 @@ func (st *store) add(r record) {
 }
 
 func (st *store) addLicense(l *licenseRec) {
+	if l.RecordType == "" {
+		l.RecordType = recordTypeForStatus(l.Status)
+	}
 	st.licenses = append(st.licenses, l)
 	st.add(l)
 }

@@ -36,6 +36,12 @@ const (
 	FieldExpiration = "sfLma__Expiration__c"
 	// FieldFeatureParameterValue is the value of a feature parameter value record.
 	FieldFeatureParameterValue = "sfFma__Value__c"
+	// FieldLicenseType is the LMA's License Type text field, read (never written) to tell licenses
+	// the LMA does not let anyone modify.
+	FieldLicenseType = "sfLma__License_Type__c"
+	// FieldRecordTypeID is the license's record type, there only while the License object has
+	// record types; the status the LMA page shows is the record type's name.
+	FieldRecordTypeID = "RecordTypeId"
 )
 
 // License status picklist values.
@@ -79,15 +85,77 @@ type License struct {
 	LastModifiedDate DateTime    `json:"LastModifiedDate"`
 	SystemModstamp   DateTime    `json:"SystemModstamp"`
 	IsDeleted        bool        `json:"IsDeleted"`
+	// RecordType is the record type (RecordType.Name): the status the LMA page shows, which its
+	// License Status formula reads from the record type. Nil when the record has none or the org's
+	// License object has no record types.
+	RecordType *Name `json:"RecordType"`
+	// LicenseType is sfLma__License_Type__c; see NotEditable.
+	LicenseType string `json:"sfLma__License_Type__c"`
 }
 
-// LicenseFields is the SOQL field list that fills every field of License:
-// `SELECT ` + LicenseFields + ` FROM ` + LicenseObject + ` WHERE …`.
-const LicenseFields = "Id, Name, sfLma__Status__c, sfLma__Seats__c, sfLma__Expiration__c, " +
+// licenseBaseFields are the License fields every LMA has.
+const licenseBaseFields = "Id, Name, sfLma__Status__c, sfLma__Seats__c, sfLma__Expiration__c, " +
 	"sfLma__Subscriber_Org_ID__c, sfLma__Package__c, sfLma__Package__r.sfLma__Package_ID__c, " +
 	"sfLma__Version_Number__c, sfLma__Used_Licenses__c, sfLma__Org_Type__c, sfLma__Org_Instance__c, " +
 	"sfLma__Subscriber_Org_Is_Sandbox__c, sfLma__Install_Date__c, LastModifiedById, LastModifiedBy.Name, " +
 	"LastModifiedDate, SystemModstamp, IsDeleted"
+
+// LicenseFields is the SOQL field list that fills every field of License, for an org whose License
+// object has record types and sfLma__License_Type__c (every LMA the sources show):
+// `SELECT ` + LicenseFields + ` FROM ` + LicenseObject + ` WHERE …`. Where an org may lack them,
+// use LicenseFieldsFor(LicenseFieldSetOf(describe)): selecting an absent field fails the query.
+const LicenseFields = licenseBaseFields + ", RecordType.Name, " + FieldLicenseType
+
+// LicenseFieldSet says which optional License fields an org has.
+type LicenseFieldSet struct {
+	// RecordType is true when the License object has record types (RecordTypeId exists).
+	RecordType bool
+	// LicenseType is true when sfLma__License_Type__c exists.
+	LicenseType bool
+}
+
+// AllLicenseFields is the field set of an LMA with record types and License Type.
+var AllLicenseFields = LicenseFieldSet{RecordType: true, LicenseType: true}
+
+// LicenseFieldSetOf reads the optional fields from the License object's describe.
+func LicenseFieldSetOf(d SObjectDescribe) LicenseFieldSet {
+	_, rt := d.Field(FieldRecordTypeID)
+	_, lt := d.Field(FieldLicenseType)
+	return LicenseFieldSet{RecordType: rt, LicenseType: lt}
+}
+
+// LicenseFieldsFor is the SOQL field list of License for an org with the optional fields fs.
+func LicenseFieldsFor(fs LicenseFieldSet) string {
+	f := licenseBaseFields
+	if fs.RecordType {
+		f += ", RecordType.Name"
+	}
+	if fs.LicenseType {
+		f += ", " + FieldLicenseType
+	}
+	return f
+}
+
+// RecordTypeName is the license's record type name, or "" when it has none.
+func (l License) RecordTypeName() string {
+	if l.RecordType == nil {
+		return ""
+	}
+	return l.RecordType.Name
+}
+
+// NotEditable says why the LMA does not let anyone modify the license, or "" when it does.
+// sfLma__License_Type__c is a Text(255) field whose description in the LMA calls a "Read-Only"
+// license one that cannot be modified, and licenses provisioned through AppExchange Checkout cannot
+// be modified in the LMA (ISVforce Guide, "Modify a License Record"); the License Object Fields page
+// calls the field legacy and documents no values. So only an empty value or "Editable" is read as
+// editable: anything else may be a license someone else manages, and is never written.
+func (l License) NotEditable() string {
+	if v := strings.TrimSpace(l.LicenseType); v != "" && !strings.EqualFold(v, "Editable") {
+		return fmt.Sprintf("its license type (%s) is %q: the LMA does not let it be modified; licenses provisioned through AppExchange Checkout are managed by Checkout, and changes go through the customer's subscription on AppExchange", FieldLicenseType, truncate(v, 64))
+	}
+	return ""
+}
 
 // Validate checks the shape of a License: a record without an Id cannot be placed. Values the
 // operator cannot read (a status outside the four it knows, fractional seats) do not fail the page:

@@ -103,6 +103,22 @@ type SObjectDescribe struct {
 	Updateable bool `json:"updateable"`
 	// Fields describes each field.
 	Fields []FieldDescribe `json:"fields"`
+	// RecordTypeInfos are the object's record types, Master included.
+	RecordTypeInfos []RecordTypeInfo `json:"recordTypeInfos"`
+}
+
+// RecordTypeInfo is one record type in an SObjectDescribe.
+type RecordTypeInfo struct {
+	// Name is the record type's label-like name (Active).
+	Name string `json:"name"`
+	// DeveloperName is its API name (Active; the namespace is not part of it).
+	DeveloperName string `json:"developerName"`
+	// RecordTypeID is its id (012…).
+	RecordTypeID string `json:"recordTypeId"`
+	// Active is false for a deactivated record type.
+	Active bool `json:"active"`
+	// Master is true for the Master record type every object has.
+	Master bool `json:"master"`
 }
 
 // Field returns the describe of the field name, if the object has it.
