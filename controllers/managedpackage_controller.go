@@ -62,6 +62,15 @@ func (r *ManagedPackageReconciler) reconcile(ctx context.Context, pkg *licensing
 	g := pkg.Generation
 	conds := &pkg.Status.Conditions
 	eng, ok := r.registry.Get(pkg.Namespace + "/" + pkg.Spec.LMORef.Name)
+	if !ok {
+		var lmo licensingv1alpha1.LicenseManagementOrg
+		if err := r.Get(ctx, client.ObjectKey{Namespace: pkg.Namespace, Name: pkg.Spec.LMORef.Name}, &lmo); apierrors.IsNotFound(err) {
+			// Waiting, not stalled: GitOps may create the LicenseManagementOrg after the package.
+			kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonLMONotFound,
+				"LicenseManagementOrg "+pkg.Spec.LMORef.Name+" does not exist in namespace "+pkg.Namespace+"; create it or correct spec.lmoRef.name")
+			return ctrl.Result{RequeueAfter: waitRecheck}
+		}
+	}
 	if !ok || !eng.Status().Loaded {
 		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonLMONotReady,
 			"LicenseManagementOrg "+pkg.Spec.LMORef.Name+" is not ready; see its conditions")

@@ -47,6 +47,22 @@ var _ = Describe("ManagedPackage", func() {
 		e = newEnv(s)
 	})
 
+	It("waits for a LicenseManagementOrg that does not exist, saying so", func() {
+		orphan := &licensingv1alpha1.ManagedPackage{
+			ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "orphan"},
+			Spec:       licensingv1alpha1.ManagedPackageSpec{LMORef: licensingv1alpha1.LocalObjectReference{Name: "missing-lmo"}, PackageID: "033000000000009AAA"},
+		}
+		Expect(k8sClient.Create(ctx, orphan)).To(Succeed())
+		Eventually(func(g Gomega) {
+			var p licensingv1alpha1.ManagedPackage
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(orphan), &p)).To(Succeed())
+			st, reason := condition(p.Status.Conditions, "Reconciling")
+			g.Expect(st).To(Equal(metav1.ConditionTrue))
+			g.Expect(reason).To(Equal("LMONotFound"))
+			g.Expect(conditionMessage(p.Status.Conditions, "Ready")).To(ContainSubstring("LicenseManagementOrg missing-lmo does not exist"))
+		}, eventually).Should(Succeed())
+	})
+
 	It("is Associated and counts the install base", func() {
 		Eventually(func(g Gomega) {
 			p := getPackage(e.ns)
