@@ -182,3 +182,36 @@ func exportedLabels(t *testing.T) map[string][]string {
 	}
 	return out
 }
+
+// docs/metrics.md lists every series with its type and exactly its labels.
+func TestMetricsDocListsEverySeriesWithItsLabels(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "docs", "metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	for name, labels := range exportedLabels(t) {
+		i := strings.Index(doc, "| `"+name+"` |")
+		if i < 0 {
+			t.Errorf("docs/metrics.md has no row for %s", name)
+			continue
+		}
+		row := doc[i:]
+		row = row[:strings.IndexByte(row, '\n')]
+		cells := strings.Split(strings.Trim(row, "|"), "|")
+		if len(cells) < 5 {
+			t.Errorf("the row of %s has %d cells: %s", name, len(cells), row)
+			continue
+		}
+		var documented []string
+		for _, l := range strings.Split(cells[2], ",") {
+			documented = append(documented, strings.Trim(strings.TrimSpace(l), "`"))
+		}
+		want := append([]string(nil), labels...)
+		sort.Strings(want)
+		sort.Strings(documented)
+		if strings.Join(want, ",") != strings.Join(documented, ",") {
+			t.Errorf("%s: docs/metrics.md names the labels %v, the series has %v", name, documented, want)
+		}
+	}
+}
