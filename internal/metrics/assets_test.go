@@ -124,17 +124,7 @@ func TestAlertsNameOnlyLabelsTheirSeriesCarry(t *testing.T) {
 		t.Fatal(err)
 	}
 	labels := exportedLabels(t)
-	var rule struct {
-		Spec struct {
-			Groups []struct {
-				Rules []struct {
-					Alert       string            `json:"alert"`
-					Expr        string            `json:"expr"`
-					Annotations map[string]string `json:"annotations"`
-				} `json:"rules"`
-			} `json:"groups"`
-		} `json:"spec"`
-	}
+	var rule monitoringRule
 	if err := yaml.Unmarshal(data, &rule); err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +139,13 @@ func TestAlertsNameOnlyLabelsTheirSeriesCarry(t *testing.T) {
 			for _, name := range series.FindAllString(r.Expr, -1) {
 				for _, l := range labels[strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")] {
 					carried[l] = true
+				}
+			}
+			for name, ls := range controllerRuntimeLabels {
+				if strings.Contains(r.Expr, name+"{") {
+					for _, l := range ls {
+						carried[l] = true
+					}
 				}
 			}
 			for _, text := range r.Annotations {
@@ -214,4 +211,58 @@ func TestMetricsDocListsEverySeriesWithItsLabels(t *testing.T) {
 			t.Errorf("%s: docs/metrics.md names the labels %v, the series has %v", name, documented, want)
 		}
 	}
+}
+
+// Every alert links its runbook: a section of docs/troubleshooting.md named after it.
+func TestEveryAlertHasARunbook(t *testing.T) {
+	var rule monitoringRule
+	data, err := os.ReadFile(filepath.Join("..", "..", "config", "prometheus", "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, &rule); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "troubleshooting.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const base = "https://github.com/lmo-operator/lmo-operator/blob/main/docs/troubleshooting.md#"
+	alerts := 0
+	for _, g := range rule.Spec.Groups {
+		for _, r := range g.Rules {
+			alerts++
+			url := r.Annotations["runbook_url"]
+			if url != base+strings.ToLower(r.Alert) {
+				t.Errorf("alert %s: runbook_url %q, want %s%s", r.Alert, url, base, strings.ToLower(r.Alert))
+			}
+			if !strings.Contains(string(doc), "\n### "+r.Alert+"\n") {
+				t.Errorf("docs/troubleshooting.md has no section ### %s", r.Alert)
+			}
+		}
+	}
+	if alerts < 7 {
+		t.Errorf("%d alerts; want the four on the LMOs and three on the operator itself", alerts)
+	}
+}
+
+// controllerRuntimeLabels are the labels of the controller-runtime series the alerts on the operator
+// itself read (sigs.k8s.io/controller-runtime pkg/internal/controller/metrics and pkg/internal/metrics).
+var controllerRuntimeLabels = map[string][]string{
+	"controller_runtime_reconcile_total":        {"controller", "result"},
+	"controller_runtime_reconcile_errors_total": {"controller"},
+	"workqueue_depth":                           {"name", "controller", "priority"},
+}
+
+// monitoringRule is the part of a PrometheusRule the tests read.
+type monitoringRule struct {
+	Spec struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string            `json:"alert"`
+				Expr        string            `json:"expr"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"rules"`
+		} `json:"groups"`
+	} `json:"spec"`
 }
