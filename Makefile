@@ -27,10 +27,11 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate the CRDs and the manager's ClusterRole from the markers in api/ and controllers/; copy the CRDs and the admission policies into the chart.
+manifests: ## Generate the CRDs and the manager's ClusterRole from the markers in api/ and controllers/; copy the CRDs, the admission policies and the dashboard into the chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases
 	cp config/crd/bases/*.yaml charts/lmo-operator/crds/
 	cp config/admission/salesforce_hosts.yaml config/admission/approvers.yaml charts/lmo-operator/files/admission/
+	cp config/prometheus/grafana-dashboard.json charts/lmo-operator/files/
 
 .PHONY: generate
 generate: ## Generate the DeepCopy methods of the API types.

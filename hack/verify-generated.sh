@@ -16,6 +16,7 @@ for f in "$tmp"/crd/*.yaml; do
 done
 [ "$(ls "$tmp"/crd | wc -l)" = "$(ls config/crd/bases/*.yaml | wc -l)" ] || { echo "config/crd/bases holds a CRD no type produces" >&2; status=1; }
 diff -u api/v1alpha1/zz_generated.deepcopy.go "$tmp/object/zz_generated.deepcopy.go" || status=1
+diff -u config/prometheus/grafana-dashboard.json charts/lmo-operator/files/grafana-dashboard.json || status=1
 # The chart renders the admission policies of config/admission from copies.
 for f in salesforce_hosts.yaml approvers.yaml; do
   diff -u "config/admission/$f" "charts/lmo-operator/files/admission/$f" || status=1

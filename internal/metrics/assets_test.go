@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -265,4 +266,65 @@ type monitoringRule struct {
 			} `json:"rules"`
 		} `json:"groups"`
 	} `json:"spec"`
+}
+
+// The dashboard narrows every lmo_ series by its variables: $lmo for the series that carry lmo,
+// $license_namespace for the drift; and it shows the controllers' reconcile errors and queue depth.
+func TestDashboardFiltersByItsVariables(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "config", "prometheus", "grafana-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Templating struct {
+			List []struct {
+				Name string `json:"name"`
+			} `json:"list"`
+		} `json:"templating"`
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]bool{}
+	for _, v := range dash.Templating.List {
+		vars[v.Name] = true
+	}
+	for _, want := range []string{"datasource", "lmo", "license_namespace"} {
+		if !vars[want] {
+			t.Errorf("the dashboard has no variable %s", want)
+		}
+	}
+	labels := exportedLabels(t)
+	selector := regexp.MustCompile(`\b(lmo_[a-z_]+?)(_bucket|_sum|_count)?(\{[^}]*\})?[\[\s)]`)
+	exprs := ""
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			exprs += tg.Expr + "\n"
+			for _, m := range selector.FindAllStringSubmatch(tg.Expr+" ", -1) {
+				want := ""
+				for _, l := range labels[m[1]] {
+					switch l {
+					case "lmo":
+						want = `lmo=~"$lmo"`
+					case "license_namespace":
+						want = `license_namespace=~"$license_namespace"`
+					}
+				}
+				if want != "" && !strings.Contains(m[3], want) {
+					t.Errorf("panel %q reads %s without %s: %s", p.Title, m[1], want, tg.Expr)
+				}
+			}
+		}
+	}
+	for _, series := range []string{"controller_runtime_reconcile_errors_total", "workqueue_depth"} {
+		if !strings.Contains(exprs, series) {
+			t.Errorf("no panel shows %s", series)
+		}
+	}
 }

@@ -360,6 +360,17 @@ var _ = Describe("helm lint and helm template", Ordered, func() {
 		Expect(byKey(none)).NotTo(HaveKey(objectKey{"ConfigMap", releaseNamespace, "lmo-operator-admission"}))
 	})
 
+	It("installs the Grafana dashboard of config/prometheus for the sidecar when asked", func() {
+		Expect(ofKind(render(releaseName), "ConfigMap")).NotTo(ContainElement(WithTransform(func(o *unstructured.Unstructured) string { return o.GetName() }, Equal("lmo-operator-dashboard"))))
+		objs := render(releaseName, "--set", "grafanaDashboard.enabled=true,grafanaDashboard.namespace=monitoring")
+		cm := byKey(objs)[objectKey{"ConfigMap", "monitoring", "lmo-operator-dashboard"}]
+		Expect(cm).NotTo(BeNil())
+		Expect(cm.GetLabels()).To(HaveKeyWithValue("grafana_dashboard", "1"))
+		data := field(cm, "data").(map[string]any)
+		Expect(data).To(HaveKey("lmo-operator.json"))
+		Expect(asJSON([]byte(data["lmo-operator.json"].(string)))).To(Equal(asJSON(readFile(filepath.Join(repoRoot, "config", "prometheus", "grafana-dashboard.json")))))
+	})
+
 	It("watches every namespace unless told otherwise", func() {
 		Expect(args(onlyOfKind(defaults, "Deployment"))).NotTo(ContainElement(HavePrefix("--watch-namespaces")))
 	})
