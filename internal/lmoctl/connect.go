@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -83,6 +84,9 @@ func kubeFromConfig(kubeconfig, kubeContext string) (client.Reader, string, erro
 		return nil, "", err
 	}
 	if err := licensingv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, "", err
+	}
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
 		return nil, "", err
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})

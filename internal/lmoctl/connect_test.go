@@ -12,6 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 )
 
@@ -22,6 +24,9 @@ func fakeKube(t *testing.T, objs ...client.Object) KubeFunc {
 		t.Fatal(err)
 	}
 	if err := licensingv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
 	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).Build()

@@ -39,8 +39,10 @@ type Env struct {
 	Getenv func(string) string
 	// Now is the clock (today's date for plan and report); nil means time.Now.
 	Now func() time.Time
-	// Kube builds the Kubernetes reader used by --lmo; nil means the current kubeconfig context.
+	// Kube builds the Kubernetes reader used by --lmo and check; nil means the current kubeconfig context.
 	Kube KubeFunc
+	// Version reads the API server's version for check; nil means discovery through the kubeconfig.
+	Version VersionFunc
 }
 
 func (e *Env) defaults() {
@@ -59,6 +61,9 @@ func (e *Env) defaults() {
 	if e.Kube == nil {
 		e.Kube = kubeFromConfig
 	}
+	if e.Version == nil {
+		e.Version = serverVersion
+	}
 }
 
 const mainUsage = `lmoctl: bootstrap, review and report on Salesforce LMA licenses managed by lmo-operator.
@@ -68,6 +73,8 @@ Usage:
   lmoctl import --package 033... [--out DIR] [connection flags]
   lmoctl plan -f DIR [-o table|json|markdown] [connection flags]
   lmoctl report [--window 30d] [--package 033...] [-o table|json] [connection flags]
+  lmoctl doctor [-o table|json] [connection flags]       check the LMO side (read-only)
+  lmoctl check [--pre] [-o table|json]                   check the cluster side (read-only)
   lmoctl doctor [-o table|json] [connection flags]
 
 Connection (every command): either flags/environment
@@ -97,6 +104,8 @@ func Main(ctx context.Context, args []string, env Env) int {
 		run = runReport
 	case "doctor":
 		run = runDoctor
+	case "check":
+		run = runCheck
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(env.Stdout, mainUsage)
 		return ExitOK

@@ -6,6 +6,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -26,7 +27,7 @@ import (
 var root = filepath.Join("..", "..")
 
 func TestApplyWaitAndCheckTheRecord(t *testing.T) {
-	for _, bin := range []string{"manager", "lmosim"} {
+	for _, bin := range []string{"manager", "lmosim", "lmoctl"} {
 		if _, err := os.Stat(filepath.Join(root, "bin", bin)); err != nil {
 			t.Fatalf("bin/%s is missing: run `make test-e2e`, which builds it", bin)
 		}
@@ -127,6 +128,36 @@ func TestApplyWaitAndCheckTheRecord(t *testing.T) {
 			t.Fatalf("metrics do not show the sync:%s", missing)
 		}
 		time.Sleep(time.Second)
+	}
+
+	// lmoctl check reads the same cluster: its version, the three CRDs and the LMO pass; the manager
+	// runs here as a process, not as a Deployment, so that check fails and the exit status is 1.
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "bin", "lmoctl"), "check", "--kubeconfig", kubeconfig, "-o", "json")
+	checkOut, err := cmd.Output()
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("lmoctl check exited %d (%v), want 1 for the missing Deployment:\n%s", code, err, checkOut)
+	}
+	var check struct {
+		Checks []struct{ Name, Result string } `json:"checks"`
+	}
+	if err := json.Unmarshal(checkOut, &check); err != nil {
+		t.Fatalf("lmoctl check -o json: %v\n%s", err, checkOut)
+	}
+	got := map[string]string{}
+	for _, c := range check.Checks {
+		got[c.Name] = c.Result
+	}
+	for name, want := range map[string]string{
+		"Kubernetes version":                                   "pass",
+		"CRD licenses.licensing.lmo-operator.dev":              "pass",
+		"CRD managedpackages.licensing.lmo-operator.dev":       "pass",
+		"CRD licensemanagementorgs.licensing.lmo-operator.dev": "pass",
+		"manager Deployment":                                   "fail",
+		"LicenseManagementOrg acme/acme-lmo":                   "pass",
+	} {
+		if got[name] != want {
+			t.Errorf("lmoctl check: %s is %q, want %q\n%s", name, got[name], want, checkOut)
+		}
 	}
 }
 

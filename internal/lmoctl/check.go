@@ -1,0 +1,229 @@
+package lmoctl
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+)
+
+const checkSynopsis = `lmoctl check: check the cluster side of lmo-operator, as flux check does: the Kubernetes
+version, the three CRDs (established, and every stored version still served), the manager
+Deployment, and the Ready condition of every LicenseManagementOrg. --pre checks only what an install
+needs (the Kubernetes version). It only reads. lmoctl doctor checks the LMO side.
+
+Exit status: 0 no check failed, 1 a check failed or the cluster could not be read.
+
+Usage: lmoctl check [--pre] [--operator-namespace NS] [-o table|json] [--kubeconfig FILE] [--context NAME]`
+
+const checkExample = `  lmoctl check --pre
+  lmoctl check --operator-namespace lmo-operator-system -o json`
+
+// minKubeMinor is the oldest Kubernetes minor the CRDs admit on: their validation rules use the CEL
+// format library (format.date()), introduced in 1.31 and, like every CEL library, usable in newly
+// written rules one minor later (the API server's compatibility version).
+const minKubeMinor = 32
+
+// VersionFunc returns the version of the cluster named by a kubeconfig file and context.
+type VersionFunc func(kubeconfig, context string) (*version.Info, error)
+
+// serverVersion asks the API server its version through discovery.
+func serverVersion(kubeconfig, kubeContext string) (*version.Info, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("--kubeconfig: %w", err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return dc.ServerVersion()
+}
+
+// The CRDs the operator serves, by name.
+var operatorCRDs = []string{
+	"licenses.licensing.lmo-operator.dev",
+	"managedpackages.licensing.lmo-operator.dev",
+	"licensemanagementorgs.licensing.lmo-operator.dev",
+}
+
+func runCheck(ctx context.Context, args []string, env *Env) (int, error) {
+	var pre bool
+	var output, kubeconfig, kubeContext, namespace string
+	fs := newFlagSet(env, "check", checkSynopsis, checkExample)
+	fs.BoolVar(&pre, "pre", false, "check only what installing the operator needs")
+	fs.StringVar(&namespace, "operator-namespace", "lmo-operator-system", "namespace of the manager Deployment")
+	fs.StringVar(&output, "o", "table", "output format: table or json")
+	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+	fs.StringVar(&kubeContext, "context", "", "kubeconfig context (default: the current context)")
+	if err := parseFlags(fs, env, args); err != nil {
+		return ExitError, err
+	}
+	format, err := outputFormat(output)
+	if err != nil {
+		return ExitError, err
+	}
+	d := &Doctor{}
+	info, err := env.Version(kubeconfig, kubeContext)
+	d.Checks = append(d.Checks, kubeVersionCheck(info, err))
+	if !pre && err == nil {
+		c, _, err := env.Kube(kubeconfig, kubeContext)
+		if err != nil {
+			return ExitError, err
+		}
+		d.Checks = append(d.Checks, clusterChecks(ctx, c, namespace)...)
+	}
+	d.count()
+	if err := writeDoctor(env.Stdout, d, format); err != nil {
+		return ExitError, err
+	}
+	if d.Summary.Fail > 0 {
+		return ExitError, nil
+	}
+	return ExitOK, nil
+}
+
+// kubeVersionCheck passes from minKubeMinor on.
+func kubeVersionCheck(info *version.Info, err error) Check {
+	c := Check{Name: "Kubernetes version"}
+	if err != nil {
+		c.Result, c.Detail, c.Advice = CheckFail, "cannot read the server version: "+err.Error(), "check --kubeconfig and --context, and that the API server answers"
+		return c
+	}
+	minor, convErr := strconv.Atoi(strings.TrimRight(info.Minor, "+"))
+	c.Detail = info.GitVersion
+	switch {
+	case convErr != nil || info.Major != "1":
+		c.Result, c.Advice = CheckWarn, "cannot tell the minor version; the CRDs need Kubernetes 1."+strconv.Itoa(minKubeMinor)+" or later"
+	case minor < minKubeMinor:
+		c.Result = CheckFail
+		c.Advice = "the CRDs' validation rules need Kubernetes 1." + strconv.Itoa(minKubeMinor) + " or later (CEL format library); upgrade the cluster"
+	default:
+		c.Result = CheckPass
+	}
+	return c
+}
+
+// clusterChecks checks the CRDs, the manager Deployment and every LicenseManagementOrg.
+func clusterChecks(ctx context.Context, c client.Reader, namespace string) []Check {
+	var out []Check
+	for _, name := range operatorCRDs {
+		out = append(out, crdCheck(ctx, c, name))
+	}
+	out = append(out, managerCheck(ctx, c, namespace))
+	return append(out, lmoChecks(ctx, c)...)
+}
+
+func crdCheck(ctx context.Context, c client.Reader, name string) Check {
+	chk := Check{Name: "CRD " + name}
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, &crd); err != nil {
+		chk.Result, chk.Detail, chk.Advice = CheckFail, err.Error(), "install the CRDs: kubectl apply --server-side -k config/crd (or the chart's crds/)"
+		return chk
+	}
+	established := false
+	for _, cond := range crd.Status.Conditions {
+		if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
+			established = true
+		}
+	}
+	var served []string
+	for _, v := range crd.Spec.Versions {
+		if v.Served {
+			served = append(served, v.Name)
+		}
+	}
+	var stale []string
+	for _, v := range crd.Status.StoredVersions {
+		if !slices.Contains(served, v) {
+			stale = append(stale, v)
+		}
+	}
+	chk.Detail = "served " + strings.Join(served, ", ") + "; stored " + strings.Join(crd.Status.StoredVersions, ", ")
+	switch {
+	case !established:
+		chk.Result, chk.Advice = CheckFail, "the API server has not established the CRD; kubectl describe crd "+name
+	case len(stale) > 0:
+		chk.Result = CheckFail
+		chk.Advice = "objects are stored as " + strings.Join(stale, ", ") + ", which the CRD no longer serves: migrate them and update status.storedVersions"
+	default:
+		chk.Result = CheckPass
+	}
+	return chk
+}
+
+// managerCheck finds the manager Deployment by its app.kubernetes.io/name label.
+func managerCheck(ctx context.Context, c client.Reader, namespace string) Check {
+	chk := Check{Name: "manager Deployment"}
+	var list appsv1.DeploymentList
+	if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{"app.kubernetes.io/name": "lmo-operator"}); err != nil {
+		chk.Result, chk.Detail, chk.Advice = CheckFail, err.Error(), "grant get and list on deployments in "+namespace+", or pass --operator-namespace"
+		return chk
+	}
+	if len(list.Items) == 0 {
+		chk.Result, chk.Detail = CheckFail, "no Deployment labelled app.kubernetes.io/name=lmo-operator in namespace "+namespace
+		chk.Advice = "install the operator (make deploy, or the Helm chart), or pass --operator-namespace"
+		return chk
+	}
+	d := list.Items[0]
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	chk.Detail = fmt.Sprintf("%s/%s: %d of %d replicas available", d.Namespace, d.Name, d.Status.AvailableReplicas, want)
+	switch {
+	case d.Status.AvailableReplicas == 0:
+		chk.Result, chk.Advice = CheckFail, "kubectl -n "+d.Namespace+" describe deployment "+d.Name+" and the pod's logs say why it does not run"
+	case d.Status.AvailableReplicas < want || d.Status.ObservedGeneration < d.Generation:
+		chk.Result, chk.Advice = CheckWarn, "a rollout is under way or some replicas are unavailable"
+	default:
+		chk.Result = CheckPass
+	}
+	return chk
+}
+
+// lmoChecks reports the Ready condition of every LicenseManagementOrg: Stalled fails, not Ready
+// yet warns.
+func lmoChecks(ctx context.Context, c client.Reader) []Check {
+	var list licensingv1alpha1.LicenseManagementOrgList
+	if err := c.List(ctx, &list); err != nil {
+		return []Check{{Name: "LicenseManagementOrgs", Result: CheckFail, Detail: err.Error(), Advice: "grant list on licensemanagementorgs"}}
+	}
+	if len(list.Items) == 0 {
+		return []Check{{Name: "LicenseManagementOrgs", Result: CheckWarn, Detail: "none", Advice: "create one: see the README's Connecting a real LMO"}}
+	}
+	var out []Check
+	for _, lmo := range list.Items {
+		chk := Check{Name: "LicenseManagementOrg " + lmo.Namespace + "/" + lmo.Name}
+		ready := meta.FindStatusCondition(lmo.Status.Conditions, licensingv1alpha1.ConditionReady)
+		stalled := meta.FindStatusCondition(lmo.Status.Conditions, licensingv1alpha1.ConditionStalled)
+		switch {
+		case ready == nil:
+			chk.Result, chk.Detail, chk.Advice = CheckWarn, "no Ready condition yet", "is the manager running? (see the manager Deployment check)"
+		case ready.Status == metav1.ConditionTrue:
+			chk.Result, chk.Detail = CheckPass, ready.Reason+": "+ready.Message
+		case stalled != nil && stalled.Status == metav1.ConditionTrue:
+			chk.Result, chk.Detail = CheckFail, stalled.Reason+": "+stalled.Message
+			chk.Advice = "docs/troubleshooting.md, reason " + stalled.Reason
+		default:
+			chk.Result, chk.Detail = CheckWarn, ready.Reason+": "+ready.Message
+			chk.Advice = "the operator is working on it; docs/troubleshooting.md, reason " + ready.Reason
+		}
+		out = append(out, chk)
+	}
+	return out
+}
