@@ -45,6 +45,8 @@ type Config struct {
 	// OnCall, when set, is called synchronously after every HTTP call to Salesforce, from whatever
 	// goroutine made it; it must be quick and safe for concurrent use.
 	OnCall func(CallInfo)
+	// lookupHost resolves the names of plain-http hosts; nil is the system resolver. Tests set it.
+	lookupHost lookupFunc
 }
 
 // JWTBearer holds the credentials of the OAuth 2.0 JWT bearer flow. Formatting it never shows the
@@ -170,6 +172,7 @@ type settings struct {
 	jwt        *JWTBearer
 	cc         *ClientCredentials
 	base       http.RoundTripper
+	plain      http.RoundTripper // for plain-http requests: dials loopback addresses only
 	timeout    time.Duration
 	onCall     func(CallInfo)
 	secrets    []string
@@ -247,10 +250,15 @@ func validate(cfg Config) (*settings, error) {
 		if hc.Transport != nil {
 			s.base = hc.Transport
 		}
-		if t, ok := s.base.(*http.Transport); ok && t.TLSClientConfig != nil && t.TLSClientConfig.InsecureSkipVerify {
-			return nil, fmt.Errorf("%w: HTTPClient must verify TLS certificates (InsecureSkipVerify is set)", ErrInvalidConfig)
+		if skipsVerification(s.base) {
+			return nil, fmt.Errorf("%w: HTTPClient must verify TLS certificates (InsecureSkipVerify is set on its transport or one it wraps)", ErrInvalidConfig)
 		}
 	}
+	lookup := cfg.lookupHost
+	if lookup == nil {
+		lookup = defaultLookup
+	}
+	s.plain = plainHTTPTransport(s.base, lookup)
 	return s, nil
 }
 
