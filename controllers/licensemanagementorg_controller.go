@@ -123,7 +123,8 @@ func (r *LicenseManagementOrgReconciler) patchStatus(ctx context.Context, lmo *l
 }
 
 // checkHosts refuses an instanceURL or loginURL outside Salesforce, loopback and the hosts the
-// cluster admin allowed; it names the field.
+// cluster admin allowed, and plain http unless the manager allows it for loopback; it names the
+// field.
 func (r *LicenseManagementOrgReconciler) checkHosts(lmo *licensingv1alpha1.LicenseManagementOrg) (string, error) {
 	for _, f := range []struct{ name, value string }{{"spec.instanceURL", lmo.Spec.InstanceURL}, {"spec.loginURL", lmo.Spec.LoginURL}} {
 		if f.value == "" {
@@ -134,6 +135,9 @@ func (r *LicenseManagementOrgReconciler) checkHosts(lmo *licensingv1alpha1.Licen
 			return f.name, err
 		}
 		if err := salesforce.CheckHost(u.Hostname(), r.opts.AllowedHosts); err != nil {
+			return f.name, err
+		}
+		if err := salesforce.CheckScheme(f.value, r.opts.AllowInsecureLoopbackHTTP); err != nil {
 			return f.name, err
 		}
 	}

@@ -36,6 +36,7 @@ func main() {
 		licenseWorkers       int
 		pprofAddr            string
 		allowedHosts         string
+		insecureLoopbackHTTP bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over https with authentication and authorization by the API server.")
@@ -52,6 +53,8 @@ func main() {
 	opts := zap.Options{}
 	flag.StringVar(&allowedHosts, "allowed-lmo-host", "", "Comma-separated hosts, besides Salesforce's own and loopback, that a LicenseManagementOrg's "+
 		"instanceURL and loginURL may name (a private gateway); credentials are sent to no other host. Set by the cluster admin.")
+	flag.BoolVar(&insecureLoopbackHTTP, "allow-insecure-loopback-http", false, "Let a LicenseManagementOrg reach a loopback host over plain http "+
+		"(lmosim in development); the address dialed must be loopback. Off, every LMO is reached over https.")
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
@@ -59,7 +62,7 @@ func main() {
 
 	cfg := settings{metricsAddr: metricsAddr, probeAddr: probeAddr, secureMetrics: secureMetrics, leaderElect: enableLeaderElection,
 		leaderElectionID: leaderElectionID, leaderElectionNamespace: leaderElectionNS, watchNamespaces: watchNamespaces, qps: float32(kubeQPS), burst: kubeBurst, licenseWorkers: licenseWorkers,
-		pprofAddr: pprofAddr, allowedHosts: splitList(allowedHosts)}
+		pprofAddr: pprofAddr, allowedHosts: splitList(allowedHosts), insecureLoopbackHTTP: insecureLoopbackHTTP}
 	if err := run(cfg); err != nil {
 		log.Error(err, "Manager stopped")
 		os.Exit(1)
@@ -78,6 +81,7 @@ type settings struct {
 	licenseWorkers             int
 	allowedHosts               []string
 	pprofAddr                  string
+	insecureLoopbackHTTP       bool
 }
 
 func run(s settings) error {
@@ -123,7 +127,8 @@ func run(s settings) error {
 		return err
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controllers.SetupWithManager(ctx, mgr, controllers.Options{MaxConcurrentLicenseReconciles: s.licenseWorkers, AllowedHosts: s.allowedHosts}); err != nil {
+	if err := controllers.SetupWithManager(ctx, mgr, controllers.Options{MaxConcurrentLicenseReconciles: s.licenseWorkers, AllowedHosts: s.allowedHosts,
+		AllowInsecureLoopbackHTTP: s.insecureLoopbackHTTP}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -730,7 +730,7 @@ func startManager(ctx context.Context, bin, kubeconfig, dir string) (*managerPro
 		return nil, err
 	}
 	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr, "--metrics-secure=false",
-		"--health-probe-bind-address", "127.0.0.1:0", "--leader-elect=false")
+		"--health-probe-bind-address", "127.0.0.1:0", "--leader-elect=false", "--allow-insecure-loopback-http")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		logs.Close()
