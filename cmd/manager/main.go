@@ -5,6 +5,9 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -49,7 +52,7 @@ func main() {
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 200, "Queries per second to the Kubernetes API server.")
 	flag.IntVar(&kubeBurst, "kube-api-burst", 400, "Burst of queries to the Kubernetes API server.")
 	flag.IntVar(&licenseWorkers, "license-workers", 8, "License reconciles run at once.")
-	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Address Go's pprof profiles are served on (for example 127.0.0.1:6060); \"0\" disables them.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Loopback address Go's pprof profiles are served on, unauthenticated (for example 127.0.0.1:6060); \"0\" disables them. Other addresses are refused.")
 	opts := zap.Options{}
 	flag.StringVar(&allowedHosts, "allowed-lmo-host", "", "Comma-separated hosts, besides Salesforce's own and loopback, that a LicenseManagementOrg's "+
 		"instanceURL and loginURL may name (a private gateway); credentials are sent to no other host. Set by the cluster admin.")
@@ -85,6 +88,9 @@ type settings struct {
 }
 
 func run(s settings) error {
+	if err := checkPprofAddress(s.pprofAddr); err != nil {
+		return err
+	}
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(licensingv1alpha1.AddToScheme(scheme))
@@ -139,6 +145,23 @@ func run(s settings) error {
 	}
 	ctrl.Log.WithName("setup").Info("Starting manager")
 	return mgr.Start(ctx)
+}
+
+// checkPprofAddress accepts "0" or "" (profiles off) or a loopback IP address with a port: the profiles
+// are served without authentication and show memory contents, so no other interface may serve them.
+// A name such as localhost is refused too, since what it resolves to is not the manager's to decide.
+func checkPprofAddress(addr string) error {
+	if addr == "" || addr == "0" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err == nil {
+		if ip, perr := netip.ParseAddr(host); perr == nil && ip.IsLoopback() {
+			return nil
+		}
+	}
+	return fmt.Errorf("--pprof-bind-address %q: profiles are served without authentication, so only a loopback IP address "+
+		"with a port is accepted (for example 127.0.0.1:6060; reach it with kubectl port-forward)", addr)
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.
