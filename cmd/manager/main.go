@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -40,9 +41,16 @@ func main() {
 		pprofAddr            string
 		allowedHosts         string
 		insecureLoopbackHTTP bool
+		metricsCertPath      string
+		metricsCertName      string
+		metricsCertKey       string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over https with authentication and authorization by the API server.")
+	flag.StringVar(&metricsCertPath, "metrics-cert-path", "", "Directory of the certificate and key the https metrics endpoint serves (for example a mounted "+
+		"cert-manager Secret), reloaded when they change; empty generates a self-signed certificate at start, which scrapers cannot verify.")
+	flag.StringVar(&metricsCertName, "metrics-cert-name", "tls.crt", "File name of the metrics certificate in --metrics-cert-path.")
+	flag.StringVar(&metricsCertKey, "metrics-cert-key", "tls.key", "File name of the metrics private key in --metrics-cert-path.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader so that only one manager writes to the LMOs.")
 	flag.StringVar(&leaderElectionID, "leader-election-id", "lmo-operator.lmo-operator.dev", "Name of the Lease used for leader election.")
@@ -65,7 +73,8 @@ func main() {
 
 	cfg := settings{metricsAddr: metricsAddr, probeAddr: probeAddr, secureMetrics: secureMetrics, leaderElect: enableLeaderElection,
 		leaderElectionID: leaderElectionID, leaderElectionNamespace: leaderElectionNS, watchNamespaces: watchNamespaces, qps: float32(kubeQPS), burst: kubeBurst, licenseWorkers: licenseWorkers,
-		pprofAddr: pprofAddr, allowedHosts: splitList(allowedHosts), insecureLoopbackHTTP: insecureLoopbackHTTP}
+		pprofAddr: pprofAddr, allowedHosts: splitList(allowedHosts), insecureLoopbackHTTP: insecureLoopbackHTTP,
+		metricsCertPath: metricsCertPath, metricsCertName: metricsCertName, metricsCertKey: metricsCertKey}
 	if err := run(cfg); err != nil {
 		log.Error(err, "Manager stopped")
 		os.Exit(1)
@@ -85,10 +94,15 @@ type settings struct {
 	allowedHosts               []string
 	pprofAddr                  string
 	insecureLoopbackHTTP       bool
+	// metricsCertPath, metricsCertName and metricsCertKey locate the metrics serving certificate.
+	metricsCertPath, metricsCertName, metricsCertKey string
 }
 
 func run(s settings) error {
 	if err := checkPprofAddress(s.pprofAddr); err != nil {
+		return err
+	}
+	if err := checkMetricsCert(s.metricsCertPath, s.metricsCertName, s.metricsCertKey); err != nil {
 		return err
 	}
 	scheme := runtime.NewScheme()
@@ -100,6 +114,11 @@ func run(s settings) error {
 		SecureServing: s.secureMetrics,
 		// HTTP/2 is disabled to avoid the HTTP/2 rapid reset and stream cancellation CVEs.
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
+		// With a certificate directory the server serves (and reloads) those files instead of a
+		// self-signed certificate.
+		CertDir:  s.metricsCertPath,
+		CertName: s.metricsCertName,
+		KeyName:  s.metricsCertKey,
 	}
 	if s.secureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
@@ -162,6 +181,20 @@ func checkPprofAddress(addr string) error {
 	}
 	return fmt.Errorf("--pprof-bind-address %q: profiles are served without authentication, so only a loopback IP address "+
 		"with a port is accepted (for example 127.0.0.1:6060; reach it with kubectl port-forward)", addr)
+}
+
+// checkMetricsCert refuses a --metrics-cert-path without its certificate or key: the metrics server
+// would otherwise serve a self-signed certificate that the scraper, told to verify, then refuses.
+func checkMetricsCert(dir, certName, keyName string) error {
+	if dir == "" {
+		return nil
+	}
+	for _, name := range []string{certName, keyName} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("--metrics-cert-path %s: %s is not readable: %w", dir, name, err)
+		}
+	}
+	return nil
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -33,5 +35,29 @@ func TestPprofServesOnlyOnLoopback(t *testing.T) {
 				t.Fatalf("the error does not name the flag: %v", err)
 			}
 		})
+	}
+}
+
+// A certificate directory given on the command line must hold the certificate and key: the metrics
+// server would otherwise fall back silently to a self-signed certificate nobody can verify.
+func TestMetricsCertificateMustExistWhenGiven(t *testing.T) {
+	dir := t.TempDir()
+	if err := checkMetricsCert("", "tls.crt", "tls.key"); err != nil {
+		t.Fatalf("no directory given: %v", err)
+	}
+	err := checkMetricsCert(dir, "tls.crt", "tls.key")
+	if err == nil || !strings.Contains(err.Error(), "--metrics-cert-path") || !strings.Contains(err.Error(), "tls.crt") {
+		t.Fatalf("an empty directory: got %v, want an error naming the flag and the file", err)
+	}
+	for _, f := range []string{"tls.crt", "tls.key"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := checkMetricsCert(dir, "tls.crt", "tls.key"); err != nil {
+		t.Fatalf("both files present: %v", err)
+	}
+	if err := checkMetricsCert(dir, "tls.crt", "server.key"); err == nil || !strings.Contains(err.Error(), "server.key") {
+		t.Fatalf("a missing key: got %v", err)
 	}
 }
