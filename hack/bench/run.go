@@ -566,6 +566,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 func simPost(ctx context.Context, url string) error {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	// lmosim's admin API takes only JSON requests (a web page cannot send them cross-origin).
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
