@@ -25,7 +25,9 @@ const defaultTimeout = 30 * time.Second
 // ClientCredentials must be set. Its %v never shows a secret.
 type Config struct {
 	// InstanceURL is the org's My Domain URL, e.g. https://acme.my.salesforce.com. http is
-	// accepted only for loopback hosts (127.0.0.1, ::1, localhost).
+	// accepted only for loopback hosts (127.0.0.1, ::1, localhost), and each plain-http connection
+	// is dialed only to a loopback address the client resolved itself. Whether plain http is
+	// allowed at all is the caller's policy (CheckScheme, the --allow-insecure-loopback-http flag).
 	InstanceURL string
 	// LoginURL is the host of the OAuth token endpoint, e.g. https://login.salesforce.com; "" means
 	// InstanceURL. It is also the JWT audience.
@@ -40,7 +42,9 @@ type Config struct {
 	// name: a private gateway, or lmosim on another host. Credentials are sent to no other host.
 	ExtraHosts []string
 	// HTTPClient carries the transport and timeout to use; nil means a default with a 30s timeout.
-	// Its transport must verify TLS certificates. Redirects are never followed.
+	// Its transport, and any transport it wraps, must verify TLS certificates. Redirects are never
+	// followed. Plain-http requests go through a copy of an *http.Transport that dials only loopback
+	// addresses; any other RoundTripper (a test double) is trusted to do its own dialing.
 	HTTPClient *http.Client
 	// OnCall, when set, is called synchronously after every HTTP call to Salesforce, from whatever
 	// goroutine made it; it must be quick and safe for concurrent use.
