@@ -176,7 +176,7 @@ type settings struct {
 	jwt        *JWTBearer
 	cc         *ClientCredentials
 	base       http.RoundTripper
-	plain      http.RoundTripper // for plain-http requests: dials loopback addresses only
+	plain      http.RoundTripper // for plain-http requests (dials loopback addresses only); nil without them
 	timeout    time.Duration
 	onCall     func(CallInfo)
 	secrets    []string
@@ -258,11 +258,13 @@ func validate(cfg Config) (*settings, error) {
 			return nil, fmt.Errorf("%w: HTTPClient must verify TLS certificates (InsecureSkipVerify is set on its transport or one it wraps)", ErrInvalidConfig)
 		}
 	}
-	lookup := cfg.lookupHost
-	if lookup == nil {
-		lookup = defaultLookup
+	if s.instance.Scheme == "http" || s.login.Scheme == "http" {
+		lookup := cfg.lookupHost
+		if lookup == nil {
+			lookup = defaultLookup
+		}
+		s.plain = plainHTTPTransport(s.base, lookup)
 	}
-	s.plain = plainHTTPTransport(s.base, lookup)
 	return s, nil
 }
 

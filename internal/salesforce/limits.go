@@ -133,7 +133,11 @@ var _ http.RoundTripper = (*transport)(nil)
 // RoundTrip implements http.RoundTripper.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt := t.base
-	if req.URL.Scheme == "http" && t.plain != nil {
+	if req.URL.Scheme == "http" {
+		if t.plain == nil {
+			// Only a configured plain-http endpoint has a plain transport; nothing else may use one.
+			return nil, fmt.Errorf("salesforce: refusing plain http to %s: the configured endpoints are https", req.URL.Host)
+		}
 		rt = t.plain
 	}
 	resp, err := rt.RoundTrip(req)
