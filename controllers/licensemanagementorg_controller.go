@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -123,7 +124,8 @@ func (r *LicenseManagementOrgReconciler) patchStatus(ctx context.Context, lmo *l
 }
 
 // checkHosts refuses an instanceURL or loginURL outside Salesforce, loopback and the hosts the
-// cluster admin allowed; it names the field.
+// cluster admin allowed, and plain http unless the manager allows it for loopback; it names the
+// field.
 func (r *LicenseManagementOrgReconciler) checkHosts(lmo *licensingv1alpha1.LicenseManagementOrg) (string, error) {
 	for _, f := range []struct{ name, value string }{{"spec.instanceURL", lmo.Spec.InstanceURL}, {"spec.loginURL", lmo.Spec.LoginURL}} {
 		if f.value == "" {
@@ -136,12 +138,17 @@ func (r *LicenseManagementOrgReconciler) checkHosts(lmo *licensingv1alpha1.Licen
 		if err := salesforce.CheckHost(u.Hostname(), r.opts.AllowedHosts); err != nil {
 			return f.name, err
 		}
+		if err := salesforce.CheckScheme(f.value, r.opts.AllowInsecureLoopbackHTTP); err != nil {
+			return f.name, err
+		}
 	}
 	return "", nil
 }
 
-// credentials reads the LMO's Secret with an uncached get and checks its keys. The error names the
-// Secret and key but never a value.
+// credentials reads the LMO's Secret with an uncached get and checks its keys. Status is readable
+// by people who may not read the Secret, so a broken Secret gets one message per auth flow,
+// whichever key is absent or malformed; the log, read by the cluster admin, names the key. Neither
+// ever shows a value.
 func (r *LicenseManagementOrgReconciler) credentials(ctx context.Context, lmo *licensingv1alpha1.LicenseManagementOrg) (engine.Credentials, string, error) {
 	name := secretName(lmo)
 	var secret corev1.Secret
@@ -154,37 +161,35 @@ func (r *LicenseManagementOrgReconciler) credentials(ctx context.Context, lmo *l
 		}
 		return engine.Credentials{}, licensingv1alpha1.ReasonSecretNotFound, fmt.Errorf("reading Secret %s/%s: %w", lmo.Namespace, name, err)
 	}
-	need := func(key string) (string, error) {
-		v := string(secret.Data[key])
-		if v == "" {
-			return "", fmt.Errorf("Secret %s/%s has no key %q", lmo.Namespace, name, key)
-		}
-		return v, nil
+	invalid := func(flow, keys, problem string) error {
+		logf.FromContext(ctx).Info("The LicenseManagementOrg's Secret cannot be used", "secret", klog.KObj(&secret), "problem", problem)
+		return fmt.Errorf("Secret %s/%s is missing or invalid: %s needs the keys %s", lmo.Namespace, name, flow, keys)
 	}
-	if lmo.Spec.Auth.JWTBearer != nil {
-		id, err1 := need("client-id")
-		user, err2 := need("username")
-		key, err3 := need("private-key")
-		for _, err := range []error{err1, err2, err3} {
-			if err != nil {
-				return engine.Credentials{}, licensingv1alpha1.ReasonSecretInvalid, err
+	missing := func(keys ...string) string {
+		for _, k := range keys {
+			if len(secret.Data[k]) == 0 {
+				return fmt.Sprintf("key %q is missing or empty", k)
 			}
 		}
-		if err := checkPrivateKey([]byte(key)); err != nil {
-			return engine.Credentials{}, licensingv1alpha1.ReasonSecretInvalid,
-				fmt.Errorf("Secret %s/%s key \"private-key\" %s", lmo.Namespace, name, err.Error())
-		}
-		return engine.Credentials{JWTBearer: &salesforce.JWTBearer{ClientID: id, Username: user, PrivateKeyPEM: []byte(key),
-			Audience: lmo.Spec.Auth.JWTBearer.Audience}}, "", nil
+		return ""
 	}
-	id, err1 := need("client-id")
-	secretValue, err2 := need("client-secret")
-	for _, err := range []error{err1, err2} {
-		if err != nil {
-			return engine.Credentials{}, licensingv1alpha1.ReasonSecretInvalid, err
+	if lmo.Spec.Auth.JWTBearer != nil {
+		const keys = "client-id, username and private-key (an RSA private key in PEM)"
+		if problem := missing("client-id", "username", "private-key"); problem != "" {
+			return engine.Credentials{}, licensingv1alpha1.ReasonSecretInvalid, invalid("jwtBearer", keys, problem)
 		}
+		key := secret.Data["private-key"]
+		if err := checkPrivateKey(key); err != nil {
+			return engine.Credentials{}, licensingv1alpha1.ReasonSecretInvalid, invalid("jwtBearer", keys, "key \"private-key\" "+err.Error())
+		}
+		return engine.Credentials{JWTBearer: &salesforce.JWTBearer{ClientID: string(secret.Data["client-id"]), Username: string(secret.Data["username"]),
+			PrivateKeyPEM: key, Audience: lmo.Spec.Auth.JWTBearer.Audience}}, "", nil
 	}
-	return engine.Credentials{ClientCredentials: &salesforce.ClientCredentials{ClientID: id, ClientSecret: secretValue}}, "", nil
+	if problem := missing("client-id", "client-secret"); problem != "" {
+		return engine.Credentials{}, licensingv1alpha1.ReasonSecretInvalid, invalid("clientCredentials", "client-id and client-secret", problem)
+	}
+	return engine.Credentials{ClientCredentials: &salesforce.ClientCredentials{ClientID: string(secret.Data["client-id"]),
+		ClientSecret: string(secret.Data["client-secret"])}}, "", nil
 }
 
 // SetupWithManager registers the controller with the manager.

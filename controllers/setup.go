@@ -26,6 +26,10 @@ type Options struct {
 	// AllowedHosts are hosts besides Salesforce's own and loopback that a LicenseManagementOrg may
 	// name in instanceURL and loginURL (the manager's --allowed-lmo-host, set by the cluster admin).
 	AllowedHosts []string
+	// AllowInsecureLoopbackHTTP lets a LicenseManagementOrg name a plain-http loopback instanceURL or
+	// loginURL (lmosim in development; the manager's --allow-insecure-loopback-http). Off, every
+	// LMO is reached over https.
+	AllowInsecureLoopbackHTTP bool
 }
 
 // deps are what the three reconcilers share.

@@ -5,7 +5,11 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
+	"net"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -36,9 +40,17 @@ func main() {
 		licenseWorkers       int
 		pprofAddr            string
 		allowedHosts         string
+		insecureLoopbackHTTP bool
+		metricsCertPath      string
+		metricsCertName      string
+		metricsCertKey       string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over https with authentication and authorization by the API server.")
+	flag.StringVar(&metricsCertPath, "metrics-cert-path", "", "Directory of the certificate and key the https metrics endpoint serves (for example a mounted "+
+		"cert-manager Secret), reloaded when they change; empty generates a self-signed certificate at start, which scrapers cannot verify.")
+	flag.StringVar(&metricsCertName, "metrics-cert-name", "tls.crt", "File name of the metrics certificate in --metrics-cert-path.")
+	flag.StringVar(&metricsCertKey, "metrics-cert-key", "tls.key", "File name of the metrics private key in --metrics-cert-path.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader so that only one manager writes to the LMOs.")
 	flag.StringVar(&leaderElectionID, "leader-election-id", "lmo-operator.lmo-operator.dev", "Name of the Lease used for leader election.")
@@ -48,10 +60,12 @@ func main() {
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 200, "Queries per second to the Kubernetes API server.")
 	flag.IntVar(&kubeBurst, "kube-api-burst", 400, "Burst of queries to the Kubernetes API server.")
 	flag.IntVar(&licenseWorkers, "license-workers", 8, "License reconciles run at once.")
-	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Address Go's pprof profiles are served on (for example 127.0.0.1:6060); \"0\" disables them.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Loopback address Go's pprof profiles are served on, unauthenticated (for example 127.0.0.1:6060); \"0\" disables them. Other addresses are refused.")
 	opts := zap.Options{}
 	flag.StringVar(&allowedHosts, "allowed-lmo-host", "", "Comma-separated hosts, besides Salesforce's own and loopback, that a LicenseManagementOrg's "+
 		"instanceURL and loginURL may name (a private gateway); credentials are sent to no other host. Set by the cluster admin.")
+	flag.BoolVar(&insecureLoopbackHTTP, "allow-insecure-loopback-http", false, "Let a LicenseManagementOrg reach a loopback host over plain http "+
+		"(lmosim in development); the address dialed must be loopback. Off, every LMO is reached over https.")
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
@@ -59,7 +73,8 @@ func main() {
 
 	cfg := settings{metricsAddr: metricsAddr, probeAddr: probeAddr, secureMetrics: secureMetrics, leaderElect: enableLeaderElection,
 		leaderElectionID: leaderElectionID, leaderElectionNamespace: leaderElectionNS, watchNamespaces: watchNamespaces, qps: float32(kubeQPS), burst: kubeBurst, licenseWorkers: licenseWorkers,
-		pprofAddr: pprofAddr, allowedHosts: splitList(allowedHosts)}
+		pprofAddr: pprofAddr, allowedHosts: splitList(allowedHosts), insecureLoopbackHTTP: insecureLoopbackHTTP,
+		metricsCertPath: metricsCertPath, metricsCertName: metricsCertName, metricsCertKey: metricsCertKey}
 	if err := run(cfg); err != nil {
 		log.Error(err, "Manager stopped")
 		os.Exit(1)
@@ -78,9 +93,18 @@ type settings struct {
 	licenseWorkers             int
 	allowedHosts               []string
 	pprofAddr                  string
+	insecureLoopbackHTTP       bool
+	// metricsCertPath, metricsCertName and metricsCertKey locate the metrics serving certificate.
+	metricsCertPath, metricsCertName, metricsCertKey string
 }
 
 func run(s settings) error {
+	if err := checkPprofAddress(s.pprofAddr); err != nil {
+		return err
+	}
+	if err := checkMetricsCert(s.metricsCertPath, s.metricsCertName, s.metricsCertKey); err != nil {
+		return err
+	}
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(licensingv1alpha1.AddToScheme(scheme))
@@ -90,6 +114,11 @@ func run(s settings) error {
 		SecureServing: s.secureMetrics,
 		// HTTP/2 is disabled to avoid the HTTP/2 rapid reset and stream cancellation CVEs.
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
+		// With a certificate directory the server serves (and reloads) those files instead of a
+		// self-signed certificate.
+		CertDir:  s.metricsCertPath,
+		CertName: s.metricsCertName,
+		KeyName:  s.metricsCertKey,
 	}
 	if s.secureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
@@ -123,7 +152,8 @@ func run(s settings) error {
 		return err
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controllers.SetupWithManager(ctx, mgr, controllers.Options{MaxConcurrentLicenseReconciles: s.licenseWorkers, AllowedHosts: s.allowedHosts}); err != nil {
+	if err := controllers.SetupWithManager(ctx, mgr, controllers.Options{MaxConcurrentLicenseReconciles: s.licenseWorkers, AllowedHosts: s.allowedHosts,
+		AllowInsecureLoopbackHTTP: s.insecureLoopbackHTTP}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -134,6 +164,37 @@ func run(s settings) error {
 	}
 	ctrl.Log.WithName("setup").Info("Starting manager")
 	return mgr.Start(ctx)
+}
+
+// checkPprofAddress accepts "0" or "" (profiles off) or a loopback IP address with a port: the profiles
+// are served without authentication and show memory contents, so no other interface may serve them.
+// A name such as localhost is refused too, since what it resolves to is not the manager's to decide.
+func checkPprofAddress(addr string) error {
+	if addr == "" || addr == "0" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err == nil {
+		if ip, perr := netip.ParseAddr(host); perr == nil && ip.IsLoopback() {
+			return nil
+		}
+	}
+	return fmt.Errorf("--pprof-bind-address %q: profiles are served without authentication, so only a loopback IP address "+
+		"with a port is accepted (for example 127.0.0.1:6060; reach it with kubectl port-forward)", addr)
+}
+
+// checkMetricsCert refuses a --metrics-cert-path without its certificate or key: the metrics server
+// would otherwise serve a self-signed certificate that the scraper, told to verify, then refuses.
+func checkMetricsCert(dir, certName, keyName string) error {
+	if dir == "" {
+		return nil
+	}
+	for _, name := range []string{certName, keyName} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("--metrics-cert-path %s: %s is not readable: %w", dir, name, err)
+		}
+	}
+	return nil
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

@@ -566,6 +566,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 func simPost(ctx context.Context, url string) error {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	// lmosim's admin API takes only JSON requests (a web page cannot send them cross-origin).
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
@@ -730,7 +732,7 @@ func startManager(ctx context.Context, bin, kubeconfig, dir string) (*managerPro
 		return nil, err
 	}
 	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr, "--metrics-secure=false",
-		"--health-probe-bind-address", "127.0.0.1:0", "--leader-elect=false")
+		"--health-probe-bind-address", "127.0.0.1:0", "--leader-elect=false", "--allow-insecure-loopback-http")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		logs.Close()

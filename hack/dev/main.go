@@ -85,7 +85,7 @@ func run(dir, simAddr, seedPath, manager string) error {
 	}
 
 	mgr := exec.CommandContext(ctx, manager, "--kubeconfig", kcPath, "--metrics-bind-address", "127.0.0.1:8443",
-		"--health-probe-bind-address", "127.0.0.1:8081")
+		"--health-probe-bind-address", "127.0.0.1:8081", "--allow-insecure-loopback-http")
 	mgr.Stdout, mgr.Stderr = os.Stdout, os.Stderr
 	mgr.Cancel = func() error { return mgr.Process.Signal(os.Interrupt) }
 	mgr.WaitDelay = 10 * time.Second

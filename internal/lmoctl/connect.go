@@ -33,6 +33,8 @@ type connection struct {
 	kubeconfig, kubeContext           string
 	// allowHosts are hosts besides Salesforce's own and loopback the connection may name.
 	allowHosts string
+	// insecureLoopbackHTTP lets --lmo follow a LicenseManagementOrg to a plain-http loopback URL.
+	insecureLoopbackHTTP bool
 }
 
 func (c *connection) register(fs *flag.FlagSet) {
@@ -49,6 +51,8 @@ func (c *connection) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.kubeContext, "context", "", "kubeconfig context for --lmo (default: the current context)")
 	fs.StringVar(&c.allowHosts, "allow-host", "", "comma-separated hosts besides Salesforce's own that the instance or login URL may name (a private gateway); "+
 		"credentials go to no other host, whatever a LicenseManagementOrg says")
+	fs.BoolVar(&c.insecureLoopbackHTTP, "allow-insecure-loopback-http", false, "with --lmo, accept a LicenseManagementOrg whose URLs are plain http to a loopback address "+
+		"(lmosim in development); without it --lmo connects over https only")
 }
 
 // extraHosts are the hosts --allow-host names.
@@ -167,6 +171,13 @@ func (c *connection) fromLMO(ctx context.Context, env *Env) (salesforce.Config, 
 			return salesforce.Config{}, fmt.Errorf("--lmo: LicenseManagementOrg %s/%s does not exist", ns, c.lmo)
 		}
 		return salesforce.Config{}, fmt.Errorf("--lmo: reading LicenseManagementOrg %s/%s: %w", ns, c.lmo, err)
+	}
+	// The LicenseManagementOrg was written by someone else: plain http only when the person running
+	// lmoctl asked for it, checked before the Secret is read.
+	for _, f := range []struct{ name, value string }{{"spec.instanceURL", lmo.Spec.InstanceURL}, {"spec.loginURL", lmo.Spec.LoginURL}} {
+		if err := salesforce.CheckScheme(f.value, c.insecureLoopbackHTTP); err != nil {
+			return salesforce.Config{}, fmt.Errorf("--lmo: LicenseManagementOrg %s/%s %s: %w", ns, c.lmo, f.name, err)
+		}
 	}
 	cfg := salesforce.Config{InstanceURL: lmo.Spec.InstanceURL, LoginURL: lmo.Spec.LoginURL, APIVersion: lmo.Spec.APIVersion, ExtraHosts: c.extraHosts()}
 	auth := lmo.Spec.Auth

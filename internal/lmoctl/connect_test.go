@@ -46,7 +46,8 @@ func TestLMOFlagReadsTheLicenseManagementOrgAndItsSecret(t *testing.T) {
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "acme-lmo-client", Namespace: "licensing"},
 		Data: map[string][]byte{"client-id": []byte("lmo-operator"), "client-secret": []byte(testSecret)}}
 	kube := fakeKube(t, lmoObject(s.url), secret)
-	r := runEnv(t, nil, kube, "import", "--package", "033000000000002AAA", "--lmo", "acme-lmo", "--namespace", "licensing")
+	r := runEnv(t, nil, kube, "import", "--package", "033000000000002AAA", "--lmo", "acme-lmo", "--namespace", "licensing",
+		"--allow-insecure-loopback-http")
 	if r.code != ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -64,7 +65,8 @@ func TestLMOFlagReadsTheLicenseManagementOrgAndItsSecret(t *testing.T) {
 	}
 	broken := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "acme-lmo-client", Namespace: "licensing"},
 		Data: map[string][]byte{"client-id": []byte("lmo-operator"), "clientsecret": []byte(testSecret)}}
-	r = runEnv(t, nil, fakeKube(t, lmoObject(s.url), broken), "report", "--lmo", "acme-lmo", "--namespace", "licensing")
+	r = runEnv(t, nil, fakeKube(t, lmoObject(s.url), broken), "report", "--lmo", "acme-lmo", "--namespace", "licensing",
+		"--allow-insecure-loopback-http")
 	if r.code != ExitError || !strings.Contains(r.stderr, `Secret licensing/acme-lmo-client has no key "client-secret"`) || strings.Contains(r.stderr, testSecret) {
 		t.Errorf("broken Secret: exit %d, %q", r.code, r.stderr)
 	}
@@ -130,5 +132,26 @@ func TestLMOFlagSendsCredentialsOnlyToSalesforce(t *testing.T) {
 	r := runEnv(t, nil, fakeKube(t, lmo, secret), "report", "--lmo", "acme-lmo", "--namespace", "licensing")
 	if r.code != ExitError || !strings.Contains(r.stderr, "not a Salesforce host") || strings.Contains(r.stderr, testSecret) {
 		t.Errorf("--lmo with a collector host: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// lmosim speaks plain http; a LicenseManagementOrg naming a plain-http URL is refused unless the
+// person running lmoctl allows it, before the Secret is read or anything is sent.
+func TestLMOFlagRefusesPlainHTTPUnlessAllowed(t *testing.T) {
+	s := startSim(t, func() time.Time { return today })
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "acme-lmo-client", Namespace: "licensing"},
+		Data: map[string][]byte{"client-id": []byte("lmo-operator"), "client-secret": []byte(testSecret)}}
+	kube := fakeKube(t, lmoObject(s.url), secret)
+	s.resetStats(t)
+	r := runEnv(t, nil, kube, "report", "--lmo", "acme-lmo", "--namespace", "licensing")
+	if r.code != ExitError || !strings.Contains(r.stderr, "spec.instanceURL") || !strings.Contains(r.stderr, "--allow-insecure-loopback-http") {
+		t.Errorf("plain http without the flag: exit %d, %q", r.code, r.stderr)
+	}
+	if calls, _ := s.stats(t); calls["token"] != 0 {
+		t.Errorf("the token endpoint was called %d times for a refused plain-http LMO", calls["token"])
+	}
+	r = runEnv(t, nil, kube, "report", "--lmo", "acme-lmo", "--namespace", "licensing", "--allow-insecure-loopback-http")
+	if r.code != ExitOK {
+		t.Errorf("plain http with the flag: exit %d, %q", r.code, r.stderr)
 	}
 }

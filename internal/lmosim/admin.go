@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -329,8 +332,46 @@ func decodeAdmin(r *http.Request, into any) error {
 	return nil
 }
 
-// serveAdmin is the /__sim/ API: no authentication, not counted as API calls.
+// adminGuard refuses an admin request a web page could have sent. The admin API has no
+// authentication, so what keeps a page in the developer's browser from driving it is that (1) every
+// request but GET and HEAD must declare Content-Type application/json, which a browser sends
+// cross-origin only after a CORS preflight lmosim never answers, and (2) the Host must be a
+// loopback name or address, which a DNS-rebinding page (its own name pointed at 127.0.0.1) cannot
+// forge. It reports whether the request may go on.
+func adminGuard(w http.ResponseWriter, r *http.Request) bool {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if !loopbackHost(host) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "the admin API answers only requests addressed to a loopback host (localhost, 127.0.0.1, [::1]), not " + strconv.Quote(r.Host)})
+		return false
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": r.Method + " requests to the admin API must have Content-Type application/json"})
+		return false
+	}
+	return true
+}
+
+// loopbackHost reports whether host is localhost or a loopback IP address.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// serveAdmin is the /__sim/ API: no authentication (see adminGuard), not counted as API calls.
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	if !adminGuard(w, r) {
+		return
+	}
 	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/__sim/"), "/")
 	route := r.Method + " " + path
 	if strings.HasPrefix(path, "licenses/") {

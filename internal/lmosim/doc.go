@@ -139,6 +139,12 @@
 //
 // # Admin API (/__sim/, JSON, no authentication, not counted as API calls)
 //
+// Without authentication, the admin API keeps web pages out instead: every request but GET and HEAD
+// must carry Content-Type application/json (415 otherwise; a browser sends that cross-origin only
+// after a CORS preflight, which lmosim never answers), and the Host header must be localhost or a
+// loopback address (403 otherwise, against DNS rebinding). cmd/lmosim listens only on loopback
+// unless --insecure-listen.
+//
 //	POST   /__sim/installs    {packageID, subscriberOrgID, edition, isSandbox, version?} → 201 License
 //	POST   /__sim/upgrades    {licenseID, version} → License
 //	POST   /__sim/uninstalls  {licenseID} → License

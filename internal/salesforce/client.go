@@ -52,7 +52,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	usage := &usageTracker{}
 	c := &Client{s: s, usage: usage, now: time.Now}
-	c.rt = &transport{base: s.base, usage: usage, now: c.now}
+	c.rt = &transport{base: s.base, plain: s.plain, usage: usage, now: c.now}
 	c.direct = &http.Client{
 		Transport: c.rt,
 		Timeout:   s.timeout,

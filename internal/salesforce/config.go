@@ -25,7 +25,9 @@ const defaultTimeout = 30 * time.Second
 // ClientCredentials must be set. Its %v never shows a secret.
 type Config struct {
 	// InstanceURL is the org's My Domain URL, e.g. https://acme.my.salesforce.com. http is
-	// accepted only for loopback hosts (127.0.0.1, ::1, localhost).
+	// accepted only for loopback hosts (127.0.0.1, ::1, localhost), and each plain-http connection
+	// is dialed only to a loopback address the client resolved itself. Whether plain http is
+	// allowed at all is the caller's policy (CheckScheme, the --allow-insecure-loopback-http flag).
 	InstanceURL string
 	// LoginURL is the host of the OAuth token endpoint, e.g. https://login.salesforce.com; "" means
 	// InstanceURL. It is also the JWT audience.
@@ -40,11 +42,15 @@ type Config struct {
 	// name: a private gateway, or lmosim on another host. Credentials are sent to no other host.
 	ExtraHosts []string
 	// HTTPClient carries the transport and timeout to use; nil means a default with a 30s timeout.
-	// Its transport must verify TLS certificates. Redirects are never followed.
+	// Its transport, and any transport it wraps, must verify TLS certificates. Redirects are never
+	// followed. Plain-http requests go through a copy of an *http.Transport that dials only loopback
+	// addresses; any other RoundTripper (a test double) is trusted to do its own dialing.
 	HTTPClient *http.Client
 	// OnCall, when set, is called synchronously after every HTTP call to Salesforce, from whatever
 	// goroutine made it; it must be quick and safe for concurrent use.
 	OnCall func(CallInfo)
+	// lookupHost resolves the names of plain-http hosts; nil is the system resolver. Tests set it.
+	lookupHost lookupFunc
 }
 
 // JWTBearer holds the credentials of the OAuth 2.0 JWT bearer flow. Formatting it never shows the
@@ -170,6 +176,7 @@ type settings struct {
 	jwt        *JWTBearer
 	cc         *ClientCredentials
 	base       http.RoundTripper
+	plain      http.RoundTripper // for plain-http requests (dials loopback addresses only); nil without them
 	timeout    time.Duration
 	onCall     func(CallInfo)
 	secrets    []string
@@ -247,9 +254,16 @@ func validate(cfg Config) (*settings, error) {
 		if hc.Transport != nil {
 			s.base = hc.Transport
 		}
-		if t, ok := s.base.(*http.Transport); ok && t.TLSClientConfig != nil && t.TLSClientConfig.InsecureSkipVerify {
-			return nil, fmt.Errorf("%w: HTTPClient must verify TLS certificates (InsecureSkipVerify is set)", ErrInvalidConfig)
+		if skipsVerification(s.base) {
+			return nil, fmt.Errorf("%w: HTTPClient must verify TLS certificates (InsecureSkipVerify is set on its transport or one it wraps)", ErrInvalidConfig)
 		}
+	}
+	if s.instance.Scheme == "http" || s.login.Scheme == "http" {
+		lookup := cfg.lookupHost
+		if lookup == nil {
+			lookup = defaultLookup
+		}
+		s.plain = plainHTTPTransport(s.base, lookup)
 	}
 	return s, nil
 }

@@ -121,7 +121,9 @@ func operationOf(ctx context.Context) string {
 // bodies, and decodes Salesforce error bodies into *APIError for REST calls (so that go-salesforce,
 // which would otherwise swallow them into untyped errors, passes them through).
 type transport struct {
-	base  http.RoundTripper
+	base http.RoundTripper
+	// plain carries plain-http requests (loopback only); nil means base.
+	plain http.RoundTripper
 	usage *usageTracker
 	now   func() time.Time
 }
@@ -130,7 +132,15 @@ var _ http.RoundTripper = (*transport)(nil)
 
 // RoundTrip implements http.RoundTripper.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(req)
+	rt := t.base
+	if req.URL.Scheme == "http" {
+		if t.plain == nil {
+			// Only a configured plain-http endpoint has a plain transport; nothing else may use one.
+			return nil, fmt.Errorf("salesforce: refusing plain http to %s: the configured endpoints are https", req.URL.Host)
+		}
+		rt = t.plain
+	}
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}

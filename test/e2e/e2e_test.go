@@ -286,7 +286,7 @@ func startControlPlane(t *testing.T, dir string) string {
 func startManager(ctx context.Context, t *testing.T, kubeconfig string, args ...string) {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, filepath.Join(root, "bin", "manager"), append([]string{"--kubeconfig", kubeconfig,
-		"--health-probe-bind-address", "127.0.0.1:0"}, args...)...)
+		"--health-probe-bind-address", "127.0.0.1:0", "--allow-insecure-loopback-http"}, args...)...)
 	logs, err := os.Create(filepath.Join(t.TempDir(), "manager.log"))
 	if err != nil {
 		t.Fatal(err)

@@ -105,7 +105,7 @@ func startSimProcess(listen, statePath, logName string) (*proc, string) {
 // startManager runs bin/manager for one namespace, with metrics and probes off.
 func startManager(ns, logName string, extra ...string) *proc {
 	args := append([]string{"--kubeconfig", kubeconfig, "--watch-namespaces", ns, "--metrics-bind-address", "0",
-		"--health-probe-bind-address", "0"}, extra...)
+		"--health-probe-bind-address", "0", "--allow-insecure-loopback-http"}, extra...)
 	return startProc("manager", logName, args...)
 }
 

@@ -108,7 +108,7 @@ var _ = BeforeSuite(func() {
 	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
 		Cache: cache.Options{DefaultNamespaces: namespaces, DefaultTransform: cache.TransformStripManagedFields()}})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.SetupWithManager(ctx, mgr, controllers.Options{})).To(Succeed())
+	Expect(controllers.SetupWithManager(ctx, mgr, controllers.Options{AllowInsecureLoopbackHTTP: true})).To(Succeed())
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())

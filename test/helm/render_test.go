@@ -212,7 +212,8 @@ var _ = Describe("helm lint and helm template", Ordered, func() {
 		},
 		Entry("with the default values"),
 		Entry("with the override values", "--values", overrideValues),
-		Entry("with monitoring enabled", "--set", "serviceMonitor.enabled=true,prometheusRule.enabled=true"),
+		Entry("with monitoring enabled", "--set", "serviceMonitor.enabled=true,prometheusRule.enabled=true,metrics.certSecret=lmo-operator-metrics-cert"),
+		Entry("with monitoring that skips certificate verification", "--set", "serviceMonitor.enabled=true,serviceMonitor.insecureSkipVerify=true"),
 		Entry("with metrics over plain http", "--set", "metrics.secure=false,serviceMonitor.enabled=true"),
 	)
 
@@ -482,7 +483,8 @@ var _ = Describe("helm lint and helm template", Ordered, func() {
 	})
 
 	It("installs the ServiceMonitor and the PrometheusRule when asked", func() {
-		objs := render(releaseName, "--set", "serviceMonitor.enabled=true,prometheusRule.enabled=true,serviceMonitor.labels.release=prometheus")
+		objs := render(releaseName, "--set", "serviceMonitor.enabled=true,prometheusRule.enabled=true,serviceMonitor.labels.release=prometheus,"+
+			"metrics.certSecret=lmo-operator-metrics-cert")
 		monitor := onlyOfKind(objs, "ServiceMonitor")
 		Expect(monitor.GetLabels()).To(HaveKeyWithValue("release", "prometheus"))
 		endpoint := field(monitor, "spec", "endpoints").([]any)[0].(map[string]any)
@@ -500,6 +502,35 @@ var _ = Describe("helm lint and helm template", Ordered, func() {
 			}
 		}
 		Expect(alerts).To(ContainElements("LMOAPIBudgetBelowReserve", "LMOUnreachable", "LMOLicensesDrifted", "LMOWritesFailing"))
+	})
+
+	It("verifies the metrics certificate against the trusted CA of the certificate Secret", func() {
+		objs := render(releaseName, "--set", "serviceMonitor.enabled=true,metrics.certSecret=lmo-operator-metrics-cert")
+		deployment := onlyOfKind(objs, "Deployment")
+		Expect(args(deployment)).To(ContainElement("--metrics-cert-path=/etc/lmo-operator/metrics-certs"))
+		Expect(manager(deployment)["volumeMounts"]).To(ContainElement(And(
+			HaveKeyWithValue("mountPath", "/etc/lmo-operator/metrics-certs"), HaveKeyWithValue("readOnly", true))))
+		Expect(field(deployment, "spec", "template", "spec", "volumes")).To(ContainElement(
+			HaveKeyWithValue("secret", HaveKeyWithValue("secretName", "lmo-operator-metrics-cert"))))
+		endpoint := field(onlyOfKind(objs, "ServiceMonitor"), "spec", "endpoints").([]any)[0].(map[string]any)
+		tlsConfig := endpoint["tlsConfig"].(map[string]any)
+		Expect(tlsConfig).NotTo(HaveKeyWithValue("insecureSkipVerify", true))
+		Expect(tlsConfig).To(HaveKeyWithValue("ca", HaveKeyWithValue("secret", And(
+			HaveKeyWithValue("name", "lmo-operator-metrics-cert"), HaveKeyWithValue("key", "ca.crt")))))
+		service := onlyOfKind(objs, "Service")
+		Expect(tlsConfig).To(HaveKeyWithValue("serverName", service.GetName()+"."+releaseNamespace+".svc"))
+	})
+
+	It("skips verifying the metrics certificate only when that is chosen", func() {
+		_, stderr, err := runHelm("template", releaseName, chartDir, "--set", "serviceMonitor.enabled=true")
+		Expect(err).To(HaveOccurred(), "a ServiceMonitor with neither a trusted certificate nor the explicit choice rendered")
+		Expect(stderr).To(ContainSubstring("metrics.certSecret"))
+		Expect(stderr).To(ContainSubstring("serviceMonitor.insecureSkipVerify"))
+
+		objs := render(releaseName, "--set", "serviceMonitor.enabled=true,serviceMonitor.insecureSkipVerify=true")
+		endpoint := field(onlyOfKind(objs, "ServiceMonitor"), "spec", "endpoints").([]any)[0].(map[string]any)
+		Expect(endpoint["tlsConfig"]).To(HaveKeyWithValue("insecureSkipVerify", true))
+		Expect(args(onlyOfKind(objs, "Deployment"))).NotTo(ContainElement(HavePrefix("--metrics-cert-path")))
 	})
 
 	It("refuses a ServiceMonitor without metrics", func() {

@@ -127,14 +127,16 @@ var _ = Describe("Broken Secrets, an LMO that does not answer, and references ac
 		}, eventually).Should(Succeed())
 	}
 
-	It("names the missing key of the Secret", func() {
-		expectLMO(missingKey, metav1.ConditionFalse, licensingv1alpha1.ReasonSecretInvalid, true, `"client-secret"`, missingKey.ns+"/broken")
+	It("says the Secret is missing or invalid, without naming which of its keys", func() {
+		expectLMO(missingKey, metav1.ConditionFalse, licensingv1alpha1.ReasonSecretInvalid, true, "is missing or invalid", missingKey.ns+"/broken")
+		// Someone who may read status but not the Secret learns nothing about its keys.
+		Expect(cond(missingKey.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Message).NotTo(ContainSubstring(`"client-secret"`))
 		Expect(cond(missingKey.lmo().Status.Conditions, licensingv1alpha1.ConditionAuthenticated).Reason).To(Equal(licensingv1alpha1.ReasonSecretInvalid))
 		expectLicenseWaits(missingKey)
 	})
 
 	It("refuses a private key that is not PEM-encoded RSA", func() {
-		expectLMO(badPEM, metav1.ConditionFalse, licensingv1alpha1.ReasonSecretInvalid, true, `"private-key"`)
+		expectLMO(badPEM, metav1.ConditionFalse, licensingv1alpha1.ReasonSecretInvalid, true, "is missing or invalid", "private-key")
 		Expect(cond(badPEM.lmo().Status.Conditions, licensingv1alpha1.ConditionAuthenticated).Reason).To(Equal(licensingv1alpha1.ReasonSecretInvalid))
 		Expect(cond(badPEM.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Message).NotTo(ContainSubstring("MII"))
 		expectLicenseWaits(badPEM)
