@@ -23,9 +23,15 @@ import (
 // engine's calls to lmosim.
 func stepped(t *testing.T, transport http.RoundTripper) (*simEnv, context.Context) {
 	t.Helper()
-	srv, base := startLMOSim(t, simSeed)
+	return steppedOn(t, transport, nil)
+}
+
+// steppedOn is stepped with lmosim and the engine on the clock now (nil: the real one).
+func steppedOn(t *testing.T, transport http.RoundTripper, now func() time.Time) (*simEnv, context.Context) {
+	t.Helper()
+	srv, base := startLMOSimWith(t, simSeed, lmosim.Options{Now: now})
 	env := &simEnv{t: t, srv: srv, url: base}
-	cfg := Config{InstanceURL: base,
+	cfg := Config{InstanceURL: base, Now: now,
 		Credentials: Credentials{ClientCredentials: &salesforce.ClientCredentials{ClientID: "lmo-operator", ClientSecret: "s3cret"}},
 		OnChange: func(_ LMO, ids []string) {
 			env.mu.Lock()
