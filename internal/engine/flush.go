@@ -70,7 +70,7 @@ func (e *Engine) flush(ctx context.Context) (sent int, err error) {
 			case !answered:
 				f.outcome = max(f.outcome, flightRetry)
 			case res.Success:
-				if e.mirror.applyWrite(salesforce.RecordUpdate{SObject: r.sobject, ID: r.recordID, Fields: r.fields}, r.stamp) == "" {
+				if e.mirror.applyWrite(salesforce.RecordUpdate{SObject: r.sobject, ID: r.recordID, Fields: r.fields}, r.built) == "" {
 					// A copy newer than the one the write was built from arrived meanwhile; it
 					// may have been read before the write committed. Read the record again
 					// before anything more is sent for it.

@@ -124,12 +124,81 @@ type mirror struct {
 	bySubscriber map[subscriberKey][]string
 	// values maps a value record id to its license and parameter record ids.
 	values map[string]valueRef
-	// writes counts the write answers applied to the mirror; written holds, by record (a license
-	// or a value record), the count when its last one was applied. A read that began before then
-	// may carry a copy of the record older than the write: it must not replace the written values
-	// (see applyRead).
-	writes  uint64
+	// seq counts the reads and write answers applied to the mirror: a read notes it when it
+	// begins (its generation), and each applied read or write answer takes the next number.
+	// written holds, by record (a license or a value record), the number of the last write answer
+	// applied to it. A read that began before then may carry a copy of the record older than the
+	// write: it must not replace the written values (see applyRead).
+	seq     uint64
 	written map[string]uint64
+	// copies says, by record, when the mirror took the copy it holds and when a read last
+	// confirmed it (see copyMark).
+	copies map[string]copyMark
+}
+
+// copyMark dates the copy of a record the mirror holds in the mirror's sequence (mirror.seq).
+//
+// Salesforce stamps SystemModstamp in whole seconds, so two copies of a record with the same stamp
+// may differ: a later change made within the same second. Which of two such copies is newer is
+// known only from the reads that brought them: a read that began after the held copy was taken or
+// confirmed was served after it, and shows the record as it is at least that late.
+type copyMark struct {
+	// taken is when the held content was taken: a copy that differed from the one before, or a
+	// write answer applied.
+	taken uint64
+	// seen is when a read last brought the held content (or a write answer set it).
+	seen uint64
+}
+
+// copyVersion identifies the copy of a record a write was built from: a write answer is applied
+// only over that very copy (see applyWrite).
+type copyVersion struct {
+	stamp time.Time
+	taken uint64
+}
+
+// freshness is how a copy a read brought stands to the copy the mirror holds.
+type freshness int
+
+const (
+	// newer: the copy is at least as new as the held one; take it.
+	newer freshness = iota
+	// older: the copy predates the held one; ignore it.
+	older
+	// unsure: same stamp, and the read began before the held copy was seen. If the contents
+	// differ, either may be the newer one: the record must be read again.
+	unsure
+)
+
+// freshness compares a copy of a record stamped stamp, brought by a read that began at generation
+// readGen, with the copy held, stamped held. Callers hold the lock.
+func (m *mirror) freshness(id string, held, stamp time.Time, readGen uint64) freshness {
+	switch {
+	case held.IsZero() || stamp.After(held):
+		return newer
+	case stamp.Before(held):
+		// A record's stamps never decrease: an older copy (a poll that raced one of our writes).
+		return older
+	case readGen >= m.copies[id15(id)].seen:
+		return newer
+	}
+	return unsure
+}
+
+// mark records that the held copy of a record was brought or confirmed by the read (or write
+// answer) numbered at; changed says its content differs from the copy held before.
+func (m *mirror) mark(id string, at uint64, changed bool) {
+	c := m.copies[id15(id)]
+	if changed || c.taken == 0 {
+		c.taken = at
+	}
+	c.seen = at
+	m.copies[id15(id)] = c
+}
+
+// versionOf is the version of the held copy of a record stamped stamp. Callers hold the lock.
+func (m *mirror) versionOf(id string, stamp time.Time) copyVersion {
+	return copyVersion{stamp: stamp, taken: m.copies[id15(id)].taken}
 }
 
 type subscriberKey struct{ packageID, org15 string }
@@ -140,15 +209,16 @@ func newMirror() *mirror {
 	return &mirror{
 		packages: map[string]Package{}, packageIDs: map[string]string{}, params: map[string]FeatureParameter{},
 		licenses: map[string]*License{}, bySubscriber: map[subscriberKey][]string{}, values: map[string]valueRef{},
-		written: map[string]uint64{},
+		written: map[string]uint64{}, copies: map[string]copyMark{},
 	}
 }
 
-// generation is the count of write answers applied so far; a read notes it before it starts.
+// generation is the number of reads and write answers applied so far; a read notes it before it
+// starts.
 func (m *mirror) generation() uint64 {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.writes
+	return m.seq
 }
 
 // wroteSince reports whether a write answer of the record was applied after generation gen.
@@ -229,7 +299,7 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 		next.putLicense(l)
 	}
 	for _, v := range s.values {
-		next.putValue(v)
+		next.putValue(v, 0, 0) // marked when swapped in
 	}
 	for _, h := range s.touched {
 		l := next.licenses[id15(h.ParentID)]
@@ -254,8 +324,18 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.seq++
+	at := m.seq
 	for id, l := range next.licenses {
-		if old, ok := m.licenses[id]; ok && m.licenseWroteSince(old, s.readGen) {
+		old, ok := m.licenses[id]
+		if !ok {
+			continue
+		}
+		// A copy older than the one held, or of the same second from a read that may have been
+		// served before it, is not taken either: a read that overlapped the load (a re-read of
+		// the writer) brought it.
+		f := m.freshness(l.ID, old.SystemModstamp, l.SystemModstamp, s.readGen)
+		if m.licenseWroteSince(old, s.readGen) || f == older || f == unsure && !sameLicense(old, l) {
 			next.licenses[id] = old
 			stale = append(stale, l.ID)
 		}
@@ -263,8 +343,9 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 	for id, l := range next.licenses {
 		old, ok := m.licenses[id]
 		if ok && old == l {
-			continue // kept: written while the load ran
+			continue // kept: written or changed while the load ran
 		}
+		m.markLoaded(old, l, at)
 		if ok {
 			// A change replaced since the mirror last read the record (a person's edit that
 			// crossed a write, with no poll in between) shows only in the history.
@@ -302,6 +383,26 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 	return changed, stale
 }
 
+// markLoaded marks the copies of a license and its value records a full load (numbered at) took;
+// old is the license held before, if any. Callers hold the lock.
+func (m *mirror) markLoaded(old, l *License, at uint64) {
+	m.mark(l.ID, at, old == nil || !sameLicense(old, l))
+	for name, pv := range l.Params {
+		prev, ok := ParamValue{}, false
+		if old != nil {
+			prev, ok = old.Params[name]
+		}
+		m.mark(pv.RecordID, at, !ok || prev.Value != pv.Value || prev.LastModifiedBy != pv.LastModifiedBy)
+	}
+}
+
+// candidate is the license as putLicense would store the record r over old, without storing it.
+func (m *mirror) candidate(old *License, r salesforce.License) *License {
+	l := licenseFromRecord(r, m.packageIDs[id15(r.PackageRecordID)])
+	l.Params, l.Changes, l.TermsChanged, l.Superseded = old.Params, old.Changes, old.TermsChanged, old.Superseded
+	return l
+}
+
 // putLicense stores a license record, keeping the values it already has. Callers hold the lock (or
 // own the mirror).
 func (m *mirror) putLicense(r salesforce.License) *License {
@@ -333,13 +434,15 @@ func (m *mirror) unindex(l *License) {
 	}
 }
 
-// putValue stores a value record on its license; it returns the license id, or "" when the license
-// or parameter is unknown.
-func (m *mirror) putValue(v typedValue) string {
+// putValue stores a value record on its license, brought by a read that began at generation
+// readGen and is numbered at; it returns the license id when the license's parameter changed, and
+// whether the copy could not be ordered with the one held (see freshness): then the record must be
+// read again.
+func (m *mirror) putValue(v typedValue, readGen, at uint64) (changedID string, reread bool) {
 	param, ok := m.params[id15(v.FeatureParameterID)]
 	l := m.licenses[id15(v.LicenseID)]
 	if !ok || l == nil {
-		return ""
+		return "", false
 	}
 	text := valueText(v)
 	pv := ParamValue{RecordID: v.ID, DataType: param.DataType, Direction: param.Direction, Value: text,
@@ -351,19 +454,25 @@ func (m *mirror) putValue(v typedValue) string {
 		l.Params = map[string]ParamValue{}
 	}
 	if old, ok := l.Params[param.FullName]; ok {
-		if !old.SystemModstamp.IsZero() && !pv.SystemModstamp.After(old.SystemModstamp) {
-			// An older copy than the one held (a poll that raced one of our writes).
-			return ""
+		same := old.Value == pv.Value && old.LastModifiedBy == pv.LastModifiedBy
+		switch m.freshness(v.ID, old.SystemModstamp, pv.SystemModstamp, readGen) {
+		case older:
+			return "", false
+		case unsure:
+			return "", !same
 		}
-		if old.Value == pv.Value && old.LastModifiedBy == pv.LastModifiedBy {
+		m.mark(v.ID, at, !same)
+		if same {
 			// Unchanged: keep the newer stamp quietly.
 			l.Params[param.FullName] = pv
-			return ""
+			return "", false
 		}
+	} else {
+		m.mark(v.ID, at, true)
 	}
 	l.Params[param.FullName] = pv
 	m.values[id15(v.ID)] = valueRef{licenseID: id15(l.ID), paramID: id15(param.RecordID)}
-	return l.ID
+	return l.ID, false
 }
 
 // applyIncremental patches the mirror with records changed since the last poll and returns the ids
@@ -381,6 +490,8 @@ func (m *mirror) applyIncremental(licenses []salesforce.License, values []typedV
 func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, history []salesforce.HistoryRow, readGen uint64) (changedIDs, staleIDs []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.seq++
+	at := m.seq
 	changed, staleSet := map[string]bool{}, map[string]bool{}
 	for _, r := range licenses {
 		if m.wroteSince(r.ID, readGen) {
@@ -388,13 +499,24 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 			continue
 		}
 		old := m.licenses[id15(r.ID)]
-		if old != nil && !old.SystemModstamp.IsZero() && !r.SystemModstamp.After(old.SystemModstamp) {
-			// Records only move forward: this copy is not newer than the one held. A poll that
-			// read the record before one of our writes committed must not undo the write.
-			continue
+		if old != nil {
+			// Records only move forward. A copy of the same second as the one held is newer when
+			// the read began after the held copy was seen (a second change within that second);
+			// otherwise, if it differs, it is read again rather than guessed at.
+			switch m.freshness(r.ID, old.SystemModstamp, r.SystemModstamp.Time, readGen) {
+			case older:
+				continue
+			case unsure:
+				if !sameLicense(old, m.candidate(old, r)) {
+					staleSet[r.ID] = true
+				}
+				continue
+			}
 		}
 		l := m.putLicense(r)
-		if old == nil || !sameLicense(old, l) {
+		differs := old == nil || !sameLicense(old, l)
+		m.mark(l.ID, at, differs)
+		if differs {
 			changed[l.ID] = true
 		}
 	}
@@ -405,8 +527,12 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 			}
 			continue
 		}
-		if id := m.putValue(v); id != "" {
+		id, reread := m.putValue(v, readGen, at)
+		if id != "" {
 			changed[id] = true
+		}
+		if l := m.licenses[id15(v.LicenseID)]; reread && l != nil {
+			staleSet[l.ID] = true
 		}
 	}
 	// The history of a license whose copy was not taken waits for its re-read too: a row the mirror
@@ -453,14 +579,15 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 }
 
 // applyWrite records the fields a successful write set, so that controllers see the result before
-// the next poll reads it back. stamp is the record's SystemModstamp in the mirror when the write was
-// built: when a poll brought a newer copy meanwhile (our write, or a person's edit made after it),
-// that copy is the truth and the answer is not applied over it.
-func (m *mirror) applyWrite(u salesforce.RecordUpdate, stamp time.Time) string {
+// the next poll reads it back. built is the version of the record's copy the write was built from:
+// when a poll brought another copy meanwhile (our write, or a person's edit made after it, perhaps
+// within the same second and so with the same stamp), that copy is the truth and the answer is not
+// applied over it.
+func (m *mirror) applyWrite(u salesforce.RecordUpdate, built copyVersion) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if l := m.licenses[id15(u.ID)]; l != nil {
-		if !l.SystemModstamp.Equal(stamp) {
+		if m.versionOf(u.ID, l.SystemModstamp) != built {
 			return ""
 		}
 		next := *l
@@ -477,8 +604,7 @@ func (m *mirror) applyWrite(u salesforce.RecordUpdate, stamp time.Time) string {
 			}
 		}
 		m.licenses[id15(u.ID)] = &next
-		m.writes++
-		m.written[id15(u.ID)] = m.writes
+		m.wrote(u.ID)
 		return next.ID
 	}
 	ref, ok := m.values[id15(u.ID)]
@@ -495,15 +621,21 @@ func (m *mirror) applyWrite(u salesforce.RecordUpdate, stamp time.Time) string {
 		next.Params[k] = v
 	}
 	pv := next.Params[param.FullName]
-	if !pv.SystemModstamp.Equal(stamp) {
+	if m.versionOf(u.ID, pv.SystemModstamp) != built {
 		return ""
 	}
 	pv.Value = writeValueText(u.Fields[salesforce.FieldFeatureParameterValue])
 	next.Params[param.FullName] = pv
 	m.licenses[ref.licenseID] = &next
-	m.writes++
-	m.written[id15(u.ID)] = m.writes
+	m.wrote(u.ID)
 	return next.ID
+}
+
+// wrote numbers a write answer applied to a record. Callers hold the lock.
+func (m *mirror) wrote(id string) {
+	m.seq++
+	m.written[id15(id)] = m.seq
+	m.mark(id, m.seq, true)
 }
 
 // supersede adds to the license's superseded changes those among rows (its history rows, oldest

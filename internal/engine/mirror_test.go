@@ -135,6 +135,7 @@ func TestMirrorReplaceReportsChangedLicenses(t *testing.T) {
 			if tt.values != nil {
 				snap.values = tt.values
 			}
+			snap.readGen = m.generation() // the load began after the one before was applied
 			got := m.replace(snap)
 			if diff := cmp.Diff(tt.want, got, equateEmpty); diff != "" {
 				t.Errorf("replace changed ids mismatch (-want +got):\n%s", diff)
@@ -513,7 +514,10 @@ func TestMirrorApplyWrite(t *testing.T) {
 			if tt.stale {
 				stamp = stamp.Add(-time.Second)
 			}
-			if got := e.mirror.applyWrite(tt.update, stamp); got != tt.wantID {
+			e.mirror.mu.RLock()
+			built := e.mirror.versionOf(tt.update.ID, stamp)
+			e.mirror.mu.RUnlock()
+			if got := e.mirror.applyWrite(tt.update, built); got != tt.wantID {
 				t.Errorf("applyWrite returned %q, want %q", got, tt.wantID)
 			}
 			got, _ := e.License(licA)
