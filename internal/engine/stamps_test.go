@@ -165,3 +165,24 @@ func TestNoChangeIsMissedWhenManyShareTheWatermarksSecond(t *testing.T) {
 		}
 	}
 }
+
+// The operator wrote the seats and a poll read its history row; within the same second a person
+// set the seats and another write of the operator, built before the person's edit was seen,
+// replaced them. The history rows of the person and of the second write share the second of the
+// row the mirror had seen, and were all taken for seen: the person's edit was never reported.
+func TestAnEditReplacedWithinTheSecondOfASeenChangeIsReported(t *testing.T) {
+	t.Parallel()
+	env, ctx, clock := steppedOnAClock(t, nil)
+	clock.Advance(time.Second)
+	env.submitSeats(63, licA)
+	env.flushNow(ctx)
+	env.pollNow(ctx) // the mirror has seen the write's history row, stamped 09:00:01
+	env.personSets(ctx, licA, map[string]any{salesforce.FieldSeats: 70})
+	env.submitSeats(64, licA)
+	env.flushNow(ctx) // built from the copy showing 63: the edit is replaced unseen
+	env.pollNow(ctx)
+	if l, _ := env.eng.License(licA); !superseded(l, salesforce.FieldSeats, "70", "Dana Admin") {
+		t.Errorf("License(%s).Superseded = %+v, want Dana Admin's seats 70, replaced within the second of a change already seen", licA, l.Superseded)
+	}
+	env.wantMirror(licA, 64, "Integration User", "the second write")
+}
