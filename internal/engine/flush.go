@@ -179,7 +179,7 @@ func (e *Engine) rereadRecords(ctx context.Context, ids []string) error {
 	}))
 	if e.historyOn() {
 		must(salesforce.AddQuery(b, "SELECT "+salesforce.HistoryFields+" FROM "+salesforce.LicenseHistoryObject+
-			" WHERE ParentId IN "+in+" ORDER BY CreatedDate", func(p []salesforce.HistoryRow) error {
+			" WHERE ParentId IN "+in+" ORDER BY CreatedDate, Id", func(p []salesforce.HistoryRow) error {
 			history = append(history, p...)
 			return nil
 		}))

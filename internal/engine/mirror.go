@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -134,14 +135,27 @@ type mirror struct {
 	// copies says, by record, when the mirror took the copy it holds and when a read last
 	// confirmed it (see copyMark).
 	copies map[string]copyMark
+	// lastRows are, by license and field, the history rows of the latest second the mirror has
+	// seen rows of. CreatedDate has whole seconds: a row of that second is new to the mirror unless
+	// its id is here (see seenRow).
+	lastRows map[string]map[string]rowsOfSecond
+}
+
+// rowsOfSecond are the ids of the history rows of one field created within one second.
+type rowsOfSecond struct {
+	at  time.Time
+	ids []string
 }
 
 // copyMark dates the copy of a record the mirror holds in the mirror's sequence (mirror.seq).
 //
 // Salesforce stamps SystemModstamp in whole seconds, so two copies of a record with the same stamp
-// may differ: a later change made within the same second. Which of two such copies is newer is
-// known only from the reads that brought them: a read that began after the held copy was taken or
-// confirmed was served after it, and shows the record as it is at least that late.
+// may differ (a later change within the same second), and a transaction that commits late carries
+// the stamp of when it began: stamps alone do not say which of two copies is newer. The reads that
+// brought them do. A read that began after the held copy was brought (or a write answer applied)
+// was served after it, so its copy shows the record at least as late: it is taken, whatever its
+// stamp. A copy from a read that began earlier, and so may have been served before the held one,
+// is ignored when it equals the held copy and otherwise makes the mirror read the record again.
 type copyMark struct {
 	// taken is when the held content was taken: a copy that differed from the one before, or a
 	// write answer applied.
@@ -157,32 +171,11 @@ type copyVersion struct {
 	taken uint64
 }
 
-// freshness is how a copy a read brought stands to the copy the mirror holds.
-type freshness int
-
-const (
-	// newer: the copy is at least as new as the held one; take it.
-	newer freshness = iota
-	// older: the copy predates the held one; ignore it.
-	older
-	// unsure: same stamp, and the read began before the held copy was seen. If the contents
-	// differ, either may be the newer one: the record must be read again.
-	unsure
-)
-
-// freshness compares a copy of a record stamped stamp, brought by a read that began at generation
-// readGen, with the copy held, stamped held. Callers hold the lock.
-func (m *mirror) freshness(id string, held, stamp time.Time, readGen uint64) freshness {
-	switch {
-	case held.IsZero() || stamp.After(held):
-		return newer
-	case stamp.Before(held):
-		// A record's stamps never decrease: an older copy (a poll that raced one of our writes).
-		return older
-	case readGen >= m.copies[id15(id)].seen:
-		return newer
-	}
-	return unsure
+// readAfter reports whether a read that began at generation readGen began after the held copy of
+// the record was last seen, so that its copy is at least as new (see copyMark). Callers hold the
+// lock.
+func (m *mirror) readAfter(id string, readGen uint64) bool {
+	return readGen >= m.copies[id15(id)].seen
 }
 
 // mark records that the held copy of a record was brought or confirmed by the read (or write
@@ -209,8 +202,33 @@ func newMirror() *mirror {
 	return &mirror{
 		packages: map[string]Package{}, packageIDs: map[string]string{}, params: map[string]FeatureParameter{},
 		licenses: map[string]*License{}, bySubscriber: map[subscriberKey][]string{}, values: map[string]valueRef{},
-		written: map[string]uint64{}, copies: map[string]copyMark{},
+		written: map[string]uint64{}, copies: map[string]copyMark{}, lastRows: map[string]map[string]rowsOfSecond{},
 	}
+}
+
+// noteRow records that the mirror has seen a history row. Callers hold the lock.
+func (m *mirror) noteRow(h salesforce.HistoryRow) {
+	key := id15(h.ParentID)
+	byField := m.lastRows[key]
+	if byField == nil {
+		byField = map[string]rowsOfSecond{}
+		m.lastRows[key] = byField
+	}
+	r := byField[h.Field]
+	switch at := h.CreatedDate.Time; {
+	case at.After(r.at):
+		byField[h.Field] = rowsOfSecond{at: at, ids: []string{h.ID}}
+	case at.Equal(r.at) && !slices.Contains(r.ids, h.ID):
+		r.ids = append(r.ids, h.ID)
+		byField[h.Field] = r
+	}
+}
+
+// seenRow reports whether the mirror has seen a history row: one created before the latest second
+// it has seen rows of the field, or of that second and noted. Callers hold the lock.
+func (m *mirror) seenRow(h salesforce.HistoryRow) bool {
+	r := m.lastRows[id15(h.ParentID)][h.Field]
+	return h.CreatedDate.Time.Before(r.at) || h.CreatedDate.Time.Equal(r.at) && slices.Contains(r.ids, h.ID)
 }
 
 // generation is the number of reads and write answers applied so far; a read notes it before it
@@ -331,11 +349,9 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 		if !ok {
 			continue
 		}
-		// A copy older than the one held, or of the same second from a read that may have been
-		// served before it, is not taken either: a read that overlapped the load (a re-read of
-		// the writer) brought it.
-		f := m.freshness(l.ID, old.SystemModstamp, l.SystemModstamp, s.readGen)
-		if m.licenseWroteSince(old, s.readGen) || f == older || f == unsure && !sameLicense(old, l) {
+		// Nor is a differing copy the load may have read before the one held: a read that
+		// overlapped the load (a re-read of the writer) brought the held one.
+		if m.licenseWroteSince(old, s.readGen) || !m.readAfter(l.ID, s.readGen) && !sameLicense(old, l) {
 			next.licenses[id] = old
 			stale = append(stale, l.ID)
 		}
@@ -350,7 +366,7 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 			// A change replaced since the mirror last read the record (a person's edit that
 			// crossed a write, with no poll in between) shows only in the history.
 			l.Superseded = append([]SupersededChange(nil), old.Superseded...)
-			superseded := m.loaded && l.supersede(touchedBy[id], old.Changes)
+			superseded := m.loaded && l.supersede(touchedBy[id], m.seenRow)
 			// Polls saw history rows the load does not read (fields other than the terms).
 			for f, c := range old.Changes {
 				if cur, ok := l.Changes[f]; !ok || c.At.After(cur.At) {
@@ -373,6 +389,11 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 	for id, l := range m.licenses {
 		if _, ok := next.licenses[id]; !ok {
 			changed = append(changed, l.ID)
+		}
+	}
+	for _, h := range s.touched {
+		if l := next.licenses[id15(h.ParentID)]; l != nil && m.licenses[id15(h.ParentID)] != l {
+			m.noteRow(h)
 		}
 	}
 	m.packages, m.packageIDs, m.params = next.packages, next.packageIDs, next.params
@@ -436,7 +457,7 @@ func (m *mirror) unindex(l *License) {
 
 // putValue stores a value record on its license, brought by a read that began at generation
 // readGen and is numbered at; it returns the license id when the license's parameter changed, and
-// whether the copy could not be ordered with the one held (see freshness): then the record must be
+// whether the copy could not be ordered with the one held (see copyMark): then the record must be
 // read again.
 func (m *mirror) putValue(v typedValue, readGen, at uint64) (changedID string, reread bool) {
 	param, ok := m.params[id15(v.FeatureParameterID)]
@@ -455,10 +476,7 @@ func (m *mirror) putValue(v typedValue, readGen, at uint64) (changedID string, r
 	}
 	if old, ok := l.Params[param.FullName]; ok {
 		same := old.Value == pv.Value && old.LastModifiedBy == pv.LastModifiedBy
-		switch m.freshness(v.ID, old.SystemModstamp, pv.SystemModstamp, readGen) {
-		case older:
-			return "", false
-		case unsure:
+		if !m.readAfter(v.ID, readGen) {
 			return "", !same
 		}
 		m.mark(v.ID, at, !same)
@@ -499,19 +517,14 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 			continue
 		}
 		old := m.licenses[id15(r.ID)]
-		if old != nil {
-			// Records only move forward. A copy of the same second as the one held is newer when
-			// the read began after the held copy was seen (a second change within that second);
-			// otherwise, if it differs, it is read again rather than guessed at.
-			switch m.freshness(r.ID, old.SystemModstamp, r.SystemModstamp.Time, readGen) {
-			case older:
-				continue
-			case unsure:
-				if !sameLicense(old, m.candidate(old, r)) {
-					staleSet[r.ID] = true
-				}
-				continue
+		// Records only move forward, and whole-second stamps do not say which copy is newer (see
+		// copyMark): a copy from a read that may have been served before the held one is not
+		// taken, and if it differs the record is read again rather than guessed at.
+		if old != nil && !m.readAfter(r.ID, readGen) {
+			if !sameLicense(old, m.candidate(old, r)) {
+				staleSet[r.ID] = true
 			}
+			continue
 		}
 		l := m.putLicense(r)
 		differs := old == nil || !sameLicense(old, l)
@@ -553,7 +566,7 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 		byLicense[id15(h.ParentID)] = append(byLicense[id15(h.ParentID)], h)
 	}
 	for id, rows := range byLicense {
-		if l := m.licenses[id]; l != nil && l.supersede(rows, l.Changes) {
+		if l := m.licenses[id]; l != nil && l.supersede(rows, m.seenRow) {
 			changed[l.ID] = true
 		}
 	}
@@ -570,10 +583,12 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 			l.Changes = map[string]FieldChange{}
 		}
 		change := FieldChange{By: h.ChangedBy(), At: h.CreatedDate.Time}
-		if prev, ok := l.Changes[h.Field]; !ok || h.CreatedDate.Time.After(prev.At) || h.CreatedDate.Time.Equal(prev.At) && prev != change {
+		// Rows come in CreatedDate then Id order: of rows of one second, the last is the latest.
+		if prev, ok := l.Changes[h.Field]; !ok || h.CreatedDate.Time.After(prev.At) || h.CreatedDate.Time.Equal(prev.At) && prev != change && !m.seenRow(h) {
 			l.Changes[h.Field] = change
 			changed[l.ID] = true
 		}
+		m.noteRow(h)
 	}
 	return sortedKeys(changed), sortedKeys(staleSet)
 }
@@ -640,13 +655,12 @@ func (m *mirror) wrote(id string) {
 
 // supersede adds to the license's superseded changes those among rows (its history rows, oldest
 // first) that a later change by another user replaced before the mirror held them: of the rows of
-// a field newer than the latest row the mirror held (seen), each but the last. It reports whether
-// it added any.
-func (l *License) supersede(rows []salesforce.HistoryRow, seen map[string]FieldChange) bool {
+// a field the mirror had not seen, each but the last. It reports whether it added any.
+func (l *License) supersede(rows []salesforce.HistoryRow, seen func(salesforce.HistoryRow) bool) bool {
 	unseen := map[string]salesforce.HistoryRow{}
 	added := false
 	for _, h := range rows {
-		if h.Field == "created" || !h.CreatedDate.Time.After(seen[h.Field].At) {
+		if h.Field == "created" || seen(h) {
 			continue
 		}
 		if prev, ok := unseen[h.Field]; ok && prev.ChangedBy() != h.ChangedBy() {

@@ -273,7 +273,7 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 			// Who changed each term last attributes drift after a load, when no poll saw the
 			// change; a change replaced since the last read shows only here.
 			must(salesforce.AddQuery(b, "SELECT Id, ParentId, Field, NewValue, CreatedById, CreatedBy.Name, CreatedDate FROM "+salesforce.LicenseHistoryObject+
-				" WHERE Field IN ("+termFields+") ORDER BY CreatedDate",
+				" WHERE Field IN ("+termFields+") ORDER BY CreatedDate, Id",
 				func(p []salesforce.HistoryRow) error {
 					snap.touched = append(snap.touched, p...)
 					return nil
@@ -376,7 +376,7 @@ func (e *Engine) poll(ctx context.Context, fma bool) error {
 	}))
 	if e.historyOn() {
 		must(salesforce.AddQuery(b, "SELECT "+salesforce.HistoryFields+" FROM "+salesforce.LicenseHistoryObject+
-			" WHERE CreatedDate > "+salesforce.SOQLDateTime(since)+" ORDER BY CreatedDate", func(p []salesforce.HistoryRow) error {
+			" WHERE CreatedDate > "+salesforce.SOQLDateTime(since)+" ORDER BY CreatedDate, Id", func(p []salesforce.HistoryRow) error {
 			history = append(history, p...)
 			return nil
 		}))
