@@ -9,8 +9,10 @@ import (
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
-// pollOverlap re-reads a few seconds before the watermark on every poll: a record committed late
-// with an earlier SystemModstamp is still seen. Records that did not change are ignored.
+// pollOverlap re-reads a few seconds before the watermark on every poll: changes that share the
+// watermark's whole-second SystemModstamp, and a record committed late with an earlier stamp (up to
+// pollOverlap less the second a stamp loses to truncation, 4 seconds), are still seen. Records that
+// did not change are ignored.
 const pollOverlap = 5 * time.Second
 
 // Run connects, loads the mirror, and then polls and writes until ctx ends. After a failure it

@@ -187,10 +187,10 @@ func (st *store) newHistoryID() string {
 	return makeID(prefixHistory, st.idSeq[prefixHistory])
 }
 
-// stamp returns the SystemModstamp of a change made at now. Salesforce stores datetimes to the
-// second (SOQL and SOSL Reference, "Date Formats and Date Literals"; values read back as
-// …:05.000+0000), so several changes share one stamp and polling `SystemModstamp > watermark` alone
-// can miss a change made in the watermark's second. The stamp never moves back from the latest one
+// stamp returns the SystemModstamp of a change made at now: a whole second, as Salesforce's
+// datetimes read back (…:05.000+0000; its SOQL datetime literals have no milliseconds either, and
+// its comparisons ignore them: see docs/salesforce-fidelity.md). Several changes share one stamp,
+// and polling `SystemModstamp > watermark` alone can miss a change made in the watermark's second. The stamp never moves back from the latest one
 // handed out, so a clock that steps back (a state file written by a later clock) still gives each
 // record stamps that never decrease.
 func (st *store) stamp(now time.Time) int64 {
