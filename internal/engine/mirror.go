@@ -155,7 +155,8 @@ type rowsOfSecond struct {
 // brought them do. A read that began after the held copy was brought (or a write answer applied)
 // was served after it, so its copy shows the record at least as late: it is taken, whatever its
 // stamp. A copy from a read that began earlier, and so may have been served before the held one,
-// is ignored when it equals the held copy and otherwise makes the mirror read the record again.
+// is ordered by its stamp where the stamps differ; where they are equal it is ignored when it equals
+// the held copy and otherwise makes the mirror read the record again.
 type copyMark struct {
 	// taken is when the held content was taken: a copy that differed from the one before, or a
 	// write answer applied.
@@ -171,11 +172,31 @@ type copyVersion struct {
 	taken uint64
 }
 
-// readAfter reports whether a read that began at generation readGen began after the held copy of
-// the record was last seen, so that its copy is at least as new (see copyMark). Callers hold the
-// lock.
-func (m *mirror) readAfter(id string, readGen uint64) bool {
-	return readGen >= m.copies[id15(id)].seen
+// freshness is how a copy a read brought stands to the copy the mirror holds.
+type freshness int
+
+const (
+	// newer: the copy is at least as new as the held one; take it.
+	newer freshness = iota
+	// older: the copy predates the held one; ignore it.
+	older
+	// unsure: either may be the newer one; if they differ, the record must be read again.
+	unsure
+)
+
+// freshness compares a copy of a record stamped stamp, brought by a read that began at generation
+// readGen, with the held copy, stamped held (see copyMark). A read that began after the held copy
+// was last seen brings a copy at least as new, whatever its stamp. Between reads that overlapped,
+// the stamps decide where they differ (a record's stamps never go back while its row is locked by
+// the transaction that stamps it), and nothing decides where they are equal. Callers hold the lock.
+func (m *mirror) freshness(id string, held, stamp time.Time, readGen uint64) freshness {
+	switch {
+	case readGen >= m.copies[id15(id)].seen || held.IsZero() || stamp.After(held):
+		return newer
+	case stamp.Before(held):
+		return older
+	}
+	return unsure
 }
 
 // mark records that the held copy of a record was brought or confirmed by the read (or write
@@ -351,7 +372,8 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 		}
 		// Nor is a differing copy the load may have read before the one held: a read that
 		// overlapped the load (a re-read of the writer) brought the held one.
-		if m.licenseWroteSince(old, s.readGen) || !m.readAfter(l.ID, s.readGen) && !sameLicense(old, l) {
+		f := m.freshness(l.ID, old.SystemModstamp, l.SystemModstamp, s.readGen)
+		if m.licenseWroteSince(old, s.readGen) || f == older || f == unsure && !sameLicense(old, l) {
 			next.licenses[id] = old
 			stale = append(stale, l.ID)
 		}
@@ -476,7 +498,10 @@ func (m *mirror) putValue(v typedValue, readGen, at uint64) (changedID string, r
 	}
 	if old, ok := l.Params[param.FullName]; ok {
 		same := old.Value == pv.Value && old.LastModifiedBy == pv.LastModifiedBy
-		if !m.readAfter(v.ID, readGen) {
+		switch m.freshness(v.ID, old.SystemModstamp, pv.SystemModstamp, readGen) {
+		case older:
+			return "", false
+		case unsure:
 			return "", !same
 		}
 		m.mark(v.ID, at, !same)
@@ -517,14 +542,19 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 			continue
 		}
 		old := m.licenses[id15(r.ID)]
-		// Records only move forward, and whole-second stamps do not say which copy is newer (see
-		// copyMark): a copy from a read that may have been served before the held one is not
-		// taken, and if it differs the record is read again rather than guessed at.
-		if old != nil && !m.readAfter(r.ID, readGen) {
-			if !sameLicense(old, m.candidate(old, r)) {
-				staleSet[r.ID] = true
+		// Records only move forward, and whole-second stamps do not always say which copy is newer
+		// (see copyMark): a copy that may predate the held one is not taken, and if nothing tells
+		// and it differs, the record is read again rather than guessed at.
+		if old != nil {
+			switch m.freshness(r.ID, old.SystemModstamp, r.SystemModstamp.Time, readGen) {
+			case older:
+				continue
+			case unsure:
+				if !sameLicense(old, m.candidate(old, r)) {
+					staleSet[r.ID] = true
+				}
+				continue
 			}
-			continue
 		}
 		l := m.putLicense(r)
 		differs := old == nil || !sameLicense(old, l)
