@@ -370,8 +370,9 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 		if !ok {
 			continue
 		}
-		// Nor is a differing copy the load may have read before the one held: a read that
-		// overlapped the load (a re-read of the writer) brought the held one.
+		// A copy written over while the load ran, older than the held one, or differing from it
+		// within the same second when a read that overlapped the load (a re-read of the writer)
+		// brought the held one, is not taken: the record is read again.
 		f := m.freshness(l.ID, old.SystemModstamp, l.SystemModstamp, s.readGen)
 		if m.licenseWroteSince(old, s.readGen) || f == older || f == unsure && !sameLicense(old, l) {
 			next.licenses[id] = old
