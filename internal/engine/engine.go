@@ -362,8 +362,13 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 	e.mirror.mu.RLock()
 	cur := e.mirror.licenses[id15(w.LicenseID)]
 	var l License
+	versions := map[string]copyVersion{}
 	if cur != nil {
 		l = copyLicense(cur)
+		versions[l.ID] = e.mirror.versionOf(l.ID, l.SystemModstamp)
+		for _, pv := range l.Params {
+			versions[pv.RecordID] = e.mirror.versionOf(pv.RecordID, pv.SystemModstamp)
+		}
 	}
 	e.mirror.mu.RUnlock()
 	if cur == nil {
@@ -380,7 +385,7 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 	}
 	var recs []pendingRecord
 	lic := pendingRecord{sobject: salesforce.LicenseObject, recordID: l.ID, licenseID: l.ID,
-		fields: map[string]any{}, changes: map[string]FieldWrite{}, stamp: l.SystemModstamp}
+		fields: map[string]any{}, changes: map[string]FieldWrite{}, built: versions[l.ID]}
 	if w.Status != nil && *w.Status != l.Status {
 		lic.fields[salesforce.FieldStatus] = *w.Status
 		lic.changes[salesforce.FieldStatus] = FieldWrite{"status", l.Status, *w.Status}
@@ -422,7 +427,7 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 			continue
 		}
 		recs = append(recs, pendingRecord{sobject: salesforce.ValueObjectFor(pv.DataType), recordID: pv.RecordID,
-			licenseID: l.ID, fields: map[string]any{salesforce.FieldFeatureParameterValue: v}, stamp: pv.SystemModstamp,
+			licenseID: l.ID, fields: map[string]any{salesforce.FieldFeatureParameterValue: v}, built: versions[pv.RecordID],
 			changes: map[string]FieldWrite{salesforce.FieldFeatureParameterValue: {drift.ParamField(name), pv.Value, w.Params[name]}}})
 	}
 	return recs, nil

@@ -72,11 +72,17 @@ func startSimWith(t *testing.T, opts lmosim.Options, beforeRun func(), configure
 // startLMOSim starts lmosim with seedText on a loopback port, stopped when the test ends.
 func startLMOSim(t *testing.T, seedText string) (*lmosim.Server, string) {
 	t.Helper()
+	return startLMOSimWith(t, seedText, lmosim.Options{})
+}
+
+// startLMOSimWith is startLMOSim with lmosim options.
+func startLMOSimWith(t *testing.T, seedText string, opts lmosim.Options) (*lmosim.Server, string) {
+	t.Helper()
 	seed, err := lmosim.ParseSeed([]byte(seedText))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := lmosim.New(seed, lmosim.Options{})
+	srv, err := lmosim.New(seed, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

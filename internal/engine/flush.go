@@ -70,7 +70,7 @@ func (e *Engine) flush(ctx context.Context) (sent int, err error) {
 			case !answered:
 				f.outcome = max(f.outcome, flightRetry)
 			case res.Success:
-				if e.mirror.applyWrite(salesforce.RecordUpdate{SObject: r.sobject, ID: r.recordID, Fields: r.fields}, r.stamp) == "" {
+				if e.mirror.applyWrite(salesforce.RecordUpdate{SObject: r.sobject, ID: r.recordID, Fields: r.fields}, r.built) == "" {
 					// A copy newer than the one the write was built from arrived meanwhile; it
 					// may have been read before the write committed. Read the record again
 					// before anything more is sent for it.
@@ -161,9 +161,26 @@ func (e *Engine) rereadUncertain(ctx context.Context) error {
 }
 
 // rereadRecords reads again, in one Composite call, license records (at most 200) with their value
-// records and their whole field history, and patches the mirror. A record a write answer was
-// applied to meanwhile is left for the writer to read again before anything more is sent for it.
+// records and their whole field history, and patches the mirror. A record the read could not
+// settle (a write answer was applied to it meanwhile, or a poll that overlapped brought a copy of
+// the same second that differs) is read again at once, twice at most, and then left for the writer
+// to read again before anything more is sent for it.
 func (e *Engine) rereadRecords(ctx context.Context, ids []string) error {
+	for attempt := 1; ; attempt++ {
+		stale, err := e.rereadOnce(ctx, ids)
+		if err != nil || len(stale) == 0 {
+			return err
+		}
+		if attempt == 3 {
+			e.writer.rereadLater(stale)
+			return nil
+		}
+		ids = stale
+	}
+}
+
+// rereadOnce is one call of rereadRecords; it returns the records the read could not settle.
+func (e *Engine) rereadOnce(ctx context.Context, ids []string) ([]string, error) {
 	quoted := make([]string, len(ids))
 	for i, id := range ids {
 		quoted[i] = salesforce.QuoteString(id)
@@ -179,7 +196,7 @@ func (e *Engine) rereadRecords(ctx context.Context, ids []string) error {
 	}))
 	if e.historyOn() {
 		must(salesforce.AddQuery(b, "SELECT "+salesforce.HistoryFields+" FROM "+salesforce.LicenseHistoryObject+
-			" WHERE ParentId IN "+in+" ORDER BY CreatedDate", func(p []salesforce.HistoryRow) error {
+			" WHERE ParentId IN "+in+" ORDER BY CreatedDate, Id", func(p []salesforce.HistoryRow) error {
 			history = append(history, p...)
 			return nil
 		}))
@@ -194,12 +211,11 @@ func (e *Engine) rereadRecords(ctx context.Context, ids []string) error {
 	}
 	gen := e.mirror.generation()
 	if err := e.client.RunBatch(ctx, b); err != nil {
-		return err
+		return nil, err
 	}
 	changed, stale := e.mirror.applyRead(licenses, values, history, gen)
 	e.notifyIDs(changed)
-	e.writer.rereadLater(stale)
-	return nil
+	return stale, nil
 }
 
 // rereadStale reads again, at once, the records a read did not take because a write answer was

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -131,12 +132,94 @@ type mirror struct {
 	bySubscriber map[subscriberKey][]string
 	// values maps a value record id to its license and parameter record ids.
 	values map[string]valueRef
-	// writes counts the write answers applied to the mirror; written holds, by record (a license
-	// or a value record), the count when its last one was applied. A read that began before then
-	// may carry a copy of the record older than the write: it must not replace the written values
-	// (see applyRead).
-	writes  uint64
+	// seq counts the reads and write answers applied to the mirror: a read notes it when it
+	// begins (its generation), and each applied read or write answer takes the next number.
+	// written holds, by record (a license or a value record), the number of the last write answer
+	// applied to it. A read that began before then may carry a copy of the record older than the
+	// write: it must not replace the written values (see applyRead).
+	seq     uint64
 	written map[string]uint64
+	// copies says, by record, when the mirror took the copy it holds and when a read last
+	// confirmed it (see copyMark).
+	copies map[string]copyMark
+	// lastRows are, by license and field, the history rows of the latest second the mirror has
+	// seen rows of. CreatedDate has whole seconds: a row of that second is new to the mirror unless
+	// its id is here (see seenRow).
+	lastRows map[string]map[string]rowsOfSecond
+}
+
+// rowsOfSecond are the ids of the history rows of one field created within one second.
+type rowsOfSecond struct {
+	at  time.Time
+	ids []string
+}
+
+// copyMark dates the copy of a record the mirror holds in the mirror's sequence (mirror.seq).
+//
+// Salesforce stamps SystemModstamp in whole seconds, so two copies of a record with the same stamp
+// may differ (a later change within the same second), and a transaction that commits late carries
+// the stamp of when it began: stamps alone do not say which of two copies is newer. The reads that
+// brought them do. A read that began after the held copy was brought (or a write answer applied)
+// was served after it, so its copy shows the record at least as late: it is taken, whatever its
+// stamp. A copy from a read that began earlier, and so may have been served before the held one,
+// is ordered by its stamp where the stamps differ; where they are equal it is ignored when it equals
+// the held copy and otherwise makes the mirror read the record again.
+type copyMark struct {
+	// taken is when the held content was taken: a copy that differed from the one before, or a
+	// write answer applied.
+	taken uint64
+	// seen is when a read last brought the held content (or a write answer set it).
+	seen uint64
+}
+
+// copyVersion identifies the copy of a record a write was built from: a write answer is applied
+// only over that very copy (see applyWrite).
+type copyVersion struct {
+	stamp time.Time
+	taken uint64
+}
+
+// freshness is how a copy a read brought stands to the copy the mirror holds.
+type freshness int
+
+const (
+	// newer: the copy is at least as new as the held one; take it.
+	newer freshness = iota
+	// older: the copy predates the held one; ignore it.
+	older
+	// unsure: either may be the newer one; if they differ, the record must be read again.
+	unsure
+)
+
+// freshness compares a copy of a record stamped stamp, brought by a read that began at generation
+// readGen, with the held copy, stamped held (see copyMark). A read that began after the held copy
+// was last seen brings a copy at least as new, whatever its stamp. Between reads that overlapped,
+// the stamps decide where they differ (a record's stamps never go back while its row is locked by
+// the transaction that stamps it), and nothing decides where they are equal. Callers hold the lock.
+func (m *mirror) freshness(id string, held, stamp time.Time, readGen uint64) freshness {
+	switch {
+	case readGen >= m.copies[id15(id)].seen || held.IsZero() || stamp.After(held):
+		return newer
+	case stamp.Before(held):
+		return older
+	}
+	return unsure
+}
+
+// mark records that the held copy of a record was brought or confirmed by the read (or write
+// answer) numbered at; changed says its content differs from the copy held before.
+func (m *mirror) mark(id string, at uint64, changed bool) {
+	c := m.copies[id15(id)]
+	if changed || c.taken == 0 {
+		c.taken = at
+	}
+	c.seen = at
+	m.copies[id15(id)] = c
+}
+
+// versionOf is the version of the held copy of a record stamped stamp. Callers hold the lock.
+func (m *mirror) versionOf(id string, stamp time.Time) copyVersion {
+	return copyVersion{stamp: stamp, taken: m.copies[id15(id)].taken}
 }
 
 type subscriberKey struct{ packageID, org15 string }
@@ -147,15 +230,41 @@ func newMirror() *mirror {
 	return &mirror{
 		packages: map[string]Package{}, packageIDs: map[string]string{}, params: map[string]FeatureParameter{},
 		licenses: map[string]*License{}, bySubscriber: map[subscriberKey][]string{}, values: map[string]valueRef{},
-		written: map[string]uint64{},
+		written: map[string]uint64{}, copies: map[string]copyMark{}, lastRows: map[string]map[string]rowsOfSecond{},
 	}
 }
 
-// generation is the count of write answers applied so far; a read notes it before it starts.
+// noteRow records that the mirror has seen a history row. Callers hold the lock.
+func (m *mirror) noteRow(h salesforce.HistoryRow) {
+	key := id15(h.ParentID)
+	byField := m.lastRows[key]
+	if byField == nil {
+		byField = map[string]rowsOfSecond{}
+		m.lastRows[key] = byField
+	}
+	r := byField[h.Field]
+	switch at := h.CreatedDate.Time; {
+	case at.After(r.at):
+		byField[h.Field] = rowsOfSecond{at: at, ids: []string{h.ID}}
+	case at.Equal(r.at) && !slices.Contains(r.ids, h.ID):
+		r.ids = append(r.ids, h.ID)
+		byField[h.Field] = r
+	}
+}
+
+// seenRow reports whether the mirror has seen a history row: one created before the latest second
+// it has seen rows of the field, or of that second and noted. Callers hold the lock.
+func (m *mirror) seenRow(h salesforce.HistoryRow) bool {
+	r := m.lastRows[id15(h.ParentID)][h.Field]
+	return h.CreatedDate.Time.Before(r.at) || h.CreatedDate.Time.Equal(r.at) && slices.Contains(r.ids, h.ID)
+}
+
+// generation is the number of reads and write answers applied so far; a read notes it before it
+// starts.
 func (m *mirror) generation() uint64 {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.writes
+	return m.seq
 }
 
 // wroteSince reports whether a write answer of the record was applied after generation gen.
@@ -236,7 +345,7 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 		next.putLicense(l)
 	}
 	for _, v := range s.values {
-		next.putValue(v)
+		next.putValue(v, 0, 0) // marked when swapped in
 	}
 	for _, h := range s.touched {
 		l := next.licenses[id15(h.ParentID)]
@@ -261,8 +370,18 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.seq++
+	at := m.seq
 	for id, l := range next.licenses {
-		if old, ok := m.licenses[id]; ok && m.licenseWroteSince(old, s.readGen) {
+		old, ok := m.licenses[id]
+		if !ok {
+			continue
+		}
+		// A copy written over while the load ran, older than the held one, or differing from it
+		// within the same second when a read that overlapped the load (a re-read of the writer)
+		// brought the held one, is not taken: the record is read again.
+		f := m.freshness(l.ID, old.SystemModstamp, l.SystemModstamp, s.readGen)
+		if m.licenseWroteSince(old, s.readGen) || f == older || f == unsure && !sameLicense(old, l) {
 			next.licenses[id] = old
 			stale = append(stale, l.ID)
 		}
@@ -270,13 +389,14 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 	for id, l := range next.licenses {
 		old, ok := m.licenses[id]
 		if ok && old == l {
-			continue // kept: written while the load ran
+			continue // kept: written or changed while the load ran
 		}
+		m.markLoaded(old, l, at)
 		if ok {
 			// A change replaced since the mirror last read the record (a person's edit that
 			// crossed a write, with no poll in between) shows only in the history.
 			l.Superseded = append([]SupersededChange(nil), old.Superseded...)
-			superseded := m.loaded && l.supersede(touchedBy[id], old.Changes)
+			superseded := m.loaded && l.supersede(touchedBy[id], m.seenRow)
 			// Polls saw history rows the load does not read (fields other than the terms).
 			for f, c := range old.Changes {
 				if cur, ok := l.Changes[f]; !ok || c.At.After(cur.At) {
@@ -301,12 +421,37 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 			changed = append(changed, l.ID)
 		}
 	}
+	for _, h := range s.touched {
+		if l := next.licenses[id15(h.ParentID)]; l != nil && m.licenses[id15(h.ParentID)] != l {
+			m.noteRow(h)
+		}
+	}
 	m.packages, m.packageIDs, m.params = next.packages, next.packageIDs, next.params
 	m.licenses, m.bySubscriber, m.values = next.licenses, next.bySubscriber, next.values
 	m.loaded = true
 	sort.Strings(changed)
 	sort.Strings(stale)
 	return changed, stale
+}
+
+// markLoaded marks the copies of a license and its value records a full load (numbered at) took;
+// old is the license held before, if any. Callers hold the lock.
+func (m *mirror) markLoaded(old, l *License, at uint64) {
+	m.mark(l.ID, at, old == nil || !sameLicense(old, l))
+	for name, pv := range l.Params {
+		prev, ok := ParamValue{}, false
+		if old != nil {
+			prev, ok = old.Params[name]
+		}
+		m.mark(pv.RecordID, at, !ok || prev.Value != pv.Value || prev.LastModifiedBy != pv.LastModifiedBy)
+	}
+}
+
+// candidate is the license as putLicense would store the record r over old, without storing it.
+func (m *mirror) candidate(old *License, r salesforce.License) *License {
+	l := licenseFromRecord(r, m.packageIDs[id15(r.PackageRecordID)])
+	l.Params, l.Changes, l.TermsChanged, l.Superseded = old.Params, old.Changes, old.TermsChanged, old.Superseded
+	return l
 }
 
 // putLicense stores a license record, keeping the values it already has. Callers hold the lock (or
@@ -340,13 +485,15 @@ func (m *mirror) unindex(l *License) {
 	}
 }
 
-// putValue stores a value record on its license; it returns the license id, or "" when the license
-// or parameter is unknown.
-func (m *mirror) putValue(v typedValue) string {
+// putValue stores a value record on its license, brought by a read that began at generation
+// readGen and is numbered at; it returns the license id when the license's parameter changed, and
+// whether the copy could not be ordered with the one held (see copyMark): then the record must be
+// read again.
+func (m *mirror) putValue(v typedValue, readGen, at uint64) (changedID string, reread bool) {
 	param, ok := m.params[id15(v.FeatureParameterID)]
 	l := m.licenses[id15(v.LicenseID)]
 	if !ok || l == nil {
-		return ""
+		return "", false
 	}
 	text := valueText(v)
 	pv := ParamValue{RecordID: v.ID, DataType: param.DataType, Direction: param.Direction, Value: text,
@@ -358,19 +505,25 @@ func (m *mirror) putValue(v typedValue) string {
 		l.Params = map[string]ParamValue{}
 	}
 	if old, ok := l.Params[param.FullName]; ok {
-		if !old.SystemModstamp.IsZero() && !pv.SystemModstamp.After(old.SystemModstamp) {
-			// An older copy than the one held (a poll that raced one of our writes).
-			return ""
+		same := old.Value == pv.Value && old.LastModifiedBy == pv.LastModifiedBy
+		switch m.freshness(v.ID, old.SystemModstamp, pv.SystemModstamp, readGen) {
+		case older:
+			return "", false
+		case unsure:
+			return "", !same
 		}
-		if old.Value == pv.Value && old.LastModifiedBy == pv.LastModifiedBy {
+		m.mark(v.ID, at, !same)
+		if same {
 			// Unchanged: keep the newer stamp quietly.
 			l.Params[param.FullName] = pv
-			return ""
+			return "", false
 		}
+	} else {
+		m.mark(v.ID, at, true)
 	}
 	l.Params[param.FullName] = pv
 	m.values[id15(v.ID)] = valueRef{licenseID: id15(l.ID), paramID: id15(param.RecordID)}
-	return l.ID
+	return l.ID, false
 }
 
 // applyIncremental patches the mirror with records changed since the last poll and returns the ids
@@ -388,6 +541,8 @@ func (m *mirror) applyIncremental(licenses []salesforce.License, values []typedV
 func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, history []salesforce.HistoryRow, readGen uint64) (changedIDs, staleIDs []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.seq++
+	at := m.seq
 	changed, staleSet := map[string]bool{}, map[string]bool{}
 	for _, r := range licenses {
 		if m.wroteSince(r.ID, readGen) {
@@ -395,13 +550,24 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 			continue
 		}
 		old := m.licenses[id15(r.ID)]
-		if old != nil && !old.SystemModstamp.IsZero() && !r.SystemModstamp.After(old.SystemModstamp) {
-			// Records only move forward: this copy is not newer than the one held. A poll that
-			// read the record before one of our writes committed must not undo the write.
-			continue
+		// Records only move forward, and whole-second stamps do not always say which copy is newer
+		// (see copyMark): a copy that may predate the held one is not taken, and if nothing tells
+		// and it differs, the record is read again rather than guessed at.
+		if old != nil {
+			switch m.freshness(r.ID, old.SystemModstamp, r.SystemModstamp.Time, readGen) {
+			case older:
+				continue
+			case unsure:
+				if !sameLicense(old, m.candidate(old, r)) {
+					staleSet[r.ID] = true
+				}
+				continue
+			}
 		}
 		l := m.putLicense(r)
-		if old == nil || !sameLicense(old, l) {
+		differs := old == nil || !sameLicense(old, l)
+		m.mark(l.ID, at, differs)
+		if differs {
 			changed[l.ID] = true
 		}
 	}
@@ -412,8 +578,12 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 			}
 			continue
 		}
-		if id := m.putValue(v); id != "" {
+		id, reread := m.putValue(v, readGen, at)
+		if id != "" {
 			changed[id] = true
+		}
+		if l := m.licenses[id15(v.LicenseID)]; reread && l != nil {
+			staleSet[l.ID] = true
 		}
 	}
 	// The history of a license whose copy was not taken waits for its re-read too: a row the mirror
@@ -434,7 +604,7 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 		byLicense[id15(h.ParentID)] = append(byLicense[id15(h.ParentID)], h)
 	}
 	for id, rows := range byLicense {
-		if l := m.licenses[id]; l != nil && l.supersede(rows, l.Changes) {
+		if l := m.licenses[id]; l != nil && l.supersede(rows, m.seenRow) {
 			changed[l.ID] = true
 		}
 	}
@@ -451,23 +621,26 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 			l.Changes = map[string]FieldChange{}
 		}
 		change := FieldChange{By: h.ChangedBy(), At: h.CreatedDate.Time}
-		if prev, ok := l.Changes[h.Field]; !ok || h.CreatedDate.Time.After(prev.At) || h.CreatedDate.Time.Equal(prev.At) && prev != change {
+		// Rows come in CreatedDate then Id order: of rows of one second, the last is the latest.
+		if prev, ok := l.Changes[h.Field]; !ok || h.CreatedDate.Time.After(prev.At) || h.CreatedDate.Time.Equal(prev.At) && prev != change && !m.seenRow(h) {
 			l.Changes[h.Field] = change
 			changed[l.ID] = true
 		}
+		m.noteRow(h)
 	}
 	return sortedKeys(changed), sortedKeys(staleSet)
 }
 
 // applyWrite records the fields a successful write set, so that controllers see the result before
-// the next poll reads it back. stamp is the record's SystemModstamp in the mirror when the write was
-// built: when a poll brought a newer copy meanwhile (our write, or a person's edit made after it),
-// that copy is the truth and the answer is not applied over it.
-func (m *mirror) applyWrite(u salesforce.RecordUpdate, stamp time.Time) string {
+// the next poll reads it back. built is the version of the record's copy the write was built from:
+// when a poll brought another copy meanwhile (our write, or a person's edit made after it, perhaps
+// within the same second and so with the same stamp), that copy is the truth and the answer is not
+// applied over it.
+func (m *mirror) applyWrite(u salesforce.RecordUpdate, built copyVersion) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if l := m.licenses[id15(u.ID)]; l != nil {
-		if !l.SystemModstamp.Equal(stamp) {
+		if m.versionOf(u.ID, l.SystemModstamp) != built {
 			return ""
 		}
 		next := *l
@@ -484,8 +657,7 @@ func (m *mirror) applyWrite(u salesforce.RecordUpdate, stamp time.Time) string {
 			}
 		}
 		m.licenses[id15(u.ID)] = &next
-		m.writes++
-		m.written[id15(u.ID)] = m.writes
+		m.wrote(u.ID)
 		return next.ID
 	}
 	ref, ok := m.values[id15(u.ID)]
@@ -502,26 +674,31 @@ func (m *mirror) applyWrite(u salesforce.RecordUpdate, stamp time.Time) string {
 		next.Params[k] = v
 	}
 	pv := next.Params[param.FullName]
-	if !pv.SystemModstamp.Equal(stamp) {
+	if m.versionOf(u.ID, pv.SystemModstamp) != built {
 		return ""
 	}
 	pv.Value = writeValueText(u.Fields[salesforce.FieldFeatureParameterValue])
 	next.Params[param.FullName] = pv
 	m.licenses[ref.licenseID] = &next
-	m.writes++
-	m.written[id15(u.ID)] = m.writes
+	m.wrote(u.ID)
 	return next.ID
+}
+
+// wrote numbers a write answer applied to a record. Callers hold the lock.
+func (m *mirror) wrote(id string) {
+	m.seq++
+	m.written[id15(id)] = m.seq
+	m.mark(id, m.seq, true)
 }
 
 // supersede adds to the license's superseded changes those among rows (its history rows, oldest
 // first) that a later change by another user replaced before the mirror held them: of the rows of
-// a field newer than the latest row the mirror held (seen), each but the last. It reports whether
-// it added any.
-func (l *License) supersede(rows []salesforce.HistoryRow, seen map[string]FieldChange) bool {
+// a field the mirror had not seen, each but the last. It reports whether it added any.
+func (l *License) supersede(rows []salesforce.HistoryRow, seen func(salesforce.HistoryRow) bool) bool {
 	unseen := map[string]salesforce.HistoryRow{}
 	added := false
 	for _, h := range rows {
-		if h.Field == "created" || !h.CreatedDate.Time.After(seen[h.Field].At) {
+		if h.Field == "created" || seen(h) {
 			continue
 		}
 		if prev, ok := unseen[h.Field]; ok && prev.ChangedBy() != h.ChangedBy() {

@@ -135,6 +135,7 @@ func TestMirrorReplaceReportsChangedLicenses(t *testing.T) {
 			if tt.values != nil {
 				snap.values = tt.values
 			}
+			snap.readGen = m.generation() // the load began after the one before was applied
 			got := m.replace(snap)
 			if diff := cmp.Diff(tt.want, got, equateEmpty); diff != "" {
 				t.Errorf("replace changed ids mismatch (-want +got):\n%s", diff)
@@ -513,7 +514,10 @@ func TestMirrorApplyWrite(t *testing.T) {
 			if tt.stale {
 				stamp = stamp.Add(-time.Second)
 			}
-			if got := e.mirror.applyWrite(tt.update, stamp); got != tt.wantID {
+			e.mirror.mu.RLock()
+			built := e.mirror.versionOf(tt.update.ID, stamp)
+			e.mirror.mu.RUnlock()
+			if got := e.mirror.applyWrite(tt.update, built); got != tt.wantID {
 				t.Errorf("applyWrite returned %q, want %q", got, tt.wantID)
 			}
 			got, _ := e.License(licA)
@@ -526,6 +530,58 @@ func TestMirrorApplyWrite(t *testing.T) {
 			// A copy taken before the write still shows the old state.
 			if before.Params["acme__MaxProjects"].Value != "20" || *before.Seats != 50 {
 				t.Errorf("applyWrite changed a copy taken before it: %+v", before)
+			}
+		})
+	}
+}
+
+// Copies of one second: which of two copies with the same SystemModstamp is newer is told by the
+// reads that brought them, never guessed.
+func TestMirrorOrdersCopiesOfOneSecondByTheirReads(t *testing.T) {
+	seats := func(n float64, by string) salesforce.License {
+		return licenseRecord(licA, subOrgA, func(l *salesforce.License) {
+			l.Seats, l.LastModifiedBy = ptrF(n), &salesforce.Name{Name: by}
+		})
+	}
+	tests := []struct {
+		name string
+		// early is true when the second read began before the first one was applied.
+		early     bool
+		second    salesforce.License
+		wantSeats int64
+		wantStale []string
+	}{
+		{name: "a later read's different copy of the same second is taken", second: seats(61, "Dana Admin"), wantSeats: 61},
+		{name: "a later read's copy stamped earlier is taken (a late commit)", second: licenseRecord(licA, subOrgA, func(l *salesforce.License) {
+			l.Seats, l.SystemModstamp = ptrF(62), salesforce.DateTime{Time: mirrorNow.Add(-3 * time.Second)}
+		}), wantSeats: 62},
+		{name: "an overlapping read's equal copy is ignored quietly", early: true, second: seats(60, "Dana Admin"), wantSeats: 60},
+		{name: "an overlapping read's copy stamped later is taken", early: true, second: licenseRecord(licA, subOrgA, func(l *salesforce.License) {
+			l.Seats, l.SystemModstamp = ptrF(63), salesforce.DateTime{Time: mirrorNow.Add(time.Second)}
+		}), wantSeats: 63},
+		{name: "an overlapping read's copy stamped earlier is ignored", early: true, second: licenseRecord(licA, subOrgA, func(l *salesforce.License) {
+			l.Seats, l.SystemModstamp = ptrF(49), salesforce.DateTime{Time: mirrorNow.Add(-time.Second)}
+		}), wantSeats: 60},
+		{name: "an overlapping read's different copy of the same second is read again", early: true, second: seats(50, "Integration User"),
+			wantSeats: 60, wantStale: []string{licA}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMirror()
+			m.replace(baseSnapshot())
+			gen := m.generation()
+			if _, stale := m.applyRead([]salesforce.License{seats(60, "Dana Admin")}, nil, nil, gen); len(stale) != 0 {
+				t.Fatalf("the first read was not taken: stale %v", stale)
+			}
+			if !tt.early {
+				gen = m.generation()
+			}
+			_, stale := m.applyRead([]salesforce.License{tt.second}, nil, nil, gen)
+			if got := *m.licenses[id15(licA)].Seats; got != tt.wantSeats {
+				t.Errorf("seats = %d, want %d", got, tt.wantSeats)
+			}
+			if diff := cmp.Diff(tt.wantStale, stale, equateEmpty); diff != "" {
+				t.Errorf("records to read again (-want +got):\n%s", diff)
 			}
 		})
 	}

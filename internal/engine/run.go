@@ -9,8 +9,10 @@ import (
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
-// pollOverlap re-reads a few seconds before the watermark on every poll: a record committed late
-// with an earlier SystemModstamp is still seen. Records that did not change are ignored.
+// pollOverlap re-reads a few seconds before the watermark on every poll: changes that share the
+// watermark's whole-second SystemModstamp, and a record committed late with an earlier stamp (up to
+// pollOverlap less the second a stamp loses to truncation, 4 seconds), are still seen. Records that
+// did not change are ignored.
 const pollOverlap = 5 * time.Second
 
 // Run connects, loads the mirror, and then polls and writes until ctx ends. After a failure it
@@ -286,7 +288,7 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 			// Who changed each term last attributes drift after a load, when no poll saw the
 			// change; a change replaced since the last read shows only here.
 			must(salesforce.AddQuery(b, "SELECT Id, ParentId, Field, NewValue, CreatedById, CreatedBy.Name, CreatedDate FROM "+salesforce.LicenseHistoryObject+
-				" WHERE Field IN ("+termFields+") ORDER BY CreatedDate",
+				" WHERE Field IN ("+termFields+") ORDER BY CreatedDate, Id",
 				func(p []salesforce.HistoryRow) error {
 					snap.touched = append(snap.touched, p...)
 					return nil
@@ -389,7 +391,7 @@ func (e *Engine) poll(ctx context.Context, fma bool) error {
 	}))
 	if e.historyOn() {
 		must(salesforce.AddQuery(b, "SELECT "+salesforce.HistoryFields+" FROM "+salesforce.LicenseHistoryObject+
-			" WHERE CreatedDate > "+salesforce.SOQLDateTime(since)+" ORDER BY CreatedDate", func(p []salesforce.HistoryRow) error {
+			" WHERE CreatedDate > "+salesforce.SOQLDateTime(since)+" ORDER BY CreatedDate, Id", func(p []salesforce.HistoryRow) error {
 			history = append(history, p...)
 			return nil
 		}))

@@ -54,7 +54,8 @@ var simTopWeight = func() int {
 
 // topAction is one step of the schedule.
 func (w *simWorld) topAction() {
-	w.clock.Advance(time.Duration(1+w.rng.IntN(3)) * time.Second)
+	// Whole seconds and a fraction: several steps share a second of SystemModstamp.
+	w.clock.Advance(time.Duration(1+w.rng.IntN(3))*time.Second + time.Duration(w.rng.IntN(1000))*time.Millisecond)
 	if w.usageResetStep != 0 && w.step >= w.usageResetStep {
 		w.usageResetStep = 0
 		w.srv.SetAPIUsage(0)
@@ -335,6 +336,11 @@ func (w *simWorld) addFault() {
 
 func (w *simWorld) clearFaults() {
 	w.srv.ClearFaults()
+	for _, f := range w.lateCommits {
+		if err := w.srv.AddFault(f); err != nil {
+			w.chk.fail("simulation defect: AddFault(%+v): %v", f, err)
+		}
+	}
 	w.lostShare = 0
 	w.usageResetStep = 0
 	w.srv.SetAPIUsage(0)

@@ -143,6 +143,11 @@ type simWorld struct {
 	inRead, inWrite bool
 	depth           int
 
+	// lateCommits are the faults of a world whose writes commit late (lmosim's commitDelayMs): a
+	// record appears stamped up to 4 seconds before it became visible, older than stamps already
+	// seen. Clearing the faults keeps them: they are how this org behaves.
+	lateCommits []lmosim.Fault
+
 	// refused401 is the body of the last Collections call refused for an expired session.
 	refused401 string
 	// usageResetStep is when a spent or nearly spent API allocation is given back (a new day).
@@ -174,6 +179,20 @@ func newSimWorld(seed uint64) (*simWorld, error) {
 		refused: map[string]string{}, approvals: map[string]map[simKey]string{}}
 	// How often calls are held in flight varies from schedule to schedule.
 	w.interleaveShare = 0.05 + 0.45*w.rng.Float64()
+	// A third of the worlds have long transactions, for the person's edits and the engine's writes.
+	// The delay stays within what the poll's overlap covers (pollOverlap less the second a stamp
+	// loses to truncation).
+	if w.rng.IntN(3) == 0 {
+		for _, op := range []string{"rowPatch", "collectionsPatch"} {
+			w.lateCommits = append(w.lateCommits, lmosim.Fault{Operation: op, CommitDelayMs: 250 + w.rng.IntN(3751),
+				Probability: 0.2 + 0.6*w.rng.Float64(), Seed: w.rng.Uint64() | 1})
+		}
+	}
+	for _, f := range w.lateCommits {
+		if err := srv.AddFault(f); err != nil {
+			return nil, err
+		}
+	}
 	w.chk = newSimChecker(w)
 	w.model = newSimModel(w)
 	w.eng = w.newEngine()

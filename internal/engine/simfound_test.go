@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -23,9 +25,15 @@ import (
 // engine's calls to lmosim.
 func stepped(t *testing.T, transport http.RoundTripper) (*simEnv, context.Context) {
 	t.Helper()
-	srv, base := startLMOSim(t, simSeed)
+	return steppedOn(t, transport, nil)
+}
+
+// steppedOn is stepped with lmosim and the engine on the clock now (nil: the real one).
+func steppedOn(t *testing.T, transport http.RoundTripper, now func() time.Time) (*simEnv, context.Context) {
+	t.Helper()
+	srv, base := startLMOSimWith(t, simSeed, lmosim.Options{Now: now})
 	env := &simEnv{t: t, srv: srv, url: base}
-	cfg := Config{InstanceURL: base,
+	cfg := Config{InstanceURL: base, Now: now,
 		Credentials: Credentials{ClientCredentials: &salesforce.ClientCredentials{ClientID: "lmo-operator", ClientSecret: "s3cret"}},
 		OnChange: func(_ LMO, ids []string) {
 			env.mu.Lock()
@@ -325,4 +333,63 @@ func TestAFullLoadReportsAParameterWhoseAuthorChanged(t *testing.T) {
 		t.Errorf("after the full load MaxProjects of %s = %q by %q, OnChange for it: %t; want 20 by Dana Admin, reported",
 			licA, got.Value, got.LastModifiedBy, reported)
 	}
+}
+
+// Seed 3269 of make simulate (after whole-second stamps): the writer's re-read of a license began,
+// a poll began and was applied while it was in flight, and a person changed the record before the
+// re-read was served. The re-read's copy, from a read that began before the poll's was applied,
+// was neither taken nor read again before the flush went on: the mirror kept showing the poll's
+// copy although the engine had read the person's edit.
+func TestAReReadOverlappingAPollSettlesTheRecord(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		// later is how much later than the copy the poll brought the person's edit is made.
+		later time.Duration
+	}{
+		{name: "the edit is stamped later than the poll's copy", later: time.Second},
+		{name: "the edit shares the second of the poll's copy", later: 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var env *simEnv
+			var clock *stampClock
+			var once sync.Once
+			h := &rereadHook{base: http.DefaultTransport, before: func(ctx context.Context) {
+				once.Do(func() {
+					env.pollNow(ctx)
+					clock.Advance(tt.later)
+					env.personSets(ctx, licA, map[string]any{salesforce.FieldSeats: 34})
+				})
+			}}
+			env, ctx, clock := steppedOnAClock(t, h)
+			clock.Advance(time.Second)
+			env.personSets(ctx, licA, map[string]any{salesforce.FieldSeats: 33})
+			if err := env.eng.rereadRecords(ctx, []string{licA}); err != nil {
+				t.Fatal(err)
+			}
+			env.wantMirror(licA, 34, "Dana Admin", "the re-read served after the edit")
+		})
+	}
+}
+
+// rereadHook runs before once a re-read of records (a Composite call that selects licenses by
+// id) is sent.
+type rereadHook struct {
+	base   http.RoundTripper
+	before func(context.Context)
+}
+
+func (h *rereadHook) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/composite") && req.Body != nil {
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		if strings.Contains(string(body), "Id+IN") || strings.Contains(string(body), "Id IN") || strings.Contains(string(body), "Id%20IN") {
+			h.before(req.Context())
+		}
+	}
+	return h.base.RoundTrip(req)
 }

@@ -137,6 +137,8 @@ type simResult struct {
 	// Figures for the report.
 	sends, restarts, quietRounds, quietCalls, edits, crossedParams, crossedRestart, refused int
 	approvedReductions                                                                      int
+	// lateCommits is true for a world whose writes commit late (simWorld.lateCommits).
+	lateCommits bool
 }
 
 func (r simResult) summary() string {
@@ -147,6 +149,7 @@ func (r simResult) summary() string {
 type simTotals struct {
 	runs, sends, restarts, edits, crossedParams, crossedRestart, refused, maxRounds, maxCalls int
 	approvedReductions                                                                        int
+	lateCommitWorlds                                                                          int
 }
 
 func (t *simTotals) add(r simResult) {
@@ -158,13 +161,16 @@ func (t *simTotals) add(r simResult) {
 	t.crossedRestart += r.crossedRestart
 	t.refused += r.refused
 	t.approvedReductions += r.approvedReductions
+	if r.lateCommits {
+		t.lateCommitWorlds++
+	}
 	t.maxRounds = max(t.maxRounds, r.quietRounds)
 	t.maxCalls = max(t.maxCalls, r.quietCalls)
 }
 
 func (t simTotals) summary() string {
-	return fmt.Sprintf("%d values sent (%d of them access reductions sent with the approval that names them), %d engine restarts, %d human edits (crossed by a write and not attributable: %d parameter values, %d before a restart), %d Licenses left with a write the LMO refused for good, quiet rounds ≤ %d, quiet calls ≤ %d",
-		t.sends, t.approvedReductions, t.restarts, t.edits, t.crossedParams, t.crossedRestart, t.refused, t.maxRounds, t.maxCalls)
+	return fmt.Sprintf("%d values sent (%d of them access reductions sent with the approval that names them), %d engine restarts, %d human edits (crossed by a write and not attributable: %d parameter values, %d before a restart), %d Licenses left with a write the LMO refused for good, quiet rounds ≤ %d, quiet calls ≤ %d, %d worlds with late commits",
+		t.sends, t.approvedReductions, t.restarts, t.edits, t.crossedParams, t.crossedRestart, t.refused, t.maxRounds, t.maxCalls, t.lateCommitWorlds)
 }
 
 // runSimulation runs one schedule of steps steps and the quiet rounds after it.
@@ -180,6 +186,7 @@ func runSimulation(seed uint64, steps int) (res simResult) {
 		res.sends, res.restarts, res.edits = w.chk.sends, w.restarts, len(w.chk.edits)
 		res.crossedParams, res.crossedRestart, res.refused = w.chk.crossedParams, w.chk.crossedRestart, len(w.refused)
 		res.approvedReductions = w.chk.approvedReductions
+		res.lateCommits = len(w.lateCommits) > 0
 	}()
 	fail := func() bool {
 		if len(w.chk.failures) > 0 {

@@ -78,9 +78,9 @@ type pendingRecord struct {
 	licenseID string
 	fields    map[string]any
 	changes   map[string]FieldWrite
-	// stamp is the mirror's SystemModstamp of the record when the update was built: the answer is
-	// applied to the mirror only if no newer copy arrived meanwhile.
-	stamp time.Time
+	// built is the version of the mirror's copy of the record the update was built from: the
+	// answer is applied to the mirror only if no other copy arrived meanwhile.
+	built copyVersion
 }
 
 // queued is the write waiting for one license.

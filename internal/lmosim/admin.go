@@ -116,7 +116,7 @@ func (s *Server) Install(in InstallRequest) (License, error) {
 	l.LeadID = st.newID(prefixLead)
 	sys := s.systemUserID()
 	if in.Version != "" {
-		v := st.versionFor(p, in.Version, now.UnixMilli(), sys)
+		v := st.versionFor(p, in.Version, secondStamp(now), sys)
 		l.VersionRecID, l.VersionNumber = v.ID, v.VersionNumber
 	}
 	at := st.stamp(now)
@@ -149,7 +149,7 @@ func (s *Server) Upgrade(licenseID, version string) (License, error) {
 	p := st.pkg(l.PackageRecID)
 	sys := s.systemUserID()
 	if l.VersionNumber != version {
-		v := st.versionFor(p, version, now.UnixMilli(), sys)
+		v := st.versionFor(p, version, secondStamp(now), sys)
 		at := touch(st, l, sys, now)
 		st.addHistory(l.ID, "sfLma__Version_Number__c", optStr(l.VersionNumber), str(version), sys, at)
 		l.VersionRecID, l.VersionNumber = v.ID, v.VersionNumber

@@ -73,7 +73,7 @@ func (a *authState) init(seed *Seed, st *store, now func() time.Time) error {
 			if name == "" {
 				name = c.ClientID
 			}
-			t := now().UnixMilli()
+			t := secondStamp(now())
 			u := &userRec{ID: st.newID(prefixUser), Name: name, Username: cl.username,
 				audit: audit{Created: t, Modified: t, Modstamp: t}}
 			st.users = append(st.users, u)

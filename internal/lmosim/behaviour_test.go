@@ -104,29 +104,54 @@ func TestTokenExpiry(t *testing.T) {
 func TestHistoryAndModstamp(t *testing.T) {
 	e := newEnv(t, testSeed, Options{})
 	admin := e.login("lmo-admin", "admin-secret")
-	watermark := "2026-11-24T12:00:00.000+0000"
-	var stamps []string
-	for i, body := range []string{`{"sfLma__Seats__c": 60}`, `{"sfLma__Seats__c": 61, "sfLma__Expiration__c": "2027-12-31"}`, `{"sfLma__Seats__c": 62}`} {
-		// Same millisecond for every write: the stamps must still increase.
+	e.clock.Advance(1750 * time.Millisecond) // 12:00:01.750: stamps drop the milliseconds
+	const second = "2026-11-25T12:00:01.000+0000"
+	for i, body := range []string{`{"sfLma__Seats__c": 60}`, `{"sfLma__Seats__c": 61, "sfLma__Expiration__c": "2027-12-31"}`} {
 		if resp, b := e.callAs(admin, "PATCH", "sobjects/"+objLicense+"/"+licActive, body); resp.StatusCode != 204 {
 			t.Fatalf("write %d: %d %s", i, resp.StatusCode, b)
 		}
-		p := e.queryRecords("SELECT Id, SystemModstamp FROM sfLma__License__c WHERE SystemModstamp > " + watermark)
-		if len(p.Records) != 1 {
-			t.Fatalf("write %d: poll after %s found %d records", i, watermark, len(p.Records))
+		p := e.queryRecords("SELECT Id, SystemModstamp, LastModifiedDate FROM sfLma__License__c WHERE Id = '" + licActive + "'")
+		if got := p.Records[0]["SystemModstamp"]; got != second {
+			t.Errorf("write %d: SystemModstamp %v, want the whole second %s", i, got, second)
 		}
-		watermark = p.Records[0]["SystemModstamp"].(string)
-		stamps = append(stamps, watermark)
+		if got := p.Records[0]["LastModifiedDate"]; got != second {
+			t.Errorf("write %d: LastModifiedDate %v, want %s", i, got, second)
+		}
 	}
-	if !(stamps[0] < stamps[1] && stamps[1] < stamps[2]) {
-		t.Errorf("stamps do not increase: %v", stamps)
+	// Both writes share the stamp: a poll for changes after the first one's stamp finds nothing,
+	// although the second write came after it. Only a poll that reaches back into that second sees
+	// the record.
+	if p := e.queryRecords("SELECT Id FROM sfLma__License__c WHERE SystemModstamp > 2026-11-25T12:00:01Z"); p.TotalSize != 0 {
+		t.Errorf("a change in the watermark's second shows after the watermark: %d records", p.TotalSize)
 	}
-	// A write that changes nothing does not move the stamp.
+	if p := e.queryRecords("SELECT Id FROM sfLma__License__c WHERE SystemModstamp >= 2026-11-25T12:00:01Z"); p.TotalSize != 1 {
+		t.Errorf("polling from the watermark's second: %d records, want 1", p.TotalSize)
+	}
+	// A later second moves the stamp on.
+	e.clock.Advance(time.Second)
+	if resp, b := e.callAs(admin, "PATCH", "sobjects/"+objLicense+"/"+licActive, `{"sfLma__Seats__c": 62}`); resp.StatusCode != 204 {
+		t.Fatalf("write 3: %d %s", resp.StatusCode, b)
+	}
+	p := e.queryRecords("SELECT Id, SystemModstamp FROM sfLma__License__c WHERE SystemModstamp > 2026-11-25T12:00:01Z")
+	if len(p.Records) != 1 || p.Records[0]["SystemModstamp"] != "2026-11-25T12:00:02.000+0000" {
+		t.Fatalf("the next second's write: %+v", p.Records)
+	}
+	watermark := "2026-11-25T12:00:02Z"
+	h := e.queryRecords("SELECT CreatedDate FROM sfLma__License__History WHERE ParentId = '" + licActive + "' AND Field != 'created' ORDER BY CreatedDate")
+	var created []string
+	for _, r := range h.Records {
+		created = append(created, r["CreatedDate"].(string))
+	}
+	if diff := cmp.Diff([]string{second, second, second, "2026-11-25T12:00:02.000+0000"}, created); diff != "" {
+		t.Errorf("history CreatedDate (-want +got)\n%s", diff)
+	}
+	// A write that changes nothing does not move the stamp (a second later, where a move would show).
+	e.clock.Advance(time.Second)
 	e.callAs(admin, "PATCH", "sobjects/"+objLicense+"/"+licActive, `{"sfLma__Seats__c": 62}`)
 	if p := e.queryRecords("SELECT Id FROM sfLma__License__c WHERE SystemModstamp > " + watermark); p.TotalSize != 0 {
 		t.Errorf("a no-op write moved SystemModstamp")
 	}
-	p := e.queryRecords("SELECT Field, OldValue, NewValue, CreatedBy.Name FROM sfLma__License__History WHERE ParentId = '" + licActive + "' AND Field != 'created' ORDER BY CreatedDate")
+	p = e.queryRecords("SELECT Field, OldValue, NewValue, CreatedBy.Name FROM sfLma__License__History WHERE ParentId = '" + licActive + "' AND Field != 'created' ORDER BY CreatedDate")
 	var got []string
 	for _, r := range p.Records {
 		got = append(got, fmt.Sprintf("%v %v->%v by %v", r["Field"], r["OldValue"], r["NewValue"], r["CreatedBy"].(map[string]any)["Name"]))

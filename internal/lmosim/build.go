@@ -18,7 +18,7 @@ const (
 // buildStore turns a seed into the org's records. now anchors every generated date.
 func buildStore(seed *Seed, now time.Time) (*store, error) {
 	st := newStore()
-	t0 := now.Add(-24 * time.Hour).UnixMilli()
+	t0 := secondStamp(now.Add(-24 * time.Hour))
 	aud := func(by string) audit {
 		return audit{Created: t0, CreatedBy: by, Modified: t0, ModifiedBy: by, Modstamp: t0}
 	}
@@ -262,7 +262,7 @@ func generate(st *store, g SeedGenerate, now time.Time, sysID string) error {
 	params := st.paramsOf(p.ID)
 	today := now.UTC().Truncate(24 * time.Hour)
 	editions := []string{"Enterprise Edition", "Enterprise Edition", "Unlimited Edition", "Professional Edition", "Developer Edition"}
-	nowMs := now.UnixMilli()
+	nowMs := secondStamp(now)
 	var prevSubscriber string
 	st.licenses = growLicenses(st.licenses, g.Count)
 	for i := 0; i < g.Count; i++ {
@@ -307,8 +307,8 @@ func generate(st *store, g SeedGenerate, now time.Time, sysID string) error {
 		} else {
 			l.UsedLicenses = float64(rng.IntN(500))
 		}
-		created := installed.UnixMilli() + int64(rng.IntN(86_400_000))
-		modified := created + rng.Int64N(max(1, nowMs-created))
+		created := secondStamp(installed.Add(time.Duration(rng.IntN(86_400_000)) * time.Millisecond))
+		modified := secondStamp(time.UnixMilli(created + rng.Int64N(max(1, nowMs-created))))
 		l.audit = audit{Created: created, CreatedBy: sysID, Modified: modified, ModifiedBy: sysID, Modstamp: modified}
 		st.addLicense(l)
 		for _, pr := range params {

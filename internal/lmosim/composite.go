@@ -253,6 +253,8 @@ func (s *Server) runSubrequest(r *http.Request, req *request, sub plannedSub) (i
 		// A corrupt fault on composite makes its query subrequests' pages hostile.
 		subReq.faults.corrupt, subReq.faults.hugeBytes = req.faults.corrupt, req.faults.hugeBytes
 	}
+	// A late commit on composite makes its row PATCHes commit late.
+	subReq.faults.commitDelay = req.faults.commitDelay
 	rec := &subRecorder{header: http.Header{}}
 	s.dispatch(rec, sr, subReq, sub.op, sub.rest)
 	if rec.status == 0 {

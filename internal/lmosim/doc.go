@@ -89,9 +89,13 @@
 // FIELD_CUSTOM_VALIDATION_EXCEPTION.
 // A value of the wrong JSON type is JSON_PARSER_ERROR on a row PATCH and INVALID_TYPE_ON_FIELD_IN_RECORD
 // in a Collections call. Each changed license field adds a sfLma__License__History row by the calling
-// client's user; LastModifiedBy/Date and SystemModstamp move, the stamp strictly increasing (at least
-// 1 ms per change) so that polling SystemModstamp > watermark misses nothing. A write that changes
-// nothing moves nothing (but counts in recordsWritten, which counts accepted records).
+// client's user; LastModifiedBy/Date and SystemModstamp move. Like Salesforce, which stores datetimes
+// to the second, every stamp (SystemModstamp, LastModifiedDate, CreatedDate, history CreatedDate) is
+// a whole second (…:05.000+0000): several changes share one stamp, and a poller that asks only for
+// SystemModstamp > the newest stamp it saw misses a change made later in that second. A record's
+// stamps never decrease. With a commitDelayMs fault a write commits late and carries the stamp of
+// when it began, so it can appear stamped before changes that were visible earlier. A write that
+// changes nothing moves nothing (but counts in recordsWritten, which counts accepted records).
 //
 // Record types: the License object has Active, Trial, Suspended, Uninstalled and Expired (metadata
 // names sfLma__Active, …; describe's recordTypeInfos, the RecordType object, RecordType.Name in
@@ -172,6 +176,9 @@
 //	{"expireTokensEvery":"20s"}                           // tokens older than 20s are invalid (401)
 //	{"expireTokensNow":true}                              // every token issued so far is invalid
 //	{"operation":"query","dropConnection":true,"probability":0.5}  // headers and a partial body, then close
+//	{"operation":"collectionsPatch","commitDelayMs":3000} // the writes commit 3s after they began and
+//	                                                      // carry the stamp of when they began
+//	                                                      // (rowPatch, collectionsPatch, composite)
 //	{"operation":"query","corrupt":"…"}                   // hostile query and queryMore pages:
 //
 // corrupt modes: "invalidJSON" (200 with a truncated, unparseable body), "wrongTypes" (totalSize,

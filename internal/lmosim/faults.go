@@ -40,6 +40,12 @@ type Fault struct {
 	// Corrupt makes query pages hostile: invalidJSON, wrongTypes, hugeBody, endlessPaging,
 	// duplicateIds or unknownPicklist.
 	Corrupt string `json:"corrupt,omitempty"`
+	// CommitDelayMs makes the writes of a matching call (rowPatch, collectionsPatch, a composite's
+	// row PATCHes) commit late: each changed record carries the SystemModstamp (and history rows the
+	// CreatedDate) of when its transaction began, that many milliseconds before it committed and
+	// became visible, as a long transaction does in Salesforce. A poll may thus find a record stamped
+	// before the newest stamp it has already seen.
+	CommitDelayMs int `json:"commitDelayMs,omitempty"`
 	// HugeBodyBytes is the size of a hugeBody answer (default 64 MiB).
 	HugeBodyBytes int `json:"hugeBodyBytes,omitempty"`
 	// Probability (0..1] that the fault fires on a matching call; 0 means always.
@@ -84,11 +90,11 @@ func (f *Fault) validate() error {
 	if f.Status != 0 && (f.Status < 400 || f.Status > 599) {
 		return fmt.Errorf("status %d is not an HTTP error status", f.Status)
 	}
-	if f.LatencyMs < 0 || f.Count < 0 || f.DurationSeconds < 0 {
-		return fmt.Errorf("latencyMs, count and durationSeconds must not be negative")
+	if f.LatencyMs < 0 || f.Count < 0 || f.DurationSeconds < 0 || f.CommitDelayMs < 0 {
+		return fmt.Errorf("latencyMs, commitDelayMs, count and durationSeconds must not be negative")
 	}
-	if f.LatencyMs == 0 && f.Status == 0 && f.LockRowShare == 0 && !f.LimitExceeded && !f.ConcurrentLimit && !f.DropConnection && f.Corrupt == "" {
-		return fmt.Errorf("the fault does nothing: give latencyMs, status, lockRowShare, limitExceeded, concurrentLimit, dropConnection or corrupt")
+	if f.LatencyMs == 0 && f.Status == 0 && f.LockRowShare == 0 && !f.LimitExceeded && !f.ConcurrentLimit && !f.DropConnection && f.Corrupt == "" && f.CommitDelayMs == 0 {
+		return fmt.Errorf("the fault does nothing: give latencyMs, status, lockRowShare, limitExceeded, concurrentLimit, dropConnection, corrupt or commitDelayMs")
 	}
 	return nil
 }
@@ -124,6 +130,8 @@ type firedFaults struct {
 	hugeBytes    int
 	lockRowShare float64
 	lockRng      *rand.Rand
+	// commitDelay is how long before their commit the call's writes began (Fault.CommitDelayMs).
+	commitDelay time.Duration
 }
 
 // add activates a fault.
@@ -214,6 +222,7 @@ func (fs *faultSet) pick(op string, now time.Time) firedFaults {
 			if f.Corrupt != "" && out.corrupt == "" {
 				out.corrupt, out.hugeBytes = f.Corrupt, f.HugeBodyBytes
 			}
+			out.commitDelay = max(out.commitDelay, time.Duration(f.CommitDelayMs)*time.Millisecond)
 			if f.LockRowShare > 0 && out.lockRowShare == 0 {
 				out.lockRowShare, out.lockRng = f.LockRowShare, rand.New(rand.NewPCG(f.rng.Uint64(), 1))
 			}

@@ -53,6 +53,45 @@ func TestFaults(t *testing.T) {
 			t.Errorf("%d of 100 failed with probability 0.3", failures)
 		}
 	})
+	t.Run("commitDelayMs stamps a write with when it began, not before the record's last change", func(t *testing.T) {
+		e := newEnv(t, testSeed, Options{})
+		admin := e.login("lmo-admin", "admin-secret")
+		e.clock.Advance(10 * time.Second) // 12:00:10
+		// The person's edit of the trial commits at once: a poller's watermark reaches 12:00:10.
+		if resp, b := e.callAs(admin, "PATCH", "sobjects/"+objLicense+"/"+licTrial, `{"sfLma__Seats__c": 11}`); resp.StatusCode != 204 {
+			t.Fatalf("edit: %d %s", resp.StatusCode, b)
+		}
+		e.srv.AddFault(Fault{Operation: "collectionsPatch", CommitDelayMs: 3500})
+		e.clock.Advance(500 * time.Millisecond)
+		recs := []any{
+			map[string]any{"attributes": map[string]any{"type": objLicense}, "id": licActive, "sfLma__Seats__c": 70},
+			map[string]any{"attributes": map[string]any{"type": objLicense}, "id": licTrial, "sfLma__Seats__c": 12},
+		}
+		if resp, b := e.call("PATCH", "composite/sobjects", map[string]any{"records": recs}); resp.StatusCode != 200 || strings.Contains(string(b), `"success":false`) {
+			t.Fatalf("late write: %d %s", resp.StatusCode, b)
+		}
+		// Committed at 12:00:10.500, begun at 12:00:07: stamped 12:00:07, older than the edit that
+		// was visible before it. The trial's own last change (12:00:10) bounds its stamp.
+		p := e.queryRecords("SELECT Id, sfLma__Seats__c, SystemModstamp, LastModifiedDate FROM sfLma__License__c WHERE Id IN ('" + licActive + "', '" + licTrial + "') ORDER BY sfLma__Seats__c")
+		want := map[float64]string{12: "2026-11-25T12:00:10.000+0000", 70: "2026-11-25T12:00:07.000+0000"}
+		for _, r := range p.Records {
+			seats := r["sfLma__Seats__c"].(float64)
+			if r["SystemModstamp"] != want[seats] || r["LastModifiedDate"] != want[seats] {
+				t.Errorf("seats %v: SystemModstamp %v, LastModifiedDate %v, want %s", seats, r["SystemModstamp"], r["LastModifiedDate"], want[seats])
+			}
+		}
+		h := e.queryRecords("SELECT NewValue, CreatedDate FROM sfLma__License__History WHERE ParentId = '" + licActive + "' AND Field = 'sfLma__Seats__c'")
+		if len(h.Records) != 1 || h.Records[0]["CreatedDate"] != "2026-11-25T12:00:07.000+0000" {
+			t.Errorf("history of the late write: %+v", h.Records)
+		}
+		// A poll from the watermark 12:00:10 misses it; one that reaches back 5 seconds finds it.
+		if p := e.queryRecords("SELECT Id FROM sfLma__License__c WHERE SystemModstamp > 2026-11-25T12:00:10Z"); p.TotalSize != 0 {
+			t.Errorf("after the watermark: %d records", p.TotalSize)
+		}
+		if p := e.queryRecords("SELECT Id FROM sfLma__License__c WHERE SystemModstamp > 2026-11-25T12:00:05Z"); p.TotalSize != 2 {
+			t.Errorf("reaching back 5s: %d records, want 2", p.TotalSize)
+		}
+	})
 	t.Run("lockRowShare fails that share of each batch", func(t *testing.T) {
 		e := newEnv(t, testSeed, Options{})
 		e.srv.AddFault(Fault{Operation: "collectionsPatch", LockRowShare: 0.5})

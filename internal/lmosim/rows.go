@@ -132,7 +132,7 @@ func (s *Server) serveRowPatch(w http.ResponseWriter, r *http.Request, req *requ
 	}
 	changes, rerr := planUpdate(s.st, obj, rec, body, now.UTC().Format(dateLayout))
 	if rerr == nil {
-		applyChanges(s.st, rec, changes, req.session.client.userID, now)
+		applyChanges(s.st, rec, changes, req.session.client.userID, now, req.faults.commitDelay)
 	}
 	s.mu.Unlock()
 	if rerr != nil {
@@ -237,7 +237,7 @@ func (s *Server) serveCollections(w http.ResponseWriter, r *http.Request, req *r
 		if body.AllOrNone {
 			saved = append(saved, saveRecord(s.st, rec))
 		}
-		applyChanges(s.st, rec, changes, req.session.client.userID, now)
+		applyChanges(s.st, rec, changes, req.session.client.userID, now, req.faults.commitDelay)
 		results[i] = collectionResult{ID: id, Success: true, Errors: []collectionError{}}
 		ok++
 	}

@@ -214,13 +214,15 @@ func checkValue(st *store, v *valueRec) *recError {
 	return nil
 }
 
-// applyChanges writes planned changes as user at now: history rows for license fields, and
-// LastModifiedBy, LastModifiedDate and a strictly increasing SystemModstamp. No changes, no move.
-func applyChanges(st *store, r record, changes []change, userID string, now time.Time) {
+// applyChanges writes planned changes as user, committed at now by a transaction that began lag
+// earlier: history rows for license fields, and LastModifiedBy, LastModifiedDate and
+// SystemModstamp, all with the whole-second stamp of when the transaction began (see
+// store.lateStamp). No changes, no move.
+func applyChanges(st *store, r record, changes []change, userID string, now time.Time, lag time.Duration) {
 	if len(changes) == 0 {
 		return
 	}
-	at := st.stamp(now)
+	at := st.lateStamp(r, now, lag)
 	for _, c := range changes {
 		switch x := r.(type) {
 		case *licenseRec:

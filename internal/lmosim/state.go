@@ -12,7 +12,8 @@ import (
 
 const stateFormat = 1
 
-// stateFile is the persisted org: every record and the counters that keep ids and stamps unique.
+// stateFile is the persisted org: every record, the counters that keep ids unique, and the latest
+// stamp handed out, below which no new stamp goes.
 type stateFile struct {
 	Format    int               `json:"format"`
 	APIUsed   int64             `json:"apiUsed"`

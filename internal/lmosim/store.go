@@ -200,16 +200,37 @@ func (st *store) newHistoryID() string {
 	return makeID(prefixHistory, st.idSeq[prefixHistory])
 }
 
-// stamp returns the next SystemModstamp: now, but always strictly later than every stamp handed
-// out before, so that polling `SystemModstamp > watermark` never misses a change.
+// stamp returns the SystemModstamp of a change made at now: a whole second, as Salesforce's
+// datetimes read back (…:05.000+0000; its SOQL datetime literals have no milliseconds either, and
+// its comparisons ignore them: see docs/salesforce-fidelity.md). Several changes share one stamp,
+// and polling `SystemModstamp > watermark` alone can miss a change made in the watermark's second. The stamp never moves back from the latest one
+// handed out, so a clock that steps back (a state file written by a later clock) still gives each
+// record stamps that never decrease.
 func (st *store) stamp(now time.Time) int64 {
-	ms := now.UnixMilli()
-	if ms <= st.lastStamp {
-		ms = st.lastStamp + 1
+	ms := secondStamp(now)
+	if ms < st.lastStamp {
+		ms = st.lastStamp
 	}
 	st.lastStamp = ms
 	return ms
 }
+
+// lateStamp is the stamp of a change whose transaction began lag before it committed at now (see
+// Fault.CommitDelayMs): the stamp of when it began, so that it becomes visible carrying a stamp
+// older than changes committed meanwhile. It is never earlier than the record's own last stamp:
+// the transaction held the record's row lock from its beginning, so no change of the record can
+// have committed in between.
+func (st *store) lateStamp(r record, now time.Time, lag time.Duration) int64 {
+	if lag <= 0 {
+		return st.stamp(now)
+	}
+	ms := max(secondStamp(now.Add(-lag)), r.aud().Modstamp)
+	st.observe(ms)
+	return ms
+}
+
+// secondStamp is t as a stored datetime: milliseconds since the epoch, whole seconds.
+func secondStamp(t time.Time) int64 { return t.Truncate(time.Second).UnixMilli() }
 
 // observe keeps lastStamp at or above a stamp loaded from the seed or a state file.
 func (st *store) observe(ms int64) {
