@@ -107,8 +107,19 @@ func runHelm(args ...string) (string, string, error) {
 	return stdout.String(), stderr.String(), err
 }
 
-// render runs helm template on the chart and returns the objects (without the CRDs of crds/).
+// monitoringCRDs tells helm template that the cluster has the Prometheus Operator's CRDs.
+var monitoringCRDs = []string{"--api-versions", "monitoring.coreos.com/v1/ServiceMonitor", "--api-versions", "monitoring.coreos.com/v1/PrometheusRule"}
+
+// render runs helm template on the chart, for a cluster with the Prometheus Operator's CRDs, and
+// returns the objects (without the CRDs of crds/).
 func render(release string, args ...string) []*unstructured.Unstructured {
+	GinkgoHelper()
+	return renderFor(release, append(monitoringCRDs, args...)...)
+}
+
+// renderFor runs helm template with args alone: a cluster without the Prometheus Operator's CRDs
+// unless args say otherwise.
+func renderFor(release string, args ...string) []*unstructured.Unstructured {
 	GinkgoHelper()
 	stdout, stderr, err := runHelm(append([]string{"template", release, chartDir, "--namespace", releaseNamespace}, args...)...)
 	Expect(err).NotTo(HaveOccurred(), "helm template %v: %s", args, stderr)
@@ -531,6 +542,31 @@ var _ = Describe("helm lint and helm template", Ordered, func() {
 		endpoint := field(onlyOfKind(objs, "ServiceMonitor"), "spec", "endpoints").([]any)[0].(map[string]any)
 		Expect(endpoint["tlsConfig"]).To(HaveKeyWithValue("insecureSkipVerify", true))
 		Expect(args(onlyOfKind(objs, "Deployment"))).NotTo(ContainElement(HavePrefix("--metrics-cert-path")))
+	})
+
+	It("renders no ServiceMonitor or PrometheusRule where the monitoring CRDs are absent, and says so", func() {
+		set := "serviceMonitor.enabled=true,prometheusRule.enabled=true,metrics.certSecret=lmo-operator-metrics-cert"
+		objs := renderFor(releaseName, "--set", set)
+		Expect(ofKind(objs, "ServiceMonitor")).To(BeEmpty())
+		Expect(ofKind(objs, "PrometheusRule")).To(BeEmpty())
+		Expect(ofKind(render(releaseName, "--set", set), "ServiceMonitor")).To(HaveLen(1))
+		notes, stderr, err := runHelm("install", releaseName, chartDir, "--namespace", releaseNamespace, "--dry-run=client", "--set", set)
+		Expect(err).NotTo(HaveOccurred(), stderr)
+		Expect(notes).To(ContainSubstring("no ServiceMonitor was installed"))
+	})
+
+	It("passes the scrape settings to the ServiceMonitor", func() {
+		objs := render(releaseName, "--set", "serviceMonitor.enabled=true,metrics.certSecret=c,serviceMonitor.scrapeTimeout=20s,serviceMonitor.honorLabels=true",
+			"--set-json", `serviceMonitor.metricRelabelings=[{"action":"drop","regex":"workqueue_.*","sourceLabels":["__name__"]}]`,
+			"--set-json", `serviceMonitor.relabelings=[{"action":"replace","targetLabel":"cluster","replacement":"prod"}]`)
+		endpoint := field(onlyOfKind(objs, "ServiceMonitor"), "spec", "endpoints").([]any)[0].(map[string]any)
+		Expect(endpoint).To(HaveKeyWithValue("scrapeTimeout", "20s"))
+		Expect(endpoint).To(HaveKeyWithValue("honorLabels", true))
+		Expect(endpoint["metricRelabelings"]).To(ContainElement(HaveKeyWithValue("regex", "workqueue_.*")))
+		Expect(endpoint["relabelings"]).To(ContainElement(HaveKeyWithValue("targetLabel", "cluster")))
+		_, stderr, err := runHelm("template", releaseName, chartDir, "--set", "serviceMonitor.scrapeTimeout=soon")
+		Expect(err).To(HaveOccurred())
+		Expect(stderr).To(ContainSubstring("scrapeTimeout"))
 	})
 
 	It("refuses a ServiceMonitor without metrics", func() {

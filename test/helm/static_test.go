@@ -97,3 +97,64 @@ var _ = Describe("The chart's static files", func() {
 			"cmd/manager no longer defines --watch-namespaces, which charts/lmo-operator/templates/deployment.yaml passes")
 	})
 })
+
+// valuePaths lists the dotted paths of values.yaml down to its leaves; an empty map or a list is a
+// leaf (its content is the user's).
+func valuePaths(prefix string, v any) []string {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) == 0 {
+		return []string{prefix}
+	}
+	var out []string
+	for k, child := range m {
+		p := k
+		if prefix != "" {
+			p = prefix + "." + k
+		}
+		out = append(out, valuePaths(p, child)...)
+	}
+	return out
+}
+
+var _ = Describe("values.yaml", func() {
+	It("has no value that no template reads", func() {
+		var values map[string]any
+		Expect(yaml.Unmarshal(readFile(filepath.Join(chartDir, "values.yaml")), &values)).To(Succeed())
+		var templates strings.Builder
+		entries, err := os.ReadDir(filepath.Join(chartDir, "templates"))
+		Expect(err).NotTo(HaveOccurred())
+		for _, e := range entries {
+			templates.Write(readFile(filepath.Join(chartDir, "templates", e.Name())))
+		}
+		text := templates.String()
+		// used: the path or one of its ancestors is read whole (.Values.a.b followed by no further
+		// key), as toYaml and with blocks read a map.
+		used := func(path string) bool {
+			parts := strings.Split(path, ".")
+			for i := len(parts); i > 0; i-- {
+				ref := ".Values." + strings.Join(parts[:i], ".")
+				for at := strings.Index(text, ref); at >= 0; {
+					end := at + len(ref)
+					if end == len(text) || !strings.ContainsRune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.", rune(text[end])) {
+						return true
+					}
+					next := strings.Index(text[end:], ref)
+					if next < 0 {
+						break
+					}
+					at = end + next
+				}
+			}
+			return false
+		}
+		paths := valuePaths("", values)
+		Expect(len(paths)).To(BeNumerically(">", 30))
+		var unused []string
+		for _, p := range paths {
+			if !used(p) {
+				unused = append(unused, p)
+			}
+		}
+		Expect(unused).To(BeEmpty(), "values.yaml has values no template reads")
+	})
+})
