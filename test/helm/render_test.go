@@ -383,6 +383,28 @@ var _ = Describe("helm lint and helm template", Ordered, func() {
 		Expect(asJSON([]byte(data["lmo-operator.json"].(string)))).To(Equal(asJSON(readFile(filepath.Join(repoRoot, "config", "prometheus", "grafana-dashboard.json")))))
 	})
 
+	It("issues with config/certmanager the certificate the manager serves and the ServiceMonitor trusts", func() {
+		cert := onlyOfKind(kustomize("certmanager"), "Certificate")
+		secret := field(cert, "spec", "secretName").(string)
+		service := onlyOfKind(renderKustomize(), "Service")
+		Expect(field(cert, "spec", "dnsNames")).To(ContainElement(service.GetName() + "." + service.GetNamespace() + ".svc"))
+
+		var patch []map[string]any
+		Expect(yaml.Unmarshal(readFile(filepath.Join(repoRoot, "config", "default", "manager_metrics_cert_patch.yaml")), &patch)).To(Succeed())
+		mounted := ""
+		for _, op := range patch {
+			if v, ok := op["value"].(map[string]any); ok && v["secret"] != nil {
+				mounted = v["secret"].(map[string]any)["secretName"].(string)
+			}
+		}
+		Expect(mounted).To(Equal(secret), "the manager mounts another Secret than the one cert-manager writes")
+
+		monitor := onlyOfKind(kustomize("prometheus"), "ServiceMonitor")
+		tlsConfig := field(monitor, "spec", "endpoints").([]any)[0].(map[string]any)["tlsConfig"].(map[string]any)
+		Expect(tlsConfig["ca"]).To(HaveKeyWithValue("secret", HaveKeyWithValue("name", secret)))
+		Expect(field(cert, "spec", "dnsNames")).To(ContainElement(tlsConfig["serverName"]))
+	})
+
 	It("watches every namespace unless told otherwise", func() {
 		Expect(args(onlyOfKind(defaults, "Deployment"))).NotTo(ContainElement(HavePrefix("--watch-namespaces")))
 	})
