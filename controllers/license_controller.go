@@ -116,7 +116,16 @@ func (r *LicenseReconciler) reconcileWith(ctx context.Context, lic *licensingv1a
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.apply(lic, eng, rec, decide.License(r.licenseInput(lic, pkg, eng, rec, owner))), nil
+	result := r.apply(lic, eng, rec, decide.License(r.licenseInput(lic, pkg, eng, rec, owner)))
+	return requeueBy(result, r.noticeExpiry(lic, rec)), nil
+}
+
+// requeueBy returns res asking to be called again within after as well (0: no such need).
+func requeueBy(res ctrl.Result, after time.Duration) ctrl.Result {
+	if after > 0 && (res.RequeueAfter == 0 || after < res.RequeueAfter) {
+		res.RequeueAfter = after
+	}
+	return res
 }
 
 // licenseInput gathers what decide.License needs about a License and its record.

@@ -69,8 +69,7 @@ func ExpiryOf(status, expiration string, now time.Time) Expiry {
 	case days >= 0:
 		e.Window, e.Next = Window7, at(-1)
 	case days >= -lapsedFor:
-		// Looked at once more when it leaves the window, so nothing waits on a stale requeue.
-		e.Window, e.Next = WindowLapsed, at(-lapsedFor-1)
+		e.Window = WindowLapsed
 	default:
 		e.Window = WindowNone
 	}
