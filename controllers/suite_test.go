@@ -39,9 +39,9 @@ var (
 	k8sClient client.Client // reads the API server directly, not the manager's cache
 	// restConfig reaches the envtest API server, for specs that start a manager of their own.
 	restConfig *rest.Config
-	ctx       context.Context
-	cancel    context.CancelFunc
-	scheme    = runtime.NewScheme()
+	ctx        context.Context
+	cancel     context.CancelFunc
+	scheme     = runtime.NewScheme()
 )
 
 // managerLog keeps what the manager logged, for specs that check a log line.
