@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -97,5 +98,36 @@ var _ = Describe("License expiry notices", func() {
 		}, 10*time.Second, time.Second).Should(Succeed())
 		lapsed, _ := eventCount(e.ns, "trial", licensingv1alpha1.ReasonTrialLapsed)
 		Expect(lapsed).To(BeZero())
+	})
+})
+
+var _ = Describe("License corrections", func() {
+	It("puts back a person's edit under Enforce and names the person, when, and the value put back", func() {
+		s := startSim(baseSeed(seedLicenses, ""))
+		e := newEnv(s)
+		e.license("globex", func(l *licensingv1alpha1.License) {
+			l.Spec.SubscriberOrgID = globex
+			l.Spec.Seats = ptr.To(intstr.FromInt(50))
+		})
+		Eventually(func(g Gomega) {
+			st, _ := condition(e.get("globex").Status.Conditions, "Ready")
+			g.Expect(st).To(Equal(metav1.ConditionTrue))
+		}, eventually).Should(Succeed())
+		s.edit(lic1, map[string]any{"sfLma__Seats__c": 130})
+		Eventually(func() float64 { return s.seats(lic1) }, eventually).Should(BeEquivalentTo(50))
+		Eventually(func(g Gomega) {
+			n, msgs := eventCount(e.ns, "globex", licensingv1alpha1.ReasonDriftCorrected)
+			g.Expect(n).To(BeEquivalentTo(1))
+			g.Expect(msgs[0]).To(MatchRegexp(`^Put back seats 50 on license a0N000000000001AAA over 130, which Dana Admin \(dana\.admin@acme\.example\) set at 20\d\d-`))
+			c := e.get("globex").Status.LastCorrection
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Fields).To(HaveLen(1))
+			f := c.Fields[0]
+			g.Expect([]string{f.Field, f.Replaced, f.Restored, f.ChangedBy, f.ChangedByUsername}).To(
+				Equal([]string{"seats", "130", "50", "Dana Admin", "dana.admin@acme.example"}))
+			g.Expect(f.ChangedAt).NotTo(BeNil())
+		}, eventually).Should(Succeed())
+		written, _ := eventCount(e.ns, "globex", licensingv1alpha1.ReasonLicenseWritten)
+		Expect(written).To(BeZero(), "the correction was also reported as an ordinary write")
 	})
 })
