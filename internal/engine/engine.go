@@ -429,6 +429,20 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 			changes: map[string]FieldWrite{salesforce.FieldFeatureParameterValue: {Field: drift.ParamField(name), Old: pv.Value, New: w.Params[name],
 				Replaces: FieldChange{By: pv.LastModifiedBy, Username: pv.LastModifiedByUsername, At: pv.LastModifiedAt}}}})
 	}
+	// A value the engine itself wrote last replaces no one's change: its history row names the
+	// integration user, and two spec changes in a row are not a person's edit put back.
+	own := map[string]string{}
+	for _, c := range e.writer.stateOf(l.ID).LastChanges {
+		own[c.Field] = c.New
+	}
+	for _, r := range recs {
+		for k, c := range r.changes {
+			if v, ok := own[c.Field]; ok && v == c.Old {
+				c.Replaces = FieldChange{}
+				r.changes[k] = c
+			}
+		}
+	}
 	return recs, nil
 }
 

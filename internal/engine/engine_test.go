@@ -596,3 +596,22 @@ func TestEngineWriteNamesTheChangeItReplaces(t *testing.T) {
 		t.Errorf("WriteState.LastChanges (-want +got):\n%s", diff)
 	}
 }
+
+// A write over the engine's own last write of a field replaces nobody's change: two spec changes
+// in a row are not a person's edit put back.
+func TestEngineWriteOverItsOwnWriteReplacesNoOne(t *testing.T) {
+	t.Parallel()
+	env := startSim(t, nil)
+	env.submitSeats(60, licB)
+	env.waitFor(10*time.Second, "the first write", func() (bool, string) { return len(env.writeResults()) == 1, "" })
+	env.waitFor(3*time.Second, "the poll to read the write's history row", func() (bool, string) {
+		l, _ := env.eng.License(licB)
+		return l.Changes[salesforce.FieldSeats].By == "Integration User", ""
+	})
+	env.submitSeats(70, licB)
+	env.waitFor(10*time.Second, "the second write", func() (bool, string) { return len(env.writeResults()) == 2, "" })
+	want := []FieldWrite{{Field: "seats", Old: "60", New: "70"}}
+	if diff := cmp.Diff(want, env.writeResults()[1].Changes); diff != "" {
+		t.Errorf("second write's changes (-want +got):\n%s", diff)
+	}
+}
