@@ -117,6 +117,9 @@ func (r *LicenseReconciler) reconcileWith(ctx context.Context, lic *licensingv1a
 		return ctrl.Result{}, err
 	}
 	result := r.apply(lic, eng, rec, decide.License(r.licenseInput(lic, pkg, eng, rec, owner)))
+	if owner != "" {
+		return result, nil // the owning License gives the record's notices
+	}
 	return requeueBy(result, r.noticeExpiry(lic, rec)), nil
 }
 

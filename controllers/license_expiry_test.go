@@ -116,3 +116,25 @@ func TestRenewalNoticesStartAgainForANewExpiration(t *testing.T) {
 		t.Fatalf("events %q for a license that no longer expires", ev)
 	}
 }
+
+// Two Licenses that name one record: only the one that owns it gives the record's notices.
+func TestOnlyTheOwningLicenseGivesExpiryNotices(t *testing.T) {
+	rec := engine.License{ID: "a0N000000000001AAA", Name: "L-00001", PackageID: testPackageID, SubscriberOrgID: "00D5g000004XyZ1AAA",
+		Status: "Trial", Expiration: "2026-12-31"}
+	bySubscriber := func(l *licensingv1alpha1.License) { l.Spec.SubscriberOrgID = "00D5g000004XyZ1AAA" }
+	older := license("globex", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), bySubscriber)
+	newer := license("globex-copy", time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), bySubscriber)
+	r := &LicenseReconciler{deps: newTestDeps(newFakeClient(t, managedPackage(), older, newer), time.Date(2026, 12, 28, 9, 0, 0, 0, time.UTC))}
+	eng := newFakeLMO(testPackages(), testParams(), rec)
+	for _, l := range []*licensingv1alpha1.License{newer, older} {
+		if _, err := r.reconcileWith(context.Background(), l, managedPackage(), eng); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ev := drain(r.recorder); len(ev) != 1 || !strings.Contains(ev[0], "TrialExpiring") {
+		t.Errorf("events %q, want one TrialExpiring", ev)
+	}
+	if newer.Status.ExpiryNotice != nil || older.Status.ExpiryNotice == nil {
+		t.Errorf("expiryNotice: owner %+v, other %+v", older.Status.ExpiryNotice, newer.Status.ExpiryNotice)
+	}
+}
