@@ -26,6 +26,8 @@ type fakeLMO struct {
 	params    []engine.FeatureParameter
 	licenses  []engine.License
 	submitted []engine.Write
+	// written are write states by license id, as the engine keeps them after a write.
+	written map[string]engine.WriteState
 }
 
 var _ engine.LMO = (*fakeLMO)(nil)
@@ -96,6 +98,9 @@ func (f *fakeLMO) Submit(w engine.Write) (engine.WriteState, error) {
 func (f *fakeLMO) WriteState(licenseID string) engine.WriteState {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if st, ok := f.written[id15(licenseID)]; ok {
+		return st
+	}
 	for _, w := range f.submitted {
 		if id15(w.LicenseID) == id15(licenseID) {
 			return engine.WriteState{Pending: true}

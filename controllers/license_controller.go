@@ -116,7 +116,19 @@ func (r *LicenseReconciler) reconcileWith(ctx context.Context, lic *licensingv1a
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.apply(lic, eng, rec, decide.License(r.licenseInput(lic, pkg, eng, rec, owner))), nil
+	result := r.apply(lic, eng, rec, decide.License(r.licenseInput(lic, pkg, eng, rec, owner)))
+	if owner != "" {
+		return result, nil // the owning License gives the record's notices
+	}
+	return requeueBy(result, r.noticeExpiry(lic, rec)), nil
+}
+
+// requeueBy returns res asking to be called again within after as well (0: no such need).
+func requeueBy(res ctrl.Result, after time.Duration) ctrl.Result {
+	if after > 0 && (res.RequeueAfter == 0 || after < res.RequeueAfter) {
+		res.RequeueAfter = after
+	}
+	return res
 }
 
 // licenseInput gathers what decide.License needs about a License and its record.
@@ -174,6 +186,7 @@ func (r *LicenseReconciler) hold(lic *licensingv1alpha1.License, v decide.Verdic
 func (r *LicenseReconciler) apply(lic *licensingv1alpha1.License, eng engine.LMO, rec engine.License, v decide.Verdict) ctrl.Result {
 	g := lic.Generation
 	conds := &lic.Status.Conditions
+	r.noteCorrection(lic, eng.WriteState(rec.ID))
 	lic.Status.LicenseID = rec.ID
 	lic.Status.Observed = observedStatus(rec)
 	lic.Status.Drift, lic.Status.DriftSummary = driftStatus(v.Drift, rec)
@@ -250,6 +263,23 @@ func (r *LicenseReconciler) apply(lic *licensingv1alpha1.License, eng engine.LMO
 	kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonWriteQueued, msg)
 	setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, licensingv1alpha1.ReasonWriteQueued, msg)
 	return ctrl.Result{}
+}
+
+// noteCorrection records in status.lastCorrection the engine's last write for the License when
+// it put back a person's edit and is newer than the correction recorded. It runs before the
+// reconcile moves lastSyncTime, the moment the person's edit is compared with. The engine forgets
+// its writes on a restart; the status keeps the last correction.
+func (r *LicenseReconciler) noteCorrection(lic *licensingv1alpha1.License, ws engine.WriteState) {
+	if ws.LastWritten.IsZero() {
+		return
+	}
+	at := ws.LastWritten.Truncate(time.Second)
+	if last := lic.Status.LastCorrection; last != nil && !at.After(last.CorrectedAt.Time) {
+		return
+	}
+	if fixed := decide.Corrections(ws.LastChanges, lastSync(lic)); len(fixed) > 0 {
+		lic.Status.LastCorrection = correctionStatus(fixed, ws.LastWritten)
+	}
 }
 
 // settled marks a License whose record matches: Ready, Synced, lastSyncTime.

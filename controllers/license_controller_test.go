@@ -157,6 +157,7 @@ var _ = Describe("License", func() {
 			l := e.get("globex")
 			g.Expect(l.Status.Drift).To(HaveLen(1))
 			g.Expect(l.Status.Drift[0].ChangedBy).To(Equal("Dana Admin"))
+			g.Expect(l.Status.Drift[0].ChangedByUsername).To(Equal("dana.admin@acme.example"))
 			g.Expect(l.Status.Drift[0].Observed).To(Equal("5"))
 			_, reason := condition(l.Status.Conditions, "Synced")
 			g.Expect(reason).To(Equal("Paused"))

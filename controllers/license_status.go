@@ -60,15 +60,15 @@ func driftStatus(diffs []drift.FieldDrift, rec engine.License) ([]licensingv1alp
 	out := make([]licensingv1alpha1.FieldDrift, len(diffs))
 	names := make([]string, len(diffs))
 	for i, d := range diffs {
-		by, at := rec.LastModifiedBy, rec.LastModifiedAt
+		by, username, at := rec.LastModifiedBy, rec.LastModifiedByUsername, rec.LastModifiedAt
 		if change, ok := rec.Changes[historyField[d.Field]]; ok {
-			by, at = change.By, change.At
+			by, username, at = change.By, change.Username, change.At
 		} else if name, ok := strings.CutPrefix(d.Field, "featureParameters["); ok {
 			if v, ok := rec.Params[strings.TrimSuffix(name, "]")]; ok {
-				by, at = v.LastModifiedBy, v.LastModifiedAt
+				by, username, at = v.LastModifiedBy, v.LastModifiedByUsername, v.LastModifiedAt
 			}
 		}
-		out[i] = licensingv1alpha1.FieldDrift{Field: d.Field, Desired: d.Desired, Observed: d.Observed, ChangedBy: by}
+		out[i] = licensingv1alpha1.FieldDrift{Field: d.Field, Desired: d.Desired, Observed: d.Observed, ChangedBy: by, ChangedByUsername: username}
 		if !at.IsZero() {
 			t := metav1.NewTime(at.Truncate(time.Second))
 			out[i].ChangedAt = &t
@@ -76,4 +76,19 @@ func driftStatus(diffs []drift.FieldDrift, rec engine.License) ([]licensingv1alp
 		names[i] = d.Field
 	}
 	return out, strings.Join(names, ",")
+}
+
+// correctionStatus is status.lastCorrection for the fields a write put back at writtenAt.
+func correctionStatus(fixed []engine.FieldWrite, writtenAt time.Time) *licensingv1alpha1.Correction {
+	c := &licensingv1alpha1.Correction{CorrectedAt: metav1.NewTime(writtenAt.Truncate(time.Second))}
+	for _, f := range fixed {
+		cf := licensingv1alpha1.CorrectedField{Field: f.Field, Replaced: f.Old, Restored: f.New,
+			ChangedBy: f.Replaces.By, ChangedByUsername: f.Replaces.Username}
+		if !f.Replaces.At.IsZero() {
+			t := metav1.NewTime(f.Replaces.At.Truncate(time.Second))
+			cf.ChangedAt = &t
+		}
+		c.Fields = append(c.Fields, cf)
+	}
+	return c
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
 	"github.com/lmo-operator/lmo-operator/internal/metrics"
 )
@@ -180,13 +182,55 @@ func (r *router) written(lmo types.NamespacedName, eng engine.LMO, results []eng
 			if res.Err != nil {
 				r.recorder.Eventf(lic, corev1.EventTypeWarning, licensingv1alpha1.ReasonWriteFailed,
 					"The LMO refused the write of %s to license %s: %s", describeChanges(res.Changes), res.LicenseID, res.Err.Error())
+			} else if fixed := decide.Corrections(res.Changes, lastSync(lic)); len(fixed) > 0 {
+				r.recorder.Eventf(lic, corev1.EventTypeNormal, licensingv1alpha1.ReasonDriftCorrected, "%s",
+					describeCorrection(res, fixed))
 			} else {
-				r.recorder.Eventf(lic, corev1.EventTypeNormal, "LicenseWritten",
+				r.recorder.Eventf(lic, corev1.EventTypeNormal, licensingv1alpha1.ReasonLicenseWritten,
 					"Wrote %s to license %s", describeChanges(res.Changes), res.LicenseID)
 			}
 			r.add(queueLicense, req)
 		}
 	}
+}
+
+// lastSync is when the License last matched its spec (status.lastSyncTime), or zero.
+func lastSync(lic *licensingv1alpha1.License) time.Time {
+	if lic.Status.LastSyncTime == nil {
+		return time.Time{}
+	}
+	return lic.Status.LastSyncTime.Time
+}
+
+// describeCorrection says what a write that put back a person's edit put back, over what, and
+// whose edit it undid; the write's other fields follow as an ordinary write.
+func describeCorrection(res engine.WriteResult, fixed []engine.FieldWrite) string {
+	parts := make([]string, 0, len(res.Changes))
+	corrected := map[string]bool{}
+	for _, c := range fixed {
+		corrected[c.Field] = true
+		parts = append(parts, fmt.Sprintf("%s %s on license %s over %s, which %s set at %s", c.Field, orNone(c.New), res.LicenseID,
+			orNone(c.Old), personOf(c.Replaces), c.Replaces.At.UTC().Format(time.RFC3339)))
+	}
+	msg := "Put back " + strings.Join(parts, "; ")
+	var rest []engine.FieldWrite
+	for _, c := range res.Changes {
+		if !corrected[c.Field] {
+			rest = append(rest, c)
+		}
+	}
+	if len(rest) > 0 {
+		msg += "; also wrote " + describeChanges(rest)
+	}
+	return msg
+}
+
+// personOf names an LMO user by name and username: names collide, usernames do not.
+func personOf(c engine.FieldChange) string {
+	if c.Username == "" {
+		return c.By
+	}
+	return c.By + " (" + c.Username + ")"
 }
 
 func describeChanges(changes []engine.FieldWrite) string {

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -36,9 +37,11 @@ import (
 var (
 	testEnv   *envtest.Environment
 	k8sClient client.Client // reads the API server directly, not the manager's cache
-	ctx       context.Context
-	cancel    context.CancelFunc
-	scheme    = runtime.NewScheme()
+	// restConfig reaches the envtest API server, for specs that start a manager of their own.
+	restConfig *rest.Config
+	ctx        context.Context
+	cancel     context.CancelFunc
+	scheme     = runtime.NewScheme()
 )
 
 // managerLog keeps what the manager logged, for specs that check a log line.
@@ -81,6 +84,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	// Create objects as fast as `kubectl apply` of a directory would.
 	cfg.QPS, cfg.Burst = 200, 400
+	restConfig = cfg
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 

@@ -144,6 +144,26 @@ const (
 	ReasonReady = "Ready"
 )
 
+// Event reasons on Licenses that are not condition reasons. Each is given once per occasion, so a
+// chat channel that routes them (see the README) hears of each once.
+const (
+	// ReasonTrialExpiring: a Trial license entered the 30-day or the 7-day window before its
+	// expiration (Normal for 30 days, Warning for 7).
+	ReasonTrialExpiring = "TrialExpiring"
+	// ReasonTrialLapsed: a Trial license passed its expiration without converting (Warning).
+	ReasonTrialLapsed = "TrialLapsed"
+	// ReasonRenewalDue: an expiring Active (paid) license entered the 30-day or the 7-day window
+	// before its expiration (Normal for 30 days, Warning for 7).
+	ReasonRenewalDue = "RenewalDue"
+	// ReasonLicenseLapsed: an Active (paid) license passed its expiration without a renewal (Warning).
+	ReasonLicenseLapsed = "LicenseLapsed"
+	// ReasonDriftCorrected: a write put back managed fields a person had changed in the LMO; the
+	// Event names each field, who changed it and when, and the value put back.
+	ReasonDriftCorrected = "DriftCorrected"
+	// ReasonLicenseWritten: a write set the record's fields to the spec.
+	ReasonLicenseWritten = "LicenseWritten"
+)
+
 // Annotations users set on Licenses.
 const (
 	// AnnotationAllowAccessReduction approves one change that cuts a customer's access now: its value

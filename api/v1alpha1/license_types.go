@@ -145,6 +145,18 @@ type LicenseResourceStatus struct {
 	// +optional
 	HeldChange *HeldChange `json:"heldChange,omitempty"`
 
+	// expiryNotice is the last notice (an Event) given about the record's expiration: the 30-day
+	// and 7-day windows before it, and the lapse. It is written only when a notice is given, so each
+	// notice is given once, across restarts, without a status write per day.
+	// +optional
+	ExpiryNotice *ExpiryNotice `json:"expiryNotice,omitempty"`
+
+	// lastCorrection is the last write that put back a managed field a person changed in the LMO:
+	// which field, who changed it and when, and the value put back. It outlives the drift the write
+	// ended.
+	// +optional
+	LastCorrection *Correction `json:"lastCorrection,omitempty"`
+
 	// conditions: Ready, Reconciling and Stalled (kstatus; the last two only while True), Drifted and
 	// Synced.
 	// +listType=map
@@ -170,6 +182,68 @@ type HeldChange struct {
 	// annotation licensing.lmo-operator.dev/allow-access-reduction to it approves this change and no
 	// other: when the spec or the record changes, the new change is held again with a new name.
 	Approval string `json:"approval"`
+}
+
+// The terms an expiry notice is about.
+const (
+	// ExpiryTermTrial is a Trial license.
+	ExpiryTermTrial = "Trial"
+	// ExpiryTermPaid is an Active license that expires: its renewal.
+	ExpiryTermPaid = "Paid"
+)
+
+// The windows of a license's expiration that notices are given for.
+const (
+	// ExpiryWindow30Days: 8 to 30 days are left before the expiration.
+	ExpiryWindow30Days = "30d"
+	// ExpiryWindow7Days: the expiration is today or within 7 days.
+	ExpiryWindow7Days = "7d"
+	// ExpiryWindowLapsed: the expiration has passed (up to 30 days ago).
+	ExpiryWindowLapsed = "Lapsed"
+)
+
+// ExpiryNotice is a notice given about a license's expiration.
+type ExpiryNotice struct {
+	// term is Trial or Paid.
+	// +kubebuilder:validation:Enum=Trial;Paid
+	Term string `json:"term"`
+	// expiration is the expiration date the notice was about, YYYY-MM-DD: a new date (a renewal or
+	// an extension) starts the notices again.
+	Expiration string `json:"expiration"`
+	// window is 30d, 7d or Lapsed.
+	// +kubebuilder:validation:Enum=30d;7d;Lapsed
+	Window string `json:"window"`
+	// givenAt is when the notice was given.
+	GivenAt metav1.Time `json:"givenAt"`
+}
+
+// Correction is a write that put back managed fields a person had changed in the LMO.
+type Correction struct {
+	// fields are the fields put back, in drift order.
+	// +listType=map
+	// +listMapKey=field
+	Fields []CorrectedField `json:"fields"`
+	// correctedAt is when the write succeeded.
+	CorrectedAt metav1.Time `json:"correctedAt"`
+}
+
+// CorrectedField is one field a correction put back.
+type CorrectedField struct {
+	// field is the spec field: status, seats, expiration or featureParameters[NAME].
+	Field string `json:"field"`
+	// replaced is the value the person had set.
+	Replaced string `json:"replaced"`
+	// restored is the value put back (the spec's).
+	Restored string `json:"restored"`
+	// changedBy is the name of the LMO user who had changed the field.
+	// +optional
+	ChangedBy string `json:"changedBy,omitempty"`
+	// changedByUsername is that user's Salesforce username, which, unlike a name, is unique.
+	// +optional
+	ChangedByUsername string `json:"changedByUsername,omitempty"`
+	// changedAt is when they changed it.
+	// +optional
+	ChangedAt *metav1.Time `json:"changedAt,omitempty"`
 }
 
 // ObservedLicense is the license record as the LMO last showed it.
@@ -245,6 +319,9 @@ type FieldDrift struct {
 	// changedBy is the LMO user who last changed the field, from the record's field history.
 	// +optional
 	ChangedBy string `json:"changedBy,omitempty"`
+	// changedByUsername is that user's Salesforce username, which, unlike a name, is unique.
+	// +optional
+	ChangedByUsername string `json:"changedByUsername,omitempty"`
 	// changedAt is when the field was last changed, from the record's field history.
 	// +optional
 	ChangedAt *metav1.Time `json:"changedAt,omitempty"`

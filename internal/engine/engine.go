@@ -388,11 +388,13 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 		fields: map[string]any{}, changes: map[string]FieldWrite{}, built: versions[l.ID]}
 	if w.Status != nil && *w.Status != l.Status {
 		lic.fields[salesforce.FieldStatus] = *w.Status
-		lic.changes[salesforce.FieldStatus] = FieldWrite{"status", l.Status, *w.Status}
+		lic.changes[salesforce.FieldStatus] = FieldWrite{Field: "status", Old: l.Status, New: *w.Status,
+			Replaces: l.Changes[salesforce.FieldStatus]}
 	}
 	if w.Seats != nil && drift.SeatsText(w.Seats) != drift.SeatsText(l.Seats) {
 		lic.fields[salesforce.FieldSeats] = *w.Seats
-		lic.changes[salesforce.FieldSeats] = FieldWrite{"seats", drift.SeatsText(l.Seats), drift.SeatsText(w.Seats)}
+		lic.changes[salesforce.FieldSeats] = FieldWrite{Field: "seats", Old: drift.SeatsText(l.Seats), New: drift.SeatsText(w.Seats),
+			Replaces: l.Changes[salesforce.FieldSeats]}
 	}
 	if w.Expiration != nil && *w.Expiration != l.Expiration {
 		if *w.Expiration == Never {
@@ -401,7 +403,8 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 		} else {
 			lic.fields[salesforce.FieldExpiration] = *w.Expiration
 		}
-		lic.changes[salesforce.FieldExpiration] = FieldWrite{"expiration", l.Expiration, *w.Expiration}
+		lic.changes[salesforce.FieldExpiration] = FieldWrite{Field: "expiration", Old: l.Expiration, New: *w.Expiration,
+			Replaces: l.Changes[salesforce.FieldExpiration]}
 	}
 	if len(lic.fields) > 0 {
 		recs = append(recs, lic)
@@ -428,7 +431,22 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 		}
 		recs = append(recs, pendingRecord{sobject: salesforce.ValueObjectFor(pv.DataType), recordID: pv.RecordID,
 			licenseID: l.ID, fields: map[string]any{salesforce.FieldFeatureParameterValue: v}, built: versions[pv.RecordID],
-			changes: map[string]FieldWrite{salesforce.FieldFeatureParameterValue: {drift.ParamField(name), pv.Value, w.Params[name]}}})
+			changes: map[string]FieldWrite{salesforce.FieldFeatureParameterValue: {Field: drift.ParamField(name), Old: pv.Value, New: w.Params[name],
+				Replaces: FieldChange{By: pv.LastModifiedBy, Username: pv.LastModifiedByUsername, At: pv.LastModifiedAt}}}})
+	}
+	// A value the engine itself wrote last replaces no one's change: its history row names the
+	// integration user, and two spec changes in a row are not a person's edit put back.
+	own := map[string]string{}
+	for _, c := range e.writer.stateOf(l.ID).LastChanges {
+		own[c.Field] = c.New
+	}
+	for _, r := range recs {
+		for k, c := range r.changes {
+			if v, ok := own[c.Field]; ok && v == c.Old {
+				c.Replaces = FieldChange{}
+				r.changes[k] = c
+			}
+		}
 	}
 	return recs, nil
 }

@@ -348,8 +348,8 @@ func TestEnginePollPicksUpAnotherClientsEdit(t *testing.T) {
 	if l.Seats == nil || *l.Seats != 77 || l.LastModifiedBy != "Dana Admin" {
 		t.Errorf("License(%s) = seats %v, modified by %q; want 77 by Dana Admin", licB, l.Seats, l.LastModifiedBy)
 	}
-	if c := l.Changes[salesforce.FieldSeats]; c.By != "Dana Admin" || c.At.IsZero() {
-		t.Errorf("License(%s).Changes[%s] = %+v, want a change by Dana Admin", licB, salesforce.FieldSeats, c)
+	if c := l.Changes[salesforce.FieldSeats]; c.By != "Dana Admin" || c.Username != "dana@acme.example" || c.At.IsZero() {
+		t.Errorf("License(%s).Changes[%s] = %+v, want a change by Dana Admin (dana@acme.example)", licB, salesforce.FieldSeats, c)
 	}
 	for _, id := range env.changedIDs() {
 		if id15(id) != id15(licB) {
@@ -564,5 +564,60 @@ func TestEngineHoldsWritesWhileTheBudgetIsLow(t *testing.T) {
 	}
 	if st := env.eng.WriteState(licA); st.Pending || st.Err != nil || st.LastWritten.IsZero() {
 		t.Errorf("WriteState(%s) = %+v, want written", licA, st)
+	}
+}
+
+// A write that puts back a field a person changed says whose change it replaces: their name and
+// username and when, from the field history; the license's write state keeps it after the write.
+func TestEngineWriteNamesTheChangeItReplaces(t *testing.T) {
+	t.Parallel()
+	env := startSim(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := salesforce.New(ctx, salesforce.Config{InstanceURL: env.url,
+		ClientCredentials: &salesforce.ClientCredentials{ClientID: "lmo-admin", ClientSecret: "admin-secret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.PatchRecord(ctx, salesforce.LicenseObject, licB, map[string]any{salesforce.FieldSeats: 77}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	env.waitFor(3*time.Second, "the poll to read the person's edit", func() (bool, string) {
+		l, _ := env.eng.License(licB)
+		return l.Seats != nil && *l.Seats == 77 && l.Changes[salesforce.FieldSeats].Username != "", ""
+	})
+	l, _ := env.eng.License(licB)
+	changed := l.Changes[salesforce.FieldSeats]
+	env.submitSeats(50, licB)
+	env.waitFor(10*time.Second, "the write", func() (bool, string) { return len(env.writeResults()) == 1, "" })
+	want := []FieldWrite{{Field: "seats", Old: "77", New: "50",
+		Replaces: FieldChange{By: "Dana Admin", Username: "dana@acme.example", At: changed.At}}}
+	if diff := cmp.Diff(want, env.writeResults()[0].Changes); diff != "" {
+		t.Errorf("written changes (-want +got):\n%s", diff)
+	}
+	if changed.At.IsZero() {
+		t.Error("the person's change has no time")
+	}
+	if diff := cmp.Diff(want, env.eng.WriteState(licB).LastChanges); diff != "" {
+		t.Errorf("WriteState.LastChanges (-want +got):\n%s", diff)
+	}
+}
+
+// A write over the engine's own last write of a field replaces nobody's change: two spec changes
+// in a row are not a person's edit put back.
+func TestEngineWriteOverItsOwnWriteReplacesNoOne(t *testing.T) {
+	t.Parallel()
+	env := startSim(t, nil)
+	env.submitSeats(60, licB)
+	env.waitFor(10*time.Second, "the first write", func() (bool, string) { return len(env.writeResults()) == 1, "" })
+	env.waitFor(3*time.Second, "the poll to read the write's history row", func() (bool, string) {
+		l, _ := env.eng.License(licB)
+		return l.Changes[salesforce.FieldSeats].By == "Integration User", ""
+	})
+	env.submitSeats(70, licB)
+	env.waitFor(10*time.Second, "the second write", func() (bool, string) { return len(env.writeResults()) == 2, "" })
+	want := []FieldWrite{{Field: "seats", Old: "60", New: "70"}}
+	if diff := cmp.Diff(want, env.writeResults()[1].Changes); diff != "" {
+		t.Errorf("second write's changes (-want +got):\n%s", diff)
 	}
 }

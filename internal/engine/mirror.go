@@ -31,7 +31,9 @@ type License struct {
 	IsSandbox      bool
 	VersionNumber  string
 	LastModifiedBy string
-	LastModifiedAt time.Time
+	// LastModifiedByUsername is the username of LastModifiedBy.
+	LastModifiedByUsername string
+	LastModifiedAt         time.Time
 	// SystemModstamp is the record's last change as Salesforce stamped it.
 	SystemModstamp time.Time
 	// Params are the record's feature parameter values by full name.
@@ -87,14 +89,23 @@ type ParamValue struct {
 	// Value is the value as text: true/false, an integer, YYYY-MM-DD, or "" when empty.
 	Value          string
 	LastModifiedBy string
-	LastModifiedAt time.Time
-	SystemModstamp time.Time
+	// LastModifiedByUsername is the username of LastModifiedBy.
+	LastModifiedByUsername string
+	LastModifiedAt         time.Time
+	SystemModstamp         time.Time
 }
 
 // FieldChange is who last changed a field of a license, and when.
 type FieldChange struct {
-	By string
-	At time.Time
+	// By is the user's name; Username their username, which, unlike a name, is unique.
+	By       string
+	Username string
+	At       time.Time
+}
+
+// changeOf is who made a history row's change, and when.
+func changeOf(h salesforce.HistoryRow) FieldChange {
+	return FieldChange{By: h.ChangedBy(), Username: h.ChangedByUsername(), At: h.CreatedDate.Time}
 }
 
 // Package is the mirror's copy of an sfLma__Package__c record.
@@ -359,7 +370,7 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 			l.Changes = map[string]FieldChange{}
 		}
 		if prev, ok := l.Changes[h.Field]; !ok || !h.CreatedDate.Time.Before(prev.At) {
-			l.Changes[h.Field] = FieldChange{By: h.ChangedBy(), At: h.CreatedDate.Time}
+			l.Changes[h.Field] = changeOf(h)
 		}
 	}
 
@@ -499,7 +510,7 @@ func (m *mirror) putValue(v typedValue, readGen, at uint64) (changedID string, r
 	pv := ParamValue{RecordID: v.ID, DataType: param.DataType, Direction: param.Direction, Value: text,
 		LastModifiedAt: v.LastModifiedDate.Time, SystemModstamp: v.SystemModstamp.Time}
 	if v.LastModifiedBy != nil {
-		pv.LastModifiedBy = v.LastModifiedBy.Name
+		pv.LastModifiedBy, pv.LastModifiedByUsername = v.LastModifiedBy.Name, v.LastModifiedBy.Username
 	}
 	if l.Params == nil {
 		l.Params = map[string]ParamValue{}
@@ -620,7 +631,7 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 		if l.Changes == nil {
 			l.Changes = map[string]FieldChange{}
 		}
-		change := FieldChange{By: h.ChangedBy(), At: h.CreatedDate.Time}
+		change := changeOf(h)
 		// Rows come in CreatedDate then Id order: of rows of one second, the last is the latest.
 		if prev, ok := l.Changes[h.Field]; !ok || h.CreatedDate.Time.After(prev.At) || h.CreatedDate.Time.Equal(prev.At) && prev != change && !m.seenRow(h) {
 			l.Changes[h.Field] = change
@@ -801,7 +812,7 @@ func licenseFromRecord(r salesforce.License, packageID string) *License {
 		l.Expiration = r.Expiration.String()
 	}
 	if r.LastModifiedBy != nil {
-		l.LastModifiedBy = r.LastModifiedBy.Name
+		l.LastModifiedBy, l.LastModifiedByUsername = r.LastModifiedBy.Name, r.LastModifiedBy.Username
 	}
 	return l
 }
@@ -854,7 +865,7 @@ func sameChanges(a, b map[string]FieldChange) bool {
 		return false
 	}
 	for k, v := range a {
-		if w, ok := b[k]; !ok || w.By != v.By || !w.At.Equal(v.At) {
+		if w, ok := b[k]; !ok || w.By != v.By || w.Username != v.Username || !w.At.Equal(v.At) {
 			return false
 		}
 	}

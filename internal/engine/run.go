@@ -287,7 +287,7 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 		if history {
 			// Who changed each term last attributes drift after a load, when no poll saw the
 			// change; a change replaced since the last read shows only here.
-			must(salesforce.AddQuery(b, "SELECT Id, ParentId, Field, NewValue, CreatedById, CreatedBy.Name, CreatedDate FROM "+salesforce.LicenseHistoryObject+
+			must(salesforce.AddQuery(b, "SELECT Id, ParentId, Field, NewValue, CreatedById, CreatedBy.Name, CreatedBy.Username, CreatedDate FROM "+salesforce.LicenseHistoryObject+
 				" WHERE Field IN ("+termFields+") ORDER BY CreatedDate, Id",
 				func(p []salesforce.HistoryRow) error {
 					snap.touched = append(snap.touched, p...)

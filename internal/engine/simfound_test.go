@@ -149,6 +149,9 @@ func TestAFullLoadAttributesEachTermToItsLastEditor(t *testing.T) {
 	if !ok {
 		t.Fatalf("License(%s) not found after the full load", licB)
 	}
+	if got := l.Changes[salesforce.FieldSeats]; got.Username != "dana@acme.example" {
+		t.Errorf("after a full load the seats of %s are attributed to username %q, want dana@acme.example", licB, got.Username)
+	}
 	if got := l.Changes[salesforce.FieldSeats].By; got != "Dana Admin" {
 		t.Errorf("after a full load the seats of %s are attributed to %q (record last modified by %q), want Dana Admin, who set them",
 			licB, got, l.LastModifiedBy)

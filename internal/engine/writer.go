@@ -36,6 +36,9 @@ type WriteState struct {
 	Err *WriteError
 	// LastWritten is when a write for the license last succeeded.
 	LastWritten time.Time
+	// LastChanges are the fields that write set (of every record of the license it wrote), in
+	// field order.
+	LastChanges []FieldWrite
 }
 
 // WriteError is a write the LMO refused or that failed.
@@ -67,7 +70,13 @@ type WriteResult struct {
 
 // FieldWrite is one field set by a write.
 type FieldWrite struct {
+	// Field is the drift field (status, seats, expiration, featureParameters[NAME]); Old and New
+	// its values before and after, as text.
 	Field, Old, New string
+	// Replaces is who set the value the write replaced, and when, from the license's field history
+	// (for a feature parameter, its value record's last modifier); zero when unknown, as for a
+	// value the install set.
+	Replaces FieldChange
 }
 
 // pendingRecord is the update of one record built from a license's write at flush time: the fields
@@ -112,6 +121,7 @@ type writer struct {
 type licenseState struct {
 	errs        map[string]*WriteError // by 15-character record id
 	lastWritten time.Time
+	lastChanges []FieldWrite
 }
 
 func newWriter() *writer {
@@ -162,6 +172,7 @@ func (w *writer) stateLocked(key string) WriteState {
 		return out
 	}
 	out.LastWritten = st.lastWritten
+	out.LastChanges = append([]FieldWrite(nil), st.lastChanges...)
 	ids := make([]string, 0, len(st.errs))
 	for id := range st.errs {
 		ids = append(ids, id)
@@ -254,7 +265,12 @@ func (w *writer) recorded(r *pendingRecord, err *WriteError, now time.Time) {
 	st := w.license(id15(r.licenseID))
 	key := id15(r.recordID)
 	if err == nil {
+		if !st.lastWritten.Equal(now) {
+			st.lastChanges = nil
+		}
 		st.lastWritten = now
+		st.lastChanges = append(st.lastChanges, sortedChanges(r.changes)...)
+		sort.SliceStable(st.lastChanges, func(i, j int) bool { return st.lastChanges[i].Field < st.lastChanges[j].Field })
 		delete(st.errs, key)
 		delete(w.refused, key)
 		return

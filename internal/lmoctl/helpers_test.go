@@ -54,6 +54,12 @@ func startSim(t *testing.T, now func() time.Time) *sim {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startSimYAML(t, data, now)
+}
+
+// startSimYAML is an lmosim on a loopback port seeded with the YAML.
+func startSimYAML(t *testing.T, data []byte, now func() time.Time) *sim {
+	t.Helper()
 	seed, err := lmosim.ParseSeed(data)
 	if err != nil {
 		t.Fatal(err)

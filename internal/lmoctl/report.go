@@ -11,13 +11,15 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
 const reportSynopsis = `lmoctl report: the install base by package and status, trials ending within 7 and 30 days,
-uninstalls in the window (churn) and trial-to-active conversions in the window. Churn and conversions
-come from the license field history (sfLma__License__History rows of sfLma__Status__c); an
-Uninstalled license without such a row counts by its LastModifiedDate.
+trials that lapsed in the window without converting, paid licenses up for renewal within the window
+(ahead of today), uninstalls in the window (churn) and trial-to-active conversions in the window.
+Churn and conversions come from the license field history (sfLma__License__History rows of
+sfLma__Status__c); an Uninstalled license without such a row counts by its LastModifiedDate.
 
 Usage: lmoctl report [--window 30d] [--package 033...] [-o table|json] [connection flags]`
 
@@ -40,6 +42,12 @@ type Report struct {
 	// within 7 (30) days, by expiration. The 30-day list includes the 7-day one.
 	TrialsEnding7Days  []LicenseRef `json:"trialsEnding7Days"`
 	TrialsEnding30Days []LicenseRef `json:"trialsEnding30Days"`
+	// TrialsLapsed are Trial licenses whose expiration passed within the window (before today)
+	// and that are still Trial: they lapsed without converting. Oldest first.
+	TrialsLapsed []LicenseRef `json:"trialsLapsed"`
+	// RenewalsDue are Active licenses that expire between today and the window's length ahead:
+	// paid licenses up for renewal. By expiration.
+	RenewalsDue []LicenseRef `json:"renewalsDue"`
 	// Uninstalls are the licenses uninstalled in the window (churn), by time.
 	Uninstalls []StatusChange `json:"uninstalls"`
 	// Conversions are the licenses that went from Trial to Active in the window, by time.
@@ -63,7 +71,9 @@ type PackageInstallBase struct {
 
 // LicenseRef is one license in a list of the report.
 type LicenseRef struct {
-	LicenseID       string `json:"licenseID"`
+	LicenseID string `json:"licenseID"`
+	// Name is the record's name (L-00012).
+	Name            string `json:"name"`
 	PackageID       string `json:"packageID"`
 	SubscriberOrgID string `json:"subscriberOrgID"`
 	Expiration      string `json:"expiration"`
@@ -87,7 +97,7 @@ func runReport(ctx context.Context, args []string, env *Env) (int, error) {
 	var conn connection
 	var window, packageID, output string
 	fs := newFlagSet(env, "report", reportSynopsis, reportExample)
-	fs.StringVar(&window, "window", "30d", "period for churn and conversions: Nd (days) or a Go duration such as 720h")
+	fs.StringVar(&window, "window", "30d", "period back for churn, conversions and lapsed trials, and ahead for renewals: Nd (days) or a Go duration such as 720h")
 	fs.StringVar(&packageID, "package", "", "only this package's 033 id (default: every package)")
 	fs.StringVar(&output, "o", "table", "output format: table or json")
 	conn.register(fs)
@@ -237,7 +247,10 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 	today := salesforce.DateOf(now)
 	r := &Report{GeneratedAt: now, Today: today.String(), Window: window, WindowStart: now.Add(-span),
 		InstallBase: []PackageInstallBase{}, TrialsEnding7Days: []LicenseRef{}, TrialsEnding30Days: []LicenseRef{},
+		TrialsLapsed: []LicenseRef{}, RenewalsDue: []LicenseRef{},
 		Uninstalls: []StatusChange{}, Conversions: []StatusChange{}}
+	// The window in whole days, for the lists counted in days (lapsed trials, renewals).
+	windowDays := int(span / (24 * time.Hour))
 	base := map[string]*PackageInstallBase{}
 	for _, p := range in.packages {
 		base[id15(p.PackageID)] = &PackageInstallBase{PackageID: p.PackageID, Name: p.Name}
@@ -273,19 +286,25 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 		if days < 0 {
 			b.Expired++
 		}
-		if l.Status == salesforce.StatusTrial && days >= 0 && days <= 30 {
-			ref := LicenseRef{LicenseID: l.ID, PackageID: l.PackageID(), SubscriberOrgID: l.SubscriberOrgID, Expiration: l.Expiration.String(), DaysLeft: days}
+		ref := LicenseRef{LicenseID: l.ID, Name: l.Name, PackageID: l.PackageID(), SubscriberOrgID: l.SubscriberOrgID, Expiration: l.Expiration.String(), DaysLeft: days}
+		// The operator's expiry notices count days the same way (decide.ExpiryOf).
+		switch e := decide.ExpiryOf(l.Status, ref.Expiration, now); {
+		case e.Term == decide.ExpiryTrial && e.DaysLeft >= 0 && e.DaysLeft <= 30:
 			r.TrialsEnding30Days = append(r.TrialsEnding30Days, ref)
-			if days <= 7 {
+			if e.DaysLeft <= 7 {
 				r.TrialsEnding7Days = append(r.TrialsEnding7Days, ref)
 			}
+		case e.Term == decide.ExpiryTrial && e.DaysLeft < 0 && e.DaysLeft >= -windowDays:
+			r.TrialsLapsed = append(r.TrialsLapsed, ref)
+		case e.Term == decide.ExpiryPaid && e.DaysLeft >= 0 && e.DaysLeft <= windowDays:
+			r.RenewalsDue = append(r.RenewalsDue, ref)
 		}
 	}
 	for _, b := range base {
 		r.InstallBase = append(r.InstallBase, *b)
 	}
 	sort.Slice(r.InstallBase, func(i, j int) bool { return r.InstallBase[i].PackageID < r.InstallBase[j].PackageID })
-	for _, list := range [][]LicenseRef{r.TrialsEnding7Days, r.TrialsEnding30Days} {
+	for _, list := range [][]LicenseRef{r.TrialsEnding7Days, r.TrialsEnding30Days, r.TrialsLapsed, r.RenewalsDue} {
 		sort.Slice(list, func(i, j int) bool {
 			if list[i].Expiration != list[j].Expiration {
 				return list[i].Expiration < list[j].Expiration
@@ -331,6 +350,19 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 	return r
 }
 
+// writeRefs prints a list of licenses as a table, nothing when it is empty.
+// TODO(issue 14 item 1): a CUSTOMER column first, once LicenseRef carries the customer's name.
+func writeRefs(tw *tabwriter.Writer, list []LicenseRef) error {
+	if len(list) == 0 {
+		return nil
+	}
+	fmt.Fprintln(tw, "LICENSE\tNAME\tSUBSCRIBER\tPACKAGE ID\tEXPIRATION\tDAYS LEFT")
+	for _, t := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", t.LicenseID, orDash(t.Name), t.SubscriberOrgID, t.PackageID, t.Expiration, t.DaysLeft)
+	}
+	return tw.Flush()
+}
+
 func sortedChanges(m map[string]StatusChange) []StatusChange {
 	out := make([]StatusChange, 0, len(m))
 	for _, c := range m {
@@ -357,14 +389,16 @@ func writeReportTable(w io.Writer, r *Report) error {
 		return err
 	}
 	fmt.Fprintf(w, "\nTrials ending within 7 days: %d; within 30 days: %d\n", len(r.TrialsEnding7Days), len(r.TrialsEnding30Days))
-	if len(r.TrialsEnding30Days) > 0 {
-		fmt.Fprintln(tw, "LICENSE\tSUBSCRIBER\tPACKAGE ID\tEXPIRATION\tDAYS LEFT")
-		for _, t := range r.TrialsEnding30Days {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", t.LicenseID, t.SubscriberOrgID, t.PackageID, t.Expiration, t.DaysLeft)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
+	if err := writeRefs(tw, r.TrialsEnding30Days); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nTrials that lapsed in the window without converting: %d\n", len(r.TrialsLapsed))
+	if err := writeRefs(tw, r.TrialsLapsed); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nPaid licenses up for renewal within %s: %d\n", r.Window, len(r.RenewalsDue))
+	if err := writeRefs(tw, r.RenewalsDue); err != nil {
+		return err
 	}
 	for _, sec := range []struct {
 		title string

@@ -52,10 +52,13 @@ const (
 	StatusUninstalled = "Uninstalled"
 )
 
-// Name is a related record's name, as in `LastModifiedBy.Name`.
+// Name is a related record's name, as in `LastModifiedBy.Name`, and for a user the username
+// (`CreatedBy.Username`) when selected: people's names collide, usernames do not.
 type Name struct {
 	// Name is the related record's Name field.
 	Name string `json:"Name"`
+	// Username is a User's Username, when selected.
+	Username string `json:"Username,omitempty"`
 }
 
 // PackageRef is the parent package of a license, as in `sfLma__Package__r.sfLma__Package_ID__c`.
@@ -98,7 +101,7 @@ const licenseBaseFields = "Id, Name, sfLma__Status__c, sfLma__Seats__c, sfLma__E
 	"sfLma__Subscriber_Org_ID__c, sfLma__Package__c, sfLma__Package__r.sfLma__Package_ID__c, " +
 	"sfLma__Version_Number__c, sfLma__Used_Licenses__c, sfLma__Org_Type__c, sfLma__Org_Instance__c, " +
 	"sfLma__Subscriber_Org_Is_Sandbox__c, sfLma__Install_Date__c, LastModifiedById, LastModifiedBy.Name, " +
-	"LastModifiedDate, SystemModstamp, IsDeleted"
+	"LastModifiedBy.Username, LastModifiedDate, SystemModstamp, IsDeleted"
 
 // LicenseFields is the SOQL field list that fills every field of License, for an org whose License
 // object has record types and sfLma__License_Type__c (every LMA the sources show):
@@ -297,7 +300,7 @@ type FeatureParameterValue struct {
 }
 
 // FeatureParameterValueFields is the SOQL field list that fills every field of FeatureParameterValue.
-const FeatureParameterValueFields = "Id, sfFma__FeatureParameter__c, sfFma__License__c, sfFma__Value__c, SystemModstamp, LastModifiedBy.Name, LastModifiedDate"
+const FeatureParameterValueFields = "Id, sfFma__FeatureParameter__c, sfFma__License__c, sfFma__Value__c, SystemModstamp, LastModifiedBy.Name, LastModifiedBy.Username, LastModifiedDate"
 
 // IsNull reports whether the value is empty.
 func (v FeatureParameterValue) IsNull() bool {
@@ -380,7 +383,7 @@ type HistoryRow struct {
 }
 
 // HistoryFields is the SOQL field list that fills every field of HistoryRow.
-const HistoryFields = "Id, ParentId, Field, OldValue, NewValue, CreatedById, CreatedBy.Name, CreatedDate"
+const HistoryFields = "Id, ParentId, Field, OldValue, NewValue, CreatedById, CreatedBy.Name, CreatedBy.Username, CreatedDate"
 
 // ChangedBy is the name of the user who made the change, or "" if not selected.
 func (h HistoryRow) ChangedBy() string {
@@ -388,4 +391,12 @@ func (h HistoryRow) ChangedBy() string {
 		return ""
 	}
 	return h.CreatedBy.Name
+}
+
+// ChangedByUsername is the username of the user who made the change, or "" if not selected.
+func (h HistoryRow) ChangedByUsername() string {
+	if h.CreatedBy == nil {
+		return ""
+	}
+	return h.CreatedBy.Username
 }

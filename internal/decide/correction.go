@@ -1,0 +1,26 @@
+package decide
+
+import (
+	"time"
+
+	"github.com/lmo-operator/lmo-operator/internal/engine"
+)
+
+// Corrections returns the changes of a successful write that put back a field someone changed in
+// the LMO after the License last matched its spec (syncedAt, status.lastSyncTime): the value the
+// write replaced was set by a known user after that moment, so the spec did not ask for a new
+// value; the record moved away from it. A License that never matched (syncedAt zero) corrects
+// nothing: its first write adopts the record. The router names these in its DriftCorrected Event
+// and the License controller in status.lastCorrection.
+func Corrections(changes []engine.FieldWrite, syncedAt time.Time) []engine.FieldWrite {
+	if syncedAt.IsZero() {
+		return nil
+	}
+	var out []engine.FieldWrite
+	for _, c := range changes {
+		if c.Replaces.By != "" && c.Replaces.At.After(syncedAt) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
