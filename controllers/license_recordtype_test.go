@@ -19,8 +19,14 @@ var _ = Describe("License record types and License Types", func() {
 		e.license("initech", func(l *licensingv1alpha1.License) {
 			l.Spec.SubscriberOrgID = initech
 			l.Spec.Status = licensingv1alpha1.LicenseStatusSuspended
-			l.Annotations = map[string]string{licensingv1alpha1.AnnotationAllowAccessReduction: "true"}
 		})
+		// Suspending cuts access: approve the held change as a reviewer would.
+		var held *licensingv1alpha1.HeldChange
+		Eventually(func(g Gomega) {
+			held = e.get("initech").Status.HeldChange
+			g.Expect(held).NotTo(BeNil())
+		}, eventually).Should(Succeed())
+		patchAnnotations(e.ns, "initech", map[string]string{licensingv1alpha1.AnnotationAllowAccessReduction: held.Approval})
 		Eventually(func(g Gomega) {
 			l := e.get("initech")
 			g.Expect(l.Status.Observed).NotTo(BeNil())
