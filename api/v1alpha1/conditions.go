@@ -85,6 +85,9 @@ const (
 	// ReasonRecordTypeMismatch: the record's status matches the spec but its record type, the status
 	// the LMA page shows, names another one.
 	ReasonRecordTypeMismatch = "RecordTypeMismatch"
+	// ReasonSubscriberOrgDeleted: the LMA records the customer's subscriber org as deleted or
+	// pending deletion (sfLma__Org_Status__c); the record is never written, and the message says so.
+	ReasonSubscriberOrgDeleted = "SubscriberOrgDeleted"
 
 	// ReasonPackageNotFound: the referenced ManagedPackage does not exist.
 	ReasonPackageNotFound = "PackageNotFound"
