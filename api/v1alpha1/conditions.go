@@ -155,6 +155,10 @@ const (
 	AnnotationAllowAccessReduction = "licensing.lmo-operator.dev/allow-access-reduction"
 	// AnnotationPaused stops writes for the License; deletion is never blocked.
 	AnnotationPaused = "licensing.lmo-operator.dev/paused"
+	// AnnotationCustomer records the customer's name (the account, else the lead's company) on a
+	// License, as lmoctl import found it: for people reading git, and for lmoctl plan before the
+	// record is read. The operator reads the current name from the LMO into status.observed.customer.
+	AnnotationCustomer = "licensing.lmo-operator.dev/customer"
 )
 
 // Annotations users set on ManagedPackages.
