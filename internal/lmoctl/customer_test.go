@@ -82,3 +82,25 @@ func TestNoPersonalDataOfCustomersInOutputs(t *testing.T) {
 		}
 	}
 }
+
+// A license whose subscriber org is deleted gets no License: the operator would only ever report it
+// as SubscriberOrgDeleted, and a bootstrapped repository should apply with every License Ready.
+// stderr names what was left out.
+func TestImportLeavesOutLicensesWhoseOrgIsGone(t *testing.T) {
+	s := startSimSeed(t, func(seed string) string {
+		return strings.Replace(seed, "account: Umbrella Corp.,", "account: Umbrella Corp., orgStatus: DELETED,", 1)
+	})
+	r := s.run(t, "import", "--package", "033000000000001AAA", "--lmo-ref", "acme-lmo")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stdout, "a0N000000000003AAA") || strings.Contains(r.stdout, "umbrella") {
+		t.Errorf("the output has a License for the deleted org's license:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "a0N000000000003AAA") || !strings.Contains(r.stderr, "Umbrella Corp.") || !strings.Contains(r.stderr, "DELETED") {
+		t.Errorf("stderr %q does not name the license left out, its customer and the org status", r.stderr)
+	}
+	if !strings.Contains(r.stdout, "initech-4abc2eak") {
+		t.Errorf("the other Licenses are missing:\n%s", r.stdout)
+	}
+}

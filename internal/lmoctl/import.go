@@ -20,7 +20,8 @@ import (
 )
 
 const importSynopsis = `lmoctl import: write a License (managementPolicy Observe, the record's current terms) for every
-license of a package that is not Uninstalled, and the ManagedPackage, ready to commit. Applying the
+license of a package that is not Uninstalled and whose subscriber org the LMA does not record as
+deleted or pending deletion (those are named on stderr), and the ManagedPackage, ready to commit. Applying the
 output and letting the operator sync leaves every License Ready with no write to the LMO.
 
 Names are the customer's name (the account, else the lead's company) as a DNS name, followed by a
@@ -186,6 +187,21 @@ func importPackage(ctx context.Context, c *salesforce.Client, o *importOptions, 
 		"# no API: add spec.defaults to have the operator check new installs against them.\n", pkg.Name, pkg.PackageID)
 	docs := []importedDoc{{path: "managedpackage.yaml", content: append([]byte(header), mpYAML...)}}
 
+	// A license whose subscriber org is gone gets no License: the operator would only report it as
+	// SubscriberOrgDeleted, and a bootstrapped repository should apply with every License Ready.
+	kept := recs.licenses[:0]
+	for _, l := range recs.licenses {
+		if gone := l.SubscriberOrgGone(); gone != "" {
+			who := ""
+			if c := l.Customer(); c != "" {
+				who = " (" + commentText(c) + ")"
+			}
+			fmt.Fprintf(env.Stderr, "Left out license record %s%s: %s\n", l.ID, who, gone)
+			continue
+		}
+		kept = append(kept, l)
+	}
+	recs.licenses = kept
 	bySubscriber := map[string]int{}
 	for _, l := range recs.licenses {
 		bySubscriber[id15(l.SubscriberOrgID)]++
