@@ -240,7 +240,8 @@ func (r *LicenseReconciler) apply(lic *licensingv1alpha1.License, eng engine.LMO
 		return stall(v.Reason, v.Message)
 	case decide.ActionUpdate:
 	default:
-		if v.Reason == licensingv1alpha1.ReasonNotEditable && !isConditionReason(lic, licensingv1alpha1.ConditionReady, v.Reason) {
+		if (v.Reason == licensingv1alpha1.ReasonNotEditable || v.Reason == licensingv1alpha1.ReasonSubscriberOrgDeleted) &&
+			!isConditionReason(lic, licensingv1alpha1.ConditionReady, v.Reason) {
 			r.recorder.Eventf(lic, corev1.EventTypeWarning, v.Reason, "%s", v.Message)
 		}
 		return stall(v.Reason, v.Message)

@@ -37,9 +37,12 @@ func (r *LicenseReconciler) noticeExpiry(lic *licensingv1alpha1.License, rec eng
 	return e.Next.Sub(now) + time.Second
 }
 
-// recordSubject names a license record in messages: its name and subscriber org.
-// TODO(issue 14 item 1): lead with the customer's name once status.observed.customer exists.
+// recordSubject names a license record in messages: its customer, when the LMO names one, then the
+// record's name and subscriber org.
 func recordSubject(rec engine.License) string {
+	if rec.Customer != "" {
+		return fmt.Sprintf("%s's license %s (subscriber %s)", rec.Customer, rec.Name, rec.SubscriberOrgID)
+	}
 	return fmt.Sprintf("license %s (subscriber %s)", rec.Name, rec.SubscriberOrgID)
 }
 

@@ -20,6 +20,10 @@ func observedStatus(rec engine.License) *licensingv1alpha1.ObservedLicense {
 		Status: licensingv1alpha1.LicenseStatus(rec.Status), Expiration: rec.Expiration, UsedLicenses: rec.UsedLicenses,
 		InstallDate: rec.InstallDate, Edition: rec.Edition, IsSandbox: rec.IsSandbox, PackageVersion: rec.VersionNumber,
 		LastModifiedBy: rec.LastModifiedBy, RecordType: rec.RecordType, NotEditable: rec.NotEditable,
+		Customer: rec.Customer,
+	}
+	if rec.OrgStatus != "" || rec.OrgTrialExpiration != "" {
+		o.SubscriberOrg = &licensingv1alpha1.ObservedSubscriberOrg{Status: truncateText(rec.OrgStatus, 64), TrialExpiration: rec.OrgTrialExpiration}
 	}
 	if rec.Seats != nil {
 		s := intstr.FromInt(int(*rec.Seats))
@@ -42,6 +46,14 @@ func observedStatus(rec engine.License) *licensingv1alpha1.ObservedLicense {
 		o.FeatureParameters = append(o.FeatureParameters, licensingv1alpha1.ObservedFeatureParameter{Name: name, Direction: v.Direction, Value: v.Value})
 	}
 	return o
+}
+
+// truncateText keeps at most n runes of s.
+func truncateText(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
+	}
+	return s
 }
 
 // historyField is the LMO field API name behind a drift field, for attribution from history.

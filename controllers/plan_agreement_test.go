@@ -67,6 +67,14 @@ func TestPlanSaysWhatTheControllerDoes(t *testing.T) {
 		rec(13, func(r *engine.License) { r.NotEditable = `its license type (sfLma__License_Type__c) is "Read-Only"` }),
 		rec(14, func(r *engine.License) { r.RecordType = "Suspended" }),
 		rec(15), rec(16),
+		rec(17, func(r *engine.License) {
+			r.OrgStatus = "DELETED"
+			r.SubscriberOrgGone = `the subscriber org is gone: its org status (sfLma__Org_Status__c) is "DELETED"`
+		}),
+		rec(18, func(r *engine.License) {
+			r.OrgStatus = "PENDING_DELETE"
+			r.SubscriberOrgGone = `the subscriber org is gone: its org status (sfLma__Org_Status__c) is "PENDING_DELETE"`
+		}),
 	}
 	licenses := []*licensingv1alpha1.License{
 		license("no-drift", t0, sub(0, seats(50))),
@@ -88,6 +96,8 @@ func TestPlanSaysWhatTheControllerDoes(t *testing.T) {
 		})),
 		license("not-editable", t0, sub(13, seats(60))),
 		license("record-type-mismatch", t0, sub(14, func(l *licensingv1alpha1.License) { l.Spec.Status = licensingv1alpha1.LicenseStatusActive })),
+		license("org-deleted", t0, sub(17, seats(60))),
+		license("org-pending-delete-observed", t0, sub(18, seats(50), func(l *licensingv1alpha1.License) { l.Spec.ManagementPolicy = licensingv1alpha1.PolicyObserve })),
 		license("dup-owner", t0, sub(10, seats(50))),
 		license("dup-copy", t0.Add(time.Hour), func(l *licensingv1alpha1.License) {
 			l.Spec.LicenseID = id(10)
@@ -98,26 +108,28 @@ func TestPlanSaysWhatTheControllerDoes(t *testing.T) {
 		license("not-found", t0, func(l *licensingv1alpha1.License) { l.Spec.LicenseID = "a0N000000000999AAA" }),
 	}
 	want := map[string]verdict{
-		"no-drift":             {lmoctl.ActionUnchanged, ""},
-		"update":               {lmoctl.ActionUpdate, ""},
-		"observe":              {lmoctl.ActionObserve, licensingv1alpha1.ReasonDrifted},
-		"paused":               {lmoctl.ActionPaused, licensingv1alpha1.ReasonPaused},
-		"held":                 {lmoctl.ActionHeld, licensingv1alpha1.ReasonAccessReductionHeld},
-		"approved":             {lmoctl.ActionUpdate, ""},
-		"approved-true":        {lmoctl.ActionHeld, licensingv1alpha1.ReasonAccessReductionHeld},
-		"approved-other":       {lmoctl.ActionHeld, licensingv1alpha1.ReasonAccessReductionHeld},
-		"uninstalled":          {lmoctl.ActionImpossible, licensingv1alpha1.ReasonUninstalled},
-		"unreadable":           {lmoctl.ActionBlocked, licensingv1alpha1.ReasonUnreadableRecord},
-		"active-to-trial":      {lmoctl.ActionImpossible, licensingv1alpha1.ReasonImpossibleTransition},
-		"param-missing":        {lmoctl.ActionBlocked, licensingv1alpha1.ReasonInvalidSpec},
-		"param-read-only":      {lmoctl.ActionBlocked, licensingv1alpha1.ReasonReadOnlyParameter},
-		"not-editable":         {lmoctl.ActionBlocked, licensingv1alpha1.ReasonNotEditable},
-		"record-type-mismatch": {lmoctl.ActionUnchanged, licensingv1alpha1.ReasonRecordTypeMismatch},
-		"dup-owner":            {lmoctl.ActionUnchanged, ""},
-		"dup-copy":             {lmoctl.ActionBlocked, licensingv1alpha1.ReasonDuplicateLicense},
-		"ambiguous":            {lmoctl.ActionBlocked, licensingv1alpha1.ReasonAmbiguousLicense},
-		"awaiting":             {lmoctl.ActionAwaitingInstall, licensingv1alpha1.ReasonAwaitingInstall},
-		"not-found":            {lmoctl.ActionBlocked, licensingv1alpha1.ReasonLicenseNotFound},
+		"no-drift":                    {lmoctl.ActionUnchanged, ""},
+		"update":                      {lmoctl.ActionUpdate, ""},
+		"observe":                     {lmoctl.ActionObserve, licensingv1alpha1.ReasonDrifted},
+		"paused":                      {lmoctl.ActionPaused, licensingv1alpha1.ReasonPaused},
+		"held":                        {lmoctl.ActionHeld, licensingv1alpha1.ReasonAccessReductionHeld},
+		"approved":                    {lmoctl.ActionUpdate, ""},
+		"approved-true":               {lmoctl.ActionHeld, licensingv1alpha1.ReasonAccessReductionHeld},
+		"approved-other":              {lmoctl.ActionHeld, licensingv1alpha1.ReasonAccessReductionHeld},
+		"uninstalled":                 {lmoctl.ActionImpossible, licensingv1alpha1.ReasonUninstalled},
+		"unreadable":                  {lmoctl.ActionBlocked, licensingv1alpha1.ReasonUnreadableRecord},
+		"active-to-trial":             {lmoctl.ActionImpossible, licensingv1alpha1.ReasonImpossibleTransition},
+		"param-missing":               {lmoctl.ActionBlocked, licensingv1alpha1.ReasonInvalidSpec},
+		"param-read-only":             {lmoctl.ActionBlocked, licensingv1alpha1.ReasonReadOnlyParameter},
+		"not-editable":                {lmoctl.ActionBlocked, licensingv1alpha1.ReasonNotEditable},
+		"record-type-mismatch":        {lmoctl.ActionUnchanged, licensingv1alpha1.ReasonRecordTypeMismatch},
+		"org-deleted":                 {lmoctl.ActionBlocked, licensingv1alpha1.ReasonSubscriberOrgDeleted},
+		"org-pending-delete-observed": {lmoctl.ActionBlocked, licensingv1alpha1.ReasonSubscriberOrgDeleted},
+		"dup-owner":                   {lmoctl.ActionUnchanged, ""},
+		"dup-copy":                    {lmoctl.ActionBlocked, licensingv1alpha1.ReasonDuplicateLicense},
+		"ambiguous":                   {lmoctl.ActionBlocked, licensingv1alpha1.ReasonAmbiguousLicense},
+		"awaiting":                    {lmoctl.ActionAwaitingInstall, licensingv1alpha1.ReasonAwaitingInstall},
+		"not-found":                   {lmoctl.ActionBlocked, licensingv1alpha1.ReasonLicenseNotFound},
 	}
 
 	// The plan, over every License at once (it finds the duplicates among them).

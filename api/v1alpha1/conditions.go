@@ -85,6 +85,9 @@ const (
 	// ReasonRecordTypeMismatch: the record's status matches the spec but its record type, the status
 	// the LMA page shows, names another one.
 	ReasonRecordTypeMismatch = "RecordTypeMismatch"
+	// ReasonSubscriberOrgDeleted: the LMA records the customer's subscriber org as deleted or
+	// pending deletion (sfLma__Org_Status__c); the record is never written, and the message says so.
+	ReasonSubscriberOrgDeleted = "SubscriberOrgDeleted"
 
 	// ReasonPackageNotFound: the referenced ManagedPackage does not exist.
 	ReasonPackageNotFound = "PackageNotFound"
@@ -172,6 +175,10 @@ const (
 	AnnotationAllowAccessReduction = "licensing.lmo-operator.dev/allow-access-reduction"
 	// AnnotationPaused stops writes for the License; deletion is never blocked.
 	AnnotationPaused = "licensing.lmo-operator.dev/paused"
+	// AnnotationCustomer records the customer's name (the account, else the lead's company) on a
+	// License, as lmoctl import found it: for people reading git, and for lmoctl plan before the
+	// record is read. The operator reads the current name from the LMO into status.observed.customer.
+	AnnotationCustomer = "licensing.lmo-operator.dev/customer"
 )
 
 // Annotations users set on ManagedPackages.

@@ -72,4 +72,12 @@ var _ = Describe("kubectl", Ordered, func() {
 		}
 		Expect(must("explain", "lic.spec.expiration")).To(ContainSubstring("Never"))
 	})
+
+	It("lists Licenses by customer", func() {
+		must("patch", "lic", "acme", "-n", "kubectl-ns", "--subresource=status", "--type=merge",
+			"-p", `{"status":{"observed":{"customer":"Globex Corporation","subscriberOrg":{"status":"ACTIVE"}}}}`)
+		out := must("get", "lic", "acme", "-n", "kubectl-ns")
+		Expect(out).To(MatchRegexp(`(?m)^NAME\s+CUSTOMER\s+SUBSCRIBER\s`))
+		Expect(out).To(ContainSubstring("Globex Corporation"))
+	})
 })

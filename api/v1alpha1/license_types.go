@@ -260,6 +260,15 @@ type ObservedLicense struct {
 	// Type, as for a license AppExchange Checkout provisioned); the operator never writes it.
 	// +optional
 	NotEditable string `json:"notEditable,omitempty"`
+	// customer is the name of the customer behind the license: its account's name, else the company
+	// of the lead the install created. Never a person's name.
+	// +kubebuilder:validation:MaxLength=255
+	// +optional
+	Customer string `json:"customer,omitempty"`
+	// subscriberOrg is the state of the customer's org as the LMA keeps it on the license; absent when
+	// the LMA has no such fields.
+	// +optional
+	SubscriberOrg *ObservedSubscriberOrg `json:"subscriberOrg,omitempty"`
 	// seats of the record, or "SiteLicense".
 	// +kubebuilder:validation:XIntOrString
 	// +optional
@@ -293,6 +302,19 @@ type ObservedLicense struct {
 	// +listMapKey=name
 	// +optional
 	FeatureParameters []ObservedFeatureParameter `json:"featureParameters,omitempty"`
+}
+
+// ObservedSubscriberOrg is the subscriber org's own state, as the LMA records it on the license.
+type ObservedSubscriberOrg struct {
+	// status is the org's status (sfLma__Org_Status__c) as the LMA keeps it, e.g. ACTIVE, TRIAL,
+	// FREE, DELETED or PENDING_DELETE. A deleted org's license is never written.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Status string `json:"status,omitempty"`
+	// trialExpiration is the day a trial org expires (YYYY-MM-DD), unrelated to the license's own
+	// expiration.
+	// +optional
+	TrialExpiration string `json:"trialExpiration,omitempty"`
 }
 
 // ObservedFeatureParameter is one feature parameter value of the license record.
@@ -332,6 +354,7 @@ type FieldDrift struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=lic,categories=licensing
+// +kubebuilder:printcolumn:name="Customer",type=string,JSONPath=`.status.observed.customer`
 // +kubebuilder:printcolumn:name="Subscriber",type=string,JSONPath=`.spec.subscriberOrgID`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.observed.status`
 // +kubebuilder:printcolumn:name="Seats",type=string,JSONPath=`.status.observed.seats`

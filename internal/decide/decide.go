@@ -94,13 +94,13 @@ type licenseCase struct {
 
 // licenseChain decides a License that is not being deleted, in this order.
 var licenseChain = []check{
-	duplicate, unreadable, terminal, invalidExpiration, featureParameters,
+	duplicate, unreadable, terminal, subscriberOrgGone, invalidExpiration, featureParameters,
 	observePolicy, paused, noDrift, notEditable, transition, accessReduction, writesBlocked, update,
 }
 
 // deletionChain decides a License being deleted.
 var deletionChain = []check{
-	keepsRecord, notOwner, gone, unreadable, notEditable, deletionHeld, writesBlocked, suspend,
+	keepsRecord, notOwner, gone, orgGoneOnDelete, unreadable, notEditable, deletionHeld, writesBlocked, suspend,
 }
 
 // License decides what may be written now for a License whose record is in.Record.
@@ -177,6 +177,30 @@ func notEditable(c *licenseCase) (Verdict, bool) {
 func NotEditableMessage(rec engine.License) string {
 	return "License record " + rec.ID + " is not written: " + rec.NotEditable +
 		"; ask the customer to change the subscription, or set spec.managementPolicy to Observe"
+}
+
+// subscriberOrgGone: the customer's org is deleted or about to be, so its record is never written.
+// It decides whatever the policy and whether the record matches: nothing the License asks for can
+// reach a customer who is gone, and the License says so rather than Synced or Drifted.
+func subscriberOrgGone(c *licenseCase) (Verdict, bool) {
+	if c.Record.SubscriberOrgGone == "" {
+		return Verdict{}, false
+	}
+	return stop(ActionBlocked, licensingv1alpha1.ReasonSubscriberOrgDeleted, SubscriberOrgGoneMessage(c.Record))
+}
+
+// SubscriberOrgGoneMessage explains why the record of a customer whose org is gone is never written.
+func SubscriberOrgGoneMessage(rec engine.License) string {
+	return "License record " + rec.ID + " is not written: " + rec.SubscriberOrgGone +
+		"; the record stays in the LMO as history: delete this License (deletionPolicy Orphan leaves the record) once the customer is gone for good"
+}
+
+// orgGoneOnDelete: there is nobody left to suspend.
+func orgGoneOnDelete(c *licenseCase) (Verdict, bool) {
+	if c.Record.SubscriberOrgGone == "" {
+		return Verdict{}, false
+	}
+	return stop(ActionRelease, "", "License record "+c.Record.ID+" is not suspended: "+c.Record.SubscriberOrgGone)
 }
 
 // RecordTypeAgrees reports whether the record's record type (the status the LMA page shows) agrees

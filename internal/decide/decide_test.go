@@ -99,6 +99,10 @@ func TestLicense(t *testing.T) {
 	suspended := "Suspended"
 	notEditable := func(r *engine.License) { r.NotEditable = `its license type (sfLma__License_Type__c) is "Read-Only"` }
 	active := func(l *licensingv1alpha1.License) { l.Spec.Status = licensingv1alpha1.LicenseStatusActive }
+	orgDeleted := func(r *engine.License) {
+		r.OrgStatus = "DELETED"
+		r.SubscriberOrgGone = `the subscriber org 00D5g000004XyZ1AAA is gone: its org status (sfLma__Org_Status__c) is "DELETED"`
+	}
 	for name, tc := range map[string]struct {
 		lic           *licensingv1alpha1.License
 		rec           engine.License
@@ -184,6 +188,31 @@ func TestLicense(t *testing.T) {
 		"deleting with Suspend, approved, leaves a record the LMA does not let anyone modify": {
 			lic: lic(with(deleting, annotated(licensingv1alpha1.AnnotationAllowAccessReduction))), rec: record(notEditable),
 			want: outcome{Action: ActionBlocked, Reason: licensingv1alpha1.ReasonNotEditable},
+		},
+		"a record whose subscriber org is deleted is never written": {
+			lic: lic(seats(60)), rec: record(orgDeleted),
+			want: outcome{Action: ActionBlocked, Reason: licensingv1alpha1.ReasonSubscriberOrgDeleted},
+		},
+		"a record whose subscriber org is deleted says so even when it matches": {
+			lic: lic(seats(50)), rec: record(orgDeleted),
+			want: outcome{Action: ActionBlocked, Reason: licensingv1alpha1.ReasonSubscriberOrgDeleted},
+		},
+		"a record whose subscriber org is deleted says so under Observe too": {
+			lic: lic(with(seats(60), func(l *licensingv1alpha1.License) { l.Spec.ManagementPolicy = licensingv1alpha1.PolicyObserve })), rec: record(orgDeleted),
+			want: outcome{Action: ActionBlocked, Reason: licensingv1alpha1.ReasonSubscriberOrgDeleted},
+		},
+		"an uninstalled record whose org is deleted is terminal first": {
+			lic: lic(seats(60)), rec: record(orgDeleted, func(r *engine.License) { r.Status = "Uninstalled" }),
+			want: outcome{Action: ActionImpossible, Reason: licensingv1alpha1.ReasonUninstalled},
+		},
+		"a suspended subscriber org is reported, and the record written": {
+			lic: lic(seats(60)), rec: record(func(r *engine.License) { r.OrgStatus = "SUSPENDED" }),
+			want: outcome{Action: ActionUpdate, Reason: licensingv1alpha1.ReasonWriteQueued,
+				Write: &engine.Write{LicenseID: "a0N000000000001AAA", Seats: ptr[int64](60)}},
+		},
+		"deleting with Suspend, approved, releases a record whose subscriber org is gone": {
+			lic: lic(with(deleting, annotated(licensingv1alpha1.AnnotationAllowAccessReduction))), rec: record(orgDeleted),
+			want: outcome{Action: ActionRelease},
 		},
 		"a managed status whose record type disagrees is reported, not Synced": {
 			lic: lic(active), rec: record(func(r *engine.License) { r.RecordType = "Suspended" }),
@@ -310,6 +339,11 @@ func TestMessagesNameWhatTheUserMustKnow(t *testing.T) {
 	v = License(Input{License: lic(seats(60)), Record: record(func(r *engine.License) { r.NotEditable = notEditable }), Params: params, Today: today})
 	if !strings.Contains(v.Message, notEditable) || !strings.Contains(v.Message, "a0N000000000001AAA") {
 		t.Errorf("not-editable message %q does not name the record and who manages it", v.Message)
+	}
+	gone := `the subscriber org 00D5g000004XyZ1AAA is gone: its org status (sfLma__Org_Status__c) is "PENDING_DELETE"`
+	v = License(Input{License: lic(seats(60)), Record: record(func(r *engine.License) { r.SubscriberOrgGone = gone }), Params: params, Today: today})
+	if !strings.Contains(v.Message, gone) || !strings.Contains(v.Message, "a0N000000000001AAA") || !strings.Contains(v.Message, "delete this License") {
+		t.Errorf("subscriber org message %q does not name the record, the org status and what to do", v.Message)
 	}
 	v = License(Input{License: lic(func(l *licensingv1alpha1.License) { l.Spec.Status = licensingv1alpha1.LicenseStatusActive }),
 		Record: record(func(r *engine.License) { r.RecordType = "Suspended" }), Params: params, Today: today})
@@ -464,6 +498,9 @@ func TestDefaults(t *testing.T) {
 			want: outcome{Action: ActionHeld, Reason: licensingv1alpha1.ReasonAccessReductionHeld, Reductions: []string{"seats 10 below the 15 in use"}}},
 		"an unreadable record is never written": {
 			rec: fresh(func(r *engine.License) { r.Unreadable = `status "Frozen"` }), want: outcome{Action: ActionBlocked, Reason: licensingv1alpha1.ReasonUnreadableRecord}},
+		"an install whose subscriber org is gone is never set": {
+			rec:  fresh(func(r *engine.License) { r.SubscriberOrgGone = "the subscriber org is gone" }),
+			want: outcome{Action: ActionUnchanged}},
 		"an install the LMA does not let anyone modify is never set": {
 			rec:  fresh(func(r *engine.License) { r.NotEditable = `its license type (sfLma__License_Type__c) is "Read-Only"` }),
 			want: outcome{Action: ActionBlocked, Reason: licensingv1alpha1.ReasonNotEditable}},

@@ -46,7 +46,7 @@ type defaultsCheck func(c *defaultsCase) (Verdict, bool)
 // record nobody changed since the install (the LMO's field history says so, whatever restarts the
 // operator went through), and through the same guards as a License.
 var defaultsChain = []defaultsCheck{
-	outOfScope, unreadableInstall, installMatches, defaultsObserved, claimedByLicense, notEditableInstall, changedSinceInstall,
+	outOfScope, unreadableInstall, orgGoneInstall, installMatches, defaultsObserved, claimedByLicense, notEditableInstall, changedSinceInstall,
 	defaultsTransition, defaultsCutAccess, defaultsWritesBlocked, setDefaults,
 }
 
@@ -130,6 +130,14 @@ func unreadableInstall(c *defaultsCase) (Verdict, bool) {
 		return Verdict{}, false
 	}
 	return stop(ActionBlocked, licensingv1alpha1.ReasonUnreadableRecord, UnreadableMessage(c.Record))
+}
+
+// orgGoneInstall: an install whose subscriber org is gone gets nothing.
+func orgGoneInstall(c *defaultsCase) (Verdict, bool) {
+	if c.Record.SubscriberOrgGone == "" {
+		return Verdict{}, false
+	}
+	return Verdict{Action: ActionUnchanged, Message: "License record " + c.Record.ID + " is not set: " + c.Record.SubscriberOrgGone}, true
 }
 
 func notEditableInstall(c *defaultsCase) (Verdict, bool) {

@@ -380,6 +380,9 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 	if l.NotEditable != "" {
 		return nil, fmt.Errorf("license %s is never written: %s", l.ID, l.NotEditable)
 	}
+	if l.SubscriberOrgGone != "" {
+		return nil, fmt.Errorf("license %s is never written: %s", l.ID, l.SubscriberOrgGone)
+	}
 	if l.Status == "Uninstalled" {
 		return nil, fmt.Errorf("license %s is Uninstalled and is never written", l.ID)
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +52,16 @@ type License struct {
 	// anyone modify (a license AppExchange Checkout provisioned): it says why and who manages it. Such
 	// a record is never written.
 	NotEditable string
+	// Customer is the customer's name: the account's, else the lead's company ("" when neither).
+	Customer string
+	// OrgStatus is the subscriber org's status as the LMA keeps it (sfLma__Org_Status__c, e.g.
+	// ACTIVE, TRIAL, FREE, DELETED); "" when unknown or the LMA lacks the field.
+	OrgStatus string
+	// OrgTrialExpiration is the day a trial subscriber org expires, YYYY-MM-DD, or "".
+	OrgTrialExpiration string
+	// SubscriberOrgGone is non-empty when the subscriber org is deleted or pending deletion: it says
+	// so, naming the field and the value. Such a record is never written.
+	SubscriberOrgGone string
 	// TermsChanged is true when the LMO's field history shows the status, seats or expiration
 	// changed after the install, by anyone (a person, or an earlier write of the operator).
 	TermsChanged bool
@@ -793,6 +804,10 @@ func licenseFromRecord(r salesforce.License, packageID string) *License {
 		InstallDate: r.InstallDate.String(), Edition: r.OrgType, IsSandbox: r.IsSandbox, VersionNumber: r.VersionNumber,
 		LastModifiedAt: r.LastModifiedDate.Time, SystemModstamp: r.SystemModstamp.Time, Expiration: Never,
 		Unreadable: r.Unreadable(), RecordType: r.RecordTypeName(), NotEditable: r.NotEditable(),
+		Customer: r.Customer(), OrgStatus: strings.TrimSpace(r.OrgStatus), SubscriberOrgGone: r.SubscriberOrgGone(),
+	}
+	if d, ok := r.OrgTrialExpirationDate(); ok {
+		l.OrgTrialExpiration = d.String()
 	}
 	if packageID == "" {
 		l.PackageID = r.PackageID()
@@ -844,7 +859,8 @@ func sameLicense(a, b *License) bool {
 		eqInt(a.UsedLicenses, b.UsedLicenses) && a.VersionNumber == b.VersionNumber && a.IsSandbox == b.IsSandbox &&
 		a.LastModifiedBy == b.LastModifiedBy && a.LastModifiedAt.Equal(b.LastModifiedAt) && sameParams(a.Params, b.Params) &&
 		a.Unreadable == b.Unreadable && a.TermsChanged == b.TermsChanged && a.RecordType == b.RecordType &&
-		a.NotEditable == b.NotEditable
+		a.NotEditable == b.NotEditable && a.Customer == b.Customer && a.OrgStatus == b.OrgStatus &&
+		a.OrgTrialExpiration == b.OrgTrialExpiration && a.SubscriberOrgGone == b.SubscriberOrgGone
 }
 
 func sameParams(a, b map[string]ParamValue) bool {

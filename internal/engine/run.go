@@ -262,7 +262,8 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 		e.mu.Lock()
 		e.licenseFields = fields
 		e.mu.Unlock()
-		e.cfg.Log.Info("Reading licenses with the License object's optional fields", "recordTypes", fields.RecordType, "licenseType", fields.LicenseType)
+		e.cfg.Log.Info("Reading licenses with the License object's optional fields", "recordTypes", fields.RecordType, "licenseType", fields.LicenseType,
+			"account", fields.Account, "lead", fields.Lead, "orgStatus", fields.OrgStatus, "orgTrialExpiration", fields.OrgTrialExpiration)
 		return e.fullLoad(ctx)
 	}
 	if batchErr != nil {

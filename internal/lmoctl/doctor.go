@@ -154,6 +154,7 @@ func diagnose(ctx context.Context, cfg salesforce.Config) *Doctor {
 	add(fieldAccess("license fields", lic, salesforce.FieldStatus, salesforce.FieldSeats, salesforce.FieldExpiration))
 	add(recordTypes(lic))
 	add(licenseTypes(ctx, c, lic))
+	add(customerAndOrgState(lic))
 
 	if _, err := c.Describe(ctx, salesforce.FeatureParameterObject); err != nil {
 		add(notInstalled("feature management app", salesforce.FeatureParameterObject, err, CheckWarn,
@@ -231,6 +232,31 @@ func recordTypes(lic salesforce.SObjectDescribe) Check {
 		detail += ", and also " + strings.Join(others, ", ")
 	}
 	return Check{Name: name, Result: CheckPass, Detail: detail}
+}
+
+// customerAndOrgState checks the License fields the operator reads to name customers and to tell a
+// deleted subscriber org: each is optional (the operator reads what the describe shows), but without
+// them Licenses go unnamed, or a deleted customer's license would still be written.
+func customerAndOrgState(lic salesforce.SObjectDescribe) Check {
+	const name = "customer and org state"
+	fs := salesforce.LicenseFieldSetOf(lic)
+	var missing []string
+	for _, f := range []struct {
+		has  bool
+		name string
+	}{{fs.Account, salesforce.FieldAccount}, {fs.Lead, salesforce.FieldLead}, {fs.OrgStatus, salesforce.FieldOrgStatus}, {fs.OrgTrialExpiration, salesforce.FieldOrgTrialExpiration}} {
+		if !f.has {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) == 0 {
+		return Check{Name: name, Result: CheckPass, Detail: "The customer lookups and the subscriber org's status and trial expiration are readable"}
+	}
+	advice := "Give the integration user Read on " + strings.Join(missing, ", ") + ", and on Account and Lead"
+	if !fs.OrgStatus {
+		advice += "; without " + salesforce.FieldOrgStatus + " the operator cannot tell that a customer's org was deleted, and keeps writing its license"
+	}
+	return Check{Name: name, Result: CheckWarn, Detail: strings.Join(missing, ", ") + " do not exist (or the integration user cannot read them)", Advice: advice}
 }
 
 // licenseTypes checks sfLma__License_Type__c and counts the licenses it marks as not editable, which

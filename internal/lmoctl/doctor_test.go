@@ -60,7 +60,7 @@ func TestDoctorPassesOnAReadyLMO(t *testing.T) {
 		t.Errorf("doctor on a ready LMO: exit %d, %+v\n%s", r.code, d.Summary, r.stdout)
 	}
 	for _, name := range []string{"authentication", "api version", "production org", "license management app", "license fields",
-		"feature management app", "feature parameter values", "field history", "record types", "license types", "api allocation"} {
+		"feature management app", "feature parameter values", "field history", "record types", "license types", "customer and org state", "api allocation"} {
 		if c := checkNamed(d, name); c.Result != CheckPass {
 			t.Errorf("check %q = %+v, want pass", name, c)
 		}
@@ -126,6 +126,11 @@ func TestDoctorNamesWhatIsWrong(t *testing.T) {
 				return strings.Replace(s, "status: Active, seats: 20,", "status: Active, licenseType: Read-Only, seats: 20,", 1)
 			},
 			check: "license types", result: CheckWarn, advice: "AppExchange Checkout", wantExit: ExitOK,
+		},
+		{
+			name:  "no subscriber org status fields",
+			edit:  func(s string) string { return s + "orgStatusFields: false\n" },
+			check: "customer and org state", result: CheckWarn, advice: "deleted", wantExit: ExitOK,
 		},
 		{
 			name:  "no License Management App",

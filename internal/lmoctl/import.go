@@ -20,11 +20,15 @@ import (
 )
 
 const importSynopsis = `lmoctl import: write a License (managementPolicy Observe, the record's current terms) for every
-license of a package that is not Uninstalled, and the ManagedPackage, ready to commit. Applying the
+license of a package that is not Uninstalled and whose subscriber org the LMA does not record as
+deleted or pending deletion (those are named on stderr), and the ManagedPackage, ready to commit. Applying the
 output and letting the operator sync leaves every License Ready with no write to the LMO.
 
-Names are the subscriber org's 18-character id in lower case (with the license id appended, and
-spec.licenseID pinned, when a subscriber has several live licenses). With --out, files go to
+Names are the customer's name (the account, else the lead's company) as a DNS name, followed by a
+short suffix of the subscriber org id that keeps them unique and stable (globex-corporation-4xyz1eak);
+a license without a customer is named by the subscriber org's 18-character id in lower case. The
+license id is appended, and spec.licenseID pinned, when a subscriber has several live licenses. The
+customer's name is recorded in the annotation licensing.lmo-operator.dev/customer. With --out, files go to
 DIR/managedpackage.yaml, DIR/licenses/NAME.yaml and DIR/kustomization.yaml; without it, one YAML
 stream goes to stdout. Progress goes to stderr.
 
@@ -112,8 +116,9 @@ type importedDoc struct {
 }
 
 type objectMeta struct {
-	Name      string `json:"name"`
-	Namespace string `json:"namespace,omitempty"`
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 type licenseDoc struct {
@@ -182,6 +187,21 @@ func importPackage(ctx context.Context, c *salesforce.Client, o *importOptions, 
 		"# no API: add spec.defaults to have the operator check new installs against them.\n", pkg.Name, pkg.PackageID)
 	docs := []importedDoc{{path: "managedpackage.yaml", content: append([]byte(header), mpYAML...)}}
 
+	// A license whose subscriber org is gone gets no License: the operator would only report it as
+	// SubscriberOrgDeleted, and a bootstrapped repository should apply with every License Ready.
+	kept := recs.licenses[:0]
+	for _, l := range recs.licenses {
+		if gone := l.SubscriberOrgGone(); gone != "" {
+			who := ""
+			if c := l.Customer(); c != "" {
+				who = " (" + commentText(c) + ")"
+			}
+			fmt.Fprintf(env.Stderr, "Left out license record %s%s: %s\n", l.ID, who, gone)
+			continue
+		}
+		kept = append(kept, l)
+	}
+	recs.licenses = kept
 	bySubscriber := map[string]int{}
 	for _, l := range recs.licenses {
 		bySubscriber[id15(l.SubscriberOrgID)]++
@@ -195,20 +215,28 @@ func importPackage(ctx context.Context, c *salesforce.Client, o *importOptions, 
 			}
 		}
 		spec, warnings := licenseSpec(l, recs.values[id15(l.ID)], writable, mpName)
-		name := o.namePrefix + strings.ToLower(to18(l.SubscriberOrgID))
-		if l.SubscriberOrgID == "" || bySubscriber[id15(l.SubscriberOrgID)] > 1 {
+		pinned := l.SubscriberOrgID == "" || bySubscriber[id15(l.SubscriberOrgID)] > 1
+		customer := l.Customer()
+		name := importedName(o.namePrefix, customer, l, pinned)
+		if pinned {
 			spec.SubscriberOrgID, spec.LicenseID = "", l.ID
-			name += "-" + strings.ToLower(to18(l.ID))
 		}
 		name = uniqueName(dnsName(name), used)
 		for _, w := range warnings {
 			fmt.Fprintf(env.Stderr, "Warning: License %s (record %s): %s\n", name, l.ID, w)
 		}
-		b, err := yaml.Marshal(licenseDoc{APIVersion: apiVersion, Kind: "License", Metadata: objectMeta{Name: name, Namespace: ns}, Spec: spec})
+		meta := objectMeta{Name: name, Namespace: ns}
+		if customer != "" {
+			meta.Annotations = map[string]string{licensingv1alpha1.AnnotationCustomer: customer}
+		}
+		b, err := yaml.Marshal(licenseDoc{APIVersion: apiVersion, Kind: "License", Metadata: meta, Spec: spec})
 		if err != nil {
 			return nil, err
 		}
 		comment := fmt.Sprintf("# License record %s (%s) of subscriber %s, imported by lmoctl.\n", l.ID, l.Name, l.SubscriberOrgID)
+		if customer != "" {
+			comment = fmt.Sprintf("# License record %s (%s) of %s, subscriber %s, imported by lmoctl.\n", l.ID, l.Name, commentText(customer), l.SubscriberOrgID)
+		}
 		docs = append(docs, importedDoc{path: filepath.Join("licenses", name+".yaml"), content: append([]byte(comment), b...)})
 		if (i+1)%progressEvery == 0 {
 			fmt.Fprintf(env.Stderr, "Rendered %d/%d Licenses\n", i+1, len(recs.licenses))
@@ -288,6 +316,73 @@ func dnsName(s string) string {
 		s = strings.TrimRight(s[:63], "-")
 	}
 	return s
+}
+
+// orgSuffixLength is how many characters of the 15-character subscriber org id end a customer's
+// License name, before the id's 3-character case suffix.
+const orgSuffixLength = 5
+
+// importedName is the name of the License of record l: the customer's name as a DNS label and a
+// short, case-safe suffix of the subscriber org id (the last characters of the 15-character id and
+// the 18-character id's case suffix, lower case), so that two customers of one name, or one whose
+// name changes spelling, still get distinct names that stay the same from one import to the next.
+// Without a customer (or one with no letter or digit a DNS name can hold) it is the 18-character org
+// id, as before. pinned appends the license id.
+func importedName(prefix, customer string, l salesforce.License, pinned bool) string {
+	org := strings.ToLower(to18(l.SubscriberOrgID))
+	tail := ""
+	if pinned {
+		tail = "-" + strings.ToLower(to18(l.ID))
+	}
+	slug := dnsName(foldLatin(customer))
+	if slug == "" || len(org) != 18 {
+		return prefix + org + tail
+	}
+	suffix := "-" + org[15-orgSuffixLength:]
+	room := 63 - len(prefix) - len(suffix) - len(tail)
+	if len(slug) > room {
+		slug = strings.TrimRight(slug[:room], "-")
+	}
+	return prefix + slug + suffix + tail
+}
+
+// latinFold spells the accented Latin letters common in company names without their marks, so
+// that "Müller & Söhne" becomes a readable DNS name (muller-sohne) rather than m-ller-s-hne.
+var latinFold = func() map[rune]string {
+	m := map[rune]string{'ß': "ss", 'æ': "ae", 'Æ': "ae", 'œ': "oe", 'Œ': "oe", 'ø': "o", 'Ø': "o", 'ł': "l", 'Ł': "l", 'đ': "d", 'Đ': "d", 'þ': "th", 'ð': "d"}
+	for base, letters := range map[string]string{
+		"a": "àáâãäåāăąÀÁÂÃÄÅĀĂĄ", "c": "çćĉċčÇĆĈĊČ", "e": "èéêëēĕėęěÈÉÊËĒĔĖĘĚ", "g": "ĝğġģĜĞĠĢ",
+		"i": "ìíîïĩīĭįıÌÍÎÏĨĪĬĮİ", "n": "ñńņňÑŃŅŇ", "o": "òóôõöōŏőÒÓÔÕÖŌŎŐ", "r": "ŕŗřŔŖŘ",
+		"s": "śŝşšŚŜŞŠș", "t": "ţťŢŤț", "u": "ùúûüũūŭůűųÙÚÛÜŨŪŬŮŰŲ", "y": "ýÿŷÝŸŶ", "z": "źżžŹŻŽ",
+	} {
+		for _, r := range letters {
+			m[r] = base
+		}
+	}
+	return m
+}()
+
+// foldLatin replaces accented Latin letters by their plain spelling; other runes are kept.
+func foldLatin(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if f, ok := latinFold[r]; ok {
+			b.WriteString(f)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// commentText makes a value from the LMO safe for a one-line YAML comment.
+func commentText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r < 0x20 {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // uniqueName returns name, or name-2, name-3… when taken, and marks it taken.

@@ -108,6 +108,14 @@ func TestImportWritesObserveLicensesWithZeroDriftAndPlanFindsNoChange(t *testing
 		t.Errorf("got %d Licenses, want one per live record (%d)", len(m.licenses), len(want))
 	}
 
+	// Each License records its customer (the account, else the lead's company), or none.
+	for id, want := range map[string]string{"a0N000000000001AAA": "Globex Corporation", "a0N000000000002AAA": "Initech",
+		"a0N000000000003AAA": "Umbrella Corp.", "a0N000000000006AAA": "", "a0N000000000008AAA": "Tyrell Corporation"} {
+		if got := byRecord[id].Annotations["licensing.lmo-operator.dev/customer"]; got != want {
+			t.Errorf("record %s: customer annotation %q, want %q", id, got, want)
+		}
+	}
+
 	// The ambiguous subscriber's two live licenses are pinned by licenseID.
 	for _, id := range []string{"a0N000000000008AAA", "a0N000000000009AAA"} {
 		if l := byRecord[id]; l.Spec.LicenseID != id || l.Spec.SubscriberOrgID != "" {
@@ -116,7 +124,9 @@ func TestImportWritesObserveLicensesWithZeroDriftAndPlanFindsNoChange(t *testing
 	}
 
 	// One generated License, the ManagedPackage and the kustomization, byte for byte.
-	for _, name := range []string{"managedpackage.yaml", "kustomization.yaml", "licenses/00d5g000004xyz1eak.yaml", "licenses/00d5g000004lm3qeac.yaml"} {
+	// Files and Licenses are named after the customer, with the customer recorded in an annotation;
+	// a license without a customer keeps the org id.
+	for _, name := range []string{"managedpackage.yaml", "kustomization.yaml", "licenses/globex-corporation-4xyz1eak.yaml", "licenses/00d5g000004lm3qeac.yaml"} {
 		b, err := os.ReadFile(filepath.Join(out, name))
 		if err != nil {
 			t.Fatal(err)
@@ -155,7 +165,7 @@ func TestImportWithoutOutStreamsYAMLToStdout(t *testing.T) {
 		names = append(names, l.Name+"="+l.Spec.Seats.String()+"/"+l.Spec.Expiration)
 	}
 	sort.Strings(names)
-	if diff := cmp.Diff([]string{"00d5g000004pq7ueac=15/2026-12-03", "00d5g000004xyz1eak=SiteLicense/Never"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"globex-corporation-4xyz1eak=SiteLicense/Never", "muller-sohne-gmbh-4pq7ueac=15/2026-12-03"}, names); diff != "" {
 		t.Errorf("Licenses (-want +got):\n%s", diff)
 	}
 	if _, ok := m.packages["/billing"]; !ok {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/decide"
@@ -348,7 +349,8 @@ func recordOwners(licenses []fileLicense, pkgOf map[string]string, recs PlanReco
 func planLicense(fl fileLicense, packageID string, recs PlanRecords, owner string, today time.Time) PlannedLicense {
 	spec := fl.Spec
 	p := PlannedLicense{Name: fl.Name, Namespace: fl.Namespace, File: fl.file, PackageID: packageID,
-		SubscriberOrgID: spec.SubscriberOrgID, LicenseID: spec.LicenseID, Policy: string(spec.ManagementPolicy)}
+		SubscriberOrgID: spec.SubscriberOrgID, LicenseID: spec.LicenseID, Policy: string(spec.ManagementPolicy),
+		Customer: strings.TrimSpace(fl.Annotations[licensingv1alpha1.AnnotationCustomer])}
 	if p.Policy == "" {
 		p.Policy = string(licensingv1alpha1.PolicyEnforce)
 	}
@@ -366,6 +368,9 @@ func planLicense(fl fileLicense, packageID string, recs PlanRecords, owner strin
 	v := decide.License(decide.Input{License: &lic, Record: *res.Record, Params: decide.ParamDefs(recs.FeatureParameters(packageID)),
 		Owner: owner, Today: today})
 	p.LicenseID = res.Record.ID
+	if res.Record.Customer != "" {
+		p.Customer = res.Record.Customer // the LMO's current name wins over the one import recorded
+	}
 	p.Action = v.Action
 	p.Changes = changesOf(v.Drift, false)
 	p.AccessReductions, p.Approval = v.Reductions, v.Approval
@@ -447,6 +452,21 @@ func orDash(s string) string {
 	return s
 }
 
+// tableText makes a value safe for one table cell: control characters and tabs become spaces (a
+// customer name comes from the LMO) and it is cut to n runes.
+func tableText(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
 // writePlanTable prints one row per changed field of every License that is not unchanged, the
 // messages of the Licenses that cannot be applied as they are, and a summary line.
 func writePlanTable(w io.Writer, plan *Plan) error {
@@ -457,7 +477,7 @@ func writePlanTable(w io.Writer, plan *Plan) error {
 			continue
 		}
 		if rows == 0 {
-			fmt.Fprintln(tw, "LICENSE\tRECORD\tFIELD\tOLD\tNEW\tFLAGS")
+			fmt.Fprintln(tw, "LICENSE\tCUSTOMER\tRECORD\tFIELD\tOLD\tNEW\tFLAGS")
 		}
 		name := p.Name
 		if p.Namespace != "" {
@@ -468,7 +488,7 @@ func writePlanTable(w io.Writer, plan *Plan) error {
 			changes = []FieldChange{{Field: "-", Old: "-", New: "-"}}
 		}
 		for _, c := range changes {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, orDash(p.LicenseID), c.Field, orDash(c.Old), orDash(c.New), flagText(p))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, orDash(tableText(p.Customer, 32)), orDash(p.LicenseID), c.Field, orDash(c.Old), orDash(c.New), flagText(p))
 			rows++
 		}
 	}

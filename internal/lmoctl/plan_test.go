@@ -174,7 +174,46 @@ func TestPlanJSONNamesActionsFlagsAndChanges(t *testing.T) {
 	if plan.Today != "2026-11-25" {
 		t.Errorf("today %q", plan.Today)
 	}
+	customers := map[string]string{}
+	for _, l := range plan.Licenses {
+		customers[l.Name] = l.Customer
+	}
+	// The account's name, else the lead's company (umbrella has both: the account wins); wonka's
+	// record names no customer; hooli and tyrell resolve to no single record.
+	wantCustomers := map[string]string{"globex": "Globex Corporation", "initech": "Initech", "umbrella": "Umbrella Corp.", "hooli": "",
+		"soylent": "Soylent", "wonka": "", "cyberdyne": "Cyberdyne Systems", "stark": "Stark Industries", "tyrell": "", "globex-billing": "Globex Corporation"}
+	if diff := cmp.Diff(wantCustomers, customers); diff != "" {
+		t.Errorf("customers (-want +got):\n%s", diff)
+	}
 	s.assertNoWrites(t)
+}
+
+// Before its install, a License has no record to name the customer: plan uses the customer
+// annotation lmoctl import wrote (or a person added); once the record names one, the record wins.
+func TestPlanNamesTheCustomerFromTheAnnotationBeforeTheInstall(t *testing.T) {
+	s := startSim(t, func() time.Time { return today })
+	dir := writeFiles(t, map[string]string{"packages.yaml": planPackages, "licenses.yaml": `apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: hooli, annotations: {licensing.lmo-operator.dev/customer: Hooli XYZ}}
+spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000009HoOLAAA, status: Active}
+---
+apiVersion: licensing.lmo-operator.dev/v1alpha1
+kind: License
+metadata: {name: globex, annotations: {licensing.lmo-operator.dev/customer: Globex (old name)}}
+spec: {packageRef: {name: acme-projects}, subscriberOrgID: 00D5g000004XyZ1AAA, status: Active}
+`})
+	r := s.run(t, "plan", "-f", dir, "-o", "json")
+	var plan Plan
+	if err := json.Unmarshal([]byte(r.stdout), &plan); err != nil {
+		t.Fatalf("%v: %s%s", err, r.stdout, r.stderr)
+	}
+	got := map[string]string{}
+	for _, l := range plan.Licenses {
+		got[l.Name] = l.Customer
+	}
+	if diff := cmp.Diff(map[string]string{"hooli": "Hooli XYZ", "globex": "Globex Corporation"}, got); diff != "" {
+		t.Errorf("customers (-want +got):\n%s", diff)
+	}
 }
 
 func TestPlanRefusesBadFilesNamingFileAndField(t *testing.T) {

@@ -17,9 +17,13 @@ import (
 
 const reportSynopsis = `lmoctl report: the install base by package and status, trials ending within 7 and 30 days,
 trials that lapsed in the window without converting, paid licenses up for renewal within the window
-(ahead of today), uninstalls in the window (churn) and trial-to-active conversions in the window.
-Churn and conversions come from the license field history (sfLma__License__History rows of
-sfLma__Status__c); an Uninstalled license without such a row counts by its LastModifiedDate.
+(ahead of today), uninstalls in the window (churn), subscriber orgs deleted (churn) and
+trial-to-active conversions in the window, each license with its customer (the account, else the
+lead's company). Churn and conversions come from the license field history (sfLma__License__History
+rows of sfLma__Status__c); an Uninstalled license without such a row counts by its LastModifiedDate.
+A deleted org (the LMA's org status DELETED or PENDING_DELETE) has no date in the LMO: every license
+whose org is gone now and that is not Uninstalled counts, whatever the window, and no longer counts
+among trials ending, lapsed trials or renewals.
 
 Usage: lmoctl report [--window 30d] [--package 033...] [-o table|json] [connection flags]`
 
@@ -52,6 +56,21 @@ type Report struct {
 	Uninstalls []StatusChange `json:"uninstalls"`
 	// Conversions are the licenses that went from Trial to Active in the window, by time.
 	Conversions []StatusChange `json:"conversions"`
+	// OrgDeletions are the licenses, not Uninstalled, whose subscriber org the LMA records as deleted
+	// or pending deletion (churn the uninstalls miss), by license id. The LMO keeps no date for it.
+	OrgDeletions []OrgDeletion `json:"orgDeletions"`
+}
+
+// OrgDeletion is a license whose subscriber org is gone.
+type OrgDeletion struct {
+	LicenseID       string `json:"licenseID"`
+	PackageID       string `json:"packageID"`
+	SubscriberOrgID string `json:"subscriberOrgID"`
+	Customer        string `json:"customer,omitempty"`
+	// Status is the license's status (Trial, Active or Suspended).
+	Status string `json:"status"`
+	// OrgStatus is the org status as the LMA keeps it (DELETED or PENDING_DELETE).
+	OrgStatus string `json:"orgStatus"`
 }
 
 // PackageInstallBase counts one package's licenses by status. Expired counts licenses that are not
@@ -66,7 +85,10 @@ type PackageInstallBase struct {
 	Uninstalled int    `json:"uninstalled"`
 	Expired     int    `json:"expired"`
 	Sandbox     int    `json:"sandbox"`
-	Total       int    `json:"total"`
+	// OrgDeleted counts the licenses, not Uninstalled, whose subscriber org is deleted or pending
+	// deletion; they count under their status too.
+	OrgDeleted int `json:"orgDeleted"`
+	Total      int `json:"total"`
 }
 
 // LicenseRef is one license in a list of the report.
@@ -76,6 +98,7 @@ type LicenseRef struct {
 	Name            string `json:"name"`
 	PackageID       string `json:"packageID"`
 	SubscriberOrgID string `json:"subscriberOrgID"`
+	Customer        string `json:"customer,omitempty"`
 	Expiration      string `json:"expiration"`
 	DaysLeft        int    `json:"daysLeft"`
 }
@@ -85,6 +108,7 @@ type StatusChange struct {
 	LicenseID       string    `json:"licenseID"`
 	PackageID       string    `json:"packageID"`
 	SubscriberOrgID string    `json:"subscriberOrgID"`
+	Customer        string    `json:"customer,omitempty"`
 	At              time.Time `json:"at"`
 	// By is the user who made the change, when known.
 	By string `json:"by,omitempty"`
@@ -120,7 +144,7 @@ func runReport(ctx context.Context, args []string, env *Env) (int, error) {
 		return ExitError, err
 	}
 	now := env.Now().UTC().Truncate(time.Second)
-	in, err := fetchForReport(ctx, c, packageID, now.Add(-span))
+	in, err := fetchForReport(ctx, c, packageID, now.Add(-span), salesforce.AllLicenseFields)
 	if err != nil {
 		return ExitError, err
 	}
@@ -163,10 +187,12 @@ type reportInput struct {
 	since              time.Time
 }
 
-// fetchForReport reads packages, licenses and the window's Status history in one Composite call,
-// then, for Uninstalled licenses modified in the window with no history row in it, their older
-// Status history (to tell a late edit from an uninstall without history).
-func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string, since time.Time) (*reportInput, error) {
+// fetchForReport reads packages, licenses (with the optional License fields fields) and the
+// window's Status history in one Composite call, then, for Uninstalled licenses modified in the
+// window with no history row in it, their older Status history (to tell a late edit from an
+// uninstall without history). The License describe rides in the first call; when the org has other
+// optional fields than fields, the call is made again with the ones it has.
+func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string, since time.Time, fields salesforce.LicenseFieldSet) (*reportInput, error) {
 	in := &reportInput{since: since, uninstalledEarlier: map[string]bool{}}
 	pkgWhere, licWhere := "", ""
 	if packageID != "" {
@@ -183,7 +209,12 @@ func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string,
 		}
 		return nil
 	}))
-	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFieldsFor(salesforce.LicenseFieldSet{})+" FROM "+salesforce.LicenseObject+licWhere+" ORDER BY Id", func(p []salesforce.License) error {
+	var describe salesforce.SObjectDescribe
+	described := false
+	must(salesforce.AddDescribe(b, salesforce.LicenseObject, func(d salesforce.SObjectDescribe, err error) {
+		describe, described = d, err == nil
+	}))
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFieldsFor(fields)+" FROM "+salesforce.LicenseObject+licWhere+" ORDER BY Id", func(p []salesforce.License) error {
 		for _, l := range p {
 			if packageID == "" || id15(l.PackageID()) == id15(packageID) {
 				in.licenses = append(in.licenses, l)
@@ -196,7 +227,11 @@ func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string,
 		in.history = append(in.history, p...)
 		return nil
 	}))
-	if err := c.RunBatch(ctx, b); err != nil {
+	err := c.RunBatch(ctx, b)
+	if has := salesforce.LicenseFieldSetOf(describe); described && has != fields {
+		return fetchForReport(ctx, c, packageID, since, has)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("reading the LMO's licenses and history: %w", err)
 	}
 	inWindow := map[string]bool{}
@@ -248,7 +283,7 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 	r := &Report{GeneratedAt: now, Today: today.String(), Window: window, WindowStart: now.Add(-span),
 		InstallBase: []PackageInstallBase{}, TrialsEnding7Days: []LicenseRef{}, TrialsEnding30Days: []LicenseRef{},
 		TrialsLapsed: []LicenseRef{}, RenewalsDue: []LicenseRef{},
-		Uninstalls: []StatusChange{}, Conversions: []StatusChange{}}
+		Uninstalls: []StatusChange{}, Conversions: []StatusChange{}, OrgDeletions: []OrgDeletion{}}
 	// The window in whole days, for the lists counted in days (lapsed trials, renewals).
 	windowDays := int(span / (24 * time.Hour))
 	base := map[string]*PackageInstallBase{}
@@ -279,6 +314,11 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 		if l.IsSandbox {
 			b.Sandbox++
 		}
+		if l.SubscriberOrgGone() != "" {
+			b.OrgDeleted++
+			r.OrgDeletions = append(r.OrgDeletions, OrgDeletion{LicenseID: l.ID, PackageID: l.PackageID(), SubscriberOrgID: l.SubscriberOrgID,
+				Customer: l.Customer(), Status: l.Status, OrgStatus: l.OrgStatus})
+		}
 		if l.NeverExpires() {
 			continue
 		}
@@ -286,7 +326,12 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 		if days < 0 {
 			b.Expired++
 		}
-		ref := LicenseRef{LicenseID: l.ID, Name: l.Name, PackageID: l.PackageID(), SubscriberOrgID: l.SubscriberOrgID, Expiration: l.Expiration.String(), DaysLeft: days}
+		ref := LicenseRef{LicenseID: l.ID, Name: l.Name, PackageID: l.PackageID(), SubscriberOrgID: l.SubscriberOrgID, Customer: l.Customer(),
+			Expiration: l.Expiration.String(), DaysLeft: days}
+		if l.SubscriberOrgGone() != "" {
+			// Counted among the org deletions; nobody is left to renew or convert.
+			continue
+		}
 		// The operator's expiry notices count days the same way (decide.ExpiryOf).
 		switch e := decide.ExpiryOf(l.Status, ref.Expiration, now); {
 		case e.Term == decide.ExpiryTrial && e.DaysLeft >= 0 && e.DaysLeft <= 30:
@@ -321,7 +366,8 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 		if !ok || h.CreatedDate.Before(in.since) {
 			continue
 		}
-		change := StatusChange{LicenseID: l.ID, PackageID: l.PackageID(), SubscriberOrgID: l.SubscriberOrgID, At: h.CreatedDate.UTC(), By: h.ChangedBy(), Source: "history"}
+		change := StatusChange{LicenseID: l.ID, PackageID: l.PackageID(), SubscriberOrgID: l.SubscriberOrgID, Customer: l.Customer(),
+			At: h.CreatedDate.UTC(), By: h.ChangedBy(), Source: "history"}
 		switch {
 		case historyText(h.NewValue) == salesforce.StatusUninstalled:
 			uninstalled[id15(l.ID)] = change
@@ -342,7 +388,7 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 				by = l.LastModifiedBy.Name
 			}
 			uninstalled[key] = StatusChange{LicenseID: l.ID, PackageID: l.PackageID(), SubscriberOrgID: l.SubscriberOrgID,
-				At: l.LastModifiedDate.UTC(), By: by, Source: "lastModified"}
+				Customer: l.Customer(), At: l.LastModifiedDate.UTC(), By: by, Source: "lastModified"}
 		}
 	}
 	r.Uninstalls = sortedChanges(uninstalled)
@@ -351,14 +397,13 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 }
 
 // writeRefs prints a list of licenses as a table, nothing when it is empty.
-// TODO(issue 14 item 1): a CUSTOMER column first, once LicenseRef carries the customer's name.
 func writeRefs(tw *tabwriter.Writer, list []LicenseRef) error {
 	if len(list) == 0 {
 		return nil
 	}
-	fmt.Fprintln(tw, "LICENSE\tNAME\tSUBSCRIBER\tPACKAGE ID\tEXPIRATION\tDAYS LEFT")
+	fmt.Fprintln(tw, "LICENSE\tNAME\tCUSTOMER\tSUBSCRIBER\tPACKAGE ID\tEXPIRATION\tDAYS LEFT")
 	for _, t := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", t.LicenseID, orDash(t.Name), t.SubscriberOrgID, t.PackageID, t.Expiration, t.DaysLeft)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", t.LicenseID, orDash(t.Name), orDash(tableText(t.Customer, 32)), t.SubscriberOrgID, t.PackageID, t.Expiration, t.DaysLeft)
 	}
 	return tw.Flush()
 }
@@ -381,9 +426,9 @@ func sortedChanges(m map[string]StatusChange) []StatusChange {
 func writeReportTable(w io.Writer, r *Report) error {
 	fmt.Fprintf(w, "Report of %s; window %s (since %s)\n\n", r.Today, r.Window, r.WindowStart.Format(time.RFC3339))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTALL BASE\tPACKAGE ID\tTRIAL\tACTIVE\tSUSPENDED\tUNINSTALLED\tEXPIRED\tSANDBOX\tTOTAL")
+	fmt.Fprintln(tw, "INSTALL BASE\tPACKAGE ID\tTRIAL\tACTIVE\tSUSPENDED\tUNINSTALLED\tEXPIRED\tSANDBOX\tORG DELETED\tTOTAL")
 	for _, b := range r.InstallBase {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", orDash(b.Name), b.PackageID, b.Trial, b.Active, b.Suspended, b.Uninstalled, b.Expired, b.Sandbox, b.Total)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", orDash(b.Name), b.PackageID, b.Trial, b.Active, b.Suspended, b.Uninstalled, b.Expired, b.Sandbox, b.OrgDeleted, b.Total)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -408,9 +453,19 @@ func writeReportTable(w io.Writer, r *Report) error {
 		if len(sec.list) == 0 {
 			continue
 		}
-		fmt.Fprintln(tw, "LICENSE\tSUBSCRIBER\tPACKAGE ID\tAT\tBY\tSOURCE")
+		fmt.Fprintln(tw, "LICENSE\tCUSTOMER\tSUBSCRIBER\tPACKAGE ID\tAT\tBY\tSOURCE")
 		for _, c := range sec.list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.LicenseID, c.SubscriberOrgID, c.PackageID, c.At.Format(time.RFC3339), orDash(c.By), c.Source)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.LicenseID, orDash(tableText(c.Customer, 32)), c.SubscriberOrgID, c.PackageID, c.At.Format(time.RFC3339), orDash(c.By), c.Source)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "\nSubscriber orgs deleted (churn; the LMO keeps no date): %d\n", len(r.OrgDeletions))
+	if len(r.OrgDeletions) > 0 {
+		fmt.Fprintln(tw, "LICENSE\tCUSTOMER\tSUBSCRIBER\tPACKAGE ID\tSTATUS\tORG STATUS")
+		for _, d := range r.OrgDeletions {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.LicenseID, orDash(tableText(d.Customer, 32)), d.SubscriberOrgID, d.PackageID, d.Status, tableText(d.OrgStatus, 20))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

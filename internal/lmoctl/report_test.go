@@ -14,7 +14,8 @@ import (
 )
 
 // reportSim builds a history: the seed at 2026-10-01, an uninstall outside a 30-day window, one
-// inside, a Trial to Active edit by a person in the LMO, and a new install.
+// inside, a Trial to Active edit by a person in the LMO, a new install, and a customer's org
+// deleted (Umbrella's, whose license is Active) and another's pending deletion (Oscorp's trial).
 func reportSim(t *testing.T) *sim {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)}
@@ -40,6 +41,11 @@ func reportSim(t *testing.T) *sim {
 	clk.Set(time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC))
 	if _, err := s.Install(lmosim.InstallRequest{PackageID: "033000000000001AAA", SubscriberOrgID: "00D5g000004Zz9ZAAA"}); err != nil {
 		t.Fatal(err)
+	}
+	for id, status := range map[string]string{"a0N000000000003AAA": "DELETED", "a0N000000000004AAA": "PENDING_DELETE"} {
+		if _, err := s.UpdateFromSubscriber(id, lmosim.SubscriberUpdate{OrgStatus: &status}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	clk.Set(today)
 	s.resetStats(t)
@@ -74,7 +80,7 @@ func TestReportJSONFigures(t *testing.T) {
 	}
 	rep := decode()
 	wantBase := []PackageInstallBase{
-		{PackageID: "033000000000001AAA", Name: "Acme Projects", Trial: 2, Active: 5, Suspended: 1, Uninstalled: 3, Expired: 1, Sandbox: 1, Total: 11},
+		{PackageID: "033000000000001AAA", Name: "Acme Projects", Trial: 2, Active: 5, Suspended: 1, Uninstalled: 3, Expired: 1, Sandbox: 1, OrgDeleted: 2, Total: 11},
 		{PackageID: "033000000000002AAA", Name: "Acme Billing", Trial: 1, Active: 1, Total: 2},
 	}
 	if diff := cmp.Diff(wantBase, rep.InstallBase); diff != "" {
@@ -86,12 +92,23 @@ func TestReportJSONFigures(t *testing.T) {
 		}
 		return out
 	}
-	if diff := cmp.Diff([]string{"a0N000000000004AAA@2026-11-30"}, ids(rep.TrialsEnding7Days)); diff != "" {
+	// Oscorp's trial ends in 5 days, but its org is pending deletion: it is churn, not a trial ending.
+	if diff := cmp.Diff([]string(nil), ids(rep.TrialsEnding7Days)); diff != "" {
 		t.Errorf("trials ending in 7 days (-want +got):\n%s", diff)
 	}
-	if len(rep.TrialsEnding30Days) != 3 || rep.TrialsEnding30Days[1].LicenseID != "a0N000000000012AAA" ||
-		rep.TrialsEnding30Days[2].Expiration != "2026-12-15" || rep.TrialsEnding30Days[2].DaysLeft != 20 {
+	if len(rep.TrialsEnding30Days) != 2 || rep.TrialsEnding30Days[0].LicenseID != "a0N000000000012AAA" ||
+		rep.TrialsEnding30Days[0].Customer != "Müller & Söhne GmbH" ||
+		rep.TrialsEnding30Days[1].Expiration != "2026-12-15" || rep.TrialsEnding30Days[1].DaysLeft != 20 {
 		t.Errorf("trials ending in 30 days: %+v", rep.TrialsEnding30Days)
+	}
+	if diff := cmp.Diff([]OrgDeletion{
+		{LicenseID: "a0N000000000003AAA", PackageID: "033000000000001AAA", SubscriberOrgID: "00D5g000004Gl0bAAA", Customer: "Umbrella Corp.", Status: "Active", OrgStatus: "DELETED"},
+		{LicenseID: "a0N000000000004AAA", PackageID: "033000000000001AAA", SubscriberOrgID: "00D5g000004Ini7AAA", Customer: "Oscorp", Status: "Trial", OrgStatus: "PENDING_DELETE"},
+	}, rep.OrgDeletions); diff != "" {
+		t.Errorf("org deletions (-want +got):\n%s", diff)
+	}
+	if rep.Conversions[0].Customer != "Soylent" {
+		t.Errorf("conversion customer %q, want Soylent", rep.Conversions[0].Customer)
 	}
 	changes := func(cs []StatusChange) (out []string) {
 		for _, c := range cs {

@@ -21,6 +21,10 @@ type InstallRequest struct {
 	IsSandbox       bool   `json:"isSandbox,omitempty"`
 	// Version defaults to the package's latest version.
 	Version string `json:"version,omitempty"`
+	// Company is the company of the Lead the install creates; empty: no Lead record.
+	Company string `json:"company,omitempty"`
+	// OrgStatus is the subscriber org's status the License records (e.g. ACTIVE or TRIAL).
+	OrgStatus string `json:"orgStatus,omitempty"`
 }
 
 // License is the admin API's view of a license record and its feature parameter values.
@@ -51,6 +55,12 @@ type License struct {
 	RecordType string `json:"recordType"`
 	// LicenseType is sfLma__License_Type__c.
 	LicenseType string `json:"licenseType"`
+	// Customer is the account's name, else the lead's company.
+	Customer string `json:"customer,omitempty"`
+	// OrgStatus is sfLma__Org_Status__c.
+	OrgStatus string `json:"orgStatus,omitempty"`
+	// OrgTrialExpiration is the trial subscriber org's expiration (text).
+	OrgTrialExpiration string `json:"orgTrialExpiration,omitempty"`
 }
 
 // errNotFound and errConflict map admin errors to 404 and 409.
@@ -65,7 +75,8 @@ func (s *Server) licenseView(l *licenseRec) License {
 		PackageRecordID: l.PackageRecID, Version: l.VersionNumber, UsedLicenses: l.UsedLicenses, Edition: l.OrgType,
 		IsSandbox: l.IsSandbox, InstallDate: l.InstallDate, OrgInstance: l.OrgInstance, LeadID: l.LeadID,
 		LastModifiedDate: formatDateTime(l.Modified), SystemModstamp: formatDateTime(l.Modstamp), FeatureParameters: map[string]any{},
-		FeatureParameterRecords: map[string]string{}, RecordType: l.RecordType, LicenseType: l.LicenseType}
+		FeatureParameterRecords: map[string]string{}, RecordType: l.RecordType, LicenseType: l.LicenseType,
+		Customer: st.customerName(l), OrgStatus: l.OrgStatus, OrgTrialExpiration: l.OrgTrialExpiration}
 	if l.Expiration != "" {
 		e := l.Expiration
 		out.Expiration = &e
@@ -111,9 +122,16 @@ func (s *Server) Install(in InstallRequest) (License, error) {
 	if p == nil {
 		return License{}, fmt.Errorf("%w: package %q is not associated with this LMO", errNotFound, in.PackageID)
 	}
+	if len(in.Company) > maxCompany {
+		return License{}, fmt.Errorf("company is longer than %d characters (Lead.Company)", maxCompany)
+	}
+	if err := validateOrgState("", &in.OrgStatus, nil); err != nil {
+		return License{}, err
+	}
 	l := newLicense(st, p, in.SubscriberOrgID, in.Edition, in.IsSandbox, now.UTC().Format(dateLayout))
 	l.ID = st.newID(prefixLicense)
 	l.LeadID = st.newID(prefixLead)
+	l.OrgStatus = in.OrgStatus
 	sys := s.systemUserID()
 	if in.Version != "" {
 		v := st.versionFor(p, in.Version, secondStamp(now), sys)
@@ -122,6 +140,9 @@ func (s *Server) Install(in InstallRequest) (License, error) {
 	at := st.stamp(now)
 	l.audit = audit{Created: at, CreatedBy: sys, Modified: at, ModifiedBy: sys, Modstamp: at}
 	st.addLicense(l)
+	if in.Company != "" {
+		st.addLead(&leadRec{ID: l.LeadID, Company: in.Company, audit: l.audit})
+	}
 	st.addHistory(l.ID, "created", null, null, sys, at)
 	for _, pr := range st.paramsOf(p.ID) {
 		st.addValue(newValue(st, pr, l, l.audit))
@@ -214,6 +235,13 @@ type SubscriberUpdate struct {
 	RecordType *string `json:"recordType,omitempty"`
 	// FeatureParameters sets values by full name, typically Subscriber-to-LMO parameters.
 	FeatureParameters map[string]any `json:"featureParameters,omitempty"`
+	// OrgStatus sets sfLma__Org_Status__c, as when the subscriber org is deleted (DELETED,
+	// PENDING_DELETE) or its trial converts (TRIAL to ACTIVE).
+	OrgStatus *string `json:"orgStatus,omitempty"`
+	// OrgTrialExpiration sets the trial subscriber org's expiration (text, at most 15 characters).
+	OrgTrialExpiration *string `json:"orgTrialExpiration,omitempty"`
+	// Account names the account the lead was converted into (created once by name); "" clears it.
+	Account *string `json:"account,omitempty"`
 }
 
 // UpdateFromSubscriber applies values reported by the subscriber org, as the License Manager user.
@@ -231,6 +259,12 @@ func (s *Server) UpdateFromSubscriber(licenseID string, in SubscriberUpdate) (Li
 	}
 	if in.LicenseType != nil && len(*in.LicenseType) > 255 {
 		return License{}, fmt.Errorf("licenseType is longer than 255 characters")
+	}
+	if err := validateOrgState("", in.OrgStatus, in.OrgTrialExpiration); err != nil {
+		return License{}, err
+	}
+	if in.Account != nil && len(*in.Account) > maxAccountName {
+		return License{}, fmt.Errorf("account is longer than %d characters (Account.Name)", maxAccountName)
 	}
 	sys := s.systemUserID()
 	type pending struct {
@@ -267,6 +301,25 @@ func (s *Server) UpdateFromSubscriber(licenseID string, in SubscriberUpdate) (Li
 	if in.LicenseType != nil && *in.LicenseType != l.LicenseType {
 		l.LicenseType = *in.LicenseType
 		touch(st, l, sys, now)
+	}
+	if in.OrgStatus != nil && *in.OrgStatus != l.OrgStatus {
+		l.OrgStatus = *in.OrgStatus
+		touch(st, l, sys, now)
+	}
+	if in.OrgTrialExpiration != nil && *in.OrgTrialExpiration != l.OrgTrialExpiration {
+		l.OrgTrialExpiration = *in.OrgTrialExpiration
+		touch(st, l, sys, now)
+	}
+	if in.Account != nil {
+		id := ""
+		if *in.Account != "" {
+			at := st.stamp(now)
+			id = st.accountNamed(*in.Account, audit{Created: at, CreatedBy: sys, Modified: at, ModifiedBy: sys, Modstamp: at}).ID
+		}
+		if id != l.AccountID {
+			l.AccountID = id
+			touch(st, l, sys, now)
+		}
 	}
 	if in.RecordType != nil {
 		rt := *in.RecordType

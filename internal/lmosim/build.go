@@ -138,6 +138,13 @@ func buildStore(seed *Seed, now time.Time) (*store, error) {
 			l.ModifiedBy = by
 		}
 		l.LicenseType = sl.LicenseType
+		l.OrgStatus, l.OrgTrialExpiration = sl.OrgStatus, sl.OrgTrialExpiration
+		if sl.Account != "" {
+			l.AccountID = st.accountNamed(sl.Account, aud(sys.ID)).ID
+		}
+		if sl.Lead != nil {
+			st.addLead(&leadRec{ID: l.LeadID, Name: sl.Lead.Name, Email: sl.Lead.Email, Company: sl.Lead.Company, audit: aud(sys.ID)})
+		}
 		st.addLicense(l)
 		switch sl.RecordType {
 		case "":

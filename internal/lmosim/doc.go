@@ -119,6 +119,7 @@
 //	recordTypes: true              # false: the License object has no record types (no RecordTypeId)
 //	apiWritesKeepRecordType: false # true: an API status write leaves the record type as it is
 //	licenseTypeField: true         # false: sfLma__License_Type__c is absent
+//	orgStatusFields: true          # false: sfLma__Org_Status__c, sfLma__Trial_Expiration_Date__c (and the fields under them) are absent
 //	clients:                       # each a separate API user
 //	  - {clientID: lmo-operator, clientSecret: s3cret, username: integration@acme.example, name: Integration User, certificate: "PEM"}
 //	packages:
@@ -133,13 +134,16 @@
 //	  - {id: a0N000000000001AAA, subscriberOrgID: 00D5g000004XyZ1AAA, packageID: 033000000000001AAA, status: Active, seats: 50,
 //	     expiration: "2027-06-30", usedLicenses: 12, edition: Enterprise Edition, isSandbox: false, version: "1.4.0",
 //	     installDate: "2026-01-15", orgInstance: USA42, lastModifiedBy: lmo-operator, featureParameters: {acme__MaxProjects: 20},
-//	     recordType: Active, licenseType: Read-Only}   # recordType default: named like the status; none: no record type
+//	     recordType: Active, licenseType: Read-Only,   # recordType default: named like the status; none: no record type
+//	     account: Globex Corporation,                  # an Account of that name (sfLma__Account__r.Name)
+//	     lead: {company: Globex, name: A Person, email: a@globex.example},  # the install's Lead; default none
+//	     orgStatus: ACTIVE, orgTrialExpiration: "2026-12-31"}  # text, as the LMA keeps them (DELETED, PENDING_DELETE, TRIAL, …)
 //	generate:                      # deterministic fleets: same seed, same clock day → same licenses
 //	  - {packageID: 033000000000001AAA, count: 100000, randomSeed: 0}
 //
 // Every license has one value record per feature parameter of its package (false, 0 or null unless
 // given). Id prefixes: licenses a0N, packages a0P, versions a0V, feature parameters a0F, values
-// a0B/a0I/a0D, users 005, history 017, leads 00Q. A built-in "License Manager" user creates records.
+// a0B/a0I/a0D, users 005, history 017, leads 00Q, accounts 001. A built-in "License Manager" user creates records.
 //
 // # Admin API (/__sim/, JSON, no authentication, not counted as API calls)
 //
@@ -149,13 +153,14 @@
 // loopback address (403 otherwise, against DNS rebinding). cmd/lmosim listens only on loopback
 // unless --insecure-listen.
 //
-//	POST   /__sim/installs    {packageID, subscriberOrgID, edition, isSandbox, version?} → 201 License
+//	POST   /__sim/installs    {packageID, subscriberOrgID, edition, isSandbox, version?, company?, orgStatus?} → 201 License
 //	POST   /__sim/upgrades    {licenseID, version} → License
 //	POST   /__sim/uninstalls  {licenseID} → License
 //	GET    /__sim/licenses/ID → License (featureParameterRecords names its value records' ids);
 //	       PATCH it with {usedLicenses, featureParameters: {name: value}} to report subscriber-side
-//	       values (as the License Manager user), or {licenseType, recordType} for Salesforce's own
-//	       changes (AppExchange Checkout taking a license over; the LMA moving it to Expired)
+//	       values (as the License Manager user), or {licenseType, recordType, orgStatus,
+//	       orgTrialExpiration, account} for Salesforce's own changes (AppExchange Checkout taking a
+//	       license over; the LMA moving it to Expired; the subscriber org deleted; a lead converted)
 //	POST   /__sim/faults {…}; GET /__sim/faults; DELETE /__sim/faults
 //	GET    /__sim/stats → {"calls": {"token","query","queryMore","rowGet","rowPatch","collectionsPatch",
 //	       "composite","describe","limits","versions","other"}, "recordsWritten"} (every kind, 0 included);

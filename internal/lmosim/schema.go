@@ -72,7 +72,7 @@ func buildSchema() map[string]*objectDef {
 		valueObject(objBoolValue, "Feature Parameter Boolean", prefixBoolValue, "Boolean", "boolean"),
 		valueObject(objIntValue, "Feature Parameter Integer", prefixIntegerValue, "Integer", "double"),
 		valueObject(objDateValue, "Feature Parameter Date", prefixDateValue, "Date", "date"),
-		historyObject(), recordTypeObject()}
+		historyObject(), recordTypeObject(), accountObject(), leadObject()}
 	m := map[string]*objectDef{}
 	for _, o := range objs {
 		o.byName = map[string]*fieldDef{}
@@ -182,9 +182,24 @@ func licenseObject() *objectDef {
 			{name: "sfLma__Org_Instance__c", typ: "string", label: "Org Instance", nillable: true, get: g(func(l *licenseRec) val { return optStr(l.OrgInstance) })},
 			{name: "sfLma__Subscriber_Org_Is_Sandbox__c", typ: "boolean", label: "Sandbox", get: g(func(l *licenseRec) val { return boolean(l.IsSandbox) })},
 			{name: "sfLma__Install_Date__c", typ: "date", label: "Install Date", nillable: true, get: g(func(l *licenseRec) val { return date(l.InstallDate) })},
-			{name: "sfLma__Account__c", typ: "reference", label: "Account", nillable: true, relName: "sfLma__Account__r", get: g(func(l *licenseRec) val { return optStr(l.AccountID) })},
+			{name: "sfLma__Account__c", typ: "reference", label: "Account", nillable: true, relName: "sfLma__Account__r", refTo: objAccount,
+				get:    g(func(l *licenseRec) val { return optStr(l.AccountID) }),
+				parent: func(st *store, r record) record { return asRecord(st.account(r.(*licenseRec).AccountID)) }},
 			{name: "sfLma__Contact__c", typ: "reference", label: "Contact", nillable: true, relName: "sfLma__Contact__r", get: g(func(l *licenseRec) val { return optStr(l.ContactID) })},
-			{name: "sfLma__Lead__c", typ: "reference", label: "Lead", nillable: true, relName: "sfLma__Lead__r", get: g(func(l *licenseRec) val { return optStr(l.LeadID) })},
+			{name: "sfLma__Lead__c", typ: "reference", label: "Lead", nillable: true, relName: "sfLma__Lead__r", refTo: objLead,
+				get:    g(func(l *licenseRec) val { return optStr(l.LeadID) }),
+				parent: func(st *store, r record) record { return asRecord(st.lead(r.(*licenseRec).LeadID)) }},
+			// The org status fields are text formulas in the LMA (sfLma__Org_Status__c over
+			// sfLma__Org_Status_Formula__c, sfLma__Trial_Expiration_Date__c "Org Expiration Date"
+			// over sfLma__Org_Trial_Expiration__c); lmosim serves the stored text through all four.
+			{name: "sfLma__Org_Status__c", typ: "string", label: "Org Status", nillable: true, pkg: "orgStatus",
+				get: g(func(l *licenseRec) val { return optStr(l.OrgStatus) })},
+			{name: "sfLma__Org_Status_Formula__c", typ: "string", label: "Org Status Formula", nillable: true, pkg: "orgStatus",
+				get: g(func(l *licenseRec) val { return optStr(l.OrgStatus) })},
+			{name: "sfLma__Trial_Expiration_Date__c", typ: "string", label: "Org Expiration Date", nillable: true, pkg: "orgStatus",
+				get: g(func(l *licenseRec) val { return optStr(l.OrgTrialExpiration) })},
+			{name: "sfLma__Org_Trial_Expiration__c", typ: "string", label: "Org Trial Expiration", nillable: true, pkg: "orgStatus",
+				get: g(func(l *licenseRec) val { return optStr(l.OrgTrialExpiration) })},
 			{name: "RecordTypeId", typ: "reference", label: "Record Type ID", nillable: true, relName: "RecordType", refTo: objRecordType, pkg: "recordTypes",
 				get: g(func(l *licenseRec) val {
 					if rt := licenseRecordTypes[l.RecordType]; rt != nil {

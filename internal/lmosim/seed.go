@@ -50,6 +50,10 @@ type Seed struct {
 	// LicenseTypeField is false to simulate an LMA without sfLma__License_Type__c (describe lacks
 	// it, SOQL selecting it is INVALID_FIELD). Default true.
 	LicenseTypeField *bool `json:"licenseTypeField,omitempty"`
+	// OrgStatusFields is false to simulate an LMA without the subscriber org status fields
+	// (sfLma__Org_Status__c, sfLma__Trial_Expiration_Date__c and the fields under them), or a user
+	// who cannot read them: describe lacks them and SOQL selecting them is INVALID_FIELD. Default true.
+	OrgStatusFields *bool `json:"orgStatusFields,omitempty"`
 	// ReadOnlyFields are fields (sfLma__Seats__c, sfFma__Value__c, …) that field-level security
 	// leaves read-only for every API user: describe says updateable false and a write answers
 	// INVALID_FIELD_FOR_INSERT_UPDATE.
@@ -111,6 +115,14 @@ type SeedFeatureParameter struct {
 	Direction string `json:"direction,omitempty"` // "LMO to Subscriber" (default) or "Subscriber to LMO"
 }
 
+// SeedLead is the Lead an install created: the person who installed (personal data the operator
+// must never read) and their company.
+type SeedLead struct {
+	Company string `json:"company"`
+	Name    string `json:"name,omitempty"`
+	Email   string `json:"email,omitempty"`
+}
+
 // SeedLicense is one license record. Only packageID and subscriberOrgID are required.
 type SeedLicense struct {
 	ID              string  `json:"id,omitempty"`
@@ -132,6 +144,15 @@ type SeedLicense struct {
 	// value (Read-Only, as for a license AppExchange Checkout provisions) makes API writes change
 	// nothing (refused with strictLicenseRules).
 	LicenseType string `json:"licenseType,omitempty"`
+	// Account names the customer's account (a converted lead): an Account of that name is created
+	// once and the license's sfLma__Account__c points at it.
+	Account string `json:"account,omitempty"`
+	// Lead is the lead the install created; without it the license's lead lookup is empty.
+	Lead *SeedLead `json:"lead,omitempty"`
+	// OrgStatus is sfLma__Org_Status__c: ACTIVE, TRIAL, FREE, DELETED, PENDING_DELETE, … (text).
+	OrgStatus string `json:"orgStatus,omitempty"`
+	// OrgTrialExpiration is the trial subscriber org's expiration as text (at most 15 characters).
+	OrgTrialExpiration string `json:"orgTrialExpiration,omitempty"`
 	// LastModifiedBy is the clientID whose user last edited the record (default: the License Manager).
 	LastModifiedBy string `json:"lastModifiedBy,omitempty"`
 	// FeatureParameters are values by full name: booleans, integers or YYYY-MM-DD strings.
@@ -290,6 +311,15 @@ func (s *Seed) validate() error {
 		}
 		if len(l.LicenseType) > 255 {
 			return fmt.Errorf("%s.licenseType is longer than 255 characters", where)
+		}
+		if len(l.Account) > maxAccountName {
+			return fmt.Errorf("%s.account is longer than %d characters (Account.Name)", where, maxAccountName)
+		}
+		if l.Lead != nil && (l.Lead.Company == "" || len(l.Lead.Company) > maxCompany) {
+			return fmt.Errorf("%s.lead.company is required and at most %d characters (Lead.Company)", where, maxCompany)
+		}
+		if err := validateOrgState(where+".", &l.OrgStatus, &l.OrgTrialExpiration); err != nil {
+			return err
 		}
 		if l.Seats != nil && *l.Seats != -1 && (*l.Seats < 1 || *l.Seats > maxSeats) {
 			return fmt.Errorf("%s.seats %d is not -1 or 1..99000000", where, *l.Seats)

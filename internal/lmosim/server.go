@@ -117,6 +117,7 @@ func New(seed *Seed, opts Options) (*Server, error) {
 	st.recordTypes = seed.RecordTypes == nil || *seed.RecordTypes
 	st.keepRecordType = seed.APIWritesKeepRecordType
 	st.licenseTypeField = seed.LicenseTypeField == nil || *seed.LicenseTypeField
+	st.orgStatusFields = seed.OrgStatusFields == nil || *seed.OrgStatusFields
 	st.readOnly = map[string]bool{}
 	for _, f := range seed.ReadOnlyFields {
 		st.readOnly[f] = true
@@ -195,6 +196,8 @@ func (s *Server) installed(pkg string) bool {
 		return s.st.recordTypes
 	case "licenseType":
 		return s.st.licenseTypeField
+	case "orgStatus":
+		return s.st.orgStatusFields
 	}
 	return true
 }

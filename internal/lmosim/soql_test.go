@@ -111,7 +111,7 @@ func TestEvaluateSOQL(t *testing.T) {
 		{"OFFSET skips", "SELECT Id FROM sfLma__License__c OFFSET 3", []string{licSuspended}, ""},
 		{"an unknown field is INVALID_FIELD", "SELECT Id FROM sfLma__License__c WHERE Nope__c = 1", nil, "INVALID_FIELD"},
 		{"an unknown relationship is INVALID_FIELD", "SELECT Foo__r.Name FROM sfLma__License__c", nil, "INVALID_FIELD"},
-		{"an unknown object is INVALID_TYPE", "SELECT Id FROM Account", nil, "INVALID_TYPE"},
+		{"an unknown object is INVALID_TYPE", "SELECT Id FROM Opportunity", nil, "INVALID_TYPE"},
 		{"a quoted number is refused", "SELECT Id FROM sfLma__License__c WHERE sfLma__Seats__c = '5'", nil, "INVALID_QUERY_FILTER_OPERATOR"},
 		{"a duplicate field is malformed", "SELECT Id, id FROM sfLma__License__c", nil, "MALFORMED_QUERY"},
 		{"history values can not be filtered", "SELECT Id FROM sfLma__License__History WHERE OldValue = 'x'", nil, "INVALID_FIELD"},

@@ -23,6 +23,8 @@ type stateFile struct {
 	Versions  []*versionRec     `json:"versions"`
 	Params    []*paramRec       `json:"featureParameters"`
 	Licenses  []*licenseRec     `json:"licenses"`
+	Accounts  []*accountRec     `json:"accounts,omitempty"`
+	Leads     []*leadRec        `json:"leads,omitempty"`
 	Values    []*valueRec       `json:"values"`
 	History   []*historyRec     `json:"history"`
 	IDSeq     map[string]uint64 `json:"idSeq"`
@@ -36,7 +38,7 @@ func (s *Server) snapshotState() ([]byte, error) {
 	defer s.mu.RUnlock()
 	st := s.st
 	f := stateFile{Format: stateFormat, APIUsed: s.apiUsed.Load(), Org: st.org, Users: st.users, Packages: st.packages,
-		Versions: st.versions, Params: st.params, Licenses: st.licenses, History: st.history, IDSeq: st.idSeq,
+		Versions: st.versions, Params: st.params, Licenses: st.licenses, History: st.history, Accounts: st.accounts, Leads: st.leads, IDSeq: st.idSeq,
 		NameSeq: st.nameSeq, LastStamp: st.lastStamp}
 	for _, t := range []string{"Boolean", "Integer", "Date"} {
 		f.Values = append(f.Values, st.values[t]...)
@@ -78,6 +80,13 @@ func loadState(path string) (*store, int64, error) {
 	for _, p := range f.Params {
 		st.params = append(st.params, p)
 		st.add(p)
+	}
+	for _, a := range f.Accounts {
+		st.accounts = append(st.accounts, a)
+		st.add(a)
+	}
+	for _, l := range f.Leads {
+		st.addLead(l)
 	}
 	for _, l := range f.Licenses {
 		st.addLicense(l)

@@ -102,6 +102,11 @@ type licenseRec struct {
 	// LicenseType is sfLma__License_Type__c: empty or Editable for a license the LMA lets anyone
 	// modify, anything else (Read-Only) for one it does not.
 	LicenseType string `json:"licenseType,omitempty"`
+	// OrgStatus is the subscriber org's status as the LMA keeps it (sfLma__Org_Status__c): ACTIVE,
+	// TRIAL, FREE, DELETED, PENDING_DELETE, … ("" when unknown).
+	OrgStatus string `json:"orgStatus,omitempty"`
+	// OrgTrialExpiration is the trial subscriber org's expiration as text (Org Expiration Date).
+	OrgTrialExpiration string `json:"orgTrialExpiration,omitempty"`
 	audit
 
 	values []*valueRec // this license's feature parameter values, one per parameter
@@ -161,18 +166,22 @@ type store struct {
 	keepRecordType bool
 	// licenseTypeField is true while the License object has sfLma__License_Type__c.
 	licenseTypeField bool
-	org              *orgRec
-	users            []*userRec
-	packages         []*packageRec
-	versions         []*versionRec
-	params           []*paramRec
-	licenses         []*licenseRec
-	values           map[string][]*valueRec // by type: Boolean, Integer, Date
-	history          []*historyRec
-	byID             map[string]record
-	idSeq            map[string]uint64
-	nameSeq          int
-	lastStamp        int64
+	// orgStatusFields is true while the License object has the org status fields.
+	orgStatusFields bool
+	accounts        []*accountRec
+	leads           []*leadRec
+	org             *orgRec
+	users           []*userRec
+	packages        []*packageRec
+	versions        []*versionRec
+	params          []*paramRec
+	licenses        []*licenseRec
+	values          map[string][]*valueRec // by type: Boolean, Integer, Date
+	history         []*historyRec
+	byID            map[string]record
+	idSeq           map[string]uint64
+	nameSeq         int
+	lastStamp       int64
 }
 
 func newStore() *store {

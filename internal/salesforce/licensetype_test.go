@@ -59,7 +59,7 @@ func TestLicenseNotEditable(t *testing.T) {
 // The License field list leaves out the optional fields an org's describe lacks: RecordType.Name
 // without record types (no RecordTypeId), sfLma__License_Type__c when the LMA lacks it.
 func TestLicenseFieldsFor(t *testing.T) {
-	all := LicenseFieldsFor(LicenseFieldSet{RecordType: true, LicenseType: true})
+	all := LicenseFieldsFor(AllLicenseFields)
 	if all != LicenseFields || !strings.Contains(all, "RecordType.Name") || !strings.Contains(all, FieldLicenseType) {
 		t.Errorf("all fields = %q, want LicenseFields with RecordType.Name and %s", all, FieldLicenseType)
 	}

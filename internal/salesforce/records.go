@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 )
 
 // sObject API names of the LMA and FMA objects the operator reads and writes.
@@ -42,6 +43,19 @@ const (
 	// FieldRecordTypeID is the license's record type, there only while the License object has
 	// record types; the status the LMA page shows is the record type's name.
 	FieldRecordTypeID = "RecordTypeId"
+	// FieldAccount is the license's lookup to the customer's Account (for a converted lead); the
+	// customer's name is read as sfLma__Account__r.Name.
+	FieldAccount = "sfLma__Account__c"
+	// FieldLead is the license's lookup to the Lead the install created; only the lead's Company is
+	// read (sfLma__Lead__r.Company), never the person.
+	FieldLead = "sfLma__Lead__c"
+	// FieldOrgStatus is the subscriber org's status as the LMA last saw it, a text formula over
+	// sfLma__Org_Status_Formula__c (Active, Free, Trial, …; the data holds them upper-case).
+	FieldOrgStatus = "sfLma__Org_Status__c"
+	// FieldOrgTrialExpiration is the date a trial subscriber org expires (label "Org Expiration
+	// Date"), a text formula over sfLma__Org_Trial_Expiration__c; unrelated to the license's own
+	// expiration.
+	FieldOrgTrialExpiration = "sfLma__Trial_Expiration_Date__c"
 )
 
 // License status picklist values.
@@ -65,6 +79,19 @@ type Name struct {
 type PackageRef struct {
 	// PackageID is the package's 033 id.
 	PackageID string `json:"sfLma__Package_ID__c"`
+}
+
+// AccountRef is the license's account, as in `sfLma__Account__r.Name`.
+type AccountRef struct {
+	// Name is the account's name: the customer's company.
+	Name string `json:"Name"`
+}
+
+// LeadRef is the license's lead, as in `sfLma__Lead__r.Company`. Only the company is read: the
+// lead's person (name, email) is personal data the operator has no use for.
+type LeadRef struct {
+	// Company is the lead's company.
+	Company string `json:"Company"`
 }
 
 // License is an LMA license record (sfLma__License__c), one per install of a package in a subscriber org.
@@ -94,6 +121,15 @@ type License struct {
 	RecordType *Name `json:"RecordType"`
 	// LicenseType is sfLma__License_Type__c; see NotEditable.
 	LicenseType string `json:"sfLma__License_Type__c"`
+	// Account is the customer's account (sfLma__Account__r), nil when the lead was not converted or
+	// the lookup was not selected.
+	Account *AccountRef `json:"sfLma__Account__r"`
+	// Lead is the install's lead (sfLma__Lead__r), its company only.
+	Lead *LeadRef `json:"sfLma__Lead__r"`
+	// OrgStatus is sfLma__Org_Status__c; see SubscriberOrgGone.
+	OrgStatus string `json:"sfLma__Org_Status__c"`
+	// OrgTrialExpiration is sfLma__Trial_Expiration_Date__c as text; see OrgTrialExpirationDate.
+	OrgTrialExpiration string `json:"sfLma__Trial_Expiration_Date__c"`
 }
 
 // licenseBaseFields are the License fields every LMA has.
@@ -104,10 +140,19 @@ const licenseBaseFields = "Id, Name, sfLma__Status__c, sfLma__Seats__c, sfLma__E
 	"LastModifiedBy.Username, LastModifiedDate, SystemModstamp, IsDeleted"
 
 // LicenseFields is the SOQL field list that fills every field of License, for an org whose License
-// object has record types and sfLma__License_Type__c (every LMA the sources show):
+// object has every optional field (record types, sfLma__License_Type__c, the account and lead
+// lookups, the org status fields; every LMA the sources show):
 // `SELECT ` + LicenseFields + ` FROM ` + LicenseObject + ` WHERE …`. Where an org may lack them,
 // use LicenseFieldsFor(LicenseFieldSetOf(describe)): selecting an absent field fails the query.
-const LicenseFields = licenseBaseFields + ", RecordType.Name, " + FieldLicenseType
+const LicenseFields = licenseBaseFields + ", RecordType.Name, " + FieldLicenseType + ", " + customerFields + ", " + orgStateFields
+
+// The SOQL of the optional customer and subscriber org fields.
+const (
+	accountField   = "sfLma__Account__r.Name"
+	leadField      = "sfLma__Lead__r.Company"
+	customerFields = accountField + ", " + leadField
+	orgStateFields = FieldOrgStatus + ", " + FieldOrgTrialExpiration
+)
 
 // LicenseFieldSet says which optional License fields an org has.
 type LicenseFieldSet struct {
@@ -115,16 +160,25 @@ type LicenseFieldSet struct {
 	RecordType bool
 	// LicenseType is true when sfLma__License_Type__c exists.
 	LicenseType bool
+	// Account is true when the account lookup sfLma__Account__c is readable.
+	Account bool
+	// Lead is true when the lead lookup sfLma__Lead__c is readable.
+	Lead bool
+	// OrgStatus is true when sfLma__Org_Status__c exists.
+	OrgStatus bool
+	// OrgTrialExpiration is true when sfLma__Trial_Expiration_Date__c exists.
+	OrgTrialExpiration bool
 }
 
-// AllLicenseFields is the field set of an LMA with record types and License Type.
-var AllLicenseFields = LicenseFieldSet{RecordType: true, LicenseType: true}
+// AllLicenseFields is the field set of an LMA with every optional License field.
+var AllLicenseFields = LicenseFieldSet{RecordType: true, LicenseType: true, Account: true, Lead: true, OrgStatus: true, OrgTrialExpiration: true}
 
-// LicenseFieldSetOf reads the optional fields from the License object's describe.
+// LicenseFieldSetOf reads the optional fields from the License object's describe (which lists only
+// the fields the calling user can read).
 func LicenseFieldSetOf(d SObjectDescribe) LicenseFieldSet {
-	_, rt := d.Field(FieldRecordTypeID)
-	_, lt := d.Field(FieldLicenseType)
-	return LicenseFieldSet{RecordType: rt, LicenseType: lt}
+	has := func(name string) bool { _, ok := d.Field(name); return ok }
+	return LicenseFieldSet{RecordType: has(FieldRecordTypeID), LicenseType: has(FieldLicenseType), Account: has(FieldAccount),
+		Lead: has(FieldLead), OrgStatus: has(FieldOrgStatus), OrgTrialExpiration: has(FieldOrgTrialExpiration)}
 }
 
 // LicenseFieldsFor is the SOQL field list of License for an org with the optional fields fs.
@@ -136,7 +190,92 @@ func LicenseFieldsFor(fs LicenseFieldSet) string {
 	if fs.LicenseType {
 		f += ", " + FieldLicenseType
 	}
+	if fs.Account {
+		f += ", " + accountField
+	}
+	if fs.Lead {
+		f += ", " + leadField
+	}
+	if fs.OrgStatus {
+		f += ", " + FieldOrgStatus
+	}
+	if fs.OrgTrialExpiration {
+		f += ", " + FieldOrgTrialExpiration
+	}
 	return f
+}
+
+// maxCustomerLength is the most characters of a customer name the operator keeps (Account.Name is
+// 255 characters at most; Lead.Company is shorter).
+const maxCustomerLength = 255
+
+// Customer is the name of the customer behind the license: its account's name, else the company of
+// its lead, else "". The lead's and contact's person are never read.
+func (l License) Customer() string {
+	if l.Account != nil {
+		if n := strings.TrimSpace(l.Account.Name); n != "" {
+			return truncateRunes(n, maxCustomerLength)
+		}
+	}
+	if l.Lead != nil {
+		return truncateRunes(strings.TrimSpace(l.Lead.Company), maxCustomerLength)
+	}
+	return ""
+}
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}
+
+// Subscriber org states sfLma__Org_Status__c holds (upper-case, as the LMA's data shows them).
+const (
+	OrgStatusActive        = "ACTIVE"
+	OrgStatusTrial         = "TRIAL"
+	OrgStatusFree          = "FREE"
+	OrgStatusDeleted       = "DELETED"
+	OrgStatusPendingDelete = "PENDING_DELETE"
+)
+
+// NormalizeOrgStatus spells an org status the way the LMA's data does: upper-case, words joined by
+// underscores ("Pending Delete" and "pending-delete" are PENDING_DELETE).
+func NormalizeOrgStatus(s string) string {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '-' || r == '_' }), "_")
+}
+
+// SubscriberOrgGone says why the license's subscriber org is gone (deleted, or pending deletion),
+// or "" when it is not. Only those two values count: the License Object Fields page documents
+// Active, Free and Trial, and any other value (a suspended org, one the sources do not name) is
+// reported but does not stop writes.
+func (l License) SubscriberOrgGone() string {
+	switch NormalizeOrgStatus(l.OrgStatus) {
+	case OrgStatusDeleted, OrgStatusPendingDelete:
+		return fmt.Sprintf("the subscriber org %s is gone: its org status (%s) is %q", l.SubscriberOrgID, FieldOrgStatus, truncate(l.OrgStatus, 64))
+	}
+	return ""
+}
+
+// OrgTrialExpirationDate reads the subscriber org's trial expiration, a text field: YYYY-MM-DD
+// (possibly with a time after it) or M/D/YYYY. ok is false when it is empty or not a date.
+func (l License) OrgTrialExpirationDate() (Date, bool) {
+	s := strings.TrimSpace(l.OrgTrialExpiration)
+	if s == "" {
+		return Date{}, false
+	}
+	if len(s) > 10 && s[10] == 'T' {
+		s = s[:10]
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return DateOf(t), true
+	}
+	if t, err := time.Parse("1/2/2006", s); err == nil {
+		return DateOf(t), true
+	}
+	return Date{}, false
 }
 
 // RecordTypeName is the license's record type name, or "" when it has none.
