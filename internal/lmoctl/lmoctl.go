@@ -1,7 +1,8 @@
 // Package lmoctl is the command-line companion of lmo-operator: `import` writes License and
 // ManagedPackage YAML from an existing LMO, `plan` shows what applying a directory of Licenses would
 // change in the LMO, `report` summarises the install base, trials, churn and conversions, and
-// `doctor` checks that an LMO is ready for the operator. It
+// `audit` lists every change to a managed field and who made it, and `doctor` checks that an LMO
+// is ready for the operator. It
 // only reads the LMO: no command ever writes a record.
 //
 // Main is the whole program; cmd/lmoctl calls it with the process's arguments and streams. Tests
@@ -73,6 +74,7 @@ Usage:
   lmoctl import --package 033... [--out DIR] [connection flags]
   lmoctl plan -f DIR [-o table|json|markdown] [connection flags]
   lmoctl report [--window 30d] [--package 033...] [-o table|json] [connection flags]
+  lmoctl audit [--since 30d] [-f DIR] [--operator-user USERNAME] [-o table|json|csv] [connection flags]
   lmoctl doctor [-o table|json] [connection flags]       check the LMO side (read-only)
   lmoctl check [--pre] [-o table|json]                   check the cluster side (read-only)
   lmoctl doctor [-o table|json] [connection flags]
@@ -102,6 +104,8 @@ func Main(ctx context.Context, args []string, env Env) int {
 		run = runPlan
 	case "report":
 		run = runReport
+	case "audit":
+		run = runAudit
 	case "doctor":
 		run = runDoctor
 	case "check":

@@ -28,6 +28,8 @@ type tokenResponse struct {
 	AccessToken string `json:"access_token"`
 	InstanceURL string `json:"instance_url"`
 	TokenType   string `json:"token_type"`
+	// ID is the identity URL, …/id/ORGID/USERID: the user the token acts as.
+	ID string `json:"id"`
 }
 
 // oauthError is the refusal of the token endpoint.
@@ -107,6 +109,7 @@ func (c *Client) fetchToken(ctx context.Context) (token string, err error) {
 	if err := c.checkInstanceURL(tr.InstanceURL); err != nil {
 		return "", err
 	}
+	c.userID.Store(userIDOf(tr.ID))
 	return tr.AccessToken, nil
 }
 

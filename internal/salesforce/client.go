@@ -35,6 +35,8 @@ type Client struct {
 
 	authMu sync.Mutex // serializes token calls
 	sess   atomic.Pointer[session]
+	// userID is the user the last token acts as (see UserID).
+	userID atomic.Value
 }
 
 // session is one access token wrapped in a go-salesforce client.
