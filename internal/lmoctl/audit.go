@@ -34,7 +34,8 @@ Feature parameter values have no field history in the LMO: for them the audit li
 record's latest change in the window (from LastModifiedBy and LastModifiedDate, without the old
 value), and the output says so. Subscriber-to-LMO parameters are not managed and not listed.
 
-It reads the LMO in three Composite calls whatever the fleet size, and never writes.
+It reads the LMO in three Composite calls whatever the fleet size (plus one per further page of a
+long result), and never writes.
 
 Usage: lmoctl audit [--since 30d] [-f DIR] [--package 033...] [--operator-user USERNAME]...
        [--system-user NAME]... [-o table|json|csv] [connection flags]`
