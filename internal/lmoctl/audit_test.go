@@ -282,3 +282,18 @@ func TestCSVTextNeutralisesFormulas(t *testing.T) {
 		}
 	}
 }
+
+func TestAuditHelpSaysHowChangesAreClassified(t *testing.T) {
+	r := runEnv(t, nil, nil, "audit", "--help")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"operator", "person", "salesforce", "License Manager", "--operator-user", "-system-user", "no field history", "Example:"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("audit --help does not mention %q", want)
+		}
+	}
+	if r := runEnv(t, nil, nil, "help"); !strings.Contains(r.stdout, "lmoctl audit [--since 30d]") {
+		t.Errorf("lmoctl help does not list audit:\n%s", r.stdout)
+	}
+}
