@@ -41,7 +41,7 @@ func startManager() {
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.SetupWithManager(mctx, mgr, controllers.Options{})).To(Succeed())
+	Expect(controllers.SetupWithManager(mctx, mgr, controllers.Options{AllowInsecureLoopbackHTTP: true})).To(Succeed())
 	done := make(chan struct{})
 	go func() {
 		defer GinkgoRecover()

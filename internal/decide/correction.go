@@ -18,7 +18,9 @@ func Corrections(changes []engine.FieldWrite, syncedAt time.Time) []engine.Field
 	}
 	var out []engine.FieldWrite
 	for _, c := range changes {
-		if c.Replaces.By != "" && c.Replaces.At.After(syncedAt) {
+		// At or after: Salesforce stamps whole seconds and status.lastSyncTime keeps seconds, so an
+		// edit made in the second of the last sync carries that very time.
+		if c.Replaces.By != "" && !c.Replaces.At.Before(syncedAt) {
 			out = append(out, c)
 		}
 	}

@@ -234,7 +234,9 @@ var _ = Describe("Broken Secrets, an LMO that does not answer, and references ac
 				g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: stranger, Name: "acme-projects"}, &pkg)).To(Succeed())
 				ready := cond(pkg.Status.Conditions, licensingv1alpha1.ConditionReady)
 				g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
-				g.Expect(ready.Reason).To(Equal(licensingv1alpha1.ReasonLMONotReady))
+				// The package's namespace has no LicenseManagementOrg of that name: it says so.
+				g.Expect(ready.Reason).To(Equal(licensingv1alpha1.ReasonLMONotFound))
+				g.Expect(ready.Message).To(ContainSubstring("does not exist in namespace " + stranger))
 				g.Expect(pkg.Status.Package).To(BeNil())
 				lic := cond((&env{ns: stranger}).get("initech").Status.Conditions, licensingv1alpha1.ConditionReady)
 				g.Expect(lic.Status).To(Equal(metav1.ConditionFalse))
