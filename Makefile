@@ -49,6 +49,10 @@ fmt: ## gofmt the tree.
 vet: ## go vet the tree.
 	$(GO) vet ./...
 
+.PHONY: lint
+lint: ## golangci-lint, pinned in go.mod, with .golangci.yml: vet, staticcheck, errcheck, unused, gofmt, goimports…
+	$(GO) tool golangci-lint run ./...
+
 .PHONY: envtest
 envtest: ## Build (once) and print the cached envtest control plane.
 	@hack/envtest.sh
