@@ -49,6 +49,10 @@ fmt: ## gofmt the tree.
 vet: ## go vet the tree.
 	$(GO) vet ./...
 
+.PHONY: lint
+lint: ## golangci-lint, pinned in go.mod, with .golangci.yml: vet, staticcheck, errcheck, unused, gofmt, goimports…
+	$(GO) tool golangci-lint run ./...
+
 .PHONY: envtest
 envtest: ## Build (once) and print the cached envtest control plane.
 	@hack/envtest.sh
@@ -56,7 +60,7 @@ envtest: ## Build (once) and print the cached envtest control plane.
 ##@ Test
 
 .PHONY: test
-test: verify-generated vet test-unit test-sim test-envtest test-e2e test-faults ## Every test suite: generated files, unit, simulation, envtest, end to end, faults.
+test: verify-generated vet lint test-unit test-sim test-envtest test-e2e test-faults ## Every test suite: generated files and go.mod, lint, unit, simulation, envtest, end to end, faults.
 
 .PHONY: test-unit
 test-unit: ## Unit and contract tests (no control plane).

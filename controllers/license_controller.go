@@ -30,6 +30,10 @@ import (
 // ManagedPackage or LMO that does not exist yet) looks again.
 const waitRecheck = 30 * time.Second
 
+// conflictRetry is how soon a reconcile whose status write lost a conflict (or found the object
+// gone) runs again. The write that won usually brings a reconcile sooner; this is the safety net.
+const conflictRetry = time.Second
+
 // LicenseReconciler reconciles Licenses: it compares each License with the LMO record in its LMO's
 // mirror, reports drift, and queues the writes that bring the record to the spec. It makes no
 // Salesforce call of its own.
@@ -54,7 +58,7 @@ func (r *LicenseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		}
 		if uerr := r.Status().Update(ctx, &lic); uerr != nil {
 			if apierrors.IsConflict(uerr) || apierrors.IsNotFound(uerr) {
-				result, err = ctrl.Result{Requeue: true}, nil
+				result, err = ctrl.Result{RequeueAfter: conflictRetry}, nil
 				return
 			}
 			err = uerr

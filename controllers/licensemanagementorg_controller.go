@@ -116,7 +116,7 @@ func (r *LicenseManagementOrgReconciler) patchStatus(ctx context.Context, lmo *l
 	}
 	if err := r.Status().Update(ctx, lmo); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			return ctrl.Result{Requeue: true}, nil
+			return ctrl.Result{RequeueAfter: conflictRetry}, nil
 		}
 		return ctrl.Result{}, err
 	}
@@ -157,13 +157,13 @@ func (r *LicenseManagementOrgReconciler) credentials(ctx context.Context, lmo *l
 	quiet := logr.NewContext(ctx, logr.Discard())
 	if err := r.apiReader.Get(quiet, types.NamespacedName{Namespace: lmo.Namespace, Name: name}, &secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			return engine.Credentials{}, licensingv1alpha1.ReasonSecretNotFound, fmt.Errorf("Secret %s/%s does not exist", lmo.Namespace, name)
+			return engine.Credentials{}, licensingv1alpha1.ReasonSecretNotFound, fmt.Errorf("Secret %s/%s does not exist", lmo.Namespace, name) //nolint:staticcheck // ST1005: it starts with the kind's name and becomes the Ready condition's message
 		}
 		return engine.Credentials{}, licensingv1alpha1.ReasonSecretNotFound, fmt.Errorf("reading Secret %s/%s: %w", lmo.Namespace, name, err)
 	}
 	invalid := func(flow, keys, problem string) error {
 		logf.FromContext(ctx).Info("The LicenseManagementOrg's Secret cannot be used", "secret", klog.KObj(&secret), "problem", problem)
-		return fmt.Errorf("Secret %s/%s is missing or invalid: %s needs the keys %s", lmo.Namespace, name, flow, keys)
+		return fmt.Errorf("Secret %s/%s is missing or invalid: %s needs the keys %s", lmo.Namespace, name, flow, keys) //nolint:staticcheck // ST1005: as above
 	}
 	missing := func(keys ...string) string {
 		for _, k := range keys {

@@ -51,7 +51,7 @@ func (r *ManagedPackageReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	if err := r.Status().Update(ctx, &pkg); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			return ctrl.Result{Requeue: true}, nil
+			return ctrl.Result{RequeueAfter: conflictRetry}, nil
 		}
 		return ctrl.Result{}, err
 	}

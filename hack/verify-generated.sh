@@ -24,6 +24,9 @@ done
 for f in config/crd/bases/*.yaml; do
   diff -u "$f" "charts/lmo-operator/crds/$(basename "$f")" || status=1
 done
+# go.mod and go.sum are what `go mod tidy` leaves: no missing or unused requirement, none marked
+# indirect that the code imports.
+go mod tidy -diff || { echo "go.mod or go.sum is not tidy: run 'go mod tidy' and commit the result." >&2; status=1; }
 if [ $status -ne 0 ]; then
   echo "Generated files are stale: run 'make manifests generate' and commit the result." >&2
 fi

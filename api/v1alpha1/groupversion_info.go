@@ -5,8 +5,9 @@
 package v1alpha1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 var (
@@ -14,8 +15,22 @@ var (
 	GroupVersion = schema.GroupVersion{Group: "licensing.lmo-operator.dev", Version: "v1alpha1"}
 
 	// SchemeBuilder registers the kinds of this package with a runtime.Scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	// apimachinery's builder rather than controller-runtime's (deprecated), so that the API package
+	// depends on apimachinery alone.
+	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
 
 	// AddToScheme adds the kinds of this package to a runtime.Scheme.
 	AddToScheme = SchemeBuilder.AddToScheme
 )
+
+// addKnownTypes registers the kinds of this package, and the meta/v1 options types of its group
+// version, with s.
+func addKnownTypes(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion,
+		&LicenseManagementOrg{}, &LicenseManagementOrgList{},
+		&ManagedPackage{}, &ManagedPackageList{},
+		&License{}, &LicenseList{},
+	)
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
+}

@@ -218,7 +218,3 @@ type LicenseManagementOrgList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []LicenseManagementOrg `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&LicenseManagementOrg{}, &LicenseManagementOrgList{})
-}

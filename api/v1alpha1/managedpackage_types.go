@@ -163,7 +163,3 @@ type ManagedPackageList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ManagedPackage `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&ManagedPackage{}, &ManagedPackageList{})
-}

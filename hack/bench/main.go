@@ -135,7 +135,11 @@ func run(o options) error {
 	if o.keep {
 		logf("work directory %s is kept", work)
 	} else {
-		defer os.RemoveAll(work)
+		defer func() {
+			if err := os.RemoveAll(work); err != nil {
+				logf("removing the work directory: %v", err)
+			}
+		}()
 	}
 	o.managerSrc = gitDescribe(ctx)
 	if o.manager == "" {
@@ -165,7 +169,7 @@ func run(o options) error {
 			printTable(os.Stdout, o, results)
 		}
 		if err != nil {
-			runErr = fmt.Errorf("N=%d: %w", n, err)
+			runErr = fmt.Errorf("at N=%d: %w", n, err)
 			break
 		}
 	}

@@ -99,7 +99,7 @@ func runOne(ctx context.Context, o options, n int, dir string) (*result, error) 
 	if err != nil {
 		return nil, err
 	}
-	defer sim.Close()
+	defer func() { _ = sim.Close() }() // the run is over: a failed shutdown changes none of its figures
 	logf("lmosim on %s with %d licenses", simURL, n)
 
 	// Read the records back through the REST API as lmo-admin: the ids, terms and values the
@@ -728,18 +728,18 @@ func startManager(ctx context.Context, bin, kubeconfig, dir string) (*managerPro
 	}
 	metricsAddr, err := freeAddr()
 	if err != nil {
-		logs.Close()
+		_ = logs.Close() // nothing was written to it yet
 		return nil, err
 	}
 	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr, "--metrics-secure=false",
 		"--health-probe-bind-address", "127.0.0.1:0", "--leader-elect=false", "--allow-insecure-loopback-http")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
-		logs.Close()
+		_ = logs.Close() // the failed start is the error to report
 		return nil, fmt.Errorf("starting the manager: %w", err)
 	}
 	m := &managerProc{cmd: cmd, logPath: logPath, metricsURL: "http://" + metricsAddr + "/metrics", done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logs.Close(); close(m.done) }()
+	go func() { _ = cmd.Wait(); _ = logs.Close(); close(m.done) }() // a log that failed to close only loses its tail
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -759,8 +759,8 @@ func freeAddr() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	addr := l.Addr().String()
+	return addr, l.Close()
 }
 
 // kubeRequests scrapes the manager's rest_client_requests_total: its Kubernetes API requests by
@@ -901,7 +901,7 @@ func scanLog(path string) (lines, throttled int) {
 	if err != nil {
 		return 0, 0
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {

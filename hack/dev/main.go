@@ -50,7 +50,7 @@ func run(dir, simAddr, seedPath, manager string) error {
 	if err != nil {
 		return fmt.Errorf("starting lmosim on %s (is another make dev running?): %w", simAddr, err)
 	}
-	defer sim.Close()
+	defer func() { _ = sim.Close() }() // shutting down the stand-in: a failure there changes nothing for the user
 
 	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
 	cfg, err := env.Start()

@@ -28,16 +28,6 @@ var mirrorNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func ptrF(f float64) *float64 { return &f }
 func ptrI(n int64) *int64     { return &n }
-func ptrS(s string) *string   { return &s }
-
-func mustDate(t *testing.T, s string) salesforce.Date {
-	t.Helper()
-	d, err := salesforce.ParseDate(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 // licenseRecord is a license as a query returns it; modify adjusts it.
 func licenseRecord(id, subOrg string, modify ...func(*salesforce.License)) salesforce.License {

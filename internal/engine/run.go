@@ -437,10 +437,7 @@ func (e *Engine) writeLoop(ctx context.Context) error {
 		} else {
 			wait = time.Until(next)
 			if e.writer.readyCount(e.now()) < salesforce.CollectionsMax {
-				fill := time.Until(lastAdd.Add(writeQuiet))
-				if max := time.Until(firstAdd.Add(writeMaxDelay)); max < fill {
-					fill = max
-				}
+				fill := min(time.Until(lastAdd.Add(writeQuiet)), time.Until(firstAdd.Add(writeMaxDelay)))
 				if fill > wait {
 					wait = fill
 				}

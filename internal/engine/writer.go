@@ -193,9 +193,9 @@ func (w *writer) stateOf(licenseID string) WriteState {
 	return w.stateLocked(id15(licenseID))
 }
 
-// take removes up to max licenses whose writes are ready to send, in license id order, and marks
+// take removes up to limit licenses whose writes are ready to send, in license id order, and marks
 // them in flight.
-func (w *writer) take(now time.Time, max int) []*queued {
+func (w *writer) take(now time.Time, limit int) []*queued {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	keys := make([]string, 0, len(w.queue))
@@ -205,8 +205,8 @@ func (w *writer) take(now time.Time, max int) []*queued {
 		}
 	}
 	sort.Strings(keys)
-	if len(keys) > max {
-		keys = keys[:max]
+	if len(keys) > limit {
+		keys = keys[:limit]
 	}
 	out := make([]*queued, 0, len(keys))
 	for _, k := range keys {

@@ -16,7 +16,7 @@ import (
 func Desired(spec licensingv1alpha1.LicenseSpec) drift.Terms {
 	t := drift.Terms{Status: string(spec.Status), Expiration: spec.Expiration}
 	if spec.Seats != nil {
-		var n int64 = drift.SiteLicenseSeats
+		n := int64(drift.SiteLicenseSeats)
 		if spec.Seats.Type == intstr.Int {
 			n = int64(spec.Seats.IntValue())
 		}

@@ -42,7 +42,9 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("probability fires on a share of calls", func(t *testing.T) {
 		e := newEnv(t, testSeed, Options{})
-		e.srv.AddFault(Fault{Operation: "limits", Status: 500, Probability: 0.3, Seed: 7})
+		if err := e.srv.AddFault(Fault{Operation: "limits", Status: 500, Probability: 0.3, Seed: 7}); err != nil {
+			t.Fatal(err)
+		}
 		failures := 0
 		for i := 0; i < 100; i++ {
 			if resp, _ := e.call("GET", "limits", nil); resp.StatusCode == 500 {
@@ -61,7 +63,9 @@ func TestFaults(t *testing.T) {
 		if resp, b := e.callAs(admin, "PATCH", "sobjects/"+objLicense+"/"+licTrial, `{"sfLma__Seats__c": 11}`); resp.StatusCode != 204 {
 			t.Fatalf("edit: %d %s", resp.StatusCode, b)
 		}
-		e.srv.AddFault(Fault{Operation: "collectionsPatch", CommitDelayMs: 3500})
+		if err := e.srv.AddFault(Fault{Operation: "collectionsPatch", CommitDelayMs: 3500}); err != nil {
+			t.Fatal(err)
+		}
 		e.clock.Advance(500 * time.Millisecond)
 		recs := []any{
 			map[string]any{"attributes": map[string]any{"type": objLicense}, "id": licActive, "sfLma__Seats__c": 70},
@@ -94,7 +98,9 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("lockRowShare fails that share of each batch", func(t *testing.T) {
 		e := newEnv(t, testSeed, Options{})
-		e.srv.AddFault(Fault{Operation: "collectionsPatch", LockRowShare: 0.5})
+		if err := e.srv.AddFault(Fault{Operation: "collectionsPatch", LockRowShare: 0.5}); err != nil {
+			t.Fatal(err)
+		}
 		var recs []any
 		for _, id := range []string{licActive, licTrial, licSuspended, licActive} {
 			recs = append(recs, map[string]any{"attributes": map[string]any{"type": objLicense}, "id": id, "sfLma__Seats__c": 40})
@@ -114,7 +120,9 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("limitExceeded answers 403", func(t *testing.T) {
 		e := newEnv(t, testSeed, Options{})
-		e.srv.AddFault(Fault{Operation: "*", LimitExceeded: true})
+		if err := e.srv.AddFault(Fault{Operation: "*", LimitExceeded: true}); err != nil {
+			t.Fatal(err)
+		}
 		resp, body := e.query(q)
 		if resp.StatusCode != 403 || errorCode(t, body) != "REQUEST_LIMIT_EXCEEDED" {
 			t.Errorf("%d %s", resp.StatusCode, body)
@@ -146,7 +154,9 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("dropConnection breaks the response", func(t *testing.T) {
 		e := newEnv(t, testSeed, Options{})
-		e.srv.AddFault(Fault{Operation: "query", DropConnection: true})
+		if err := e.srv.AddFault(Fault{Operation: "query", DropConnection: true}); err != nil {
+			t.Fatal(err)
+		}
 		req, _ := http.NewRequest("GET", e.base+"/services/data/v62.0/query?q=SELECT+Id+FROM+User", nil)
 		req.Header.Set("Authorization", "Bearer "+e.token)
 		resp, err := httpClient.Do(req)
@@ -159,7 +169,9 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("a fault with durationSeconds ends", func(t *testing.T) {
 		e := newEnv(t, testSeed, Options{})
-		e.srv.AddFault(Fault{Operation: "query", Status: 500, DurationSeconds: 10})
+		if err := e.srv.AddFault(Fault{Operation: "query", Status: 500, DurationSeconds: 10}); err != nil {
+			t.Fatal(err)
+		}
 		if resp, _ := e.query(q); resp.StatusCode != 500 {
 			t.Errorf("during: %d", resp.StatusCode)
 		}
@@ -170,7 +182,9 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("DELETE clears faults", func(t *testing.T) {
 		e := newEnv(t, testSeed, Options{})
-		e.srv.AddFault(Fault{Operation: "*", Status: 500})
+		if err := e.srv.AddFault(Fault{Operation: "*", Status: 500}); err != nil {
+			t.Fatal(err)
+		}
 		if resp, _ := e.admin("DELETE", "faults", nil); resp.StatusCode != 204 {
 			t.Fatal(resp.StatusCode)
 		}

@@ -433,7 +433,7 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request, version, rest
 		return
 	}
 	if !s.consumeAPICall() {
-		writeError(w, http.StatusForbidden, "REQUEST_LIMIT_EXCEEDED", fmt.Sprintf("TotalRequests Limit exceeded."))
+		writeError(w, http.StatusForbidden, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
 		return
 	}
 	req := &request{version: version, session: sess, faults: fired}

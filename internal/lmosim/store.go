@@ -345,7 +345,7 @@ func licenseName(n int) string {
 }
 
 // addHistory records one field change of a license.
-func (st *store) addHistory(parentID, field string, old, new val, by string, at int64) {
+func (st *store) addHistory(parentID, field string, oldValue, newValue val, by string, at int64) {
 	st.history = append(st.history, &historyRec{ID: st.newHistoryID(), ParentID: parentID, Field: field,
-		OldValue: old, NewValue: new, audit: audit{Created: at, CreatedBy: by, Modified: at, ModifiedBy: by, Modstamp: at}})
+		OldValue: oldValue, NewValue: newValue, audit: audit{Created: at, CreatedBy: by, Modified: at, ModifiedBy: by, Modstamp: at}})
 }

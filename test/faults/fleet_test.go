@@ -117,8 +117,8 @@ func fleet() []member {
 }
 
 // want is the record a member must end with: the spec where the operator writes, the seed elsewhere.
-func (m member) want() (status string, seats float64, exp string, max int64) {
-	status, seats, exp, max = m.seedStatus, seedSeats, seedExp, seedMax
+func (m member) want() (status string, seats float64, exp string, projectsMax int64) {
+	status, seats, exp, projectsMax = m.seedStatus, seedSeats, seedExp, seedMax
 	if m.kind != kindChange {
 		return
 	}
@@ -132,7 +132,7 @@ func (m member) want() (status string, seats float64, exp string, max int64) {
 		exp = m.specExp
 	}
 	if m.specMax != nil {
-		max = *m.specMax
+		projectsMax = *m.specMax
 	}
 	return
 }
@@ -487,7 +487,7 @@ func verifyRecords(g Gomega, s *sim, allowed map[string][]string) {
 			bad("%s: record %s missing", m.name, m.id)
 			continue
 		}
-		status, seats, exp, max := m.want()
+		status, seats, exp, projectsMax := m.want()
 		if rec.Status != status {
 			bad("%s (%s): status %q, want %q", m.name, m.kind, rec.Status, status)
 		}
@@ -498,8 +498,8 @@ func verifyRecords(g Gomega, s *sim, allowed map[string][]string) {
 			bad("%s (%s): expiration %q, want %q", m.name, m.kind, rec.Expiration.String(), exp)
 		}
 		v := st.max[id15(m.id)]
-		if n, err := v.Int(); err != nil || n != max {
-			bad("%s (%s): %s %s, want %d", m.name, m.kind, maxProjects, string(v.Value), max)
+		if n, err := v.Int(); err != nil || n != projectsMax {
+			bad("%s (%s): %s %s, want %d", m.name, m.kind, maxProjects, string(v.Value), projectsMax)
 		}
 		if m.kind != kindChange || m.specMax == nil || *m.specMax == seedMax {
 			if v.LastModifiedBy != nil && v.LastModifiedBy.Name == operatorUser {
@@ -563,16 +563,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// changeCount is the number of members the operator must write.
-func changeCount() (licenses int) {
-	for _, m := range fleet() {
-		if m.kind == kindChange {
-			licenses++
-		}
-	}
-	return
 }
 
 // bg runs fn in the background with a Gomega of its own; wait returns its failure, if any.

@@ -3,7 +3,6 @@ package faults_test
 import (
 	"bufio"
 	"fmt"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,7 +48,7 @@ func startProc(name string, logName string, args ...string) *proc {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	Expect(cmd.Start()).To(Succeed())
 	p := &proc{cmd: cmd, log: logPath, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logf.Close(); close(p.exited) }()
+	go func() { _ = cmd.Wait(); _ = logf.Close(); close(p.exited) }() // a log that failed to close only loses its tail
 	DeferCleanup(func() {
 		p.signal(syscall.SIGKILL)
 		if CurrentSpecReport().Failed() {

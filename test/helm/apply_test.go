@@ -78,8 +78,8 @@ var _ = Describe("The rendered chart on a real API server", Ordered, func() {
 		warnings *warningRecorder
 	)
 
-	// apply server-side applies obj, as a dry run unless real, and returns the warnings it drew.
-	apply := func(ctx context.Context, obj *unstructured.Unstructured, real bool) []string {
+	// apply server-side applies obj, as a dry run unless forReal, and returns the warnings it drew.
+	apply := func(ctx context.Context, obj *unstructured.Unstructured, forReal bool) []string {
 		GinkgoHelper()
 		gvk := obj.GroupVersionKind()
 		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
@@ -94,7 +94,7 @@ var _ = Describe("The rendered chart on a real API server", Ordered, func() {
 		data, err := json.Marshal(obj.Object)
 		Expect(err).NotTo(HaveOccurred())
 		opts := metav1.PatchOptions{FieldManager: fieldManager, Force: ptr.To(true), FieldValidation: metav1.FieldValidationStrict}
-		if !real {
+		if !forReal {
 			opts.DryRun = []string{metav1.DryRunAll}
 		}
 		warnings.take()
