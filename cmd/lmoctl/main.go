@@ -1,5 +1,6 @@
 // Command lmoctl bootstraps, reviews and reports on the Salesforce LMA licenses lmo-operator
-// manages: `lmoctl import`, `lmoctl plan`, `lmoctl report`. See internal/lmoctl.
+// manages: `lmoctl import`, `lmoctl plan`, `lmoctl report` and the rest. Installed as kubectl-lmo it is
+// also the kubectl plugin `kubectl lmo`. See internal/lmoctl.
 package main
 
 import (

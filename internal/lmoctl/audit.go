@@ -13,6 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
@@ -151,6 +153,9 @@ type userList []string
 
 func (u *userList) String() string { return strings.Join(*u, ",") }
 
+// Type names the flag's value in help.
+func (u *userList) Type() string { return "users" }
+
 func (u *userList) Set(v string) error {
 	for _, s := range strings.Split(v, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -160,21 +165,29 @@ func (u *userList) Set(v string) error {
 	return nil
 }
 
-func runAudit(ctx context.Context, args []string, env *Env) (int, error) {
-	var conn connection
-	var since, dir, packageID, output string
-	var operators, systems userList
-	fs := newFlagSet(env, "audit", auditSynopsis, auditExample)
-	fs.StringVar(&since, "since", "30d", "the window back from now: Nd (days) or a Go duration such as 720h")
-	fs.StringVar(&dir, "f", "", "directory (or file) of License and ManagedPackage YAML: names the License that owns each record")
-	fs.StringVar(&packageID, "package", "", "only this package's 033 id (default: every package)")
-	fs.Var(&operators, "operator-user", "username of the operator's integration user (repeatable or comma-separated; default: the user lmoctl authenticates as)")
-	fs.Var(&systems, "system-user", "name or username of another user whose changes are Salesforce's own (repeatable or comma-separated; \""+defaultSystemUser+"\" always is)")
-	fs.StringVar(&output, "o", "table", "output format: table, json or csv")
-	conn.register(fs)
-	if err := parseFlags(fs, env, args); err != nil {
-		return ExitError, err
-	}
+// auditOptions are audit's flags.
+type auditOptions struct {
+	conn                          connection
+	since, dir, packageID, output string
+	operators, systems            userList
+}
+
+// bindAudit registers audit's flags.
+func bindAudit(fs *pflag.FlagSet) func(context.Context, *Env) (int, error) {
+	o := &auditOptions{}
+	fs.StringVar(&o.since, "since", "30d", "the window back from now: Nd (days) or a Go duration such as 720h")
+	fs.StringVarP(&o.dir, "filename", "f", "", "directory (or file) of License and ManagedPackage YAML: names the License that owns each record")
+	fs.StringVar(&o.packageID, "package", "", "only this package's 033 id (default: every package)")
+	fs.Var(&o.operators, "operator-user", "username of the operator's integration user (repeatable or comma-separated; default: the user lmoctl authenticates as)")
+	fs.Var(&o.systems, "system-user", "name or username of another user whose changes are Salesforce's own (repeatable or comma-separated; \""+defaultSystemUser+"\" always is)")
+	fs.StringVarP(&o.output, "output", "o", "table", "output format: table, json or csv")
+	o.conn.register(fs)
+	return func(ctx context.Context, env *Env) (int, error) { return runAudit(ctx, o, env) }
+}
+
+func runAudit(ctx context.Context, o *auditOptions, env *Env) (int, error) {
+	conn, since, dir, packageID, output := o.conn, o.since, o.dir, o.packageID, o.output
+	operators, systems := o.operators, o.systems
 	format := strings.ToLower(output)
 	if format != "csv" {
 		var err error

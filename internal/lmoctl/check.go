@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spf13/pflag"
 	appsv1 "k8s.io/api/apps/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -61,18 +62,25 @@ var operatorCRDs = []string{
 	"licensemanagementorgs.licensing.lmo-operator.dev",
 }
 
-func runCheck(ctx context.Context, args []string, env *Env) (int, error) {
-	var pre bool
-	var output, kubeconfig, kubeContext, namespace string
-	fs := newFlagSet(env, "check", checkSynopsis, checkExample)
-	fs.BoolVar(&pre, "pre", false, "check only what installing the operator needs")
-	fs.StringVar(&namespace, "operator-namespace", "lmo-operator-system", "namespace of the manager Deployment")
-	fs.StringVar(&output, "o", "table", "output format: table or json")
-	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-	fs.StringVar(&kubeContext, "context", "", "kubeconfig context (default: the current context)")
-	if err := parseFlags(fs, env, args); err != nil {
-		return ExitError, err
-	}
+// checkOptions are check's flags.
+type checkOptions struct {
+	pre                                        bool
+	output, kubeconfig, kubeContext, namespace string
+}
+
+// bindCheck registers check's flags.
+func bindCheck(fs *pflag.FlagSet) func(context.Context, *Env) (int, error) {
+	o := &checkOptions{}
+	fs.BoolVar(&o.pre, "pre", false, "check only what installing the operator needs")
+	fs.StringVar(&o.namespace, "operator-namespace", "lmo-operator-system", "namespace of the manager Deployment")
+	fs.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+	fs.StringVar(&o.kubeContext, "context", "", "kubeconfig context (default: the current context)")
+	return func(ctx context.Context, env *Env) (int, error) { return runCheck(ctx, o, env) }
+}
+
+func runCheck(ctx context.Context, o *checkOptions, env *Env) (int, error) {
+	pre, output, kubeconfig, kubeContext, namespace := o.pre, o.output, o.kubeconfig, o.kubeContext, o.namespace
 	format, err := outputFormat(output)
 	if err != nil {
 		return ExitError, err

@@ -5,11 +5,11 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -37,7 +37,8 @@ type connection struct {
 	insecureLoopbackHTTP bool
 }
 
-func (c *connection) register(fs *flag.FlagSet) {
+// register adds the connection flags to fs.
+func (c *connection) register(fs *pflag.FlagSet) {
 	fs.StringVar(&c.instanceURL, "instance-url", "", "LMO My Domain URL, e.g. https://acme.my.salesforce.com (env LMO_INSTANCE_URL)")
 	fs.StringVar(&c.loginURL, "login-url", "", "OAuth token host, e.g. https://login.salesforce.com; defaults to --instance-url (env LMO_LOGIN_URL)")
 	fs.StringVar(&c.apiVersion, "api-version", "", "REST API version (env LMO_API_VERSION; default "+salesforce.DefaultAPIVersion+")")

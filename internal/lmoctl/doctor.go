@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/pflag"
+
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
@@ -67,15 +69,22 @@ const (
 	failRemaining = 0.05
 )
 
-func runDoctor(ctx context.Context, args []string, env *Env) (int, error) {
-	var conn connection
-	var output string
-	fs := newFlagSet(env, "doctor", doctorSynopsis, doctorExample)
-	fs.StringVar(&output, "o", "table", "output format: table or json")
-	conn.register(fs)
-	if err := parseFlags(fs, env, args); err != nil {
-		return ExitError, err
-	}
+// doctorOptions are doctor's flags.
+type doctorOptions struct {
+	conn   connection
+	output string
+}
+
+// bindDoctor registers doctor's flags.
+func bindDoctor(fs *pflag.FlagSet) func(context.Context, *Env) (int, error) {
+	o := &doctorOptions{}
+	fs.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	o.conn.register(fs)
+	return func(ctx context.Context, env *Env) (int, error) { return runDoctor(ctx, o, env) }
+}
+
+func runDoctor(ctx context.Context, o *doctorOptions, env *Env) (int, error) {
+	conn, output := o.conn, o.output
 	format, err := outputFormat(output)
 	if err != nil {
 		return ExitError, err

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
@@ -39,9 +40,6 @@ const importExample = `  export LMO_CLIENT_SECRET=...   # or use --lmo acme-lmo 
     --instance-url https://acme.my.salesforce.com --client-id 3MVG9... --lmo-ref acme-lmo
   lmoctl import --package 033000000000001AAA --lmo acme-lmo --namespace licensing | kubectl apply -f -`
 
-// progressEvery is how many records pass between two progress lines on stderr.
-const progressEvery = 1000
-
 var packageIDPattern = regexp.MustCompile(`^033[a-zA-Z0-9]{12}([a-zA-Z0-9]{3})?$`)
 
 type importOptions struct {
@@ -53,18 +51,19 @@ type importOptions struct {
 	namePrefix  string
 }
 
-func runImport(ctx context.Context, args []string, env *Env) (int, error) {
-	var o importOptions
-	fs := newFlagSet(env, "import", importSynopsis, importExample)
+// bindImport registers import's flags.
+func bindImport(fs *pflag.FlagSet) func(context.Context, *Env) (int, error) {
+	o := &importOptions{}
 	fs.StringVar(&o.packageID, "package", "", "the package's 033 id (required)")
 	fs.StringVar(&o.out, "out", "", "directory to write the YAML files to (default: one stream on stdout)")
 	fs.StringVar(&o.packageName, "package-name", "", "name of the generated ManagedPackage (default: from the package's name)")
 	fs.StringVar(&o.lmoRef, "lmo-ref", "", "the LicenseManagementOrg the ManagedPackage points at (default: --lmo)")
 	fs.StringVar(&o.namePrefix, "name-prefix", "", "prefix of every License name, e.g. acme- when several packages share a namespace")
 	o.conn.register(fs)
-	if err := parseFlags(fs, env, args); err != nil {
-		return ExitError, err
-	}
+	return func(ctx context.Context, env *Env) (int, error) { return runImport(ctx, o, env) }
+}
+
+func runImport(ctx context.Context, o *importOptions, env *Env) (int, error) {
 	switch {
 	case o.packageID == "":
 		return ExitError, fmt.Errorf("--package is required: the 033 id of the package to import")
@@ -87,7 +86,7 @@ func runImport(ctx context.Context, args []string, env *Env) (int, error) {
 	if err != nil {
 		return ExitError, err
 	}
-	docs, err := importPackage(ctx, c, &o, env)
+	docs, err := importPackage(ctx, c, o, env)
 	if err != nil {
 		return ExitError, err
 	}
@@ -141,13 +140,9 @@ var apiVersion = licensingv1alpha1.GroupVersion.String()
 // ManagedPackage and one License per license.
 func importPackage(ctx context.Context, c *salesforce.Client, o *importOptions, env *Env) ([]importedDoc, error) {
 	live := " AND sfLma__Status__c != 'Uninstalled'"
-	reported := 0
-	recs, err := loadPackages(ctx, c, []string{o.packageID}, live, func(n int) {
-		if n/progressEvery > reported/progressEvery {
-			fmt.Fprintf(env.Stderr, "Read %d licenses\n", n)
-		}
-		reported = n
-	})
+	read := newProgress(env, "Read", "licenses")
+	recs, err := loadPackages(ctx, c, []string{o.packageID}, live, func(n int) { read.update(n, 0) })
+	read.done()
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +203,8 @@ func importPackage(ctx context.Context, c *salesforce.Client, o *importOptions, 
 	}
 	used := map[string]bool{}
 	empty := map[string]int{}
+	rendered := newProgress(env, "Rendered", "Licenses")
+	defer rendered.done() // also when an error returns early, so the error starts a clean line
 	for i, l := range recs.licenses {
 		for _, p := range writable {
 			if recs.values[id15(l.ID)][p.FullName] == "" {
@@ -223,7 +220,7 @@ func importPackage(ctx context.Context, c *salesforce.Client, o *importOptions, 
 		}
 		name = uniqueName(dnsName(name), used)
 		for _, w := range warnings {
-			fmt.Fprintf(env.Stderr, "Warning: License %s (record %s): %s\n", name, l.ID, w)
+			rendered.printf("Warning: License %s (record %s): %s\n", name, l.ID, w)
 		}
 		meta := objectMeta{Name: name, Namespace: ns}
 		if customer != "" {
@@ -238,10 +235,9 @@ func importPackage(ctx context.Context, c *salesforce.Client, o *importOptions, 
 			comment = fmt.Sprintf("# License record %s (%s) of %s, subscriber %s, imported by lmoctl.\n", l.ID, l.Name, commentText(customer), l.SubscriberOrgID)
 		}
 		docs = append(docs, importedDoc{path: filepath.Join("licenses", name+".yaml"), content: append([]byte(comment), b...)})
-		if (i+1)%progressEvery == 0 {
-			fmt.Fprintf(env.Stderr, "Rendered %d/%d Licenses\n", i+1, len(recs.licenses))
-		}
+		rendered.update(i+1, len(recs.licenses))
 	}
+	rendered.done()
 	for _, p := range writable {
 		if n := empty[p.FullName]; n > 0 {
 			fmt.Fprintf(env.Stderr, "Note: %d licenses have no value of feature parameter %s; their Licenses leave it unmanaged\n", n, p.FullName)
@@ -402,15 +398,16 @@ func writeDocs(dir string, docs []importedDoc, env *Env) error {
 	}
 	var kust bytes.Buffer
 	kust.WriteString("# Written by lmoctl import.\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n")
+	wrote := newProgress(env, "Wrote", "files")
+	defer wrote.done()
 	for i, d := range docs {
 		if err := os.WriteFile(filepath.Join(dir, d.path), d.content, 0o644); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
 		fmt.Fprintf(&kust, "- %s\n", filepath.ToSlash(d.path))
-		if i > 0 && i%progressEvery == 0 {
-			fmt.Fprintf(env.Stderr, "Wrote %d/%d files\n", i, len(docs))
-		}
+		wrote.update(i+1, len(docs))
 	}
+	wrote.done()
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), kust.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}

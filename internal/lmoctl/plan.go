@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/spf13/pflag"
+
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/drift"
@@ -141,16 +143,23 @@ type FieldChange struct {
 	New   string `json:"new"`
 }
 
-func runPlan(ctx context.Context, args []string, env *Env) (int, error) {
-	var conn connection
-	var dir, output string
-	fs := newFlagSet(env, "plan", planSynopsis, planExample)
-	fs.StringVar(&dir, "f", "", "directory (or file) of License and ManagedPackage YAML (required)")
-	fs.StringVar(&output, "o", "table", "output format: table, json, or markdown (a pull-request comment)")
-	conn.register(fs)
-	if err := parseFlags(fs, env, args); err != nil {
-		return ExitError, err
-	}
+// planOptions are plan's flags.
+type planOptions struct {
+	conn        connection
+	dir, output string
+}
+
+// bindPlan registers plan's flags.
+func bindPlan(fs *pflag.FlagSet) func(context.Context, *Env) (int, error) {
+	o := &planOptions{}
+	fs.StringVarP(&o.dir, "filename", "f", "", "directory (or file) of License and ManagedPackage YAML (required)")
+	fs.StringVarP(&o.output, "output", "o", "table", "output format: table, json, or markdown (a pull-request comment)")
+	o.conn.register(fs)
+	return func(ctx context.Context, env *Env) (int, error) { return runPlan(ctx, o, env) }
+}
+
+func runPlan(ctx context.Context, o *planOptions, env *Env) (int, error) {
+	conn, dir, output := o.conn, o.dir, o.output
 	format := strings.ToLower(output)
 	if format != "markdown" && format != "md" {
 		var err error

@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
@@ -117,17 +119,24 @@ type StatusChange struct {
 	Source string `json:"source"`
 }
 
-func runReport(ctx context.Context, args []string, env *Env) (int, error) {
-	var conn connection
-	var window, packageID, output string
-	fs := newFlagSet(env, "report", reportSynopsis, reportExample)
-	fs.StringVar(&window, "window", "30d", "period back for churn, conversions and lapsed trials, and ahead for renewals: Nd (days) or a Go duration such as 720h")
-	fs.StringVar(&packageID, "package", "", "only this package's 033 id (default: every package)")
-	fs.StringVar(&output, "o", "table", "output format: table or json")
-	conn.register(fs)
-	if err := parseFlags(fs, env, args); err != nil {
-		return ExitError, err
-	}
+// reportOptions are report's flags.
+type reportOptions struct {
+	conn                      connection
+	window, packageID, output string
+}
+
+// bindReport registers report's flags.
+func bindReport(fs *pflag.FlagSet) func(context.Context, *Env) (int, error) {
+	o := &reportOptions{}
+	fs.StringVar(&o.window, "window", "30d", "period back for churn, conversions and lapsed trials, and ahead for renewals: Nd (days) or a Go duration such as 720h")
+	fs.StringVar(&o.packageID, "package", "", "only this package's 033 id (default: every package)")
+	fs.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	o.conn.register(fs)
+	return func(ctx context.Context, env *Env) (int, error) { return runReport(ctx, o, env) }
+}
+
+func runReport(ctx context.Context, o *reportOptions, env *Env) (int, error) {
+	conn, window, packageID, output := o.conn, o.window, o.packageID, o.output
 	format, err := outputFormat(output)
 	if err != nil {
 		return ExitError, err
@@ -144,7 +153,9 @@ func runReport(ctx context.Context, args []string, env *Env) (int, error) {
 		return ExitError, err
 	}
 	now := env.Now().UTC().Truncate(time.Second)
-	in, err := fetchForReport(ctx, c, packageID, now.Add(-span), salesforce.AllLicenseFields)
+	read := newProgress(env, "Read", "licenses")
+	in, err := fetchForReport(ctx, c, packageID, now.Add(-span), func(n int) { read.update(n, 0) }, salesforce.AllLicenseFields)
+	read.done()
 	if err != nil {
 		return ExitError, err
 	}
@@ -190,9 +201,10 @@ type reportInput struct {
 // fetchForReport reads packages, licenses (with the optional License fields fields) and the
 // window's Status history in one Composite call, then, for Uninstalled licenses modified in the
 // window with no history row in it, their older Status history (to tell a late edit from an
-// uninstall without history). The License describe rides in the first call; when the org has other
+// uninstall without history). progress, when set, is told the running license count after each
+// page. The License describe rides in the first call; when the org has other
 // optional fields than fields, the call is made again with the ones it has.
-func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string, since time.Time, fields salesforce.LicenseFieldSet) (*reportInput, error) {
+func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string, since time.Time, progress func(int), fields salesforce.LicenseFieldSet) (*reportInput, error) {
 	in := &reportInput{since: since, uninstalledEarlier: map[string]bool{}}
 	pkgWhere, licWhere := "", ""
 	if packageID != "" {
@@ -220,6 +232,9 @@ func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string,
 				in.licenses = append(in.licenses, l)
 			}
 		}
+		if progress != nil {
+			progress(len(in.licenses))
+		}
 		return nil
 	}))
 	must(salesforce.AddQuery(b, "SELECT "+salesforce.HistoryFields+" FROM "+salesforce.LicenseHistoryObject+
@@ -229,7 +244,7 @@ func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string,
 	}))
 	err := c.RunBatch(ctx, b)
 	if has := salesforce.LicenseFieldSetOf(describe); described && has != fields {
-		return fetchForReport(ctx, c, packageID, since, has)
+		return fetchForReport(ctx, c, packageID, since, progress, has)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the LMO's licenses and history: %w", err)
