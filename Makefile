@@ -103,11 +103,12 @@ fault-results: build ## Run the fault suite and write its figures to test/faults
 LMOCTL_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: build
-build: ## Build the manager, lmosim and lmoctl into bin/, and bin/kubectl-lmo (lmoctl as a kubectl plugin).
+build: ## Build the manager, lmosim and lmoctl into bin/, with bin/kubectl-lmo and its completer (lmoctl as a kubectl plugin).
 	$(GO) build -o bin/manager ./cmd/manager
 	$(GO) build -o bin/lmosim ./cmd/lmosim
 	$(GO) build -ldflags "-X github.com/lmo-operator/lmo-operator/internal/lmoctl.release=$(LMOCTL_VERSION)" -o bin/lmoctl ./cmd/lmoctl
 	ln -sf lmoctl bin/kubectl-lmo
+	ln -sf lmoctl bin/kubectl_complete-lmo
 
 .PHONY: dev
 dev: build ## Run the operator locally: control plane, lmosim, CRDs, samples and the manager (Ctrl-C stops all).

@@ -101,6 +101,20 @@ func TestAsAKubectlPluginHelpAndErrorsSayKubectlLmo(t *testing.T) {
 	if r := runAs(t, "/usr/bin/lmoctl", false, "plan", "--help"); !strings.Contains(r.stdout, "Usage:\n  lmoctl plan -f DIR") {
 		t.Errorf("lmoctl plan --help:\n%s", r.stdout)
 	}
+	// kubectl completes `kubectl lmo pl<TAB>` and `kubectl lmo plan -o <TAB>` by running
+	// kubectl_complete-lmo with the words after "lmo".
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"pl"}, "plan\tShow what applying"},
+		{[]string{"plan", "-o", ""}, "table\njson\nmarkdown\n:4\n"},
+	} {
+		r := runAs(t, "/home/dana/bin/kubectl_complete-lmo", false, tc.args...)
+		if r.code != ExitOK || !strings.Contains(r.stdout, tc.want) {
+			t.Errorf("kubectl_complete-lmo %q: exit %d, %q, want %q in it", tc.args, r.code, r.stdout, tc.want)
+		}
+	}
 }
 
 func TestUsageErrorsExitOneAndSayWhatIsWrong(t *testing.T) {

@@ -136,6 +136,11 @@ func Main(ctx context.Context, args []string, env Env) int {
 	env.defaults()
 	code := ExitOK
 	root := newRootCommand(&env, &code)
+	if completerName(env.Program) {
+		// kubectl completes `kubectl lmo ...` by running kubectl_complete-lmo with the words typed after
+		// "lmo" and reading cobra's completion protocol (kubernetes/kubernetes#105867).
+		args = append([]string{cobra.ShellCompRequestCmd}, args...)
+	}
 	if len(args) == 0 {
 		root.InitDefaultHelpCmd()
 		root.InitDefaultCompletionCmd()
@@ -166,11 +171,20 @@ func isUsageError(err error) bool {
 	return ok || strings.HasPrefix(err.Error(), "unknown command ")
 }
 
+// programBase is the name the program runs as, without directory or .exe.
+func programBase(program string) string {
+	return strings.TrimSuffix(filepath.Base(program), ".exe")
+}
+
+// completerName says the program runs as kubectl_complete-lmo, the completer of the kubectl plugin.
+func completerName(program string) bool {
+	return programBase(program) == "kubectl_complete-lmo"
+}
+
 // displayName is how help and errors name the program: "kubectl lmo" when it runs as the kubectl
-// plugin kubectl-lmo, else "lmoctl".
+// plugin kubectl-lmo (or its completer), else "lmoctl".
 func displayName(program string) string {
-	base := strings.TrimSuffix(filepath.Base(program), ".exe")
-	if base == "kubectl-lmo" {
+	if programBase(program) == "kubectl-lmo" || completerName(program) {
 		return "kubectl lmo"
 	}
 	return "lmoctl"
