@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -559,11 +560,19 @@ func TestEngineHoldsWritesWhileTheBudgetIsLow(t *testing.T) {
 	env.waitFor(15*time.Second, "the held write to go out", func() (bool, string) {
 		return env.calls("collectionsPatch") == 1 && env.seatsOf(licA) == 70, ""
 	})
+	// lmosim commits before the engine has read the answer: wait for the writer to record it.
+	env.waitFor(3*time.Second, "the writer to record the answer", func() (bool, string) {
+		st := env.eng.WriteState(licA)
+		return !st.Pending, fmt.Sprintf("%+v", st)
+	})
 	if st := env.eng.Status(); st.Budget.Low {
 		t.Errorf("Budget after usage was reset = %+v, want healthy", st.Budget)
 	}
 	if st := env.eng.WriteState(licA); st.Pending || st.Err != nil || st.LastWritten.IsZero() {
 		t.Errorf("WriteState(%s) = %+v, want written", licA, st)
+	}
+	if got := env.calls("collectionsPatch"); got != 1 {
+		t.Errorf("collectionsPatch calls = %d, want 1", got)
 	}
 }
 
