@@ -95,6 +95,11 @@ func run() error {
 			seed.Clients = append(seed.Clients, lmosim.SeedClient{ClientID: *clientID, ClientSecret: *clientSecret})
 		}
 	}
+	// Catch the signals before announcing the address: a supervisor may send SIGTERM as soon as it
+	// has read the first line, and an uncaught SIGTERM would kill the process without closing the
+	// state file.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	srv, err := lmosim.New(seed, lmosim.Options{TokenLifetime: *lifetime, StatePath: *statePath, Now: time.Now})
 	if err != nil {
 		return err
@@ -109,9 +114,6 @@ func run() error {
 		return err
 	}
 	fmt.Printf("lmosim listening on %s\n", url)
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
 	fmt.Fprintln(os.Stderr, "lmosim: shutting down")
 	return srv.Close()
