@@ -65,6 +65,16 @@ func (r *result) steadyPerPoll(poll time.Duration) float64 {
 
 func mib(kib int64) string { return fmt.Sprintf("%.0f MiB", float64(kib)/1024) }
 
+func mibBytes(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+// kibPer is bytes shared among n, in KiB.
+func kibPer(b int64, n int) string {
+	if n == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f KiB", float64(b)/1024/float64(n))
+}
+
 func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
 
 func ratio(a int64, b int) string {
@@ -268,6 +278,16 @@ func writeReport(o options, results []*result, runErr error) error {
 		fmt.Fprintf(&b, "- %s\n", v)
 	}
 	fmt.Fprintf(&b, "\n")
+	fmt.Fprintf(&b, "## Where the manager's memory goes\n\n")
+	fmt.Fprintf(&b, "The manager's heap profile when every License was Ready (`/debug/pprof/heap?gc=1`, so live memory only),\n")
+	fmt.Fprintf(&b, "its top allocation sites by bytes in use (`go tool pprof -top -sample_index=inuse_space`).\n\n")
+	for _, r := range results {
+		if r.HeapTop == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "N=%d: %s in use on the heap (%s per License); VmHWM %s.\n\n```\n%s\n```\n\n", r.N, mibBytes(r.HeapInuse),
+			kibPer(r.HeapInuse, r.N), mib(r.RSSAfterReady), strings.TrimSpace(r.HeapTop))
+	}
 	if notes := notReadyNotes(results); notes != "" {
 		fmt.Fprintf(&b, "%s\n", notes)
 	}
