@@ -405,11 +405,11 @@ func (r *LicenseReconciler) sameRecord(ctx context.Context, o client.Object) []r
 	seen := map[string]bool{o.GetName(): true}
 	var out []reconcile.Request
 	for _, key := range licenseRecordKeys(o) {
-		var list licensingv1alpha1.LicenseList
-		if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexLicenseRecord: key}); err != nil {
+		items, err := licensesWithKey(ctx, r, o.GetNamespace(), key, true)
+		if err != nil {
 			continue
 		}
-		for _, l := range list.Items {
+		for _, l := range items {
 			if !seen[l.Name] {
 				seen[l.Name] = true
 				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&l)})

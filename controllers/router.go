@@ -107,13 +107,12 @@ func (r *router) licensesFor(ctx context.Context, namespace string, eng engine.L
 	seen := map[types.NamespacedName]bool{}
 	var out []reconcile.Request
 	for _, key := range keys {
-		var list licensingv1alpha1.LicenseList
-		if err := r.cache.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{indexLicenseRecord: key},
-			client.UnsafeDisableDeepCopy); err != nil {
+		items, err := licensesWithKey(ctx, r.cache, namespace, key, true)
+		if err != nil {
 			continue
 		}
-		for i := range list.Items {
-			n := client.ObjectKeyFromObject(&list.Items[i])
+		for i := range items {
+			n := client.ObjectKeyFromObject(&items[i])
 			if !seen[n] {
 				seen[n] = true
 				out = append(out, reconcile.Request{NamespacedName: n})

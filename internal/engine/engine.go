@@ -37,7 +37,9 @@ type LMO interface {
 	// SubscriberLicenses returns the records of a package installed in the subscriber org (matched
 	// on the 15-character org id), ordered by id.
 	SubscriberLicenses(packageID, subscriberOrgID string) []License
-	// PackageLicenses returns every record of a package, ordered by id.
+	// PackageLicenses returns every record of a package, ordered by id. The records share their
+	// maps and slices with the mirror (a fleet's worth of deep copies on every package reconcile was
+	// the manager's largest allocation): read them, never change them.
 	PackageLicenses(packageID string) []License
 	// Submit queues a write and returns the license's write state.
 	Submit(w Write) (WriteState, error)
@@ -318,7 +320,7 @@ func (e *Engine) PackageLicenses(packageID string) []License {
 	var out []License
 	for _, l := range e.mirror.licenses {
 		if id15(l.PackageID) == id15(packageID) {
-			out = append(out, copyLicense(l))
+			out = append(out, *l) // shares the maps, which the mirror never changes in place
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -377,11 +378,8 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 		l.TermsChanged = true
 		// The latest row of a field says who changed it last: without it, drift would be
 		// attributed to the record's last modifier, whoever changed whichever field.
-		if l.Changes == nil {
-			l.Changes = map[string]FieldChange{}
-		}
 		if prev, ok := l.Changes[h.Field]; !ok || !h.CreatedDate.Time.Before(prev.At) {
-			l.Changes[h.Field] = changeOf(h)
+			l.setChange(h.Field, changeOf(h))
 		}
 	}
 
@@ -422,10 +420,7 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 			// Polls saw history rows the load does not read (fields other than the terms).
 			for f, c := range old.Changes {
 				if cur, ok := l.Changes[f]; !ok || c.At.After(cur.At) {
-					if l.Changes == nil {
-						l.Changes = map[string]FieldChange{}
-					}
-					l.Changes[f] = c
+					l.setChange(f, c)
 				}
 			}
 			l.TermsChanged = l.TermsChanged || old.TermsChanged
@@ -523,9 +518,6 @@ func (m *mirror) putValue(v typedValue, readGen, at uint64) (changedID string, r
 	if v.LastModifiedBy != nil {
 		pv.LastModifiedBy, pv.LastModifiedByUsername = v.LastModifiedBy.Name, v.LastModifiedBy.Username
 	}
-	if l.Params == nil {
-		l.Params = map[string]ParamValue{}
-	}
 	if old, ok := l.Params[param.FullName]; ok {
 		same := old.Value == pv.Value && old.LastModifiedBy == pv.LastModifiedBy
 		switch m.freshness(v.ID, old.SystemModstamp, pv.SystemModstamp, readGen) {
@@ -537,13 +529,13 @@ func (m *mirror) putValue(v typedValue, readGen, at uint64) (changedID string, r
 		m.mark(v.ID, at, !same)
 		if same {
 			// Unchanged: keep the newer stamp quietly.
-			l.Params[param.FullName] = pv
+			l.setParam(param.FullName, pv)
 			return "", false
 		}
 	} else {
 		m.mark(v.ID, at, true)
 	}
-	l.Params[param.FullName] = pv
+	l.setParam(param.FullName, pv)
 	m.values[id15(v.ID)] = valueRef{licenseID: id15(l.ID), paramID: id15(param.RecordID)}
 	return l.ID, false
 }
@@ -639,13 +631,10 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 			l.TermsChanged = true
 			changed[l.ID] = true
 		}
-		if l.Changes == nil {
-			l.Changes = map[string]FieldChange{}
-		}
 		change := changeOf(h)
 		// Rows come in CreatedDate then Id order: of rows of one second, the last is the latest.
 		if prev, ok := l.Changes[h.Field]; !ok || h.CreatedDate.Time.After(prev.At) || h.CreatedDate.Time.Equal(prev.At) && prev != change && !m.seenRow(h) {
-			l.Changes[h.Field] = change
+			l.setChange(h.Field, change)
 			changed[l.ID] = true
 		}
 		m.noteRow(h)
@@ -691,16 +680,12 @@ func (m *mirror) applyWrite(u salesforce.RecordUpdate, built copyVersion) string
 		return ""
 	}
 	next := *l
-	next.Params = make(map[string]ParamValue, len(l.Params))
-	for k, v := range l.Params {
-		next.Params[k] = v
-	}
 	pv := next.Params[param.FullName]
 	if m.versionOf(u.ID, pv.SystemModstamp) != built {
 		return ""
 	}
 	pv.Value = writeValueText(u.Fields[salesforce.FieldFeatureParameterValue])
-	next.Params[param.FullName] = pv
+	next.setParam(param.FullName, pv)
 	m.licenses[ref.licenseID] = &next
 	m.wrote(u.ID)
 	return next.ID
@@ -724,7 +709,8 @@ func (l *License) supersede(rows []salesforce.HistoryRow, seen func(salesforce.H
 			continue
 		}
 		if prev, ok := unseen[h.Field]; ok && prev.ChangedBy() != h.ChangedBy() {
-			l.Superseded = append(l.Superseded, SupersededChange{Field: prev.Field, Value: historyText(prev.Field, prev.NewValue),
+			// A full slice expression: append must not write into an array a copy handed out shares.
+			l.Superseded = append(l.Superseded[:len(l.Superseded):len(l.Superseded)], SupersededChange{Field: prev.Field, Value: historyText(prev.Field, prev.NewValue),
 				By: prev.ChangedBy(), At: prev.CreatedDate.Time, ReplacedBy: h.ChangedBy()})
 			added = true
 		}
@@ -904,7 +890,7 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// copyLicense returns a copy a caller may keep.
+// copyLicense returns a copy a caller may keep and change.
 func copyLicense(l *License) License {
 	c := *l
 	if l.Seats != nil {
@@ -915,18 +901,28 @@ func copyLicense(l *License) License {
 		n := *l.UsedLicenses
 		c.UsedLicenses = &n
 	}
-	if l.Params != nil {
-		c.Params = make(map[string]ParamValue, len(l.Params))
-		for k, v := range l.Params {
-			c.Params[k] = v
-		}
-	}
-	if l.Changes != nil {
-		c.Changes = make(map[string]FieldChange, len(l.Changes))
-		for k, v := range l.Changes {
-			c.Changes[k] = v
-		}
-	}
+	c.Params = maps.Clone(l.Params)
+	c.Changes = maps.Clone(l.Changes)
 	c.Superseded = append([]SupersededChange(nil), l.Superseded...)
 	return c
+}
+
+// The mirror never changes a License's maps and slices in place once a License holds them:
+// setParam, setChange and supersede replace them. So a plain copy of a License (*l) shares them
+// safely with the mirror, for callers that only read (PackageLicenses).
+
+// setParam sets one feature parameter value, replacing the Params map: copies handed out keep theirs.
+func (l *License) setParam(name string, pv ParamValue) {
+	next := make(map[string]ParamValue, len(l.Params)+1)
+	maps.Copy(next, l.Params)
+	next[name] = pv
+	l.Params = next
+}
+
+// setChange sets who last changed a field, replacing the Changes map: copies handed out keep theirs.
+func (l *License) setChange(field string, c FieldChange) {
+	next := make(map[string]FieldChange, len(l.Changes)+1)
+	maps.Copy(next, l.Changes)
+	next[field] = c
+	l.Changes = next
 }

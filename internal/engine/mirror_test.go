@@ -576,3 +576,37 @@ func TestMirrorOrdersCopiesOfOneSecondByTheirReads(t *testing.T) {
 		})
 	}
 }
+
+// PackageLicenses hands out copies that share their maps with the mirror: a later poll or write
+// answer must replace those maps, never change them in place, so a copy taken before keeps what it
+// showed.
+func TestPackageLicensesKeepTheirValuesAcrossLaterChanges(t *testing.T) {
+	e := loadedEngine(t, baseSnapshot())
+	before := e.PackageLicenses(pkgID)
+	at := mirrorNow.Add(time.Minute)
+	history := []salesforce.HistoryRow{{ID: "017000000000001AAA", ParentID: licA, Field: salesforce.FieldSeats,
+		CreatedDate: salesforce.DateTime{Time: at}, CreatedBy: &salesforce.Name{Name: "Dana Admin"}}}
+	e.mirror.applyIncremental(nil, []typedValue{intValue(valMaxA, paramMax, licA, "21")}, history)
+	e.mirror.mu.RLock()
+	built := e.mirror.versionOf(valMaxB, before[1].Params["acme__MaxProjects"].SystemModstamp)
+	e.mirror.mu.RUnlock()
+	e.mirror.applyWrite(salesforce.RecordUpdate{SObject: salesforce.FeatureParameterInteger, ID: valMaxB,
+		Fields: map[string]any{salesforce.FieldFeatureParameterValue: int64(6)}}, built)
+
+	after := e.PackageLicenses(pkgID)
+	if len(before) != 2 || len(after) != 2 {
+		t.Fatalf("PackageLicenses: %d then %d licenses, want 2", len(before), len(after))
+	}
+	if got := []string{after[0].Params["acme__MaxProjects"].Value, after[1].Params["acme__MaxProjects"].Value}; got[0] != "21" || got[1] != "6" {
+		t.Fatalf("the changes did not reach the mirror: MaxProjects %v", got)
+	}
+	if _, ok := after[0].Changes[salesforce.FieldSeats]; !ok {
+		t.Fatalf("the history row did not reach the mirror: %+v", after[0].Changes)
+	}
+	if got := []string{before[0].Params["acme__MaxProjects"].Value, before[1].Params["acme__MaxProjects"].Value}; got[0] != "20" || got[1] != "5" {
+		t.Errorf("a copy taken before shows MaxProjects %v, want [20 5]", got)
+	}
+	if len(before[0].Changes) != 0 {
+		t.Errorf("a copy taken before shows changes %+v", before[0].Changes)
+	}
+}
