@@ -494,6 +494,18 @@ var _ = Describe("helm lint and helm template", Ordered, func() {
 		Expect(stderr).To(ContainSubstring("needs leaderElection.enabled"))
 	})
 
+	It("gives each release its own leader-election Lease, keeping the manager's default for the default release", func() {
+		// Two releases in one namespace that shared a Lease would elect one leader between them: the
+		// second manager would wait for the first one's Lease forever and serve nothing.
+		Expect(args(onlyOfKind(defaults, "Deployment"))).To(ContainElement("--leader-election-id=lmo-operator.lmo-operator.dev"))
+		east := args(onlyOfKind(render("lmo-east", "--set", "watchNamespaces={east}"), "Deployment"))
+		west := args(onlyOfKind(render("lmo-west", "--set", "watchNamespaces={west}"), "Deployment"))
+		Expect(east).To(ContainElement("--leader-election-id=lmo-east-lmo-operator.lmo-operator.dev"))
+		Expect(west).To(ContainElement("--leader-election-id=lmo-west-lmo-operator.lmo-operator.dev"))
+		chosen := args(onlyOfKind(render("lmo-east", "--set", "leaderElection.id=east.example.com"), "Deployment"))
+		Expect(chosen).To(ContainElement("--leader-election-id=east.example.com"))
+	})
+
 	It("drops the metrics endpoint, its Service and its RBAC when metrics are disabled", func() {
 		objs := render(releaseName, "--set", "metrics.enabled=false")
 		Expect(ofKind(objs, "Service")).To(BeEmpty())
