@@ -238,10 +238,11 @@ spec:
   managementPolicy: Observe
 `
 
-func startLMOSim(ctx context.Context, t *testing.T) string {
+// startLMOSim runs bin/lmosim on a loopback port with the samples' seed and args, and returns its URL.
+func startLMOSim(ctx context.Context, t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "bin", "lmosim"), "--listen", "127.0.0.1:0",
-		"--seed", filepath.Join(root, "config", "samples", "lmosim-seed.yaml"))
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "bin", "lmosim"), append([]string{"--listen", "127.0.0.1:0",
+		"--seed", filepath.Join(root, "config", "samples", "lmosim-seed.yaml")}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -288,9 +289,27 @@ func startControlPlane(t *testing.T, dir string) string {
 
 func startManager(ctx context.Context, t *testing.T, kubeconfig string, args ...string) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "bin", "manager"), append([]string{"--kubeconfig", kubeconfig,
+	startNamedManager(ctx, t, "manager", kubeconfig, args...)
+}
+
+// startNamedManager runs bin/manager under the program name name (a link to it), which its user agent
+// and so the field manager of its writes carry, until the test ends.
+func startNamedManager(ctx context.Context, t *testing.T, name, kubeconfig string, args ...string) {
+	t.Helper()
+	bin, err := filepath.Abs(filepath.Join(root, "bin", "manager"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name != "manager" {
+		link := filepath.Join(t.TempDir(), name)
+		if err := os.Symlink(bin, link); err != nil {
+			t.Fatal(err)
+		}
+		bin = link
+	}
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--kubeconfig", kubeconfig,
 		"--health-probe-bind-address", "127.0.0.1:0", "--allow-insecure-loopback-http"}, args...)...)
-	logs, err := os.Create(filepath.Join(t.TempDir(), "manager.log"))
+	logs, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +328,7 @@ func startManager(ctx context.Context, t *testing.T, kubeconfig string, args ...
 		}
 		if t.Failed() {
 			out, _ := os.ReadFile(logs.Name())
-			t.Logf("manager log:\n%s", out)
+			t.Logf("%s log:\n%s", name, out)
 		}
 	})
 }
