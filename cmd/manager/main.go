@@ -138,8 +138,9 @@ func run(s settings) error {
 	restCfg := ctrl.GetConfigOrDie()
 	restCfg.QPS, restCfg.Burst = s.qps, s.burst
 	cacheOpts := cache.Options{
-		// The operator never reads managedFields: dropping them keeps the informers' memory small.
-		DefaultTransform: cache.TransformStripManagedFields(),
+		// The operator never reads managedFields, and a fleet of Licenses repeats most of its strings:
+		// dropping the one and sharing the others keeps the informers' memory small.
+		DefaultTransform: controllers.CacheTransform,
 	}
 	if s.watchNamespaces != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}

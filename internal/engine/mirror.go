@@ -2,7 +2,6 @@ package engine
 
 import (
 	"encoding/json"
-	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -38,10 +37,10 @@ type License struct {
 	LastModifiedAt         time.Time
 	// SystemModstamp is the record's last change as Salesforce stamped it.
 	SystemModstamp time.Time
-	// Params are the record's feature parameter values by full name.
-	Params map[string]ParamValue
-	// Changes are the latest field history rows by field API name, for drift attribution.
-	Changes map[string]FieldChange
+	// Params are the record's feature parameter values, one per full name.
+	Params ParamValues
+	// Changes are the latest field history rows, one per field API name, for drift attribution.
+	Changes FieldChanges
 	// Unreadable is non-empty when the record holds a value the operator cannot read (a status
 	// outside the four it knows, fractional seats): it names the field and the value. Such a record
 	// is kept in the mirror so everything else keeps working, and is never written.
@@ -90,8 +89,52 @@ type SupersededChange struct {
 // maxSuperseded is how many superseded changes a license keeps.
 const maxSuperseded = 10
 
+// ParamValues are a license's feature parameter values, ordered by name, one per name. A slice, not
+// a map: a Go map holds at least eight slots, about 1.3 KiB for one value, and a license usually has
+// one or a few values (the mirror holds one such set per license in the fleet).
+type ParamValues []ParamValue
+
+// NewParamValues orders values by name; of two with one name, the later is kept.
+func NewParamValues(values ...ParamValue) ParamValues {
+	var out ParamValues
+	for _, v := range values {
+		out = out.with(v)
+	}
+	return out
+}
+
+// Lookup returns the value of the parameter named name.
+func (p ParamValues) Lookup(name string) (ParamValue, bool) {
+	i, ok := slices.BinarySearchFunc(p, name, func(v ParamValue, n string) int { return strings.Compare(v.Name, n) })
+	if !ok {
+		return ParamValue{}, false
+	}
+	return p[i], true
+}
+
+// Get returns the value of the parameter named name, or the zero ParamValue.
+func (p ParamValues) Get(name string) ParamValue {
+	v, _ := p.Lookup(name)
+	return v
+}
+
+// with returns the values with v set (by v.Name), as a new slice: the mirror never changes a slice a
+// License holds in place (see copyLicense).
+func (p ParamValues) with(v ParamValue) ParamValues {
+	i, found := slices.BinarySearchFunc(p, v.Name, func(x ParamValue, n string) int { return strings.Compare(x.Name, n) })
+	next := make(ParamValues, 0, len(p)+1)
+	next = append(next, p[:i]...)
+	next = append(next, v)
+	if found {
+		i++
+	}
+	return append(next, p[i:]...)
+}
+
 // ParamValue is one feature parameter value of a license.
 type ParamValue struct {
+	// Name is the feature parameter's full name.
+	Name string
 	// RecordID is the value record's id (sfFma__FeatureParameterXxx__c).
 	RecordID string
 	// DataType is Boolean, Integer or Date.
@@ -107,8 +150,50 @@ type ParamValue struct {
 	SystemModstamp         time.Time
 }
 
+// FieldChanges are who last changed each field of a license, ordered by field, one per field (a
+// slice for the reason ParamValues is one).
+type FieldChanges []FieldChange
+
+// NewFieldChanges orders changes by field; of two of one field, the later is kept.
+func NewFieldChanges(changes ...FieldChange) FieldChanges {
+	var out FieldChanges
+	for _, c := range changes {
+		out = out.with(c)
+	}
+	return out
+}
+
+// Lookup returns the change of the field named by its API name.
+func (c FieldChanges) Lookup(field string) (FieldChange, bool) {
+	i, ok := slices.BinarySearchFunc(c, field, func(x FieldChange, f string) int { return strings.Compare(x.Field, f) })
+	if !ok {
+		return FieldChange{}, false
+	}
+	return c[i], true
+}
+
+// Get returns the change of the field named by its API name, or the zero FieldChange.
+func (c FieldChanges) Get(field string) FieldChange {
+	v, _ := c.Lookup(field)
+	return v
+}
+
+// with returns the changes with ch set (by ch.Field), as a new slice.
+func (c FieldChanges) with(ch FieldChange) FieldChanges {
+	i, found := slices.BinarySearchFunc(c, ch.Field, func(x FieldChange, f string) int { return strings.Compare(x.Field, f) })
+	next := make(FieldChanges, 0, len(c)+1)
+	next = append(next, c[:i]...)
+	next = append(next, ch)
+	if found {
+		i++
+	}
+	return append(next, c[i:]...)
+}
+
 // FieldChange is who last changed a field of a license, and when.
 type FieldChange struct {
+	// Field is the field's API name.
+	Field string `json:"-"`
 	// By is the user's name; Username their username, which, unlike a name, is unique.
 	By       string
 	Username string
@@ -117,7 +202,7 @@ type FieldChange struct {
 
 // changeOf is who made a history row's change, and when.
 func changeOf(h salesforce.HistoryRow) FieldChange {
-	return FieldChange{By: h.ChangedBy(), Username: h.ChangedByUsername(), At: h.CreatedDate.Time}
+	return FieldChange{Field: h.Field, By: h.ChangedBy(), Username: h.ChangedByUsername(), At: h.CreatedDate.Time}
 }
 
 // Package is the mirror's copy of an sfLma__Package__c record.
@@ -378,7 +463,7 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 		l.TermsChanged = true
 		// The latest row of a field says who changed it last: without it, drift would be
 		// attributed to the record's last modifier, whoever changed whichever field.
-		if prev, ok := l.Changes[h.Field]; !ok || !h.CreatedDate.Time.Before(prev.At) {
+		if prev, ok := l.Changes.Lookup(h.Field); !ok || !h.CreatedDate.Time.Before(prev.At) {
 			l.setChange(h.Field, changeOf(h))
 		}
 	}
@@ -418,9 +503,9 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 			l.Superseded = append([]SupersededChange(nil), old.Superseded...)
 			superseded := m.loaded && l.supersede(touchedBy[id], m.seenRow)
 			// Polls saw history rows the load does not read (fields other than the terms).
-			for f, c := range old.Changes {
-				if cur, ok := l.Changes[f]; !ok || c.At.After(cur.At) {
-					l.setChange(f, c)
+			for _, c := range old.Changes {
+				if cur, ok := l.Changes.Lookup(c.Field); !ok || c.At.After(cur.At) {
+					l.setChange(c.Field, c)
 				}
 			}
 			l.TermsChanged = l.TermsChanged || old.TermsChanged
@@ -455,10 +540,10 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 // old is the license held before, if any. Callers hold the lock.
 func (m *mirror) markLoaded(old, l *License, at uint64) {
 	m.mark(l.ID, at, old == nil || !sameLicense(old, l))
-	for name, pv := range l.Params {
+	for _, pv := range l.Params {
 		prev, ok := ParamValue{}, false
 		if old != nil {
-			prev, ok = old.Params[name]
+			prev, ok = old.Params.Lookup(pv.Name)
 		}
 		m.mark(pv.RecordID, at, !ok || prev.Value != pv.Value || prev.LastModifiedBy != pv.LastModifiedBy)
 	}
@@ -518,7 +603,7 @@ func (m *mirror) putValue(v typedValue, readGen, at uint64) (changedID string, r
 	if v.LastModifiedBy != nil {
 		pv.LastModifiedBy, pv.LastModifiedByUsername = v.LastModifiedBy.Name, v.LastModifiedBy.Username
 	}
-	if old, ok := l.Params[param.FullName]; ok {
+	if old, ok := l.Params.Lookup(param.FullName); ok {
 		same := old.Value == pv.Value && old.LastModifiedBy == pv.LastModifiedBy
 		switch m.freshness(v.ID, old.SystemModstamp, pv.SystemModstamp, readGen) {
 		case older:
@@ -633,7 +718,7 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 		}
 		change := changeOf(h)
 		// Rows come in CreatedDate then Id order: of rows of one second, the last is the latest.
-		if prev, ok := l.Changes[h.Field]; !ok || h.CreatedDate.Time.After(prev.At) || h.CreatedDate.Time.Equal(prev.At) && prev != change && !m.seenRow(h) {
+		if prev, ok := l.Changes.Lookup(h.Field); !ok || h.CreatedDate.Time.After(prev.At) || h.CreatedDate.Time.Equal(prev.At) && prev != change && !m.seenRow(h) {
 			l.setChange(h.Field, change)
 			changed[l.ID] = true
 		}
@@ -680,7 +765,7 @@ func (m *mirror) applyWrite(u salesforce.RecordUpdate, built copyVersion) string
 		return ""
 	}
 	next := *l
-	pv := next.Params[param.FullName]
+	pv := next.Params.Get(param.FullName)
 	if m.versionOf(u.ID, pv.SystemModstamp) != built {
 		return ""
 	}
@@ -849,25 +934,25 @@ func sameLicense(a, b *License) bool {
 		a.OrgTrialExpiration == b.OrgTrialExpiration && a.SubscriberOrgGone == b.SubscriberOrgGone
 }
 
-func sameParams(a, b map[string]ParamValue) bool {
+func sameParams(a, b ParamValues) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	for k, v := range a {
+	for i, v := range a {
 		// Who set a value is shown with it (drift attribution): a change of author is a change.
-		if w, ok := b[k]; !ok || w.Value != v.Value || w.LastModifiedBy != v.LastModifiedBy {
+		if w := b[i]; w.Name != v.Name || w.Value != v.Value || w.LastModifiedBy != v.LastModifiedBy {
 			return false
 		}
 	}
 	return true
 }
 
-func sameChanges(a, b map[string]FieldChange) bool {
+func sameChanges(a, b FieldChanges) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w.By != v.By || w.Username != v.Username || !w.At.Equal(v.At) {
+	for i, v := range a {
+		if w := b[i]; w.Field != v.Field || w.By != v.By || w.Username != v.Username || !w.At.Equal(v.At) {
 			return false
 		}
 	}
@@ -901,28 +986,24 @@ func copyLicense(l *License) License {
 		n := *l.UsedLicenses
 		c.UsedLicenses = &n
 	}
-	c.Params = maps.Clone(l.Params)
-	c.Changes = maps.Clone(l.Changes)
+	c.Params = slices.Clone(l.Params)
+	c.Changes = slices.Clone(l.Changes)
 	c.Superseded = append([]SupersededChange(nil), l.Superseded...)
 	return c
 }
 
-// The mirror never changes a License's maps and slices in place once a License holds them:
+// The mirror never changes a License's slices in place once a License holds them:
 // setParam, setChange and supersede replace them. So a plain copy of a License (*l) shares them
 // safely with the mirror, for callers that only read (PackageLicenses).
 
-// setParam sets one feature parameter value, replacing the Params map: copies handed out keep theirs.
+// setParam sets one feature parameter value, replacing the Params slice: copies handed out keep theirs.
 func (l *License) setParam(name string, pv ParamValue) {
-	next := make(map[string]ParamValue, len(l.Params)+1)
-	maps.Copy(next, l.Params)
-	next[name] = pv
-	l.Params = next
+	pv.Name = name
+	l.Params = l.Params.with(pv)
 }
 
-// setChange sets who last changed a field, replacing the Changes map: copies handed out keep theirs.
+// setChange sets who last changed a field, replacing the Changes slice: copies handed out keep theirs.
 func (l *License) setChange(field string, c FieldChange) {
-	next := make(map[string]FieldChange, len(l.Changes)+1)
-	maps.Copy(next, l.Changes)
-	next[field] = c
-	l.Changes = next
+	c.Field = field
+	l.Changes = l.Changes.with(c)
 }
