@@ -284,6 +284,23 @@ func TestEngineSubmitBatchesWritesIntoOneCall(t *testing.T) {
 	}
 }
 
+// A lone change (one License edited in git) does not wait out the quiet period a burst gets to fill
+// its Collections call: it is sent once writeQuietAlone passes with nothing else queued.
+func TestEngineSendsALoneChangeSoon(t *testing.T) {
+	t.Parallel()
+	env := startSim(t, nil)
+	start := time.Now()
+	env.submitSeats(61, licA)
+	env.waitFor(writeQuiet+5*time.Second, "the write", func() (bool, string) { return len(env.writeResults()) == 1, "" })
+	if took := time.Since(start); took >= writeQuiet {
+		t.Errorf("a lone change took %s to be written, want less than the burst quiet period %s (writeQuietAlone %s)",
+			took.Round(time.Millisecond), writeQuiet, writeQuietAlone)
+	}
+	if got := env.seatsOf(licA); got != 61 {
+		t.Errorf("lmosim license %s has %v seats, want 61", licA, got)
+	}
+}
+
 func TestEngineSubmitRefusesUnwritableChanges(t *testing.T) {
 	t.Parallel()
 	env := startSim(t, nil)
