@@ -156,8 +156,8 @@ func (r *router) everything(lmo types.NamespacedName) {
 
 // written logs every record written or refused, and records an Event on each License it belongs to,
 // naming the fields with their old and new values. The log line is the durable trail: Events are
-// best effort, and client-go's broadcaster drops some when thousands of writes land at once (a cold
-// start of 50,000 Licenses kept 8,755 of 15,000).
+// best effort, and client-go's broadcaster drops some when thousands of writes land at once
+// (BENCHMARKS.md counts them at 50,000 Licenses).
 func (r *router) written(lmo types.NamespacedName, eng engine.LMO, results []engine.WriteResult) {
 	ctx := context.Background()
 	log := ctrl.Log.WithName("writes").WithValues("licenseManagementOrg", lmo.String())
