@@ -10,7 +10,6 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
-	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
 // observedStatus is the record as status.observed shows it.
@@ -49,13 +48,6 @@ func truncateText(s string, n int) string {
 	return s
 }
 
-// historyField is the LMO field API name behind a drift field, for attribution from history.
-var historyField = map[string]string{
-	drift.FieldStatus:     salesforce.FieldStatus,
-	drift.FieldSeats:      salesforce.FieldSeats,
-	drift.FieldExpiration: salesforce.FieldExpiration,
-}
-
 // driftStatus turns drift into status entries, attributed from the record's field history (or,
 // without history, from the record's last modification), and a summary for kubectl get.
 func driftStatus(diffs []drift.FieldDrift, rec engine.License) ([]licensingv1alpha1.FieldDrift, string) {
@@ -66,7 +58,7 @@ func driftStatus(diffs []drift.FieldDrift, rec engine.License) ([]licensingv1alp
 	names := make([]string, len(diffs))
 	for i, d := range diffs {
 		by, username, at := rec.LastModifiedBy, rec.LastModifiedByUsername, rec.LastModifiedAt
-		if change, ok := rec.Changes.Lookup(historyField[d.Field]); ok {
+		if change, ok := rec.Changes.ForDrift(d.Field); ok {
 			by, username, at = change.By, change.Username, change.At
 		} else if name, ok := strings.CutPrefix(d.Field, "featureParameters["); ok {
 			if v, ok := rec.Params.Lookup(strings.TrimSuffix(name, "]")); ok {

@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -23,7 +22,6 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
 	"github.com/lmo-operator/lmo-operator/internal/metrics"
-	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
 // secretRecheck is how often a LicenseManagementOrg re-reads its Secret, so rotated credentials take
@@ -90,7 +88,7 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 		cfg.ReservePercent = int(lmo.Spec.APIBudget.ReservePercent)
 	}
 	key := req.String()
-	cfg.OnCall = func(ci salesforce.CallInfo) { metrics.RecordCall(key, ci) }
+	cfg.OnCall = func(ci engine.CallInfo) { metrics.RecordCall(key, ci) }
 	cfg.OnSync = func(kind string, took time.Duration) { metrics.RecordSync(key, kind, took.Seconds()) }
 	r.router.callbacks(req.NamespacedName, &cfg)
 	// The writer decides again, when it sends, with the current spec: what was queued before a
@@ -131,14 +129,7 @@ func (r *LicenseManagementOrgReconciler) checkHosts(lmo *licensingv1alpha1.Licen
 		if f.value == "" {
 			continue
 		}
-		u, err := url.Parse(f.value)
-		if err != nil {
-			return f.name, err
-		}
-		if err := salesforce.CheckHost(u.Hostname(), r.opts.AllowedHosts); err != nil {
-			return f.name, err
-		}
-		if err := salesforce.CheckScheme(f.value, r.opts.AllowInsecureLoopbackHTTP); err != nil {
+		if err := engine.CheckEndpoint(f.value, r.opts.AllowedHosts, r.opts.AllowInsecureLoopbackHTTP); err != nil {
 			return f.name, err
 		}
 	}
@@ -182,13 +173,13 @@ func (r *LicenseManagementOrgReconciler) credentials(ctx context.Context, lmo *l
 		if err := checkPrivateKey(key); err != nil {
 			return engine.Credentials{}, licensingv1alpha1.ReasonSecretInvalid, invalid("jwtBearer", keys, "key \"private-key\" "+err.Error())
 		}
-		return engine.Credentials{JWTBearer: &salesforce.JWTBearer{ClientID: string(secret.Data["client-id"]), Username: string(secret.Data["username"]),
+		return engine.Credentials{JWTBearer: &engine.JWTBearer{ClientID: string(secret.Data["client-id"]), Username: string(secret.Data["username"]),
 			PrivateKeyPEM: key, Audience: lmo.Spec.Auth.JWTBearer.Audience}}, "", nil
 	}
 	if problem := missing("client-id", "client-secret"); problem != "" {
 		return engine.Credentials{}, licensingv1alpha1.ReasonSecretInvalid, invalid("clientCredentials", "client-id and client-secret", problem)
 	}
-	return engine.Credentials{ClientCredentials: &salesforce.ClientCredentials{ClientID: string(secret.Data["client-id"]),
+	return engine.Credentials{ClientCredentials: &engine.ClientCredentials{ClientID: string(secret.Data["client-id"]),
 		ClientSecret: string(secret.Data["client-secret"])}}, "", nil
 }
 

@@ -11,7 +11,6 @@ import (
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
-	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
 // setCondition sets a condition for the object's current generation; LastTransitionTime only moves
@@ -63,9 +62,9 @@ func setEngineStatus(lmo *licensingv1alpha1.LicenseManagementOrg, st engine.Stat
 	switch {
 	case st.Connected:
 		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionTrue, licensingv1alpha1.ReasonAuthenticated, "The operator holds a session for the LMO")
-	case st.Error != "" && st.ErrorClass == salesforce.Auth:
+	case st.Error != "" && st.ErrorClass == engine.ErrorAuth:
 		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionFalse, licensingv1alpha1.ReasonAuthenticationFailed, st.Error)
-	case st.Error != "" && st.ErrorClass == salesforce.Retryable:
+	case st.Error != "" && st.ErrorClass == engine.ErrorRetryable:
 		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionUnknown, licensingv1alpha1.ReasonUnreachable, st.Error)
 	case st.Error != "":
 		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionUnknown, licensingv1alpha1.ReasonInvalidResponse, st.Error)
@@ -122,7 +121,7 @@ func setEngineStatus(lmo *licensingv1alpha1.LicenseManagementOrg, st engine.Stat
 
 	// Ready, Reconciling and Stalled: the first problem that applies wins.
 	switch {
-	case st.Error != "" && st.ErrorClass == salesforce.Auth:
+	case st.Error != "" && st.ErrorClass == engine.ErrorAuth:
 		kstatus(conds, g, false, stateStalled, licensingv1alpha1.ReasonAuthenticationFailed, st.Error+"; check the connected app and the Secret")
 	case st.LMAInstalled != nil && !*st.LMAInstalled:
 		kstatus(conds, g, false, stateStalled, licensingv1alpha1.ReasonNotInstalled, "The License Management App is not installed in the org; this is not an LMO")
@@ -137,7 +136,7 @@ func setEngineStatus(lmo *licensingv1alpha1.LicenseManagementOrg, st engine.Stat
 	case st.Error != "" && st.ConcurrentLimit:
 		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonConcurrentRequestLimit,
 			st.Error+"; too many long-running requests run in the org at once, retrying in seconds")
-	case st.Error != "" && st.ErrorClass == salesforce.Retryable:
+	case st.Error != "" && st.ErrorClass == engine.ErrorRetryable:
 		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonUnreachable, st.Error)
 	case st.Error != "":
 		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonInvalidResponse, st.Error)
