@@ -18,7 +18,9 @@ import (
 const (
 	// mergeSingles is how many single spec changes the merge phase makes, one after the other.
 	mergeSingles = 50
-	// mergeBulk is how many Licenses the merge phase changes at once.
+	// mergeBulk is how many Licenses the merge phase changes at once (issue 15's figure). It is five
+	// full Collections calls of 200, so no batch waits for the writer's quiet period: a count that is
+	// not a multiple of 200 leaves a last, partial batch that does.
 	mergeBulk = 1000
 	// mergePoll is how often the merge phase reads lmosim's records.
 	mergePoll = 50 * time.Millisecond

@@ -153,6 +153,15 @@ func rows(o options, results []*result) [][]string {
 	}
 	out = append(out, append(header, "Floor / target"))
 	poll := o.pollInterval
+	// The steady and drift phases do not run with -cold-only.
+	phase := func(f func(r *result) string) func(r *result) string {
+		return func(r *result) string {
+			if o.coldOnly {
+				return "not measured (-cold-only)"
+			}
+			return f(r)
+		}
+	}
 
 	add("Licenses differing from the LMO (30%)", func(r *result) string { return fmt.Sprint(r.Changed) }, "")
 	add("Create N Licenses (32 workers)", func(r *result) string { return secs(r.CreateTime) }, "")
@@ -207,19 +216,19 @@ func rows(o options, results []*result) [][]string {
 		return ratio(r.coldTotal()-r.separateChecks()-r.coldPolls(), floorFor(r).total())
 	}, "")
 	add("Cold: records written", func(r *result) string { return fmt.Sprint(r.ColdWritten) }, "= differing Licenses")
-	add("**Steady: calls in 10 pollIntervals, nothing changing**", func(r *result) string {
+	add("**Steady: calls in 10 pollIntervals, nothing changing**", phase(func(r *result) string {
 		return fmt.Sprintf("%d in %s (%s)", sumCalls(r.SteadyCalls), secs(r.SteadyWindow), kinds(r.SteadyCalls))
-	}, "floor 10")
-	add("**Steady: calls per pollInterval**", func(r *result) string { return fmt.Sprintf("%.2f", r.steadyPerPoll(poll)) }, "≤ 1 at both N")
-	add("**Drift visible in status.drift: median / p95 / max**", func(r *result) string {
+	}), "floor 10")
+	add("**Steady: calls per pollInterval**", phase(func(r *result) string { return fmt.Sprintf("%.2f", r.steadyPerPoll(poll)) }), "≤ 1 at both N")
+	add("**Drift visible in status.drift: median / p95 / max**", phase(func(r *result) string {
 		if r.DriftSeen == 0 {
 			return fmt.Sprintf("seen on 0/%d", r.Edits)
 		}
 		return fmt.Sprintf("%s / %s / %s (seen %d/%d)", secs(r.DriftMedian), secs(r.DriftP95), secs(r.DriftMax), r.DriftSeen, r.Edits)
-	}, fmt.Sprintf("p95 ≤ pollInterval + 5 s = %s", secs(poll+5*time.Second)))
-	add("Drift phase: operator calls (edits excluded)", func(r *result) string {
+	}), fmt.Sprintf("p95 ≤ pollInterval + 5 s = %s", secs(poll+5*time.Second)))
+	add("Drift phase: operator calls (edits excluded)", phase(func(r *result) string {
 		return fmt.Sprintf("%d in %s (%s)", sumCalls(r.DriftCalls), secs(r.DriftWindow), kinds(r.DriftCalls))
-	}, "")
+	}), "")
 	add("**Merge to LMO, one change at a time: p50 / p95 / max**", func(r *result) string {
 		if !r.MergeRan || len(r.MergeSingle) == 0 {
 			return "not measured"
@@ -257,9 +266,9 @@ func rows(o options, results []*result) [][]string {
 	add("Comparison: one read per License per poll, calls per day", func(r *result) string {
 		return fmt.Sprintf("%.0f", float64(r.N)*perDay)
 	}, "N × 86400 / pollInterval")
-	add("This operator at steady state, calls per day", func(r *result) string {
+	add("This operator at steady state, calls per day", phase(func(r *result) string {
 		return fmt.Sprintf("%.0f", r.steadyPerPoll(poll)*perDay)
-	}, "Enterprise Edition: 100,000 + 1,000 per user license")
+	}), "Enterprise Edition: 100,000 + 1,000 per user license")
 	return out
 }
 
