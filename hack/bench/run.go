@@ -65,19 +65,39 @@ type result struct {
 	RSSAfterReady int64            // VmHWM, KiB
 	HeapTop       string           // the manager's live heap when every License was Ready, by allocation site (go tool pprof -top)
 	HeapInuse     int64            // bytes in use in that profile
+	// LicenseStatusWrites are the License status writes the apiserver served until every License
+	// was Ready (its apiserver_request_total; the manager was the only client writing status).
+	LicenseStatusWrites statusWriteCount
+	LicenseStatusErr    string // why LicenseStatusWrites could not be read, if it could not
+
+	// The Kubernetes floor's second half: a trivial client writing one status per License, after
+	// the manager stopped.
+	StatusFloorTime    time.Duration
+	StatusFloorWritten int
 
 	// Steady state.
 	SteadyWindow time.Duration
 	SteadyCalls  map[string]int64
 
 	// Drift.
-	Edits        int
-	DriftSeen    int
-	DriftMedian  time.Duration
-	DriftP95     time.Duration
-	DriftMax     time.Duration
-	DriftCalls   map[string]int64 // operator calls during the drift phase (the edits themselves removed)
-	DriftWindow  time.Duration
+	Edits       int
+	DriftSeen   int
+	DriftMedian time.Duration
+	DriftP95    time.Duration
+	DriftMax    time.Duration
+	DriftCalls  map[string]int64 // operator calls during the drift phase (the edits themselves removed)
+	DriftWindow time.Duration
+
+	// Merge to LMO: spec changes of settled Licenses until the LMO record has the value.
+	MergeRan          bool
+	MergeSingle       []time.Duration // sorted latencies of the single changes that arrived
+	MergeSingleMissed int
+	MergeBulkN        int              // Licenses changed at once
+	MergeBulkPatched  time.Duration    // until the last PATCH returned
+	MergeBulkTime     time.Duration    // until the last record had its value (or the timeout)
+	MergeBulkSeen     int              // records with their value when the wait ended
+	MergeBulkCalls    map[string]int64 // Salesforce calls in that window, by kind
+
 	RSSPeak      int64 // VmHWM at the end, KiB
 	RSSEnd       int64 // VmRSS at the end, KiB
 	ManagerCPU   time.Duration
@@ -247,15 +267,28 @@ func runOne(ctx context.Context, o options, n int, dir string) (*result, error) 
 	if r.ColdKube, err = mgr.kubeRequests(ctx); err != nil {
 		logf("scraping the manager's metrics: %v", err)
 	}
+	if r.LicenseStatusWrites, err = licenseStatusWrites(ctx, ucfg); err != nil {
+		r.LicenseStatusErr = err.Error()
+		logf("scraping the apiserver's metrics: %v", err)
+	}
 	r.ColdCPU = subCPU(processCPU(), cpu0, mgr.pid())
 	if r.HeapTop, r.HeapInuse, err = mgr.heapProfile(ctx, o.manager, filepath.Join(dir, fmt.Sprintf("heap-%d.pb.gz", n))); err != nil {
 		logf("heap profile: %v", err)
 	}
 	logf("cold: %s, %d/%d Ready, calls %v, manager VmHWM %d MiB", r.ReadyTime.Round(100*time.Millisecond), r.Ready, n, nonZero(r.ColdCalls), r.RSSAfterReady/1024)
 
+	ids := make([]string, len(recs))
+	for i, rec := range recs {
+		ids[i] = rec.ID
+	}
 	if o.coldOnly {
-		finish(r, mgr)
-		return r, nil
+		if o.merge {
+			r.MergeRan = true
+			if err := measureMerge(ctx, r, kube, sim, simURL, licenses, ids, nil); err != nil {
+				return r, err
+			}
+		}
+		return r, finishWithFloor(ctx, r, mgr, kube)
 	}
 
 	// (4) steady state: 10 pollIntervals with nothing changing.
@@ -279,8 +312,29 @@ func runOne(ctx context.Context, o options, n int, dir string) (*result, error) 
 	if err := measureDrift(ctx, o, r, kube, admin, simURL, edited); err != nil {
 		return r, err
 	}
+
+	// (6) merge to LMO: spec changes of settled Licenses until the record has the value.
+	if o.merge {
+		r.MergeRan = true
+		if err := measureMerge(ctx, r, kube, sim, simURL, licenses, ids, edited); err != nil {
+			return r, err
+		}
+	}
+	return r, finishWithFloor(ctx, r, mgr, kube)
+}
+
+// finishWithFloor stops the manager (finish), then measures the status-write half of the
+// Kubernetes floor on the control plane it leaves.
+func finishWithFloor(ctx context.Context, r *result, mgr *managerProc, kube client.Client) error {
 	finish(r, mgr)
-	return r, nil
+	var err error
+	r.StatusFloorTime, r.StatusFloorWritten, err = measureStatusFloor(ctx, kube)
+	if err != nil {
+		return fmt.Errorf("the status-write floor: %w", err)
+	}
+	logf("floor: %d status writes in %s; with the creates %s, cold all Ready %s (%.2f × floor)", r.StatusFloorWritten,
+		r.StatusFloorTime.Round(100*time.Millisecond), r.kubeFloor().Round(100*time.Millisecond), r.ReadyTime.Round(100*time.Millisecond), r.floorRatio())
+	return nil
 }
 
 // finish reads the manager's memory and CPU, stops it and counts its log lines.
