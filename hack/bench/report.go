@@ -384,6 +384,12 @@ func writeReport(o options, results []*result, runErr error) error {
 	fmt.Fprintf(&b, "- Load average (/proc/loadavg, 1/5/15 min): %s at the start, %s at the end\n", o.loadStart, loadavg())
 	fmt.Fprintf(&b, "- Command: `%s`\n", o.command)
 	fmt.Fprintf(&b, "- Manager: %s\n", o.managerSrc)
+	if o.memoryLimit > 0 {
+		fmt.Fprintf(&b, "- Memory limit: the manager ran as in a container limited to %s (LMO_MEMORY_LIMIT=%d, so a Go soft memory limit of 90%% of it)\n",
+			mibBytes(o.memoryLimit), o.memoryLimit)
+	} else {
+		fmt.Fprintf(&b, "- Memory limit: none (the manager ran without LMO_MEMORY_LIMIT, so without a Go soft memory limit)\n")
+	}
 	fmt.Fprintf(&b, "- Setup: one LicenseManagementOrg (pollInterval %s), one ManagedPackage (033000000000001AAA with one\n", o.pollInterval)
 	fmt.Fprintf(&b, "  LMO-to-Subscriber Integer parameter, acme__MaxProjects), N Active licenses with explicit subscriber ids\n")
 	fmt.Fprintf(&b, "  read back through the REST API as lmo-admin; N Licenses of which 30%% differ (10%% seats up, 10%%\n")

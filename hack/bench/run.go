@@ -186,7 +186,7 @@ func runOne(ctx context.Context, o options, n int, dir string) (*result, error) 
 	if err := simPost(ctx, simURL+"/__sim/stats/reset"); err != nil {
 		return nil, err
 	}
-	mgr, err := startManager(ctx, o.manager, kcPath, dir)
+	mgr, err := startManager(ctx, o.manager, kcPath, dir, o.memoryLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -780,7 +780,7 @@ type managerProc struct {
 	done       chan struct{}
 }
 
-func startManager(ctx context.Context, bin, kubeconfig, dir string) (*managerProc, error) {
+func startManager(ctx context.Context, bin, kubeconfig, dir string, memoryLimit int64) (*managerProc, error) {
 	logPath := filepath.Join(dir, "manager.log")
 	logs, err := os.Create(logPath)
 	if err != nil {
@@ -799,6 +799,10 @@ func startManager(ctx context.Context, bin, kubeconfig, dir string) (*managerPro
 	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr, "--metrics-secure=false",
 		"--health-probe-bind-address", "127.0.0.1:0", "--leader-elect=false", "--allow-insecure-loopback-http",
 		"--pprof-bind-address", pprofAddr)
+	cmd.Env = os.Environ()
+	if memoryLimit > 0 {
+		cmd.Env = append(cmd.Env, fmt.Sprintf("LMO_MEMORY_LIMIT=%d", memoryLimit))
+	}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		_ = logs.Close() // the failed start is the error to report
