@@ -8,7 +8,6 @@ import (
 	"github.com/go-logr/logr"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -57,7 +56,7 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 		r.registry.Stop(req.String())
 		return ctrl.Result{}, nil
 	}
-	before := lmo.Status.DeepCopy()
+	before := lmo.DeepCopy()
 
 	// Credentials go only to Salesforce: a LicenseManagementOrg naming another host gets no engine
 	// (and so no Secret read), whoever may edit it.
@@ -65,9 +64,8 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 		r.registry.Stop(req.String())
 		metrics.SetDown(req.String())
 		msg := field + ": " + err.Error()
-		kstatus(&lmo.Status.Conditions, lmo.Generation, false, stateStalled, licensingv1alpha1.ReasonHostNotAllowed, msg)
-		lmo.Status.ObservedGeneration = lmo.Generation
-		return r.patchStatus(ctx, &lmo, before, ctrl.Result{})
+		markStalled(&lmo, licensingv1alpha1.ReasonHostNotAllowed, msg)
+		return writeStatus(ctx, r.Client, &lmo, before, ctrl.Result{})
 	}
 	creds, reason, err := r.credentials(ctx, &lmo)
 	if err != nil {
@@ -75,7 +73,7 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 		// No engine runs: lmo_up says so (a missing series would keep LMOUnreachable silent).
 		metrics.SetDown(req.String())
 		setSecretProblem(&lmo, reason, err.Error())
-		return r.patchStatus(ctx, &lmo, before, ctrl.Result{RequeueAfter: secretProblemRecheck})
+		return writeStatus(ctx, r.Client, &lmo, before, ctrl.Result{RequeueAfter: secretProblemRecheck})
 	}
 	cfg := engine.Config{
 		InstanceURL: lmo.Spec.InstanceURL, LoginURL: lmo.Spec.LoginURL, APIVersion: lmo.Spec.APIVersion,
@@ -102,23 +100,8 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 	}
 	st := eng.Status()
 	setEngineStatus(&lmo, st)
-	lmo.Status.ObservedGeneration = lmo.Generation
 	r.recordMetrics(ctx, key, &lmo, eng, st)
-	return r.patchStatus(ctx, &lmo, before, ctrl.Result{RequeueAfter: secretRecheck})
-}
-
-func (r *LicenseManagementOrgReconciler) patchStatus(ctx context.Context, lmo *licensingv1alpha1.LicenseManagementOrg,
-	before *licensingv1alpha1.LicenseManagementOrgStatus, res ctrl.Result) (ctrl.Result, error) {
-	if equality.Semantic.DeepEqual(before, &lmo.Status) {
-		return res, nil
-	}
-	if err := r.Status().Update(ctx, lmo); err != nil {
-		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			return ctrl.Result{RequeueAfter: conflictRetry}, nil
-		}
-		return ctrl.Result{}, err
-	}
-	return res, nil
+	return writeStatus(ctx, r.Client, &lmo, before, ctrl.Result{RequeueAfter: secretRecheck})
 }
 
 // checkHosts refuses an instanceURL or loginURL outside Salesforce, loopback and the hosts the
