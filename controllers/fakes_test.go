@@ -77,11 +77,11 @@ func (f *fakeLMO) SubscriberLicenses(packageID, subscriberOrgID string) []engine
 	return out
 }
 
-func (f *fakeLMO) PackageLicenses(packageID string) []engine.License {
-	var out []engine.License
+func (f *fakeLMO) PackageLicenses(packageID string) []*engine.License {
+	var out []*engine.License
 	for _, l := range f.licenses {
 		if id15(l.PackageID) == id15(packageID) {
-			out = append(out, l)
+			out = append(out, &l)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

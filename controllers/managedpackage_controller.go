@@ -91,14 +91,14 @@ func (r *ManagedPackageReconciler) reconcileWith(ctx context.Context, pkg *licen
 	checked, mismatched, held, enforced := 0, []string{}, []string{}, 0
 	var watermark string
 	for _, l := range licenses {
-		if !decide.DefaultsApply(l, from) {
+		if !decide.DefaultsApply(*l, from) {
 			continue
 		}
 		checked++
 		if l.InstallDate > watermark {
 			watermark = l.InstallDate
 		}
-		v := r.decideDefaults(ctx, pkg, eng, l)
+		v := r.decideDefaults(ctx, pkg, eng, *l)
 		switch v.Action {
 		case decide.ActionUnchanged:
 			continue
@@ -198,7 +198,7 @@ func (r *ManagedPackageReconciler) reportMismatch(pkg *licensingv1alpha1.Managed
 }
 
 // installBase counts a package's licenses by state. today is YYYY-MM-DD.
-func installBase(licenses []engine.License, today string) *licensingv1alpha1.InstallBase {
+func installBase(licenses []*engine.License, today string) *licensingv1alpha1.InstallBase {
 	b := &licensingv1alpha1.InstallBase{}
 	for _, l := range licenses {
 		b.Total++

@@ -37,10 +37,10 @@ type LMO interface {
 	// SubscriberLicenses returns the records of a package installed in the subscriber org (matched
 	// on the 15-character org id), ordered by id.
 	SubscriberLicenses(packageID, subscriberOrgID string) []License
-	// PackageLicenses returns every record of a package, ordered by id. The records share their
-	// maps and slices with the mirror (a fleet's worth of deep copies on every package reconcile was
-	// the manager's largest allocation): read them, never change them.
-	PackageLicenses(packageID string) []License
+	// PackageLicenses returns every record of a package, ordered by id: the mirror's own records,
+	// which it never changes once it holds them (a fleet's worth of copies on every package
+	// reconcile was the manager's largest allocation). Read them, never change them.
+	PackageLicenses(packageID string) []*License
 	// Submit queues a write and returns the license's write state.
 	Submit(w Write) (WriteState, error)
 	// WriteState returns what became of the writes for a license.
@@ -314,13 +314,13 @@ func (e *Engine) SubscriberLicenses(packageID, subscriberOrgID string) []License
 }
 
 // PackageLicenses implements LMO.
-func (e *Engine) PackageLicenses(packageID string) []License {
+func (e *Engine) PackageLicenses(packageID string) []*License {
 	e.mirror.mu.RLock()
 	defer e.mirror.mu.RUnlock()
-	var out []License
+	var out []*License
 	for _, l := range e.mirror.licenses {
 		if id15(l.PackageID) == id15(packageID) {
-			out = append(out, *l) // shares the maps, which the mirror never changes in place
+			out = append(out, l) // never changed once the mirror holds it
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

@@ -229,6 +229,9 @@ func (p FeatureParameter) Writable() bool { return p.Direction == salesforce.Dir
 // is replaced wholesale by a full load and patched by incremental polls and successful writes.
 type mirror struct {
 	mu sync.RWMutex
+	// building is true while a full load fills this new mirror, before anyone else sees it: its
+	// licenses may be changed in place.
+	building bool
 	// loaded is true once the first full load completed.
 	loaded   bool
 	packages map[string]Package // by 033 package id
@@ -441,6 +444,7 @@ func (m *mirror) replace(s snapshot) []string {
 // ran: the copy may be older than the write, so the record must be read again.
 func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 	next := newMirror()
+	next.building = true
 	for _, p := range s.packages {
 		next.packages[p.PackageID] = Package{RecordID: p.ID, PackageID: p.PackageID, Name: p.Name, LatestVersion: p.LatestVersion}
 		next.packageIDs[id15(p.ID)] = p.PackageID
@@ -614,13 +618,13 @@ func (m *mirror) putValue(v typedValue, readGen, at uint64) (changedID string, r
 		m.mark(v.ID, at, !same)
 		if same {
 			// Unchanged: keep the newer stamp quietly.
-			l.setParam(param.FullName, pv)
+			m.setParam(l, param.FullName, pv)
 			return "", false
 		}
 	} else {
 		m.mark(v.ID, at, true)
 	}
-	l.setParam(param.FullName, pv)
+	m.setParam(l, param.FullName, pv)
 	m.values[id15(v.ID)] = valueRef{licenseID: id15(l.ID), paramID: id15(param.RecordID)}
 	return l.ID, false
 }
@@ -703,23 +707,31 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 		byLicense[id15(h.ParentID)] = append(byLicense[id15(h.ParentID)], h)
 	}
 	for id, rows := range byLicense {
-		if l := m.licenses[id]; l != nil && l.supersede(rows, m.seenRow) {
-			changed[l.ID] = true
+		if l := m.licenses[id]; l != nil {
+			if next := *l; next.supersede(rows, m.seenRow) {
+				m.licenses[id] = &next
+				changed[l.ID] = true
+			}
 		}
 	}
 	for _, h := range history {
-		l := m.licenses[id15(h.ParentID)]
+		key := id15(h.ParentID)
+		l := m.licenses[key]
 		if l == nil || h.Field == "created" {
 			continue
 		}
-		if isTermField(h.Field) && !l.TermsChanged {
-			l.TermsChanged = true
-			changed[l.ID] = true
-		}
+		terms := isTermField(h.Field) && !l.TermsChanged
 		change := changeOf(h)
 		// Rows come in CreatedDate then Id order: of rows of one second, the last is the latest.
-		if prev, ok := l.Changes.Lookup(h.Field); !ok || h.CreatedDate.Time.After(prev.At) || h.CreatedDate.Time.Equal(prev.At) && prev != change && !m.seenRow(h) {
-			l.setChange(h.Field, change)
+		prev, ok := l.Changes.Lookup(h.Field)
+		later := !ok || h.CreatedDate.Time.After(prev.At) || h.CreatedDate.Time.Equal(prev.At) && prev != change && !m.seenRow(h)
+		if terms || later {
+			next := *l
+			next.TermsChanged = next.TermsChanged || terms
+			if later {
+				next.setChange(h.Field, change)
+			}
+			m.licenses[key] = &next
 			changed[l.ID] = true
 		}
 		m.noteRow(h)
@@ -975,6 +987,18 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
+// setParam replaces the held license l by a copy with one feature parameter value set: the mirror
+// never changes a License it holds (see copyLicense). Callers hold the lock (or own the mirror).
+func (m *mirror) setParam(l *License, name string, pv ParamValue) {
+	if m.building {
+		l.setParam(name, pv) // a full load's new mirror: no one holds its licenses yet
+		return
+	}
+	next := *l
+	next.setParam(name, pv)
+	m.licenses[id15(l.ID)] = &next
+}
+
 // copyLicense returns a copy a caller may keep and change.
 func copyLicense(l *License) License {
 	c := *l
@@ -992,9 +1016,11 @@ func copyLicense(l *License) License {
 	return c
 }
 
-// The mirror never changes a License's slices in place once a License holds them:
-// setParam, setChange and supersede replace them. So a plain copy of a License (*l) shares them
-// safely with the mirror, for callers that only read (PackageLicenses).
+// The mirror never changes a License it holds: a change replaces the *License with a changed copy
+// (applyRead, setParam, applyWrite), and the copy's slices are new ones (setParam, setChange and
+// supersede replace them rather than write into them). So a *License taken under the lock stays as
+// it was, for callers that only read it (PackageLicenses); only a full load's new mirror, which no
+// one else sees yet, is built in place.
 
 // setParam sets one feature parameter value, replacing the Params slice: copies handed out keep theirs.
 func (l *License) setParam(name string, pv ParamValue) {

@@ -583,9 +583,8 @@ func TestMirrorOrdersCopiesOfOneSecondByTheirReads(t *testing.T) {
 	}
 }
 
-// PackageLicenses hands out copies that share their maps with the mirror: a later poll or write
-// answer must replace those maps, never change them in place, so a copy taken before keeps what it
-// showed.
+// PackageLicenses hands out the mirror's own records: a later poll or write answer must replace a
+// record, never change it in place, so what a caller took before keeps what it showed.
 func TestPackageLicensesKeepTheirValuesAcrossLaterChanges(t *testing.T) {
 	e := loadedEngine(t, baseSnapshot())
 	before := e.PackageLicenses(pkgID)
@@ -612,7 +611,10 @@ func TestPackageLicensesKeepTheirValuesAcrossLaterChanges(t *testing.T) {
 	if got := []string{before[0].Params.Get("acme__MaxProjects").Value, before[1].Params.Get("acme__MaxProjects").Value}; got[0] != "20" || got[1] != "5" {
 		t.Errorf("a copy taken before shows MaxProjects %v, want [20 5]", got)
 	}
-	if len(before[0].Changes) != 0 {
-		t.Errorf("a copy taken before shows changes %+v", before[0].Changes)
+	if len(before[0].Changes) != 0 || before[0].TermsChanged {
+		t.Errorf("a copy taken before shows changes %+v (terms changed: %v)", before[0].Changes, before[0].TermsChanged)
+	}
+	if !after[0].TermsChanged {
+		t.Errorf("the history row of seats did not mark the terms changed")
 	}
 }
