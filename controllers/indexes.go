@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,6 +28,9 @@ const (
 	indexPackageLMO = "licensing.lmo-operator.dev/lmo"
 	// indexLicensePackage indexes Licenses by the ManagedPackage they name.
 	indexLicensePackage = "licensing.lmo-operator.dev/package"
+	// indexLicenseDrifted indexes the Licenses whose Drifted condition is True, under "true": the
+	// drift gauge counts them without listing the whole fleet.
+	indexLicenseDrifted = "licensing.lmo-operator.dev/drifted"
 )
 
 func id15(id string) string {
@@ -45,6 +49,9 @@ func indexFields(ctx context.Context, mgr ctrl.Manager) error {
 		return err
 	}
 	if err := idx.IndexField(ctx, &licensingv1alpha1.License{}, indexLicensePackage, licensePackageKeys); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &licensingv1alpha1.License{}, indexLicenseDrifted, licenseDriftedKeys); err != nil {
 		return err
 	}
 	return idx.IndexField(ctx, &licensingv1alpha1.ManagedPackage{}, indexPackageLMO, packageLMOKeys)
@@ -109,6 +116,14 @@ func licensesWithKey(ctx context.Context, c client.Reader, namespace, key string
 		}
 	}
 	return out, nil
+}
+
+// licenseDriftedKeys are a License's indexLicenseDrifted keys: "true" while it has drifted.
+func licenseDriftedKeys(o client.Object) []string {
+	if meta.IsStatusConditionTrue(o.(*licensingv1alpha1.License).Status.Conditions, licensingv1alpha1.ConditionDrifted) {
+		return []string{"true"}
+	}
+	return nil
 }
 
 // licensePackageKeys are a License's indexLicensePackage keys.

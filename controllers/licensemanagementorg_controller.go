@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
@@ -194,14 +193,9 @@ func (r *LicenseManagementOrgReconciler) recordMetrics(ctx context.Context, key 
 	}
 	metrics.SetLMO(key, metrics.LMOState{Up: st.Connected && st.Loaded, ReserveRatio: reserve, Licenses: sum.ByStatus, TrialsExpiring: sum.TrialsExpiring})
 	var list licensingv1alpha1.LicenseList
-	if err := r.List(ctx, &list, client.InNamespace(lmo.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.List(ctx, &list, client.InNamespace(lmo.Namespace), client.MatchingFields{indexLicenseDrifted: "true"},
+		client.UnsafeDisableDeepCopy); err != nil {
 		return
 	}
-	n := 0
-	for i := range list.Items {
-		if meta.IsStatusConditionTrue(list.Items[i].Status.Conditions, licensingv1alpha1.ConditionDrifted) {
-			n++
-		}
-	}
-	metrics.SetDrifted(lmo.Namespace, n)
+	metrics.SetDrifted(lmo.Namespace, len(list.Items))
 }
