@@ -119,7 +119,7 @@ run: ## Run the manager against the current kubeconfig.
 	$(GO) run ./cmd/manager
 
 .PHONY: bench
-bench: ## Fleet-scale benchmark, N=1,000 and 10,000 (BENCH_LARGE=1 adds 50,000); writes BENCHMARKS.md.
+bench: ## Fleet-scale benchmark, N=1,000, 10,000 and 50,000 (BENCH_LARGE=1 adds 100,000); writes BENCHMARKS.md.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./hack/bench
 
 .PHONY: docker-build
