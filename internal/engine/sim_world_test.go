@@ -20,6 +20,7 @@ import (
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 	"github.com/lmo-operator/lmo-operator/internal/testenv"
+	"github.com/lmo-operator/lmo-operator/internal/testenv/testclock"
 )
 
 // The world of one simulated schedule: lmosim served in-process on a fake clock, an engine driven
@@ -90,7 +91,7 @@ type simOpKey struct{}
 type simWorld struct {
 	seed  uint64
 	rng   *rand.Rand
-	clock *testenv.Clock
+	clock *testclock.Clock
 	srv   *lmosim.Server
 	eng   *engine.Engine
 	admin *salesforce.Client
@@ -137,7 +138,7 @@ func newSimWorld(seed uint64) (*simWorld, error) {
 	if err != nil {
 		return nil, err
 	}
-	clock := testenv.NewClock(simStart)
+	clock := testclock.New(simStart)
 	srv, err := lmosim.New(data, lmosim.Options{Now: clock.Now})
 	if err != nil {
 		return nil, err

@@ -10,7 +10,7 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
-	"github.com/lmo-operator/lmo-operator/internal/testenv"
+	"github.com/lmo-operator/lmo-operator/internal/testenv/testclock"
 )
 
 // Salesforce stores SystemModstamp to the second: several changes of one record share a stamp, and
@@ -18,9 +18,9 @@ import (
 // and the engine on one fake clock, so that "the same second" is exact.
 
 // steppedOnAClock is stepped on a fake clock that starts at 09:00:00.100.
-func steppedOnAClock(t *testing.T, transport http.RoundTripper) (*simEnv, context.Context, *testenv.Clock) {
+func steppedOnAClock(t *testing.T, transport http.RoundTripper) (*simEnv, context.Context, *testclock.Clock) {
 	t.Helper()
-	clock := testenv.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 100e6, time.UTC))
+	clock := testclock.New(time.Date(2026, 12, 1, 9, 0, 0, 100e6, time.UTC))
 	env, ctx := steppedOn(t, transport, clock.Now)
 	return env, ctx, clock
 }

@@ -3,7 +3,6 @@ package testenv
 import (
 	"bytes"
 	"sync"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -36,34 +35,4 @@ func Condition(conds []metav1.Condition, typ string) metav1.Condition {
 		}
 	}
 	return metav1.Condition{}
-}
-
-// Clock is a fake clock that only the test moves, for lmosim, the engine and lmoctl (their Now options).
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewClock is a Clock that reads now until the test moves it.
-func NewClock(now time.Time) *Clock { return &Clock{now: now} }
-
-// Now is the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
 }
