@@ -122,25 +122,8 @@ func newEnv(s *sim, mutate ...func(*licensingv1alpha1.LicenseManagementOrg)) *en
 	nsCounter++
 	ns := fmt.Sprintf("spec-%d-%d", GinkgoParallelProcess(), nsCounter)
 	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
-	Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lmo-client"},
-		StringData: map[string]string{"client-id": operatorID, "client-secret": operatorPW}})).To(Succeed())
-	lmo := &licensingv1alpha1.LicenseManagementOrg{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme"},
-		Spec: licensingv1alpha1.LicenseManagementOrgSpec{
-			InstanceURL:  s.url,
-			Auth:         licensingv1alpha1.LMOAuth{ClientCredentials: &licensingv1alpha1.SecretAuth{SecretRef: licensingv1alpha1.LocalObjectReference{Name: "lmo-client"}}},
-			PollInterval: &metav1.Duration{Duration: 10 * time.Second},
-		},
-	}
-	for _, m := range mutate {
-		m(lmo)
-	}
-	Expect(k8sClient.Create(ctx, lmo)).To(Succeed())
-	pkg := &licensingv1alpha1.ManagedPackage{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme-projects"},
-		Spec:       licensingv1alpha1.ManagedPackageSpec{LMORef: licensingv1alpha1.LocalObjectReference{Name: "acme"}, PackageID: packageID},
-	}
-	Expect(k8sClient.Create(ctx, pkg)).To(Succeed())
+	lmo, err := testenv.CreateAcme(ctx, k8sClient, ns, s.url, operatorPW, mutate...)
+	Expect(err).NotTo(HaveOccurred())
 	e := &env{ns: ns, sim: s}
 	DeferCleanup(func() {
 		// Stop the engine before the sim closes, so it does not log connection errors.

@@ -3,8 +3,8 @@ package testenv
 import (
 	"context"
 
-	. "github.com/onsi/ginkgo/v2" //nolint:revive // the Ginkgo DSL, as in every suite
-	. "github.com/onsi/gomega"    //nolint:revive // the Gomega DSL, as in every suite
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -37,17 +37,17 @@ func StartManager(ctx context.Context, cfg *rest.Config, opts ctrl.Options, setu
 // manager exits with an error, and the Ginkgo cleanup of the caller (the end of the spec, or of the
 // suite from BeforeSuite) stops it and waits for it to exit.
 func RunManager(ctx context.Context, cfg *rest.Config, opts ctrl.Options, setup Setup) {
-	GinkgoHelper()
+	ginkgo.GinkgoHelper()
 	ctx, stop := context.WithCancel(ctx)
 	exit, err := StartManager(ctx, cfg, opts, setup)
-	Expect(err).NotTo(HaveOccurred())
+	gomega.Expect(err).NotTo(gomega.HaveOccurred())
 	done := make(chan struct{})
 	go func() {
-		defer GinkgoRecover()
+		defer ginkgo.GinkgoRecover()
 		defer close(done)
-		Expect(<-exit).To(Succeed())
+		gomega.Expect(<-exit).To(gomega.Succeed())
 	}()
-	DeferCleanup(func() {
+	ginkgo.DeferCleanup(func() {
 		stop()
 		<-done
 	})

@@ -8,8 +8,8 @@ import (
 	"io"
 	"sync"
 
-	. "github.com/onsi/ginkgo/v2" //nolint:revive // the Ginkgo DSL, as in every suite
-	. "github.com/onsi/gomega"    //nolint:revive // the Gomega DSL, as in every suite
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -63,7 +63,7 @@ func RestrictedNamespace(ctx context.Context, cfg *rest.Config, name string) err
 
 // SplitDocuments splits a multi-document YAML stream, dropping empty documents.
 func SplitDocuments(b []byte) [][]byte {
-	GinkgoHelper()
+	ginkgo.GinkgoHelper()
 	var docs [][]byte
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
 	for {
@@ -71,7 +71,7 @@ func SplitDocuments(b []byte) [][]byte {
 		if errors.Is(err, io.EOF) {
 			return docs
 		}
-		Expect(err).NotTo(HaveOccurred())
+		gomega.Expect(err).NotTo(gomega.HaveOccurred())
 		if len(bytes.TrimSpace(doc)) > 0 {
 			docs = append(docs, doc)
 		}
@@ -80,11 +80,11 @@ func SplitDocuments(b []byte) [][]byte {
 
 // DecodeObjects parses a multi-document YAML stream (a render of kustomize or helm) into objects.
 func DecodeObjects(b []byte) []*unstructured.Unstructured {
-	GinkgoHelper()
+	ginkgo.GinkgoHelper()
 	var objs []*unstructured.Unstructured
 	for _, doc := range SplitDocuments(b) {
 		obj := &unstructured.Unstructured{}
-		Expect(yaml.Unmarshal(doc, &obj.Object)).To(Succeed(), "rendered document:\n%s", doc)
+		gomega.Expect(yaml.Unmarshal(doc, &obj.Object)).To(gomega.Succeed(), "rendered document:\n%s", doc)
 		if len(obj.Object) > 0 {
 			objs = append(objs, obj)
 		}
@@ -95,10 +95,10 @@ func DecodeObjects(b []byte) []*unstructured.Unstructured {
 // PodFromTemplate builds the Pod a ReplicaSet would create from a Deployment's template. Pod security
 // is enforced on Pods only; on workloads it only warns, so this Pod is what enforce sees.
 func PodFromTemplate(deployment *unstructured.Unstructured) *unstructured.Unstructured {
-	GinkgoHelper()
+	ginkgo.GinkgoHelper()
 	template, found, err := unstructured.NestedMap(deployment.Object, "spec", "template")
-	Expect(err).NotTo(HaveOccurred())
-	Expect(found).To(BeTrue())
+	gomega.Expect(err).NotTo(gomega.HaveOccurred())
+	gomega.Expect(found).To(gomega.BeTrue())
 	pod := &unstructured.Unstructured{Object: template}
 	pod.SetAPIVersion("v1")
 	pod.SetKind("Pod")

@@ -235,21 +235,8 @@ func newEnv(g Gomega, ns string, s *sim) *env {
 	if !apierrors.IsAlreadyExists(err) {
 		g.Expect(err).NotTo(HaveOccurred())
 	}
-	g.Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lmo-client"},
-		StringData: map[string]string{"client-id": operatorID, "client-secret": operatorPW}})).To(Succeed())
-	lmo := &licensingv1alpha1.LicenseManagementOrg{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme"},
-		Spec: licensingv1alpha1.LicenseManagementOrgSpec{
-			InstanceURL:  s.url,
-			Auth:         licensingv1alpha1.LMOAuth{ClientCredentials: &licensingv1alpha1.SecretAuth{SecretRef: licensingv1alpha1.LocalObjectReference{Name: "lmo-client"}}},
-			PollInterval: &metav1.Duration{Duration: 10 * time.Second},
-		},
-	}
-	g.Expect(k8sClient.Create(ctx, lmo)).To(Succeed())
-	g.Expect(k8sClient.Create(ctx, &licensingv1alpha1.ManagedPackage{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme-projects"},
-		Spec:       licensingv1alpha1.ManagedPackageSpec{LMORef: licensingv1alpha1.LocalObjectReference{Name: "acme"}, PackageID: packageID},
-	})).To(Succeed())
+	_, err = testenv.CreateAcme(ctx, k8sClient, ns, s.url, operatorPW)
+	g.Expect(err).NotTo(HaveOccurred())
 	return &env{ns: ns, sim: s}
 }
 
@@ -262,12 +249,8 @@ func (e *env) stop() {
 func (e *env) lmoCondition(g Gomega, typ string) (metav1.ConditionStatus, string, string) {
 	var lmo licensingv1alpha1.LicenseManagementOrg
 	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "acme"}, &lmo)).To(Succeed())
-	for _, c := range lmo.Status.Conditions {
-		if c.Type == typ {
-			return c.Status, c.Reason, c.Message
-		}
-	}
-	return "", "", ""
+	c := testenv.Condition(lmo.Status.Conditions, typ)
+	return c.Status, c.Reason, c.Message
 }
 
 // waitLMOReady waits for the engine to be connected with its mirror loaded.

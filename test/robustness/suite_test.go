@@ -273,28 +273,15 @@ var nsCounter int
 func newEnv(s *sim, prefix string, mutate ...func(*licensingv1alpha1.LicenseManagementOrg)) *env {
 	GinkgoHelper()
 	ns := newNamespace(prefix)
-	createSecret(ns, "lmo-client", map[string]string{"client-id": operatorID, "client-secret": operatorSecret})
 	url := "http://127.0.0.1:1"
 	if s != nil {
 		url = s.url
 	}
-	lmo := &licensingv1alpha1.LicenseManagementOrg{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme"},
-		Spec: licensingv1alpha1.LicenseManagementOrgSpec{
-			InstanceURL:  url,
-			Auth:         licensingv1alpha1.LMOAuth{ClientCredentials: &licensingv1alpha1.SecretAuth{SecretRef: licensingv1alpha1.LocalObjectReference{Name: "lmo-client"}}},
-			PollInterval: &metav1.Duration{Duration: 10 * time.Second},
-		},
+	lmo, err := testenv.CreateAcme(ctx, k8sClient, ns, url, operatorSecret, mutate...)
+	if lmo != nil {
+		DeferCleanup(func() { _ = k8sClient.Delete(ctx, lmo) })
 	}
-	for _, m := range mutate {
-		m(lmo)
-	}
-	Expect(k8sClient.Create(ctx, lmo)).To(Succeed())
-	DeferCleanup(func() { _ = k8sClient.Delete(ctx, lmo) })
-	Expect(k8sClient.Create(ctx, &licensingv1alpha1.ManagedPackage{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme-projects"},
-		Spec:       licensingv1alpha1.ManagedPackageSpec{LMORef: licensingv1alpha1.LocalObjectReference{Name: "acme"}, PackageID: packageID},
-	})).To(Succeed())
+	Expect(err).NotTo(HaveOccurred())
 	return &env{ns: ns, sim: s}
 }
 
