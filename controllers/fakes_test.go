@@ -77,11 +77,11 @@ func (f *fakeLMO) SubscriberLicenses(packageID, subscriberOrgID string) []engine
 	return out
 }
 
-func (f *fakeLMO) PackageLicenses(packageID string) []engine.License {
-	var out []engine.License
+func (f *fakeLMO) PackageLicenses(packageID string) []*engine.License {
+	var out []*engine.License
 	for _, l := range f.licenses {
 		if id15(l.PackageID) == id15(packageID) {
-			out = append(out, l)
+			out = append(out, &l)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -130,8 +130,9 @@ func newFakeClient(t *testing.T, objs ...client.Object) client.Client {
 		t.Fatal(err)
 	}
 	return fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
-		WithIndex(&licensingv1alpha1.License{}, indexLicenseRecord, licenseRecordKeys).
+		WithIndex(&licensingv1alpha1.License{}, indexLicenseRecord, licenseRecordBuckets).
 		WithIndex(&licensingv1alpha1.License{}, indexLicensePackage, licensePackageKeys).
+		WithIndex(&licensingv1alpha1.License{}, indexLicenseDrifted, licenseDriftedKeys).
 		WithIndex(&licensingv1alpha1.ManagedPackage{}, indexPackageLMO, packageLMOKeys).
 		WithStatusSubresource(&licensingv1alpha1.License{}, &licensingv1alpha1.ManagedPackage{}).
 		Build()

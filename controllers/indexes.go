@@ -2,9 +2,13 @@ package controllers
 
 import (
 	"context"
+	"hash/fnv"
+	"slices"
 	"sort"
+	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,13 +20,17 @@ import (
 
 // Cache indexes that map an LMO record back to the resources that refer to it.
 const (
-	// indexLicenseRecord indexes Licenses by "sub:<15-char subscriber org id>" and
-	// "id:<15-char license id>" (pinned in spec or resolved in status).
+	// indexLicenseRecord indexes Licenses by the buckets (recordBucket) of their record keys:
+	// "sub:<15-char subscriber org id>" and "id:<15-char license id>" (pinned in spec or resolved in
+	// status). Look it up with licensesWithKey, which keeps the Licenses that have the key itself.
 	indexLicenseRecord = "licensing.lmo-operator.dev/record"
 	// indexPackageLMO indexes ManagedPackages by the LicenseManagementOrg they name.
 	indexPackageLMO = "licensing.lmo-operator.dev/lmo"
 	// indexLicensePackage indexes Licenses by the ManagedPackage they name.
 	indexLicensePackage = "licensing.lmo-operator.dev/package"
+	// indexLicenseDrifted indexes the Licenses whose Drifted condition is True, under "true": the
+	// drift gauge counts them without listing the whole fleet.
+	indexLicenseDrifted = "licensing.lmo-operator.dev/drifted"
 )
 
 func id15(id string) string {
@@ -37,10 +45,13 @@ func licenseKey(id string) string     { return "id:" + id15(id) }
 
 func indexFields(ctx context.Context, mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
-	if err := idx.IndexField(ctx, &licensingv1alpha1.License{}, indexLicenseRecord, licenseRecordKeys); err != nil {
+	if err := idx.IndexField(ctx, &licensingv1alpha1.License{}, indexLicenseRecord, licenseRecordBuckets); err != nil {
 		return err
 	}
 	if err := idx.IndexField(ctx, &licensingv1alpha1.License{}, indexLicensePackage, licensePackageKeys); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &licensingv1alpha1.License{}, indexLicenseDrifted, licenseDriftedKeys); err != nil {
 		return err
 	}
 	return idx.IndexField(ctx, &licensingv1alpha1.ManagedPackage{}, indexPackageLMO, packageLMOKeys)
@@ -60,6 +71,59 @@ func licenseRecordKeys(o client.Object) []string {
 		keys = append(keys, licenseKey(l.Status.LicenseID))
 	}
 	return keys
+}
+
+// recordBuckets is how many buckets the record keys of Licenses share in indexLicenseRecord. The
+// informer's indexer keeps a set (a Go map) for each value it indexes, and each value twice (in the
+// namespace and across namespaces): a value per record key made four one-element maps per License,
+// about 1 KiB each, more than the rest of the index. In buckets, a value holds the Licenses of many
+// keys; a lookup lists one bucket (a handful of Licenses at 50,000) and keeps those with the key.
+const recordBuckets = 1 << 13
+
+// recordBucket is the indexLicenseRecord value of a record key.
+func recordBucket(key string) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key)) // a hash.Hash never fails to write
+	return strconv.FormatUint(uint64(h.Sum32()%recordBuckets), 36)
+}
+
+// licenseRecordBuckets are a License's indexLicenseRecord values: the buckets of its record keys.
+func licenseRecordBuckets(o client.Object) []string {
+	var out []string
+	for _, k := range licenseRecordKeys(o) {
+		if b := recordBucket(k); !slices.Contains(out, b) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// licensesWithKey lists the Licenses in namespace that have the record key (licenseRecordKeys).
+// With unsafe the Licenses are the cache's own objects, to be read and never changed.
+func licensesWithKey(ctx context.Context, c client.Reader, namespace, key string, unsafe bool) ([]licensingv1alpha1.License, error) {
+	opts := []client.ListOption{client.InNamespace(namespace), client.MatchingFields{indexLicenseRecord: recordBucket(key)}}
+	if unsafe {
+		opts = append(opts, client.UnsafeDisableDeepCopy)
+	}
+	var list licensingv1alpha1.LicenseList
+	if err := c.List(ctx, &list, opts...); err != nil {
+		return nil, err
+	}
+	out := list.Items[:0]
+	for i := range list.Items {
+		if slices.Contains(licenseRecordKeys(&list.Items[i]), key) {
+			out = append(out, list.Items[i])
+		}
+	}
+	return out, nil
+}
+
+// licenseDriftedKeys are a License's indexLicenseDrifted keys: "true" while it has drifted.
+func licenseDriftedKeys(o client.Object) []string {
+	if meta.IsStatusConditionTrue(o.(*licensingv1alpha1.License).Status.Conditions, licensingv1alpha1.ConditionDrifted) {
+		return []string{"true"}
+	}
+	return nil
 }
 
 // licensePackageKeys are a License's indexLicensePackage keys.
@@ -154,11 +218,11 @@ func (d *deps) licensesNaming(ctx context.Context, namespace string, rec engine.
 	seen := map[string]bool{}
 	var out []licensingv1alpha1.License
 	for _, key := range keys {
-		var list licensingv1alpha1.LicenseList
-		if err := d.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{indexLicenseRecord: key}); err != nil {
+		items, err := licensesWithKey(ctx, d, namespace, key, false)
+		if err != nil {
 			return nil, err
 		}
-		for _, l := range list.Items {
+		for _, l := range items {
 			if !seen[l.Name] {
 				seen[l.Name] = true
 				out = append(out, l)

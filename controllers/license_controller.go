@@ -6,8 +6,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -51,17 +49,10 @@ func (r *LicenseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	if err := r.Get(ctx, req.NamespacedName, &lic); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	before := lic.Status.DeepCopy()
+	before := lic.DeepCopy()
 	defer func() {
-		if err != nil || equality.Semantic.DeepEqual(before, &lic.Status) {
-			return
-		}
-		if uerr := r.Status().Update(ctx, &lic); uerr != nil {
-			if apierrors.IsConflict(uerr) || apierrors.IsNotFound(uerr) {
-				result, err = ctrl.Result{RequeueAfter: conflictRetry}, nil
-				return
-			}
-			err = uerr
+		if err == nil {
+			result, err = writeStatus(ctx, r.Client, &lic, before, result)
 		}
 	}()
 
@@ -82,8 +73,7 @@ func (r *LicenseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 // what the License waits for.
 func (r *LicenseReconciler) engineFor(ctx context.Context, lic *licensingv1alpha1.License) (*licensingv1alpha1.ManagedPackage, engine.LMO, ctrl.Result) {
 	wait := func(reason, msg string) (*licensingv1alpha1.ManagedPackage, engine.LMO, ctrl.Result) {
-		kstatus(&lic.Status.Conditions, lic.Generation, false, stateReconciling, reason, msg)
-		lic.Status.ObservedGeneration = lic.Generation
+		markReconciling(lic, reason, msg)
 		return nil, nil, ctrl.Result{RequeueAfter: waitRecheck}
 	}
 	var pkg licensingv1alpha1.ManagedPackage
@@ -159,19 +149,16 @@ func (d *deps) ownerOf(ctx context.Context, lic *licensingv1alpha1.License, pkg 
 
 // unresolved sets the status of a License that names no record: why, and what it waits for.
 func (r *LicenseReconciler) unresolved(lic *licensingv1alpha1.License, v decide.Verdict) ctrl.Result {
-	g := lic.Generation
-	conds := &lic.Status.Conditions
-	lic.Status.ObservedGeneration = g
 	switch v.Reason {
 	case licensingv1alpha1.ReasonNotAssociated:
-		kstatus(conds, g, false, stateReconciling, v.Reason, v.Message)
+		markReconciling(lic, v.Reason, v.Message)
 		return ctrl.Result{RequeueAfter: waitRecheck}
 	case licensingv1alpha1.ReasonAwaitingInstall:
-		kstatus(conds, g, false, stateSettled, v.Reason, v.Message)
-		setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionTrue, v.Reason, "Nothing to sync until the install appears")
+		markNotReady(lic, v.Reason, v.Message)
+		setCondition(lic, licensingv1alpha1.ConditionSynced, metav1.ConditionTrue, v.Reason, "Nothing to sync until the install appears")
 		return ctrl.Result{}
 	}
-	kstatus(conds, g, false, stateStalled, v.Reason, v.Message)
+	markStalled(lic, v.Reason, v.Message)
 	return ctrl.Result{}
 }
 
@@ -188,24 +175,21 @@ func (r *LicenseReconciler) hold(lic *licensingv1alpha1.License, v decide.Verdic
 
 // apply reports the record and its drift, then writes or shows why not, as the verdict says.
 func (r *LicenseReconciler) apply(lic *licensingv1alpha1.License, eng engine.LMO, rec engine.License, v decide.Verdict) ctrl.Result {
-	g := lic.Generation
-	conds := &lic.Status.Conditions
 	r.noteCorrection(lic, eng.WriteState(rec.ID))
 	lic.Status.LicenseID = rec.ID
 	lic.Status.Observed = observedStatus(rec)
 	lic.Status.Drift, lic.Status.DriftSummary = driftStatus(v.Drift, rec)
 	lic.Status.HeldChange = nil
 	if len(v.Drift) > 0 {
-		setCondition(conds, g, licensingv1alpha1.ConditionDrifted, metav1.ConditionTrue, licensingv1alpha1.ReasonDrifted,
+		setCondition(lic, licensingv1alpha1.ConditionDrifted, metav1.ConditionTrue, licensingv1alpha1.ReasonDrifted,
 			"The LMO record differs from the spec in "+lic.Status.DriftSummary)
 	} else {
-		setCondition(conds, g, licensingv1alpha1.ConditionDrifted, metav1.ConditionFalse, licensingv1alpha1.ReasonNoDrift, "The LMO record matches every managed field")
+		setCondition(lic, licensingv1alpha1.ConditionDrifted, metav1.ConditionFalse, licensingv1alpha1.ReasonNoDrift, "The LMO record matches every managed field")
 	}
-	lic.Status.ObservedGeneration = g
 
 	stall := func(reason, msg string) ctrl.Result {
-		kstatus(conds, g, false, stateStalled, reason, msg)
-		setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, reason, msg)
+		markStalled(lic, reason, msg)
+		setCondition(lic, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, reason, msg)
 		return ctrl.Result{}
 	}
 	const observing = "Observe policy: drift is reported, nothing is written"
@@ -213,11 +197,11 @@ func (r *LicenseReconciler) apply(lic *licensingv1alpha1.License, eng engine.LMO
 	switch v.Action {
 	case decide.ActionUnchanged:
 		if lic.Spec.ManagementPolicy == licensingv1alpha1.PolicyObserve && v.Reason != licensingv1alpha1.ReasonPaused {
-			setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionTrue, licensingv1alpha1.ReasonObserving, observing)
+			setCondition(lic, licensingv1alpha1.ConditionSynced, metav1.ConditionTrue, licensingv1alpha1.ReasonObserving, observing)
 		}
 		if v.Reason == licensingv1alpha1.ReasonPaused {
-			setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, licensingv1alpha1.ReasonPaused, pausedMsg)
-			kstatus(conds, g, true, stateSettled, licensingv1alpha1.ReasonPaused, v.Message)
+			setCondition(lic, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, licensingv1alpha1.ReasonPaused, pausedMsg)
+			markReady(lic, licensingv1alpha1.ReasonPaused, v.Message)
 			return ctrl.Result{}
 		}
 		if v.Reason == licensingv1alpha1.ReasonRecordTypeMismatch {
@@ -227,17 +211,17 @@ func (r *LicenseReconciler) apply(lic *licensingv1alpha1.License, eng engine.LMO
 				r.recorder.Eventf(lic, corev1.EventTypeWarning, v.Reason, "%s", v.Message)
 			}
 			r.settled(lic, v.Message)
-			setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, v.Reason, v.Message)
+			setCondition(lic, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, v.Reason, v.Message)
 			return ctrl.Result{}
 		}
 		return r.settled(lic, v.Message)
 	case decide.ActionObserve:
-		setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionTrue, licensingv1alpha1.ReasonObserving, observing)
-		kstatus(conds, g, false, stateSettled, v.Reason, v.Message)
+		setCondition(lic, licensingv1alpha1.ConditionSynced, metav1.ConditionTrue, licensingv1alpha1.ReasonObserving, observing)
+		markNotReady(lic, v.Reason, v.Message)
 		return ctrl.Result{}
 	case decide.ActionPaused:
-		setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, licensingv1alpha1.ReasonPaused, pausedMsg)
-		kstatus(conds, g, false, stateSettled, v.Reason, v.Message)
+		setCondition(lic, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, licensingv1alpha1.ReasonPaused, pausedMsg)
+		markNotReady(lic, v.Reason, v.Message)
 		return ctrl.Result{}
 	case decide.ActionHeld:
 		r.hold(lic, v)
@@ -265,8 +249,8 @@ func (r *LicenseReconciler) apply(lic *licensingv1alpha1.License, eng engine.LMO
 	} else if state.Err != nil {
 		msg += "; the last attempt failed and is retried: " + state.Err.Error()
 	}
-	kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonWriteQueued, msg)
-	setCondition(conds, g, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, licensingv1alpha1.ReasonWriteQueued, msg)
+	markReconciling(lic, licensingv1alpha1.ReasonWriteQueued, msg)
+	setCondition(lic, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, licensingv1alpha1.ReasonWriteQueued, msg)
 	return ctrl.Result{}
 }
 
@@ -289,14 +273,13 @@ func (r *LicenseReconciler) noteCorrection(lic *licensingv1alpha1.License, ws en
 
 // settled marks a License whose record matches: Ready, Synced, lastSyncTime.
 func (r *LicenseReconciler) settled(lic *licensingv1alpha1.License, msg string) ctrl.Result {
-	g := lic.Generation
 	if !meta.IsStatusConditionTrue(lic.Status.Conditions, licensingv1alpha1.ConditionReady) || lic.Status.LastSyncTime == nil {
 		now := metav1.NewTime(r.now().Truncate(time.Second))
 		lic.Status.LastSyncTime = &now
 	}
-	kstatus(&lic.Status.Conditions, g, true, stateSettled, licensingv1alpha1.ReasonSynced, msg)
+	markReady(lic, licensingv1alpha1.ReasonSynced, msg)
 	if lic.Spec.ManagementPolicy != licensingv1alpha1.PolicyObserve {
-		setCondition(&lic.Status.Conditions, g, licensingv1alpha1.ConditionSynced, metav1.ConditionTrue, licensingv1alpha1.ReasonSynced, msg)
+		setCondition(lic, licensingv1alpha1.ConditionSynced, metav1.ConditionTrue, licensingv1alpha1.ReasonSynced, msg)
 	}
 	return ctrl.Result{}
 }
@@ -355,25 +338,24 @@ func (r *LicenseReconciler) reconcileDelete(ctx context.Context, lic *licensingv
 		return ctrl.Result{}, err
 	}
 	v := decide.License(r.licenseInput(lic, pkg, eng, rec, owner))
-	g := lic.Generation
 	lic.Status.HeldChange = nil
 	switch v.Action {
 	case decide.ActionRelease:
 		return release()
 	case decide.ActionHeld:
 		r.hold(lic, v)
-		kstatus(&lic.Status.Conditions, g, false, stateStalled, v.Reason, v.Message)
+		markStalled(lic, v.Reason, v.Message)
 		return ctrl.Result{}, nil
 	case decide.ActionUpdate:
 	default:
-		kstatus(&lic.Status.Conditions, g, false, stateStalled, v.Reason, v.Message)
+		markStalled(lic, v.Reason, v.Message)
 		return ctrl.Result{}, nil
 	}
 	if _, err := eng.Submit(*v.Write); err != nil {
-		kstatus(&lic.Status.Conditions, g, false, stateStalled, licensingv1alpha1.ReasonRecordRefusesEdits, err.Error())
+		markStalled(lic, licensingv1alpha1.ReasonRecordRefusesEdits, err.Error())
 		return ctrl.Result{}, nil
 	}
-	kstatus(&lic.Status.Conditions, g, false, stateReconciling, licensingv1alpha1.ReasonWriteQueued, v.Message)
+	markReconciling(lic, licensingv1alpha1.ReasonWriteQueued, v.Message)
 	return ctrl.Result{}, nil
 }
 
@@ -405,11 +387,11 @@ func (r *LicenseReconciler) sameRecord(ctx context.Context, o client.Object) []r
 	seen := map[string]bool{o.GetName(): true}
 	var out []reconcile.Request
 	for _, key := range licenseRecordKeys(o) {
-		var list licensingv1alpha1.LicenseList
-		if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexLicenseRecord: key}); err != nil {
+		items, err := licensesWithKey(ctx, r, o.GetNamespace(), key, true)
+		if err != nil {
 			continue
 		}
-		for _, l := range list.Items {
+		for _, l := range items {
 			if !seen[l.Name] {
 				seen[l.Name] = true
 				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&l)})

@@ -103,7 +103,9 @@ func TestDriftNamesThePersonByUsername(t *testing.T) {
 	rec := correctedRecord()
 	seats := int64(130)
 	rec.Seats = &seats
-	rec.Changes = map[string]engine.FieldChange{"sfLma__Seats__c": danaChange}
+	seatsChange := danaChange
+	seatsChange.Field = "sfLma__Seats__c"
+	rec.Changes = engine.NewFieldChanges(seatsChange)
 	r := &LicenseReconciler{deps: newTestDeps(newFakeClient(t, managedPackage(), lic.DeepCopy()), danaChange.At.Add(time.Minute))}
 	if _, err := r.reconcileWith(context.Background(), lic, managedPackage(), newFakeLMO(testPackages(), testParams(), rec)); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"sort"
 	"strings"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
-	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
 // observedStatus is the record as status.observed shows it.
@@ -36,14 +34,8 @@ func observedStatus(rec engine.License) *licensingv1alpha1.ObservedLicense {
 		t := metav1.NewTime(rec.LastModifiedAt.Truncate(time.Second))
 		o.LastModifiedAt = &t
 	}
-	names := make([]string, 0, len(rec.Params))
-	for name := range rec.Params {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		v := rec.Params[name]
-		o.FeatureParameters = append(o.FeatureParameters, licensingv1alpha1.ObservedFeatureParameter{Name: name, Direction: v.Direction, Value: v.Value})
+	for _, v := range rec.Params { // ordered by name
+		o.FeatureParameters = append(o.FeatureParameters, licensingv1alpha1.ObservedFeatureParameter{Name: v.Name, Direction: v.Direction, Value: v.Value})
 	}
 	return o
 }
@@ -56,13 +48,6 @@ func truncateText(s string, n int) string {
 	return s
 }
 
-// historyField is the LMO field API name behind a drift field, for attribution from history.
-var historyField = map[string]string{
-	drift.FieldStatus:     salesforce.FieldStatus,
-	drift.FieldSeats:      salesforce.FieldSeats,
-	drift.FieldExpiration: salesforce.FieldExpiration,
-}
-
 // driftStatus turns drift into status entries, attributed from the record's field history (or,
 // without history, from the record's last modification), and a summary for kubectl get.
 func driftStatus(diffs []drift.FieldDrift, rec engine.License) ([]licensingv1alpha1.FieldDrift, string) {
@@ -73,10 +58,10 @@ func driftStatus(diffs []drift.FieldDrift, rec engine.License) ([]licensingv1alp
 	names := make([]string, len(diffs))
 	for i, d := range diffs {
 		by, username, at := rec.LastModifiedBy, rec.LastModifiedByUsername, rec.LastModifiedAt
-		if change, ok := rec.Changes[historyField[d.Field]]; ok {
+		if change, ok := rec.Changes.ForDrift(d.Field); ok {
 			by, username, at = change.By, change.Username, change.At
 		} else if name, ok := strings.CutPrefix(d.Field, "featureParameters["); ok {
-			if v, ok := rec.Params[strings.TrimSuffix(name, "]")]; ok {
+			if v, ok := rec.Params.Lookup(strings.TrimSuffix(name, "]")); ok {
 				by, username, at = v.LastModifiedBy, v.LastModifiedByUsername, v.LastModifiedAt
 			}
 		}

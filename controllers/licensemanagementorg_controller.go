@@ -3,15 +3,12 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/go-logr/logr"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
@@ -23,7 +20,6 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
 	"github.com/lmo-operator/lmo-operator/internal/metrics"
-	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
 // secretRecheck is how often a LicenseManagementOrg re-reads its Secret, so rotated credentials take
@@ -59,7 +55,7 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 		r.registry.Stop(req.String())
 		return ctrl.Result{}, nil
 	}
-	before := lmo.Status.DeepCopy()
+	before := lmo.DeepCopy()
 
 	// Credentials go only to Salesforce: a LicenseManagementOrg naming another host gets no engine
 	// (and so no Secret read), whoever may edit it.
@@ -67,9 +63,8 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 		r.registry.Stop(req.String())
 		metrics.SetDown(req.String())
 		msg := field + ": " + err.Error()
-		kstatus(&lmo.Status.Conditions, lmo.Generation, false, stateStalled, licensingv1alpha1.ReasonHostNotAllowed, msg)
-		lmo.Status.ObservedGeneration = lmo.Generation
-		return r.patchStatus(ctx, &lmo, before, ctrl.Result{})
+		markStalled(&lmo, licensingv1alpha1.ReasonHostNotAllowed, msg)
+		return writeStatus(ctx, r.Client, &lmo, before, ctrl.Result{})
 	}
 	creds, reason, err := r.credentials(ctx, &lmo)
 	if err != nil {
@@ -77,7 +72,7 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 		// No engine runs: lmo_up says so (a missing series would keep LMOUnreachable silent).
 		metrics.SetDown(req.String())
 		setSecretProblem(&lmo, reason, err.Error())
-		return r.patchStatus(ctx, &lmo, before, ctrl.Result{RequeueAfter: secretProblemRecheck})
+		return writeStatus(ctx, r.Client, &lmo, before, ctrl.Result{RequeueAfter: secretProblemRecheck})
 	}
 	cfg := engine.Config{
 		InstanceURL: lmo.Spec.InstanceURL, LoginURL: lmo.Spec.LoginURL, APIVersion: lmo.Spec.APIVersion,
@@ -90,7 +85,7 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 		cfg.ReservePercent = int(lmo.Spec.APIBudget.ReservePercent)
 	}
 	key := req.String()
-	cfg.OnCall = func(ci salesforce.CallInfo) { metrics.RecordCall(key, ci) }
+	cfg.OnCall = func(ci engine.CallInfo) { metrics.RecordCall(key, ci) }
 	cfg.OnSync = func(kind string, took time.Duration) { metrics.RecordSync(key, kind, took.Seconds()) }
 	r.router.callbacks(req.NamespacedName, &cfg)
 	// The writer decides again, when it sends, with the current spec: what was queued before a
@@ -104,23 +99,8 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 	}
 	st := eng.Status()
 	setEngineStatus(&lmo, st)
-	lmo.Status.ObservedGeneration = lmo.Generation
 	r.recordMetrics(ctx, key, &lmo, eng, st)
-	return r.patchStatus(ctx, &lmo, before, ctrl.Result{RequeueAfter: secretRecheck})
-}
-
-func (r *LicenseManagementOrgReconciler) patchStatus(ctx context.Context, lmo *licensingv1alpha1.LicenseManagementOrg,
-	before *licensingv1alpha1.LicenseManagementOrgStatus, res ctrl.Result) (ctrl.Result, error) {
-	if equality.Semantic.DeepEqual(before, &lmo.Status) {
-		return res, nil
-	}
-	if err := r.Status().Update(ctx, lmo); err != nil {
-		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			return ctrl.Result{RequeueAfter: conflictRetry}, nil
-		}
-		return ctrl.Result{}, err
-	}
-	return res, nil
+	return writeStatus(ctx, r.Client, &lmo, before, ctrl.Result{RequeueAfter: secretRecheck})
 }
 
 // checkHosts refuses an instanceURL or loginURL outside Salesforce, loopback and the hosts the
@@ -131,14 +111,7 @@ func (r *LicenseManagementOrgReconciler) checkHosts(lmo *licensingv1alpha1.Licen
 		if f.value == "" {
 			continue
 		}
-		u, err := url.Parse(f.value)
-		if err != nil {
-			return f.name, err
-		}
-		if err := salesforce.CheckHost(u.Hostname(), r.opts.AllowedHosts); err != nil {
-			return f.name, err
-		}
-		if err := salesforce.CheckScheme(f.value, r.opts.AllowInsecureLoopbackHTTP); err != nil {
+		if err := engine.CheckEndpoint(f.value, r.opts.AllowedHosts, r.opts.AllowInsecureLoopbackHTTP); err != nil {
 			return f.name, err
 		}
 	}
@@ -182,13 +155,13 @@ func (r *LicenseManagementOrgReconciler) credentials(ctx context.Context, lmo *l
 		if err := checkPrivateKey(key); err != nil {
 			return engine.Credentials{}, licensingv1alpha1.ReasonSecretInvalid, invalid("jwtBearer", keys, "key \"private-key\" "+err.Error())
 		}
-		return engine.Credentials{JWTBearer: &salesforce.JWTBearer{ClientID: string(secret.Data["client-id"]), Username: string(secret.Data["username"]),
+		return engine.Credentials{JWTBearer: &engine.JWTBearer{ClientID: string(secret.Data["client-id"]), Username: string(secret.Data["username"]),
 			PrivateKeyPEM: key, Audience: lmo.Spec.Auth.JWTBearer.Audience}}, "", nil
 	}
 	if problem := missing("client-id", "client-secret"); problem != "" {
 		return engine.Credentials{}, licensingv1alpha1.ReasonSecretInvalid, invalid("clientCredentials", "client-id and client-secret", problem)
 	}
-	return engine.Credentials{ClientCredentials: &salesforce.ClientCredentials{ClientID: string(secret.Data["client-id"]),
+	return engine.Credentials{ClientCredentials: &engine.ClientCredentials{ClientID: string(secret.Data["client-id"]),
 		ClientSecret: string(secret.Data["client-secret"])}}, "", nil
 }
 
@@ -220,14 +193,9 @@ func (r *LicenseManagementOrgReconciler) recordMetrics(ctx context.Context, key 
 	}
 	metrics.SetLMO(key, metrics.LMOState{Up: st.Connected && st.Loaded, ReserveRatio: reserve, Licenses: sum.ByStatus, TrialsExpiring: sum.TrialsExpiring})
 	var list licensingv1alpha1.LicenseList
-	if err := r.List(ctx, &list, client.InNamespace(lmo.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.List(ctx, &list, client.InNamespace(lmo.Namespace), client.MatchingFields{indexLicenseDrifted: "true"},
+		client.UnsafeDisableDeepCopy); err != nil {
 		return
 	}
-	n := 0
-	for i := range list.Items {
-		if meta.IsStatusConditionTrue(list.Items[i].Status.Conditions, licensingv1alpha1.ConditionDrifted) {
-			n++
-		}
-	}
-	metrics.SetDrifted(lmo.Namespace, n)
+	metrics.SetDrifted(lmo.Namespace, len(list.Items))
 }

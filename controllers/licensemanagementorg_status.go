@@ -6,80 +6,39 @@ import (
 	"errors"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
-	"github.com/lmo-operator/lmo-operator/internal/salesforce"
-)
-
-// setCondition sets a condition for the object's current generation; LastTransitionTime only moves
-// when the status flips.
-func setCondition(conds *[]metav1.Condition, generation int64, typ string, status metav1.ConditionStatus, reason, message string) {
-	meta.SetStatusCondition(conds, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message, ObservedGeneration: generation})
-}
-
-// kstatus sets Ready, Reconciling and Stalled together, as kstatus reads them. Reconciling and
-// Stalled are abnormal-true conditions: present only while True, removed otherwise (as Flux's own
-// controllers do), which keeps every status write smaller.
-func kstatus(conds *[]metav1.Condition, generation int64, ready bool, state, reason, message string) {
-	readyStatus := metav1.ConditionFalse
-	if ready {
-		readyStatus = metav1.ConditionTrue
-	}
-	setCondition(conds, generation, licensingv1alpha1.ConditionReady, readyStatus, reason, message)
-	switch state {
-	case stateReconciling:
-		setCondition(conds, generation, licensingv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
-		meta.RemoveStatusCondition(conds, licensingv1alpha1.ConditionStalled)
-	case stateStalled:
-		meta.RemoveStatusCondition(conds, licensingv1alpha1.ConditionReconciling)
-		setCondition(conds, generation, licensingv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message)
-	default:
-		meta.RemoveStatusCondition(conds, licensingv1alpha1.ConditionReconciling)
-		meta.RemoveStatusCondition(conds, licensingv1alpha1.ConditionStalled)
-	}
-}
-
-// The kstatus states of kstatus().
-const (
-	stateSettled     = ""
-	stateReconciling = "Reconciling"
-	stateStalled     = "Stalled"
 )
 
 func setSecretProblem(lmo *licensingv1alpha1.LicenseManagementOrg, reason, message string) {
-	g := lmo.Generation
-	setCondition(&lmo.Status.Conditions, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionFalse, reason, message)
-	kstatus(&lmo.Status.Conditions, g, false, stateStalled, reason, message)
-	lmo.Status.ObservedGeneration = g
+	setCondition(lmo, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionFalse, reason, message)
+	markStalled(lmo, reason, message)
 }
 
 // setEngineStatus writes what the engine knows into the LicenseManagementOrg's status.
 func setEngineStatus(lmo *licensingv1alpha1.LicenseManagementOrg, st engine.Status) {
-	g := lmo.Generation
-	conds := &lmo.Status.Conditions
 	switch {
 	case st.Connected:
-		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionTrue, licensingv1alpha1.ReasonAuthenticated, "The operator holds a session for the LMO")
-	case st.Error != "" && st.ErrorClass == salesforce.Auth:
-		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionFalse, licensingv1alpha1.ReasonAuthenticationFailed, st.Error)
-	case st.Error != "" && st.ErrorClass == salesforce.Retryable:
-		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionUnknown, licensingv1alpha1.ReasonUnreachable, st.Error)
+		setCondition(lmo, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionTrue, licensingv1alpha1.ReasonAuthenticated, "The operator holds a session for the LMO")
+	case st.Error != "" && st.ErrorClass == engine.ErrorAuth:
+		setCondition(lmo, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionFalse, licensingv1alpha1.ReasonAuthenticationFailed, st.Error)
+	case st.Error != "" && st.ErrorClass == engine.ErrorRetryable:
+		setCondition(lmo, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionUnknown, licensingv1alpha1.ReasonUnreachable, st.Error)
 	case st.Error != "":
-		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionUnknown, licensingv1alpha1.ReasonInvalidResponse, st.Error)
+		setCondition(lmo, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionUnknown, licensingv1alpha1.ReasonInvalidResponse, st.Error)
 	default:
-		setCondition(conds, g, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionUnknown, licensingv1alpha1.ReasonReconciling, "Connecting to the LMO")
+		setCondition(lmo, licensingv1alpha1.ConditionAuthenticated, metav1.ConditionUnknown, licensingv1alpha1.ReasonReconciling, "Connecting to the LMO")
 	}
 	installed := func(typ string, v *bool, app string) {
 		switch {
 		case v == nil:
-			setCondition(conds, g, typ, metav1.ConditionUnknown, licensingv1alpha1.ReasonReconciling, "Not checked yet")
+			setCondition(lmo, typ, metav1.ConditionUnknown, licensingv1alpha1.ReasonReconciling, "Not checked yet")
 		case *v:
-			setCondition(conds, g, typ, metav1.ConditionTrue, licensingv1alpha1.ReasonInstalled, "The "+app+" is installed")
+			setCondition(lmo, typ, metav1.ConditionTrue, licensingv1alpha1.ReasonInstalled, "The "+app+" is installed")
 		default:
-			setCondition(conds, g, typ, metav1.ConditionFalse, licensingv1alpha1.ReasonNotInstalled, "The "+app+" is not installed in the org; install it from the AppExchange")
+			setCondition(lmo, typ, metav1.ConditionFalse, licensingv1alpha1.ReasonNotInstalled, "The "+app+" is not installed in the org; install it from the AppExchange")
 		}
 	}
 	installed(licensingv1alpha1.ConditionLMAInstalled, st.LMAInstalled, "License Management App")
@@ -92,12 +51,12 @@ func setEngineStatus(lmo *licensingv1alpha1.LicenseManagementOrg, st engine.Stat
 		}
 		switch {
 		case st.Org.Production():
-			setCondition(conds, g, licensingv1alpha1.ConditionProductionOrg, metav1.ConditionTrue, licensingv1alpha1.ReasonProduction, "The LMO is a production org")
+			setCondition(lmo, licensingv1alpha1.ConditionProductionOrg, metav1.ConditionTrue, licensingv1alpha1.ReasonProduction, "The LMO is a production org")
 		case st.WritesBlocked == "":
-			setCondition(conds, g, licensingv1alpha1.ConditionProductionOrg, metav1.ConditionFalse, licensingv1alpha1.ReasonNonProductionAllowed,
+			setCondition(lmo, licensingv1alpha1.ConditionProductionOrg, metav1.ConditionFalse, licensingv1alpha1.ReasonNonProductionAllowed,
 				"The LMO is not a production org; spec.allowNonProductionOrg lets the operator write to it anyway")
 		default:
-			setCondition(conds, g, licensingv1alpha1.ConditionProductionOrg, metav1.ConditionFalse, licensingv1alpha1.ReasonNonProductionOrg, st.WritesBlocked)
+			setCondition(lmo, licensingv1alpha1.ConditionProductionOrg, metav1.ConditionFalse, licensingv1alpha1.ReasonNonProductionOrg, st.WritesBlocked)
 		}
 	}
 	if st.UsageKnown {
@@ -122,31 +81,31 @@ func setEngineStatus(lmo *licensingv1alpha1.LicenseManagementOrg, st engine.Stat
 
 	// Ready, Reconciling and Stalled: the first problem that applies wins.
 	switch {
-	case st.Error != "" && st.ErrorClass == salesforce.Auth:
-		kstatus(conds, g, false, stateStalled, licensingv1alpha1.ReasonAuthenticationFailed, st.Error+"; check the connected app and the Secret")
+	case st.Error != "" && st.ErrorClass == engine.ErrorAuth:
+		markStalled(lmo, licensingv1alpha1.ReasonAuthenticationFailed, st.Error+"; check the connected app and the Secret")
 	case st.LMAInstalled != nil && !*st.LMAInstalled:
-		kstatus(conds, g, false, stateStalled, licensingv1alpha1.ReasonNotInstalled, "The License Management App is not installed in the org; this is not an LMO")
+		markStalled(lmo, licensingv1alpha1.ReasonNotInstalled, "The License Management App is not installed in the org; this is not an LMO")
 	case st.WritesBlocked != "":
-		kstatus(conds, g, false, stateStalled, licensingv1alpha1.ReasonNonProductionOrg, st.WritesBlocked)
+		markStalled(lmo, licensingv1alpha1.ReasonNonProductionOrg, st.WritesBlocked)
 	case st.Budget.Message != "" && (st.Budget.Low || !st.Budget.LimitExceededUntil.IsZero() && st.Error != ""):
 		reason := licensingv1alpha1.ReasonAPIBudgetLow
 		if !st.Budget.Low {
 			reason = licensingv1alpha1.ReasonAPILimitExceeded
 		}
-		kstatus(conds, g, false, stateReconciling, reason, st.Budget.Message)
+		markReconciling(lmo, reason, st.Budget.Message)
 	case st.Error != "" && st.ConcurrentLimit:
-		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonConcurrentRequestLimit,
+		markReconciling(lmo, licensingv1alpha1.ReasonConcurrentRequestLimit,
 			st.Error+"; too many long-running requests run in the org at once, retrying in seconds")
-	case st.Error != "" && st.ErrorClass == salesforce.Retryable:
-		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonUnreachable, st.Error)
+	case st.Error != "" && st.ErrorClass == engine.ErrorRetryable:
+		markReconciling(lmo, licensingv1alpha1.ReasonUnreachable, st.Error)
 	case st.Error != "":
-		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonInvalidResponse, st.Error)
+		markReconciling(lmo, licensingv1alpha1.ReasonInvalidResponse, st.Error)
 	case !st.Loaded:
-		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonMirrorLoading, "Reading the LMO's license records")
+		markReconciling(lmo, licensingv1alpha1.ReasonMirrorLoading, "Reading the LMO's license records")
 	case st.AttributionUnavailable != "":
-		kstatus(conds, g, true, stateSettled, licensingv1alpha1.ReasonReady, "Connected; the mirror holds the LMO's license records. "+st.AttributionUnavailable)
+		markReady(lmo, licensingv1alpha1.ReasonReady, "Connected; the mirror holds the LMO's license records. "+st.AttributionUnavailable)
 	default:
-		kstatus(conds, g, true, stateSettled, licensingv1alpha1.ReasonReady, "Connected; the mirror holds the LMO's license records")
+		markReady(lmo, licensingv1alpha1.ReasonReady, "Connected; the mirror holds the LMO's license records")
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -43,36 +42,23 @@ func (r *ManagedPackageReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err := r.Get(ctx, req.NamespacedName, &pkg); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	before := pkg.Status.DeepCopy()
-	res := r.reconcile(ctx, &pkg)
-	pkg.Status.ObservedGeneration = pkg.Generation
-	if equality.Semantic.DeepEqual(before, &pkg.Status) {
-		return res, nil
-	}
-	if err := r.Status().Update(ctx, &pkg); err != nil {
-		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			return ctrl.Result{RequeueAfter: conflictRetry}, nil
-		}
-		return ctrl.Result{}, err
-	}
-	return res, nil
+	before := pkg.DeepCopy()
+	return writeStatus(ctx, r.Client, &pkg, before, r.reconcile(ctx, &pkg))
 }
 
 func (r *ManagedPackageReconciler) reconcile(ctx context.Context, pkg *licensingv1alpha1.ManagedPackage) ctrl.Result {
-	g := pkg.Generation
-	conds := &pkg.Status.Conditions
 	eng, ok := r.registry.Get(pkg.Namespace + "/" + pkg.Spec.LMORef.Name)
 	if !ok {
 		var lmo licensingv1alpha1.LicenseManagementOrg
 		if err := r.Get(ctx, client.ObjectKey{Namespace: pkg.Namespace, Name: pkg.Spec.LMORef.Name}, &lmo); apierrors.IsNotFound(err) {
 			// Waiting, not stalled: GitOps may create the LicenseManagementOrg after the package.
-			kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonLMONotFound,
+			markReconciling(pkg, licensingv1alpha1.ReasonLMONotFound,
 				"LicenseManagementOrg "+pkg.Spec.LMORef.Name+" does not exist in namespace "+pkg.Namespace+"; create it or correct spec.lmoRef.name")
 			return ctrl.Result{RequeueAfter: waitRecheck}
 		}
 	}
 	if !ok || !eng.Status().Loaded {
-		kstatus(conds, g, false, stateReconciling, licensingv1alpha1.ReasonLMONotReady,
+		markReconciling(pkg, licensingv1alpha1.ReasonLMONotReady,
 			"LicenseManagementOrg "+pkg.Spec.LMORef.Name+" is not ready; see its conditions")
 		return ctrl.Result{RequeueAfter: waitRecheck}
 	}
@@ -81,16 +67,14 @@ func (r *ManagedPackageReconciler) reconcile(ctx context.Context, pkg *licensing
 
 // reconcileWith reports the package's install base and defaults from its LMO's engine.
 func (r *ManagedPackageReconciler) reconcileWith(ctx context.Context, pkg *licensingv1alpha1.ManagedPackage, eng engine.LMO) ctrl.Result {
-	g := pkg.Generation
-	conds := &pkg.Status.Conditions
 	record, ok := eng.Package(pkg.Spec.PackageID)
 	if !ok {
 		msg := "Package " + pkg.Spec.PackageID + " is not associated with the LMO: associate it in the Partner Console"
-		setCondition(conds, g, licensingv1alpha1.ConditionAssociated, metav1.ConditionFalse, licensingv1alpha1.ReasonNotAssociated, msg)
-		kstatus(conds, g, false, stateStalled, licensingv1alpha1.ReasonNotAssociated, msg)
+		setCondition(pkg, licensingv1alpha1.ConditionAssociated, metav1.ConditionFalse, licensingv1alpha1.ReasonNotAssociated, msg)
+		markStalled(pkg, licensingv1alpha1.ReasonNotAssociated, msg)
 		return ctrl.Result{RequeueAfter: packageRecheck}
 	}
-	setCondition(conds, g, licensingv1alpha1.ConditionAssociated, metav1.ConditionTrue, licensingv1alpha1.ReasonAssociated, "The package record is in the LMO")
+	setCondition(pkg, licensingv1alpha1.ConditionAssociated, metav1.ConditionTrue, licensingv1alpha1.ReasonAssociated, "The package record is in the LMO")
 	pkg.Status.Package = &licensingv1alpha1.PackageRecordStatus{RecordID: record.RecordID, Name: record.Name, LatestVersion: record.LatestVersion}
 
 	licenses := eng.PackageLicenses(pkg.Spec.PackageID)
@@ -98,23 +82,23 @@ func (r *ManagedPackageReconciler) reconcileWith(ctx context.Context, pkg *licen
 	pkg.Status.InstallBase = installBase(licenses, today)
 
 	if pkg.Spec.Defaults == nil {
-		setCondition(conds, g, licensingv1alpha1.ConditionDefaultsMatch, metav1.ConditionTrue, licensingv1alpha1.ReasonNoDefaults, "The package declares no defaults")
+		setCondition(pkg, licensingv1alpha1.ConditionDefaultsMatch, metav1.ConditionTrue, licensingv1alpha1.ReasonNoDefaults, "The package declares no defaults")
 		pkg.Status.Defaults = nil
-		kstatus(conds, g, true, stateSettled, licensingv1alpha1.ReasonReady, "The package is associated with the LMO")
+		markReady(pkg, licensingv1alpha1.ReasonReady, "The package is associated with the LMO")
 		return ctrl.Result{RequeueAfter: packageRecheck}
 	}
 	from, note := decide.DefaultsFrom(pkg)
 	checked, mismatched, held, enforced := 0, []string{}, []string{}, 0
 	var watermark string
 	for _, l := range licenses {
-		if !decide.DefaultsApply(l, from) {
+		if !decide.DefaultsApply(*l, from) {
 			continue
 		}
 		checked++
 		if l.InstallDate > watermark {
 			watermark = l.InstallDate
 		}
-		v := r.decideDefaults(ctx, pkg, eng, l)
+		v := r.decideDefaults(ctx, pkg, eng, *l)
 		switch v.Action {
 		case decide.ActionUnchanged:
 			continue
@@ -142,12 +126,12 @@ func (r *ManagedPackageReconciler) reconcileWith(ctx context.Context, pkg *licen
 			sort.Strings(held)
 			msg += fmt.Sprintf("; %d held and not written (the defaults would cut access now, are impossible, or cannot be written): %s", len(held), firstOf(held, 10))
 		}
-		setCondition(conds, g, licensingv1alpha1.ConditionDefaultsMatch, metav1.ConditionFalse, licensingv1alpha1.ReasonDefaultsMismatch, withNote(msg, note))
+		setCondition(pkg, licensingv1alpha1.ConditionDefaultsMatch, metav1.ConditionFalse, licensingv1alpha1.ReasonDefaultsMismatch, withNote(msg, note))
 		r.reportMismatch(pkg, mismatched, msg)
 	} else {
-		setCondition(conds, g, licensingv1alpha1.ConditionDefaultsMatch, metav1.ConditionTrue, licensingv1alpha1.ReasonDefaultsMatch, withNote("Every install checked got the defaults", note))
+		setCondition(pkg, licensingv1alpha1.ConditionDefaultsMatch, metav1.ConditionTrue, licensingv1alpha1.ReasonDefaultsMatch, withNote("Every install checked got the defaults", note))
 	}
-	kstatus(conds, g, true, stateSettled, licensingv1alpha1.ReasonReady, "The package is associated with the LMO")
+	markReady(pkg, licensingv1alpha1.ReasonReady, "The package is associated with the LMO")
 	return ctrl.Result{RequeueAfter: packageRecheck}
 }
 
@@ -214,7 +198,7 @@ func (r *ManagedPackageReconciler) reportMismatch(pkg *licensingv1alpha1.Managed
 }
 
 // installBase counts a package's licenses by state. today is YYYY-MM-DD.
-func installBase(licenses []engine.License, today string) *licensingv1alpha1.InstallBase {
+func installBase(licenses []*engine.License, today string) *licensingv1alpha1.InstallBase {
 	b := &licensingv1alpha1.InstallBase{}
 	for _, l := range licenses {
 		b.Total++

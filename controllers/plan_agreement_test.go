@@ -29,7 +29,7 @@ func TestPlanSaysWhatTheControllerDoes(t *testing.T) {
 	rec := func(n int, mutate ...func(*engine.License)) engine.License {
 		r := engine.License{ID: id(n), Name: "L-" + id(n)[13:14], PackageID: testPackageID, SubscriberOrgID: org(n), Status: "Active",
 			Seats: ptrTo[int64](50), UsedLicenses: ptrTo[int64](12), Expiration: "2027-06-30", InstallDate: "2026-01-10",
-			Params: map[string]engine.ParamValue{"acme__MaxProjects": {DataType: "Integer", Direction: "LMO to Subscriber", Value: "20"}}}
+			Params: engine.ParamValues{{Name: "acme__MaxProjects", DataType: "Integer", Direction: "LMO to Subscriber", Value: "20"}}}
 		for _, m := range mutate {
 			m(&r)
 		}

@@ -107,13 +107,12 @@ func (r *router) licensesFor(ctx context.Context, namespace string, eng engine.L
 	seen := map[types.NamespacedName]bool{}
 	var out []reconcile.Request
 	for _, key := range keys {
-		var list licensingv1alpha1.LicenseList
-		if err := r.cache.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{indexLicenseRecord: key},
-			client.UnsafeDisableDeepCopy); err != nil {
+		items, err := licensesWithKey(ctx, r.cache, namespace, key, true)
+		if err != nil {
 			continue
 		}
-		for i := range list.Items {
-			n := client.ObjectKeyFromObject(&list.Items[i])
+		for i := range items {
+			n := client.ObjectKeyFromObject(&items[i])
 			if !seen[n] {
 				seen[n] = true
 				out = append(out, reconcile.Request{NamespacedName: n})
@@ -157,8 +156,8 @@ func (r *router) everything(lmo types.NamespacedName) {
 
 // written logs every record written or refused, and records an Event on each License it belongs to,
 // naming the fields with their old and new values. The log line is the durable trail: Events are
-// best effort, and client-go's broadcaster drops some when thousands of writes land at once (a cold
-// start of 50,000 Licenses kept 8,755 of 15,000).
+// best effort, and client-go's broadcaster drops some when thousands of writes land at once
+// (BENCHMARKS.md counts them at 50,000 Licenses).
 func (r *router) written(lmo types.NamespacedName, eng engine.LMO, results []engine.WriteResult) {
 	ctx := context.Background()
 	log := ctrl.Log.WithName("writes").WithValues("licenseManagementOrg", lmo.String())

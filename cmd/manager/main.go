@@ -44,6 +44,7 @@ func main() {
 		metricsCertPath      string
 		metricsCertName      string
 		metricsCertKey       string
+		memoryLimitRatio     float64
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over https with authentication and authorization by the API server.")
@@ -53,14 +54,19 @@ func main() {
 	flag.StringVar(&metricsCertKey, "metrics-cert-key", "tls.key", "File name of the metrics private key in --metrics-cert-path.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader so that only one manager writes to the LMOs.")
-	flag.StringVar(&leaderElectionID, "leader-election-id", "lmo-operator.lmo-operator.dev", "Name of the Lease used for leader election.")
+	flag.StringVar(&leaderElectionID, "leader-election-id", "lmo-operator.lmo-operator.dev", "Name of the Lease used for leader election; "+
+		"managers that serve different --watch-namespaces each need their own, or only one of them leads.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", os.Getenv("POD_NAMESPACE"),
 		"Namespace of the leader-election Lease; defaults to $POD_NAMESPACE, required outside a cluster.")
-	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
+	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces whose LMOs, packages and Licenses this manager serves; "+
+		"empty serves all. No two managers may serve one namespace.")
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 200, "Queries per second to the Kubernetes API server.")
 	flag.IntVar(&kubeBurst, "kube-api-burst", 400, "Burst of queries to the Kubernetes API server.")
 	flag.IntVar(&licenseWorkers, "license-workers", 8, "License reconciles run at once.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Loopback address Go's pprof profiles are served on, unauthenticated (for example 127.0.0.1:6060); \"0\" disables them. Other addresses are refused.")
+	flag.Float64Var(&memoryLimitRatio, "memory-limit-ratio", 0.9, "Fraction of the container's memory limit (the "+memoryLimitEnv+
+		" environment variable, in bytes, which the Deployment fills from limits.memory) given to the Go runtime as its soft memory limit; "+
+		"0 turns it off. GOMEMLIMIT, when set, wins.")
 	opts := zap.Options{}
 	flag.StringVar(&allowedHosts, "allowed-lmo-host", "", "Comma-separated hosts, besides Salesforce's own and loopback, that a LicenseManagementOrg's "+
 		"instanceURL and loginURL may name (a private gateway); credentials are sent to no other host. Set by the cluster admin.")
@@ -70,6 +76,12 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
+	limit, err := applyMemoryLimit(os.Getenv, memoryLimitRatio)
+	if err != nil {
+		log.Error(err, "Bad memory limit")
+		os.Exit(1)
+	}
+	log.Info("Go memory limit", "limit", limit)
 
 	cfg := settings{metricsAddr: metricsAddr, probeAddr: probeAddr, secureMetrics: secureMetrics, leaderElect: enableLeaderElection,
 		leaderElectionID: leaderElectionID, leaderElectionNamespace: leaderElectionNS, watchNamespaces: watchNamespaces, qps: float32(kubeQPS), burst: kubeBurst, licenseWorkers: licenseWorkers,
@@ -126,8 +138,9 @@ func run(s settings) error {
 	restCfg := ctrl.GetConfigOrDie()
 	restCfg.QPS, restCfg.Burst = s.qps, s.burst
 	cacheOpts := cache.Options{
-		// The operator never reads managedFields: dropping them keeps the informers' memory small.
-		DefaultTransform: cache.TransformStripManagedFields(),
+		// The operator never reads managedFields, and a fleet of Licenses repeats most of its strings:
+		// dropping the one and sharing the others keeps the informers' memory small.
+		DefaultTransform: controllers.CacheTransform,
 	}
 	if s.watchNamespaces != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}

@@ -12,11 +12,15 @@
 //  4. counts calls over 10 pollIntervals with nothing changing;
 //  5. edits 100 records through the REST API as lmo-admin and measures how long until each drift is
 //     in the License's status;
-//  6. prints a table and writes BENCHMARKS.md.
+//  6. changes the spec of 50 settled Licenses one after the other, then of 1,000 at once, and
+//     measures how long until lmosim's record has the value (merge to LMO);
+//  7. stops the manager and times a trivial client writing one status per License: with the
+//     creates, the Kubernetes floor that cold convergence is compared with;
+//  8. prints a table and writes BENCHMARKS.md.
 //
 // Usage:
 //
-//	go run ./hack/bench [-n 1000,10000] [-large] [-manager bin/manager] [-out BENCHMARKS.md]
+//	go run ./hack/bench [-n 1000,10000] [-large] [-cold-only] [-merge=false] [-manager bin/manager] [-out BENCHMARKS.md]
 //
 // BENCH_LARGE=1 (or -large) adds N=50,000. KUBEBUILDER_ASSETS defaults to what hack/envtest.sh prints.
 // Ctrl-C stops the manager, lmosim and the control plane.
@@ -38,10 +42,12 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/resource"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 type options struct {
+	memoryLimit  int64 // the manager's container memory limit in bytes (LMO_MEMORY_LIMIT); 0 for none
 	sizes        []int
 	manager      string // prebuilt manager binary; empty builds ./cmd/manager
 	out          string
@@ -50,6 +56,7 @@ type options struct {
 	edits        int
 	keep         bool
 	coldOnly     bool // stop each N after cold convergence (for experiments; the report is then partial)
+	merge        bool // measure merge-to-LMO latency once the Licenses are settled
 	command      string
 	managerSrc   string
 	loadStart    string // /proc/loadavg when the bench started
@@ -78,11 +85,22 @@ func main() {
 		ready   = flag.Duration("ready-timeout", 10*time.Minute, "The longest to wait for every License to be Ready.")
 		edits   = flag.Int("edits", 100, "Records edited through the REST API in the drift phase.")
 		keep    = flag.Bool("keep", false, "Keep the work directory (manager logs, kubeconfig).")
-		cold    = flag.Bool("cold-only", false, "Measure cold convergence only, skipping the steady and drift phases (for experiments).")
+		cold    = flag.Bool("cold-only", false, "Measure cold convergence only, skipping the steady and drift phases (for experiments); the merge phase then runs right after cold convergence, unless -merge=false.")
+		memLim  = flag.String("memory-limit", "", "Run the manager as in a container with this memory limit (a quantity, e.g. 512Mi): it gets LMO_MEMORY_LIMIT, as the Deployment sets it from limits.memory, and so a Go soft memory limit of 90% of it. Empty: no limit.")
+		merge   = flag.Bool("merge", true, fmt.Sprintf("Measure merge to LMO once the Licenses are settled (after the drift phase, or after cold convergence with -cold-only): %d single spec changes one after the other, then %d at once.", mergeSingles, mergeBulk))
 	)
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard()) // envtest logs nothing worth showing here
-	o := options{out: *out, pollInterval: *poll, readyTimeout: *ready, edits: *edits, keep: *keep, coldOnly: *cold, manager: *manager,
+	var memoryLimit int64
+	if *memLim != "" {
+		q, err := resource.ParseQuantity(*memLim)
+		if err != nil || q.Value() <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: -memory-limit %q: want a quantity such as 512Mi\n", *memLim)
+			os.Exit(2)
+		}
+		memoryLimit = q.Value()
+	}
+	o := options{memoryLimit: memoryLimit, out: *out, pollInterval: *poll, readyTimeout: *ready, edits: *edits, keep: *keep, coldOnly: *cold, merge: *merge, manager: *manager,
 		loadStart: loadavg()}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))

@@ -63,19 +63,41 @@ type result struct {
 	WatchEvents   int              // License watch events the bench received until every License was Ready
 	ColdKube      map[string]int64 // the manager's Kubernetes API requests by method until every License was Ready
 	RSSAfterReady int64            // VmHWM, KiB
+	HeapTop       string           // the manager's live heap when every License was Ready, by allocation site (go tool pprof -top)
+	HeapInuse     int64            // bytes in use in that profile
+	// LicenseStatusWrites are the License status writes the apiserver served until every License
+	// was Ready (its apiserver_request_total; the manager was the only client writing status).
+	LicenseStatusWrites statusWriteCount
+	LicenseStatusErr    string // why LicenseStatusWrites could not be read, if it could not
+
+	// The Kubernetes floor's second half: a trivial client writing one status per License, after
+	// the manager stopped.
+	StatusFloorTime    time.Duration
+	StatusFloorWritten int
 
 	// Steady state.
 	SteadyWindow time.Duration
 	SteadyCalls  map[string]int64
 
 	// Drift.
-	Edits        int
-	DriftSeen    int
-	DriftMedian  time.Duration
-	DriftP95     time.Duration
-	DriftMax     time.Duration
-	DriftCalls   map[string]int64 // operator calls during the drift phase (the edits themselves removed)
-	DriftWindow  time.Duration
+	Edits       int
+	DriftSeen   int
+	DriftMedian time.Duration
+	DriftP95    time.Duration
+	DriftMax    time.Duration
+	DriftCalls  map[string]int64 // operator calls during the drift phase (the edits themselves removed)
+	DriftWindow time.Duration
+
+	// Merge to LMO: spec changes of settled Licenses until the LMO record has the value.
+	MergeRan          bool
+	MergeSingle       []time.Duration // sorted latencies of the single changes that arrived
+	MergeSingleMissed int
+	MergeBulkN        int              // Licenses changed at once
+	MergeBulkPatched  time.Duration    // until the last PATCH returned
+	MergeBulkTime     time.Duration    // until the last record had its value (or the timeout)
+	MergeBulkSeen     int              // records with their value when the wait ended
+	MergeBulkCalls    map[string]int64 // Salesforce calls in that window, by kind
+
 	RSSPeak      int64 // VmHWM at the end, KiB
 	RSSEnd       int64 // VmRSS at the end, KiB
 	ManagerCPU   time.Duration
@@ -164,7 +186,7 @@ func runOne(ctx context.Context, o options, n int, dir string) (*result, error) 
 	if err := simPost(ctx, simURL+"/__sim/stats/reset"); err != nil {
 		return nil, err
 	}
-	mgr, err := startManager(ctx, o.manager, kcPath, dir)
+	mgr, err := startManager(ctx, o.manager, kcPath, dir, o.memoryLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -245,12 +267,28 @@ func runOne(ctx context.Context, o options, n int, dir string) (*result, error) 
 	if r.ColdKube, err = mgr.kubeRequests(ctx); err != nil {
 		logf("scraping the manager's metrics: %v", err)
 	}
+	if r.LicenseStatusWrites, err = licenseStatusWrites(ctx, ucfg); err != nil {
+		r.LicenseStatusErr = err.Error()
+		logf("scraping the apiserver's metrics: %v", err)
+	}
 	r.ColdCPU = subCPU(processCPU(), cpu0, mgr.pid())
+	if r.HeapTop, r.HeapInuse, err = mgr.heapProfile(ctx, o.manager, filepath.Join(dir, fmt.Sprintf("heap-%d.pb.gz", n))); err != nil {
+		logf("heap profile: %v", err)
+	}
 	logf("cold: %s, %d/%d Ready, calls %v, manager VmHWM %d MiB", r.ReadyTime.Round(100*time.Millisecond), r.Ready, n, nonZero(r.ColdCalls), r.RSSAfterReady/1024)
 
+	ids := make([]string, len(recs))
+	for i, rec := range recs {
+		ids[i] = rec.ID
+	}
 	if o.coldOnly {
-		finish(r, mgr)
-		return r, nil
+		if o.merge {
+			r.MergeRan = true
+			if err := measureMerge(ctx, r, kube, sim, simURL, licenses, ids, nil); err != nil {
+				return r, err
+			}
+		}
+		return r, finishWithFloor(ctx, r, mgr, kube)
 	}
 
 	// (4) steady state: 10 pollIntervals with nothing changing.
@@ -274,8 +312,29 @@ func runOne(ctx context.Context, o options, n int, dir string) (*result, error) 
 	if err := measureDrift(ctx, o, r, kube, admin, simURL, edited); err != nil {
 		return r, err
 	}
+
+	// (6) merge to LMO: spec changes of settled Licenses until the record has the value.
+	if o.merge {
+		r.MergeRan = true
+		if err := measureMerge(ctx, r, kube, sim, simURL, licenses, ids, edited); err != nil {
+			return r, err
+		}
+	}
+	return r, finishWithFloor(ctx, r, mgr, kube)
+}
+
+// finishWithFloor stops the manager (finish), then measures the status-write half of the
+// Kubernetes floor on the control plane it leaves.
+func finishWithFloor(ctx context.Context, r *result, mgr *managerProc, kube client.Client) error {
 	finish(r, mgr)
-	return r, nil
+	var err error
+	r.StatusFloorTime, r.StatusFloorWritten, err = measureStatusFloor(ctx, kube)
+	if err != nil {
+		return fmt.Errorf("the status-write floor: %w", err)
+	}
+	logf("floor: %d status writes in %s; with the creates %s, cold all Ready %s (%.2f × floor)", r.StatusFloorWritten,
+		r.StatusFloorTime.Round(100*time.Millisecond), r.kubeFloor().Round(100*time.Millisecond), r.ReadyTime.Round(100*time.Millisecond), r.floorRatio())
+	return nil
 }
 
 // finish reads the manager's memory and CPU, stops it and counts its log lines.
@@ -716,11 +775,12 @@ type managerProc struct {
 	cmd        *exec.Cmd
 	logPath    string
 	metricsURL string
+	pprofURL   string
 	once       sync.Once
 	done       chan struct{}
 }
 
-func startManager(ctx context.Context, bin, kubeconfig, dir string) (*managerProc, error) {
+func startManager(ctx context.Context, bin, kubeconfig, dir string, memoryLimit int64) (*managerProc, error) {
 	logPath := filepath.Join(dir, "manager.log")
 	logs, err := os.Create(logPath)
 	if err != nil {
@@ -731,14 +791,25 @@ func startManager(ctx context.Context, bin, kubeconfig, dir string) (*managerPro
 		_ = logs.Close() // nothing was written to it yet
 		return nil, err
 	}
+	pprofAddr, err := freeAddr()
+	if err != nil {
+		_ = logs.Close() // nothing was written to it yet
+		return nil, err
+	}
 	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr, "--metrics-secure=false",
-		"--health-probe-bind-address", "127.0.0.1:0", "--leader-elect=false", "--allow-insecure-loopback-http")
+		"--health-probe-bind-address", "127.0.0.1:0", "--leader-elect=false", "--allow-insecure-loopback-http",
+		"--pprof-bind-address", pprofAddr)
+	cmd.Env = os.Environ()
+	if memoryLimit > 0 {
+		cmd.Env = append(cmd.Env, fmt.Sprintf("LMO_MEMORY_LIMIT=%d", memoryLimit))
+	}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		_ = logs.Close() // the failed start is the error to report
 		return nil, fmt.Errorf("starting the manager: %w", err)
 	}
-	m := &managerProc{cmd: cmd, logPath: logPath, metricsURL: "http://" + metricsAddr + "/metrics", done: make(chan struct{})}
+	m := &managerProc{cmd: cmd, logPath: logPath, metricsURL: "http://" + metricsAddr + "/metrics", pprofURL: "http://" + pprofAddr + "/debug/pprof/",
+		done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); _ = logs.Close(); close(m.done) }() // a log that failed to close only loses its tail
 	go func() {
 		select {
@@ -799,6 +870,67 @@ func (m *managerProc) kubeRequests(ctx context.Context) (map[string]int64, error
 		out[method] += int64(v)
 	}
 	return out, sc.Err()
+}
+
+// heapProfile saves the manager's heap profile (after a GC, so it shows live memory) to path and
+// returns the top allocation sites by bytes in use, as `go tool pprof -top` prints them, and the
+// total in use.
+func (m *managerProc) heapProfile(ctx context.Context, bin, path string) (string, int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.pprofURL+"heap?gc=1", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", 0, fmt.Errorf("manager heap profile: %s", resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", 0, err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return "", 0, err
+	}
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-sample_index=inuse_space", "-nodecount=20", bin, path).Output()
+	if err != nil {
+		return "", 0, fmt.Errorf("go tool pprof: %w", err)
+	}
+	top, inuse := summarizeTop(string(out))
+	return top, inuse, nil
+}
+
+// summarizeTop keeps the table of `go tool pprof -top` (from the "flat" header on) and reads the
+// total in use from its "Showing nodes accounting for X, Y% of Z total" line.
+func summarizeTop(out string) (string, int64) {
+	var total int64
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
+		if j := strings.Index(l, "% of "); j >= 0 && strings.HasSuffix(strings.TrimSpace(l), "total") {
+			total = parseSize(strings.TrimSuffix(strings.TrimSpace(l[j+len("% of "):]), " total"))
+		}
+		if strings.HasPrefix(strings.TrimSpace(l), "flat") {
+			return strings.Join(lines[i:], "\n"), total
+		}
+	}
+	return out, total
+}
+
+// parseSize reads pprof's sizes such as "512.02kB", "38.51MB" or "1.20GB".
+func parseSize(s string) int64 {
+	mult := map[string]float64{"B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
+	for _, suf := range []string{"kB", "MB", "GB", "B"} {
+		if strings.HasSuffix(s, suf) {
+			v, err := strconv.ParseFloat(strings.TrimSuffix(s, suf), 64)
+			if err != nil {
+				return 0
+			}
+			return int64(v * mult[suf])
+		}
+	}
+	return 0
 }
 
 // stop interrupts the manager and kills it after 10 seconds.

@@ -25,7 +25,7 @@ func ptr[T any](v T) *T { return &v }
 func record(mutate ...func(*engine.License)) engine.License {
 	r := engine.License{ID: "a0N000000000001AAA", PackageID: packageID, SubscriberOrgID: "00D5g000004XyZ1AAA",
 		Status: "Active", Seats: ptr[int64](50), Expiration: "2027-06-30", UsedLicenses: ptr[int64](12),
-		Params: map[string]engine.ParamValue{"acme__MaxProjects": {DataType: "Integer", Direction: "LMO to Subscriber", Value: "20"}}}
+		Params: engine.ParamValues{{Name: "acme__MaxProjects", DataType: "Integer", Direction: "LMO to Subscriber", Value: "20"}}}
 	for _, m := range mutate {
 		m(&r)
 	}

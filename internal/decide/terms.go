@@ -13,8 +13,8 @@ func DesiredTerms(spec licensingv1alpha1.LicenseSpec) drift.Terms { return licte
 // ObservedTerms maps an LMO record to drift terms.
 func ObservedTerms(rec engine.License) drift.Terms {
 	t := drift.Terms{Status: rec.Status, Seats: rec.Seats, Expiration: rec.Expiration, Params: map[string]string{}}
-	for name, v := range rec.Params {
-		t.Params[name] = v.Value
+	for _, v := range rec.Params {
+		t.Params[v.Name] = v.Value
 	}
 	return t
 }

@@ -37,8 +37,10 @@ type LMO interface {
 	// SubscriberLicenses returns the records of a package installed in the subscriber org (matched
 	// on the 15-character org id), ordered by id.
 	SubscriberLicenses(packageID, subscriberOrgID string) []License
-	// PackageLicenses returns every record of a package, ordered by id.
-	PackageLicenses(packageID string) []License
+	// PackageLicenses returns every record of a package, ordered by id: the mirror's own records,
+	// which it never changes once it holds them (a fleet's worth of copies on every package
+	// reconcile was the manager's largest allocation). Read them, never change them.
+	PackageLicenses(packageID string) []*License
 	// Submit queues a write and returns the license's write state.
 	Submit(w Write) (WriteState, error)
 	// WriteState returns what became of the writes for a license.
@@ -312,13 +314,13 @@ func (e *Engine) SubscriberLicenses(packageID, subscriberOrgID string) []License
 }
 
 // PackageLicenses implements LMO.
-func (e *Engine) PackageLicenses(packageID string) []License {
+func (e *Engine) PackageLicenses(packageID string) []*License {
 	e.mirror.mu.RLock()
 	defer e.mirror.mu.RUnlock()
-	var out []License
+	var out []*License
 	for _, l := range e.mirror.licenses {
 		if id15(l.PackageID) == id15(packageID) {
-			out = append(out, copyLicense(l))
+			out = append(out, l) // never changed once the mirror holds it
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -327,6 +329,14 @@ func (e *Engine) PackageLicenses(packageID string) []License {
 
 // WriteState implements LMO.
 func (e *Engine) WriteState(licenseID string) WriteState { return e.writer.stateOf(licenseID) }
+
+// replaced is the last change of a license's field, which a write of the field replaces. The
+// FieldWrite names the field: the change does not repeat it.
+func replaced(l License, field string) FieldChange {
+	c := l.Changes.Get(field)
+	c.Field = ""
+	return c
+}
 
 // ErrWritesBlocked is returned by Submit when the org refuses writes (a non-production LMO).
 var ErrWritesBlocked = errors.New("writes to this LMO are blocked")
@@ -392,12 +402,12 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 	if w.Status != nil && *w.Status != l.Status {
 		lic.fields[salesforce.FieldStatus] = *w.Status
 		lic.changes[salesforce.FieldStatus] = FieldWrite{Field: "status", Old: l.Status, New: *w.Status,
-			Replaces: l.Changes[salesforce.FieldStatus]}
+			Replaces: replaced(l, salesforce.FieldStatus)}
 	}
 	if w.Seats != nil && drift.SeatsText(w.Seats) != drift.SeatsText(l.Seats) {
 		lic.fields[salesforce.FieldSeats] = *w.Seats
 		lic.changes[salesforce.FieldSeats] = FieldWrite{Field: "seats", Old: drift.SeatsText(l.Seats), New: drift.SeatsText(w.Seats),
-			Replaces: l.Changes[salesforce.FieldSeats]}
+			Replaces: replaced(l, salesforce.FieldSeats)}
 	}
 	if w.Expiration != nil && *w.Expiration != l.Expiration {
 		if *w.Expiration == Never {
@@ -407,7 +417,7 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 			lic.fields[salesforce.FieldExpiration] = *w.Expiration
 		}
 		lic.changes[salesforce.FieldExpiration] = FieldWrite{Field: "expiration", Old: l.Expiration, New: *w.Expiration,
-			Replaces: l.Changes[salesforce.FieldExpiration]}
+			Replaces: replaced(l, salesforce.FieldExpiration)}
 	}
 	if len(lic.fields) > 0 {
 		recs = append(recs, lic)
@@ -418,7 +428,7 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		pv, ok := l.Params[name]
+		pv, ok := l.Params.Lookup(name)
 		if !ok {
 			return nil, fmt.Errorf("license %s has no value record for feature parameter %s", l.ID, name)
 		}

@@ -200,7 +200,7 @@ func TestEngineLoadsTheLMO(t *testing.T) {
 		t.Fatalf("License(%s) not found", licA)
 	}
 	if l.Status != salesforce.StatusActive || l.Seats == nil || *l.Seats != 50 || l.Expiration != "2027-06-30" ||
-		l.Params["acme__MaxProjects"].Value != "20" {
+		l.Params.Get("acme__MaxProjects").Value != "20" {
 		t.Errorf("License(%s) = %+v, want Active, 50 seats, expiring 2027-06-30, acme__MaxProjects 20", licA, l)
 	}
 	if l, _ := env.eng.License(licD); l.Expiration != Never || l.Status != salesforce.StatusUninstalled {
@@ -244,6 +244,23 @@ func TestEngineSubmitBatchesWritesIntoOneCall(t *testing.T) {
 	}
 	if n := env.eng.Status().PendingWrites; n != 0 {
 		t.Errorf("PendingWrites = %d after the write, want 0", n)
+	}
+}
+
+// A lone change (one License edited in git) does not wait out the quiet period a burst gets to fill
+// its Collections call: it is sent once writeQuietAlone passes with nothing else queued.
+func TestEngineSendsALoneChangeSoon(t *testing.T) {
+	t.Parallel()
+	env := startSim(t, nil)
+	start := time.Now()
+	env.submitSeats(61, licA)
+	env.waitFor(writeQuiet+5*time.Second, "the write", func() (bool, string) { return len(env.writeResults()) == 1, "" })
+	if took := time.Since(start); took >= writeQuiet {
+		t.Errorf("a lone change took %s to be written, want less than the burst quiet period %s (writeQuietAlone %s)",
+			took.Round(time.Millisecond), writeQuiet, writeQuietAlone)
+	}
+	if got := env.seatsOf(licA); got != 61 {
+		t.Errorf("lmosim license %s has %v seats, want 61", licA, got)
 	}
 }
 
@@ -312,7 +329,7 @@ func TestEnginePollPicksUpAnotherClientsEdit(t *testing.T) {
 	if l.Seats == nil || *l.Seats != 77 || l.LastModifiedBy != "Dana Admin" {
 		t.Errorf("License(%s) = seats %v, modified by %q; want 77 by Dana Admin", licB, l.Seats, l.LastModifiedBy)
 	}
-	if c := l.Changes[salesforce.FieldSeats]; c.By != "Dana Admin" || c.Username != "dana@acme.example" || c.At.IsZero() {
+	if c := l.Changes.Get(salesforce.FieldSeats); c.By != "Dana Admin" || c.Username != "dana@acme.example" || c.At.IsZero() {
 		t.Errorf("License(%s).Changes[%s] = %+v, want a change by Dana Admin (dana@acme.example)", licB, salesforce.FieldSeats, c)
 	}
 	for _, id := range env.changedIDs() {
@@ -556,10 +573,10 @@ func TestEngineWriteNamesTheChangeItReplaces(t *testing.T) {
 	}
 	env.waitFor(3*time.Second, "the poll to read the person's edit", func() (bool, string) {
 		l, _ := env.eng.License(licB)
-		return l.Seats != nil && *l.Seats == 77 && l.Changes[salesforce.FieldSeats].Username != "", ""
+		return l.Seats != nil && *l.Seats == 77 && l.Changes.Get(salesforce.FieldSeats).Username != "", ""
 	})
 	l, _ := env.eng.License(licB)
-	changed := l.Changes[salesforce.FieldSeats]
+	changed := l.Changes.Get(salesforce.FieldSeats)
 	env.submitSeats(50, licB)
 	env.waitFor(10*time.Second, "the write", func() (bool, string) { return len(env.writeResults()) == 1, "" })
 	want := []FieldWrite{{Field: "seats", Old: "77", New: "50",
@@ -584,7 +601,7 @@ func TestEngineWriteOverItsOwnWriteReplacesNoOne(t *testing.T) {
 	env.waitFor(10*time.Second, "the first write", func() (bool, string) { return len(env.writeResults()) == 1, "" })
 	env.waitFor(3*time.Second, "the poll to read the write's history row", func() (bool, string) {
 		l, _ := env.eng.License(licB)
-		return l.Changes[salesforce.FieldSeats].By == "Integration User", ""
+		return l.Changes.Get(salesforce.FieldSeats).By == "Integration User", ""
 	})
 	env.submitSeats(70, licB)
 	env.waitFor(10*time.Second, "the second write", func() (bool, string) { return len(env.writeResults()) == 2, "" })

@@ -106,7 +106,7 @@ func TestACollectionsCallGroupsRecordsByType(t *testing.T) {
 	for i, id := range activeLicenses {
 		seats := int64(70 + i)
 		w := Write{LicenseID: id, Seats: &seats}
-		if l, _ := env.eng.License(id); l.Params["acme__MaxProjects"].RecordID != "" {
+		if l, _ := env.eng.License(id); l.Params.Get("acme__MaxProjects").RecordID != "" {
 			w.Params = map[string]string{"acme__MaxProjects": itoa(30 + i)}
 		}
 		if _, err := env.eng.Submit(w); err != nil {

@@ -37,10 +37,10 @@ type License struct {
 	LastModifiedAt         time.Time
 	// SystemModstamp is the record's last change as Salesforce stamped it.
 	SystemModstamp time.Time
-	// Params are the record's feature parameter values by full name.
-	Params map[string]ParamValue
-	// Changes are the latest field history rows by field API name, for drift attribution.
-	Changes map[string]FieldChange
+	// Params are the record's feature parameter values, one per full name.
+	Params ParamValues
+	// Changes are the latest field history rows, one per field API name, for drift attribution.
+	Changes FieldChanges
 	// Unreadable is non-empty when the record holds a value the operator cannot read (a status
 	// outside the four it knows, fractional seats): it names the field and the value. Such a record
 	// is kept in the mirror so everything else keeps working, and is never written.
@@ -89,8 +89,52 @@ type SupersededChange struct {
 // maxSuperseded is how many superseded changes a license keeps.
 const maxSuperseded = 10
 
+// ParamValues are a license's feature parameter values, ordered by name, one per name. A slice, not
+// a map: a Go map holds at least eight slots, about 1.3 KiB for one value, and a license usually has
+// one or a few values (the mirror holds one such set per license in the fleet).
+type ParamValues []ParamValue
+
+// NewParamValues orders values by name; of two with one name, the later is kept.
+func NewParamValues(values ...ParamValue) ParamValues {
+	var out ParamValues
+	for _, v := range values {
+		out = out.with(v)
+	}
+	return out
+}
+
+// Lookup returns the value of the parameter named name.
+func (p ParamValues) Lookup(name string) (ParamValue, bool) {
+	i, ok := slices.BinarySearchFunc(p, name, func(v ParamValue, n string) int { return strings.Compare(v.Name, n) })
+	if !ok {
+		return ParamValue{}, false
+	}
+	return p[i], true
+}
+
+// Get returns the value of the parameter named name, or the zero ParamValue.
+func (p ParamValues) Get(name string) ParamValue {
+	v, _ := p.Lookup(name)
+	return v
+}
+
+// with returns the values with v set (by v.Name), as a new slice: the mirror never changes a slice a
+// License holds in place (see copyLicense).
+func (p ParamValues) with(v ParamValue) ParamValues {
+	i, found := slices.BinarySearchFunc(p, v.Name, func(x ParamValue, n string) int { return strings.Compare(x.Name, n) })
+	next := make(ParamValues, 0, len(p)+1)
+	next = append(next, p[:i]...)
+	next = append(next, v)
+	if found {
+		i++
+	}
+	return append(next, p[i:]...)
+}
+
 // ParamValue is one feature parameter value of a license.
 type ParamValue struct {
+	// Name is the feature parameter's full name.
+	Name string
 	// RecordID is the value record's id (sfFma__FeatureParameterXxx__c).
 	RecordID string
 	// DataType is Boolean, Integer or Date.
@@ -106,8 +150,50 @@ type ParamValue struct {
 	SystemModstamp         time.Time
 }
 
+// FieldChanges are who last changed each field of a license, ordered by field, one per field (a
+// slice for the reason ParamValues is one).
+type FieldChanges []FieldChange
+
+// NewFieldChanges orders changes by field; of two of one field, the later is kept.
+func NewFieldChanges(changes ...FieldChange) FieldChanges {
+	var out FieldChanges
+	for _, c := range changes {
+		out = out.with(c)
+	}
+	return out
+}
+
+// Lookup returns the change of the field named by its API name.
+func (c FieldChanges) Lookup(field string) (FieldChange, bool) {
+	i, ok := slices.BinarySearchFunc(c, field, func(x FieldChange, f string) int { return strings.Compare(x.Field, f) })
+	if !ok {
+		return FieldChange{}, false
+	}
+	return c[i], true
+}
+
+// Get returns the change of the field named by its API name, or the zero FieldChange.
+func (c FieldChanges) Get(field string) FieldChange {
+	v, _ := c.Lookup(field)
+	return v
+}
+
+// with returns the changes with ch set (by ch.Field), as a new slice.
+func (c FieldChanges) with(ch FieldChange) FieldChanges {
+	i, found := slices.BinarySearchFunc(c, ch.Field, func(x FieldChange, f string) int { return strings.Compare(x.Field, f) })
+	next := make(FieldChanges, 0, len(c)+1)
+	next = append(next, c[:i]...)
+	next = append(next, ch)
+	if found {
+		i++
+	}
+	return append(next, c[i:]...)
+}
+
 // FieldChange is who last changed a field of a license, and when.
 type FieldChange struct {
+	// Field is the field's API name.
+	Field string `json:"-"`
 	// By is the user's name; Username their username, which, unlike a name, is unique.
 	By       string
 	Username string
@@ -116,7 +202,7 @@ type FieldChange struct {
 
 // changeOf is who made a history row's change, and when.
 func changeOf(h salesforce.HistoryRow) FieldChange {
-	return FieldChange{By: h.ChangedBy(), Username: h.ChangedByUsername(), At: h.CreatedDate.Time}
+	return FieldChange{Field: h.Field, By: h.ChangedBy(), Username: h.ChangedByUsername(), At: h.CreatedDate.Time}
 }
 
 // Package is the mirror's copy of an sfLma__Package__c record.
@@ -143,6 +229,9 @@ func (p FeatureParameter) Writable() bool { return p.Direction == salesforce.Dir
 // is replaced wholesale by a full load and patched by incremental polls and successful writes.
 type mirror struct {
 	mu sync.RWMutex
+	// building is true while a full load fills this new mirror, before anyone else sees it: its
+	// licenses may be changed in place.
+	building bool
 	// loaded is true once the first full load completed.
 	loaded   bool
 	packages map[string]Package // by 033 package id
@@ -355,6 +444,7 @@ func (m *mirror) replace(s snapshot) []string {
 // ran: the copy may be older than the write, so the record must be read again.
 func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 	next := newMirror()
+	next.building = true
 	for _, p := range s.packages {
 		next.packages[p.PackageID] = Package{RecordID: p.ID, PackageID: p.PackageID, Name: p.Name, LatestVersion: p.LatestVersion}
 		next.packageIDs[id15(p.ID)] = p.PackageID
@@ -377,11 +467,8 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 		l.TermsChanged = true
 		// The latest row of a field says who changed it last: without it, drift would be
 		// attributed to the record's last modifier, whoever changed whichever field.
-		if l.Changes == nil {
-			l.Changes = map[string]FieldChange{}
-		}
-		if prev, ok := l.Changes[h.Field]; !ok || !h.CreatedDate.Time.Before(prev.At) {
-			l.Changes[h.Field] = changeOf(h)
+		if prev, ok := l.Changes.Lookup(h.Field); !ok || !h.CreatedDate.Time.Before(prev.At) {
+			l.setChange(h.Field, changeOf(h))
 		}
 	}
 
@@ -420,12 +507,9 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 			l.Superseded = append([]SupersededChange(nil), old.Superseded...)
 			superseded := m.loaded && l.supersede(touchedBy[id], m.seenRow)
 			// Polls saw history rows the load does not read (fields other than the terms).
-			for f, c := range old.Changes {
-				if cur, ok := l.Changes[f]; !ok || c.At.After(cur.At) {
-					if l.Changes == nil {
-						l.Changes = map[string]FieldChange{}
-					}
-					l.Changes[f] = c
+			for _, c := range old.Changes {
+				if cur, ok := l.Changes.Lookup(c.Field); !ok || c.At.After(cur.At) {
+					l.setChange(c.Field, c)
 				}
 			}
 			l.TermsChanged = l.TermsChanged || old.TermsChanged
@@ -460,10 +544,10 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 // old is the license held before, if any. Callers hold the lock.
 func (m *mirror) markLoaded(old, l *License, at uint64) {
 	m.mark(l.ID, at, old == nil || !sameLicense(old, l))
-	for name, pv := range l.Params {
+	for _, pv := range l.Params {
 		prev, ok := ParamValue{}, false
 		if old != nil {
-			prev, ok = old.Params[name]
+			prev, ok = old.Params.Lookup(pv.Name)
 		}
 		m.mark(pv.RecordID, at, !ok || prev.Value != pv.Value || prev.LastModifiedBy != pv.LastModifiedBy)
 	}
@@ -523,10 +607,7 @@ func (m *mirror) putValue(v typedValue, readGen, at uint64) (changedID string, r
 	if v.LastModifiedBy != nil {
 		pv.LastModifiedBy, pv.LastModifiedByUsername = v.LastModifiedBy.Name, v.LastModifiedBy.Username
 	}
-	if l.Params == nil {
-		l.Params = map[string]ParamValue{}
-	}
-	if old, ok := l.Params[param.FullName]; ok {
+	if old, ok := l.Params.Lookup(param.FullName); ok {
 		same := old.Value == pv.Value && old.LastModifiedBy == pv.LastModifiedBy
 		switch m.freshness(v.ID, old.SystemModstamp, pv.SystemModstamp, readGen) {
 		case older:
@@ -537,13 +618,13 @@ func (m *mirror) putValue(v typedValue, readGen, at uint64) (changedID string, r
 		m.mark(v.ID, at, !same)
 		if same {
 			// Unchanged: keep the newer stamp quietly.
-			l.Params[param.FullName] = pv
+			m.setParam(l, param.FullName, pv)
 			return "", false
 		}
 	} else {
 		m.mark(v.ID, at, true)
 	}
-	l.Params[param.FullName] = pv
+	m.setParam(l, param.FullName, pv)
 	m.values[id15(v.ID)] = valueRef{licenseID: id15(l.ID), paramID: id15(param.RecordID)}
 	return l.ID, false
 }
@@ -626,26 +707,31 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 		byLicense[id15(h.ParentID)] = append(byLicense[id15(h.ParentID)], h)
 	}
 	for id, rows := range byLicense {
-		if l := m.licenses[id]; l != nil && l.supersede(rows, m.seenRow) {
-			changed[l.ID] = true
+		if l := m.licenses[id]; l != nil {
+			if next := *l; next.supersede(rows, m.seenRow) {
+				m.licenses[id] = &next
+				changed[l.ID] = true
+			}
 		}
 	}
 	for _, h := range history {
-		l := m.licenses[id15(h.ParentID)]
+		key := id15(h.ParentID)
+		l := m.licenses[key]
 		if l == nil || h.Field == "created" {
 			continue
 		}
-		if isTermField(h.Field) && !l.TermsChanged {
-			l.TermsChanged = true
-			changed[l.ID] = true
-		}
-		if l.Changes == nil {
-			l.Changes = map[string]FieldChange{}
-		}
+		terms := isTermField(h.Field) && !l.TermsChanged
 		change := changeOf(h)
 		// Rows come in CreatedDate then Id order: of rows of one second, the last is the latest.
-		if prev, ok := l.Changes[h.Field]; !ok || h.CreatedDate.Time.After(prev.At) || h.CreatedDate.Time.Equal(prev.At) && prev != change && !m.seenRow(h) {
-			l.Changes[h.Field] = change
+		prev, ok := l.Changes.Lookup(h.Field)
+		later := !ok || h.CreatedDate.Time.After(prev.At) || h.CreatedDate.Time.Equal(prev.At) && prev != change && !m.seenRow(h)
+		if terms || later {
+			next := *l
+			next.TermsChanged = next.TermsChanged || terms
+			if later {
+				next.setChange(h.Field, change)
+			}
+			m.licenses[key] = &next
 			changed[l.ID] = true
 		}
 		m.noteRow(h)
@@ -691,16 +777,12 @@ func (m *mirror) applyWrite(u salesforce.RecordUpdate, built copyVersion) string
 		return ""
 	}
 	next := *l
-	next.Params = make(map[string]ParamValue, len(l.Params))
-	for k, v := range l.Params {
-		next.Params[k] = v
-	}
-	pv := next.Params[param.FullName]
+	pv := next.Params.Get(param.FullName)
 	if m.versionOf(u.ID, pv.SystemModstamp) != built {
 		return ""
 	}
 	pv.Value = writeValueText(u.Fields[salesforce.FieldFeatureParameterValue])
-	next.Params[param.FullName] = pv
+	next.setParam(param.FullName, pv)
 	m.licenses[ref.licenseID] = &next
 	m.wrote(u.ID)
 	return next.ID
@@ -724,7 +806,8 @@ func (l *License) supersede(rows []salesforce.HistoryRow, seen func(salesforce.H
 			continue
 		}
 		if prev, ok := unseen[h.Field]; ok && prev.ChangedBy() != h.ChangedBy() {
-			l.Superseded = append(l.Superseded, SupersededChange{Field: prev.Field, Value: historyText(prev.Field, prev.NewValue),
+			// A full slice expression: append must not write into an array a copy handed out shares.
+			l.Superseded = append(l.Superseded[:len(l.Superseded):len(l.Superseded)], SupersededChange{Field: prev.Field, Value: historyText(prev.Field, prev.NewValue),
 				By: prev.ChangedBy(), At: prev.CreatedDate.Time, ReplacedBy: h.ChangedBy()})
 			added = true
 		}
@@ -863,25 +946,25 @@ func sameLicense(a, b *License) bool {
 		a.OrgTrialExpiration == b.OrgTrialExpiration && a.SubscriberOrgGone == b.SubscriberOrgGone
 }
 
-func sameParams(a, b map[string]ParamValue) bool {
+func sameParams(a, b ParamValues) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	for k, v := range a {
+	for i, v := range a {
 		// Who set a value is shown with it (drift attribution): a change of author is a change.
-		if w, ok := b[k]; !ok || w.Value != v.Value || w.LastModifiedBy != v.LastModifiedBy {
+		if w := b[i]; w.Name != v.Name || w.Value != v.Value || w.LastModifiedBy != v.LastModifiedBy {
 			return false
 		}
 	}
 	return true
 }
 
-func sameChanges(a, b map[string]FieldChange) bool {
+func sameChanges(a, b FieldChanges) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w.By != v.By || w.Username != v.Username || !w.At.Equal(v.At) {
+	for i, v := range a {
+		if w := b[i]; w.Field != v.Field || w.By != v.By || w.Username != v.Username || !w.At.Equal(v.At) {
 			return false
 		}
 	}
@@ -904,7 +987,19 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// copyLicense returns a copy a caller may keep.
+// setParam replaces the held license l by a copy with one feature parameter value set: the mirror
+// never changes a License it holds (see copyLicense). Callers hold the lock (or own the mirror).
+func (m *mirror) setParam(l *License, name string, pv ParamValue) {
+	if m.building {
+		l.setParam(name, pv) // a full load's new mirror: no one holds its licenses yet
+		return
+	}
+	next := *l
+	next.setParam(name, pv)
+	m.licenses[id15(l.ID)] = &next
+}
+
+// copyLicense returns a copy a caller may keep and change.
 func copyLicense(l *License) License {
 	c := *l
 	if l.Seats != nil {
@@ -915,18 +1010,26 @@ func copyLicense(l *License) License {
 		n := *l.UsedLicenses
 		c.UsedLicenses = &n
 	}
-	if l.Params != nil {
-		c.Params = make(map[string]ParamValue, len(l.Params))
-		for k, v := range l.Params {
-			c.Params[k] = v
-		}
-	}
-	if l.Changes != nil {
-		c.Changes = make(map[string]FieldChange, len(l.Changes))
-		for k, v := range l.Changes {
-			c.Changes[k] = v
-		}
-	}
+	c.Params = slices.Clone(l.Params)
+	c.Changes = slices.Clone(l.Changes)
 	c.Superseded = append([]SupersededChange(nil), l.Superseded...)
 	return c
+}
+
+// The mirror never changes a License it holds: a change replaces the *License with a changed copy
+// (applyRead, setParam, applyWrite), and the copy's slices are new ones (setParam, setChange and
+// supersede replace them rather than write into them). So a *License taken under the lock stays as
+// it was, for callers that only read it (PackageLicenses); only a full load's new mirror, which no
+// one else sees yet, is built in place.
+
+// setParam sets one feature parameter value, replacing the Params slice: copies handed out keep theirs.
+func (l *License) setParam(name string, pv ParamValue) {
+	pv.Name = name
+	l.Params = l.Params.with(pv)
+}
+
+// setChange sets who last changed a field, replacing the Changes slice: copies handed out keep theirs.
+func (l *License) setChange(field string, c FieldChange) {
+	c.Field = field
+	l.Changes = l.Changes.with(c)
 }

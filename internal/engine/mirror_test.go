@@ -176,11 +176,11 @@ func TestMirrorLicenseView(t *testing.T) {
 	want := License{ID: licA, Name: "L-1AAA", PackageID: pkgID, SubscriberOrgID: subOrgA, Status: salesforce.StatusActive,
 		Seats: ptrI(50), Expiration: "2027-06-30", VersionNumber: "1.4.0", LastModifiedBy: "Integration User",
 		LastModifiedAt: mirrorNow, SystemModstamp: mirrorNow,
-		Params: map[string]ParamValue{
-			"acme__MaxProjects": {RecordID: valMaxA, DataType: salesforce.DataTypeInteger,
-				Direction: salesforce.DirectionToSubscriber, Value: "20", LastModifiedBy: "Integration User", LastModifiedAt: mirrorNow},
-			"acme__ActiveUsers": {RecordID: valUsersA, DataType: salesforce.DataTypeInteger,
+		Params: ParamValues{
+			{Name: "acme__ActiveUsers", RecordID: valUsersA, DataType: salesforce.DataTypeInteger,
 				Direction: salesforce.DirectionToLMO, Value: "12", LastModifiedBy: "Integration User", LastModifiedAt: mirrorNow},
+			{Name: "acme__MaxProjects", RecordID: valMaxA, DataType: salesforce.DataTypeInteger,
+				Direction: salesforce.DirectionToSubscriber, Value: "20", LastModifiedBy: "Integration User", LastModifiedAt: mirrorNow},
 		}}
 	for _, id := range []string{licA, id15(licA)} {
 		got, ok := e.License(id)
@@ -194,8 +194,8 @@ func TestMirrorLicenseView(t *testing.T) {
 
 	t.Run("changing the params of a returned copy leaves the mirror alone", func(t *testing.T) {
 		got, _ := e.License(licA)
-		got.Params["acme__MaxProjects"] = ParamValue{Value: "999"}
-		got.Changes = map[string]FieldChange{salesforce.FieldSeats: {By: "someone"}}
+		got.Params[1] = ParamValue{Name: "acme__MaxProjects", Value: "999"}
+		got.Changes = FieldChanges{{Field: salesforce.FieldSeats, By: "someone"}}
 		again, _ := e.License(licA)
 		if diff := cmp.Diff(want, again); diff != "" {
 			t.Errorf("changing a returned copy changed the mirror (-want +got):\n%s", diff)
@@ -347,13 +347,19 @@ func TestMirrorApplyIncremental(t *testing.T) {
 			}
 			for id, want := range tt.wantChanges {
 				l, _ := e.License(id)
-				if diff := cmp.Diff(want, l.Changes, equateEmpty); diff != "" {
+				got := map[string]FieldChange{}
+				for _, c := range l.Changes {
+					field := c.Field
+					c.Field = ""
+					got[field] = c
+				}
+				if diff := cmp.Diff(want, got, equateEmpty); diff != "" {
 					t.Errorf("license %s Changes mismatch (-want +got):\n%s", id, diff)
 				}
 			}
 			for id, want := range tt.wantValue {
 				l, _ := e.License(id)
-				if got := l.Params["acme__MaxProjects"].Value; got != want {
+				if got := l.Params.Get("acme__MaxProjects").Value; got != want {
 					t.Errorf("license %s acme__MaxProjects = %q, want %q", id, got, want)
 				}
 			}
@@ -364,7 +370,7 @@ func TestMirrorApplyIncremental(t *testing.T) {
 				}
 			}
 			// A license record re-read keeps its values and history.
-			if l, _ := e.License(licA); l.Params["acme__ActiveUsers"].Value != "12" {
+			if l, _ := e.License(licA); l.Params.Get("acme__ActiveUsers").Value != "12" {
 				t.Errorf("license %s lost its acme__ActiveUsers value: %+v", licA, l.Params)
 			}
 		})
@@ -466,9 +472,9 @@ func TestMirrorApplyWrite(t *testing.T) {
 				Fields: map[string]any{salesforce.FieldFeatureParameterValue: int64(42)}},
 			wantID: licA,
 			want: func(l *License) {
-				pv := l.Params["acme__MaxProjects"]
+				pv := l.Params.Get("acme__MaxProjects")
 				pv.Value = "42"
-				l.Params["acme__MaxProjects"] = pv
+				l.Params = l.Params.with(pv)
 			},
 		},
 		{
@@ -477,9 +483,9 @@ func TestMirrorApplyWrite(t *testing.T) {
 				Fields: map[string]any{salesforce.FieldFeatureParameterValue: nil}},
 			wantID: licA,
 			want: func(l *License) {
-				pv := l.Params["acme__MaxProjects"]
+				pv := l.Params.Get("acme__MaxProjects")
 				pv.Value = ""
-				l.Params["acme__MaxProjects"] = pv
+				l.Params = l.Params.with(pv)
 			},
 		},
 		{
@@ -499,7 +505,7 @@ func TestMirrorApplyWrite(t *testing.T) {
 
 			stamp := before.SystemModstamp
 			if tt.update.SObject != salesforce.LicenseObject {
-				stamp = before.Params["acme__MaxProjects"].SystemModstamp
+				stamp = before.Params.Get("acme__MaxProjects").SystemModstamp
 			}
 			if tt.stale {
 				stamp = stamp.Add(-time.Second)
@@ -514,11 +520,11 @@ func TestMirrorApplyWrite(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("license after applyWrite mismatch (-want +got):\n%s", diff)
 			}
-			if other, _ := e.License(licB); other.Params["acme__MaxProjects"].Value != "5" || *other.Seats != 50 {
+			if other, _ := e.License(licB); other.Params.Get("acme__MaxProjects").Value != "5" || *other.Seats != 50 {
 				t.Errorf("applyWrite changed another license: %+v", other)
 			}
 			// A copy taken before the write still shows the old state.
-			if before.Params["acme__MaxProjects"].Value != "20" || *before.Seats != 50 {
+			if before.Params.Get("acme__MaxProjects").Value != "20" || *before.Seats != 50 {
 				t.Errorf("applyWrite changed a copy taken before it: %+v", before)
 			}
 		})
@@ -574,5 +580,41 @@ func TestMirrorOrdersCopiesOfOneSecondByTheirReads(t *testing.T) {
 				t.Errorf("records to read again (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// PackageLicenses hands out the mirror's own records: a later poll or write answer must replace a
+// record, never change it in place, so what a caller took before keeps what it showed.
+func TestPackageLicensesKeepTheirValuesAcrossLaterChanges(t *testing.T) {
+	e := loadedEngine(t, baseSnapshot())
+	before := e.PackageLicenses(pkgID)
+	at := mirrorNow.Add(time.Minute)
+	history := []salesforce.HistoryRow{{ID: "017000000000001AAA", ParentID: licA, Field: salesforce.FieldSeats,
+		CreatedDate: salesforce.DateTime{Time: at}, CreatedBy: &salesforce.Name{Name: "Dana Admin"}}}
+	e.mirror.applyIncremental(nil, []typedValue{intValue(valMaxA, paramMax, licA, "21")}, history)
+	e.mirror.mu.RLock()
+	built := e.mirror.versionOf(valMaxB, before[1].Params.Get("acme__MaxProjects").SystemModstamp)
+	e.mirror.mu.RUnlock()
+	e.mirror.applyWrite(salesforce.RecordUpdate{SObject: salesforce.FeatureParameterInteger, ID: valMaxB,
+		Fields: map[string]any{salesforce.FieldFeatureParameterValue: int64(6)}}, built)
+
+	after := e.PackageLicenses(pkgID)
+	if len(before) != 2 || len(after) != 2 {
+		t.Fatalf("PackageLicenses: %d then %d licenses, want 2", len(before), len(after))
+	}
+	if got := []string{after[0].Params.Get("acme__MaxProjects").Value, after[1].Params.Get("acme__MaxProjects").Value}; got[0] != "21" || got[1] != "6" {
+		t.Fatalf("the changes did not reach the mirror: MaxProjects %v", got)
+	}
+	if _, ok := after[0].Changes.Lookup(salesforce.FieldSeats); !ok {
+		t.Fatalf("the history row did not reach the mirror: %+v", after[0].Changes)
+	}
+	if got := []string{before[0].Params.Get("acme__MaxProjects").Value, before[1].Params.Get("acme__MaxProjects").Value}; got[0] != "20" || got[1] != "5" {
+		t.Errorf("a copy taken before shows MaxProjects %v, want [20 5]", got)
+	}
+	if len(before[0].Changes) != 0 || before[0].TermsChanged {
+		t.Errorf("a copy taken before shows changes %+v (terms changed: %v)", before[0].Changes, before[0].TermsChanged)
+	}
+	if !after[0].TermsChanged {
+		t.Errorf("the history row of seats did not mark the terms changed")
 	}
 }

@@ -416,11 +416,28 @@ func (e *Engine) poll(ctx context.Context, fma bool) error {
 
 // writeQuiet is how long the writer waits for more changes before sending a batch of fewer than
 // 200 records, and writeMaxDelay the longest a change waits for its batch to fill: a burst of
-// reconciles (kubectl apply of a directory) fills whole Collections calls.
+// reconciles (kubectl apply of a directory) fills whole Collections calls. A change still alone in
+// its batch after writeQuietAlone is sent by itself: one License edited in git reaches the LMO in
+// about a second, while the second change of a burst comes within milliseconds of the first.
 const (
-	writeQuiet    = 5 * time.Second
-	writeMaxDelay = 30 * time.Second
+	writeQuiet      = 5 * time.Second
+	writeQuietAlone = time.Second
+	writeMaxDelay   = 30 * time.Second
 )
+
+// fillWait is how much longer the writer waits for the batch of ready writes to fill before sending
+// it; 0 when the batch is due. lastAdd and firstAdd are when the latest and the first change of the
+// batch were queued.
+func fillWait(ready int, lastAdd, firstAdd time.Time) time.Duration {
+	if ready >= salesforce.CollectionsMax {
+		return 0
+	}
+	quiet := writeQuiet
+	if ready == 1 {
+		quiet = writeQuietAlone
+	}
+	return max(0, min(time.Until(lastAdd.Add(quiet)), time.Until(firstAdd.Add(writeMaxDelay))))
+}
 
 // writeLoop sends queued writes while the budget and the org allow it.
 func (e *Engine) writeLoop(ctx context.Context) error {
@@ -435,13 +452,7 @@ func (e *Engine) writeLoop(ctx context.Context) error {
 		if !ok {
 			idle = true
 		} else {
-			wait = time.Until(next)
-			if e.writer.readyCount(e.now()) < salesforce.CollectionsMax {
-				fill := min(time.Until(lastAdd.Add(writeQuiet)), time.Until(firstAdd.Add(writeMaxDelay)))
-				if fill > wait {
-					wait = fill
-				}
-			}
+			wait = max(time.Until(next), fillWait(e.writer.readyCount(e.now()), lastAdd, firstAdd))
 		}
 		if blocked {
 			wait = 5 * time.Second
@@ -463,8 +474,7 @@ func (e *Engine) writeLoop(ctx context.Context) error {
 		if e.writesHeld() {
 			continue
 		}
-		if e.writer.readyCount(e.now()) < salesforce.CollectionsMax && time.Since(lastAdd) < writeQuiet &&
-			time.Since(firstAdd) < writeMaxDelay {
+		if fillWait(e.writer.readyCount(e.now()), lastAdd, firstAdd) > 0 {
 			continue
 		}
 		_, err := e.flush(ctx)

@@ -149,7 +149,7 @@ func mirrorText(m engine.License, field string) string {
 		return strconv.FormatInt(*m.UsedLicenses, 10)
 	}
 	if name, ok := paramName(field); ok {
-		if v, ok := m.Params[name]; ok {
+		if v, ok := m.Params.Lookup(name); ok {
 			return v.Value
 		}
 		return "<none>"
@@ -162,9 +162,9 @@ func mirrorText(m engine.License, field string) string {
 // parameter, its value record's last modifier.
 func attribution(m engine.License, field string) string {
 	if name, ok := paramName(field); ok {
-		return m.Params[name].LastModifiedBy
+		return m.Params.Get(name).LastModifiedBy
 	}
-	if c, ok := m.Changes[simAPIField[field]]; ok {
+	if c, ok := m.Changes.Lookup(simAPIField[field]); ok {
 		return c.By
 	}
 	return m.LastModifiedBy
@@ -213,7 +213,7 @@ func (r simTruthRecords) SubscriberLicenses(_, subscriberOrgID string) []engine.
 // license is the record as the engine's mirror would show it.
 func (r simRec) license() engine.License {
 	l := engine.License{ID: r.ID, PackageID: simPackageID, SubscriberOrgID: r.Subscriber, Status: r.Fields[drift.FieldStatus],
-		Expiration: r.Fields[drift.FieldExpiration], Params: map[string]engine.ParamValue{}}
+		Expiration: r.Fields[drift.FieldExpiration]}
 	if s := r.Fields[drift.FieldSeats]; s != "" {
 		if n, err := drift.ParseSeats(s); err == nil {
 			l.Seats = &n
@@ -223,8 +223,9 @@ func (r simRec) license() engine.License {
 		l.UsedLicenses = &n
 	}
 	for name, p := range simParams {
-		l.Params[name] = engine.ParamValue{RecordID: r.ParamRecords[name], DataType: p.DataType, Direction: p.Direction,
-			Value: r.Fields[drift.ParamField(name)]}
+		l.Params = append(l.Params, engine.ParamValue{Name: name, RecordID: r.ParamRecords[name], DataType: p.DataType, Direction: p.Direction,
+			Value: r.Fields[drift.ParamField(name)]})
 	}
+	l.Params = engine.NewParamValues(l.Params...) // ordered by name, as the mirror holds them
 	return l
 }

@@ -150,10 +150,10 @@ func TestAFullLoadAttributesEachTermToItsLastEditor(t *testing.T) {
 	if !ok {
 		t.Fatalf("License(%s) not found after the full load", licB)
 	}
-	if got := l.Changes[salesforce.FieldSeats]; got.Username != "dana@acme.example" {
+	if got := l.Changes.Get(salesforce.FieldSeats); got.Username != "dana@acme.example" {
 		t.Errorf("after a full load the seats of %s are attributed to username %q, want dana@acme.example", licB, got.Username)
 	}
-	if got := l.Changes[salesforce.FieldSeats].By; got != "Dana Admin" {
+	if got := l.Changes.Get(salesforce.FieldSeats).By; got != "Dana Admin" {
 		t.Errorf("after a full load the seats of %s are attributed to %q (record last modified by %q), want Dana Admin, who set them",
 			licB, got, l.LastModifiedBy)
 	}
@@ -241,7 +241,7 @@ func TestAParameterEditBackToTheSameValueIsAttributed(t *testing.T) {
 	env.personSetsParamTwice(ctx, licA, "acme__MaxProjects")
 	env.pollNow(ctx)
 	l, _ := env.eng.License(licA)
-	if got := l.Params["acme__MaxProjects"]; got.Value != "20" || got.LastModifiedBy != "Dana Admin" {
+	if got := l.Params.Get("acme__MaxProjects"); got.Value != "20" || got.LastModifiedBy != "Dana Admin" {
 		t.Errorf("after the poll MaxProjects of %s = %q by %q, want 20 by Dana Admin, who set it last", licA, got.Value, got.LastModifiedBy)
 	}
 }
@@ -250,7 +250,7 @@ func TestAParameterEditBackToTheSameValueIsAttributed(t *testing.T) {
 func (env *simEnv) personSetsParamTwice(ctx context.Context, id, name string) {
 	env.t.Helper()
 	l, _ := env.eng.License(id)
-	pv := l.Params[name]
+	pv := l.Params.Get(name)
 	if pv.Value != "20" || pv.LastModifiedBy == "Dana Admin" {
 		env.t.Fatalf("seeded %s of %s = %+v, want 20 set by someone else than Dana Admin", name, id, pv)
 	}
@@ -333,7 +333,7 @@ func TestAFullLoadReportsAParameterWhoseAuthorChanged(t *testing.T) {
 		reported = reported || id15(id) == id15(licA)
 	}
 	l, _ := env.eng.License(licA)
-	if got := l.Params["acme__MaxProjects"]; !reported || got.LastModifiedBy != "Dana Admin" {
+	if got := l.Params.Get("acme__MaxProjects"); !reported || got.LastModifiedBy != "Dana Admin" {
 		t.Errorf("after the full load MaxProjects of %s = %q by %q, OnChange for it: %t; want 20 by Dana Admin, reported",
 			licA, got.Value, got.LastModifiedBy, reported)
 	}

@@ -9,7 +9,7 @@ import (
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/drift"
-	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/engine"
 )
 
 // Desired maps a License spec to drift terms: fields left out stay unmanaged.
@@ -51,11 +51,11 @@ func ParamKinds(spec licensingv1alpha1.LicenseSpec) map[string]string {
 	for _, p := range spec.FeatureParameters {
 		switch {
 		case p.Boolean != nil:
-			out[p.Name] = salesforce.DataTypeBoolean
+			out[p.Name] = engine.DataTypeBoolean
 		case p.Integer != nil:
-			out[p.Name] = salesforce.DataTypeInteger
+			out[p.Name] = engine.DataTypeInteger
 		case p.Date != nil:
-			out[p.Name] = salesforce.DataTypeDate
+			out[p.Name] = engine.DataTypeDate
 		}
 	}
 	return out

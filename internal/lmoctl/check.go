@@ -22,7 +22,8 @@ import (
 
 const checkSynopsis = `lmoctl check: check the cluster side of lmo-operator, as flux check does: the Kubernetes
 version, the three CRDs (established, and every stored version still served), the manager
-Deployment, and the Ready condition of every LicenseManagementOrg. --pre checks only what an install
+Deployments (each one, and that no two watch one namespace), and the Ready condition of every
+LicenseManagementOrg. --pre checks only what an install
 needs (the Kubernetes version). It only reads. lmoctl doctor checks the LMO side.
 
 Exit status: 0 no check failed, 1 a check failed or the cluster could not be read.
@@ -132,7 +133,7 @@ func clusterChecks(ctx context.Context, c client.Reader, namespace string) []Che
 	for _, name := range operatorCRDs {
 		out = append(out, crdCheck(ctx, c, name))
 	}
-	out = append(out, managerCheck(ctx, c, namespace))
+	out = append(out, managerChecks(ctx, c, namespace)...)
 	return append(out, lmoChecks(ctx, c)...)
 }
 
@@ -174,20 +175,34 @@ func crdCheck(ctx context.Context, c client.Reader, name string) Check {
 	return chk
 }
 
-// managerCheck finds the manager Deployment by its app.kubernetes.io/name label.
-func managerCheck(ctx context.Context, c client.Reader, namespace string) Check {
-	chk := Check{Name: "manager Deployment"}
+// managerChecks finds the manager Deployments by their app.kubernetes.io/name label and checks each.
+// Several are several chart releases, each serving the LMOs of its watched namespaces: then a last
+// check fails when two of them watch one namespace, since both would serve its LMOs.
+func managerChecks(ctx context.Context, c client.Reader, namespace string) []Check {
 	var list appsv1.DeploymentList
 	if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{"app.kubernetes.io/name": "lmo-operator"}); err != nil {
-		chk.Result, chk.Detail, chk.Advice = CheckFail, err.Error(), "grant get and list on deployments in "+namespace+", or pass --operator-namespace"
-		return chk
+		return []Check{{Name: "manager Deployment", Result: CheckFail, Detail: err.Error(),
+			Advice: "grant get and list on deployments in " + namespace + ", or pass --operator-namespace"}}
 	}
-	if len(list.Items) == 0 {
-		chk.Result, chk.Detail = CheckFail, "no Deployment labelled app.kubernetes.io/name=lmo-operator in namespace "+namespace
-		chk.Advice = "install the operator (make deploy, or the Helm chart), or pass --operator-namespace"
-		return chk
+	switch len(list.Items) {
+	case 0:
+		return []Check{{Name: "manager Deployment", Result: CheckFail, Detail: "no Deployment labelled app.kubernetes.io/name=lmo-operator in namespace " + namespace,
+			Advice: "install the operator (make deploy, or the Helm chart), or pass --operator-namespace"}}
+	case 1:
+		return []Check{deploymentCheck("manager Deployment", &list.Items[0])}
 	}
-	d := list.Items[0]
+	slices.SortFunc(list.Items, func(a, b appsv1.Deployment) int { return strings.Compare(a.Name, b.Name) })
+	var out []Check
+	for i := range list.Items {
+		d := &list.Items[i]
+		out = append(out, deploymentCheck("manager Deployment "+d.Namespace+"/"+d.Name, d))
+	}
+	return append(out, overlapCheck(list.Items))
+}
+
+// deploymentCheck checks that a manager Deployment's replicas are available.
+func deploymentCheck(name string, d *appsv1.Deployment) Check {
+	chk := Check{Name: name}
 	want := int32(1)
 	if d.Spec.Replicas != nil {
 		want = *d.Spec.Replicas
@@ -202,6 +217,73 @@ func managerCheck(ctx context.Context, c client.Reader, namespace string) Check 
 		chk.Result = CheckPass
 	}
 	return chk
+}
+
+// overlapCheck fails when two manager Deployments watch one namespace (one that watches every
+// namespace overlaps all others): both would run an engine for its LMOs and write each change twice.
+func overlapCheck(deployments []appsv1.Deployment) Check {
+	chk := Check{Name: "managers' namespaces"}
+	var clashes []string
+	for i := range deployments {
+		for j := i + 1; j < len(deployments); j++ {
+			a, b := watchedNamespaces(&deployments[i]), watchedNamespaces(&deployments[j])
+			var shared []string
+			switch {
+			case a == nil && b == nil:
+				shared = []string{"every namespace"}
+			case a == nil:
+				shared = b
+			case b == nil:
+				shared = a
+			default:
+				for _, ns := range a {
+					if slices.Contains(b, ns) {
+						shared = append(shared, ns)
+					}
+				}
+			}
+			if len(shared) > 0 {
+				clashes = append(clashes, fmt.Sprintf("%s and %s both watch %s", deployments[i].Name, deployments[j].Name, strings.Join(shared, ", ")))
+			}
+		}
+	}
+	if len(clashes) == 0 {
+		chk.Result, chk.Detail = CheckPass, fmt.Sprintf("%d managers, each watching its own namespaces", len(deployments))
+		return chk
+	}
+	chk.Result, chk.Detail = CheckFail, strings.Join(clashes, "; ")
+	chk.Advice = "each LMO must be served by exactly one manager: give each release its own watchNamespaces, with no namespace in two"
+	return chk
+}
+
+// watchedNamespaces reads the --watch-namespaces of a manager Deployment's manager container; nil
+// means every namespace.
+func watchedNamespaces(d *appsv1.Deployment) []string {
+	containers := d.Spec.Template.Spec.Containers
+	for _, c := range containers {
+		if c.Name != "manager" && len(containers) > 1 {
+			continue
+		}
+		args := append(slices.Clone(c.Command), c.Args...)
+		var value string
+		for i, a := range args {
+			// Go's flag package takes one dash or two.
+			a = strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+			if v, ok := strings.CutPrefix(a, "watch-namespaces="); ok {
+				value = v
+			} else if a == "watch-namespaces" && i+1 < len(args) {
+				value = args[i+1]
+			}
+		}
+		var out []string
+		for _, ns := range strings.Split(value, ",") {
+			if ns = strings.TrimSpace(ns); ns != "" {
+				out = append(out, ns)
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 // lmoChecks reports the Ready condition of every LicenseManagementOrg: Stalled fails, not Ready

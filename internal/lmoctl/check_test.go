@@ -5,10 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/version"
@@ -134,5 +138,79 @@ func TestCheckPreLooksOnlyAtTheVersion(t *testing.T) {
 	code, d = runCheckWith(t, "", errors.New("connection refused"), nil, "--pre")
 	if code != ExitError || d.Checks[0].Result != CheckFail {
 		t.Errorf("no API server: exit %d, checks %v", code, results(d))
+	}
+}
+
+// releaseManager is the manager Deployment of a chart release that watches namespaces (every one when none).
+func releaseManager(name string, namespaces ...string) *appsv1.Deployment {
+	d := manager(1)
+	d.Name = name + "-lmo-operator-controller-manager"
+	args := []string{"--leader-elect"}
+	if len(namespaces) > 0 {
+		args = append(args, "--watch-namespaces="+strings.Join(namespaces, ","))
+	}
+	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "manager", Args: args}}
+	return d
+}
+
+func TestCheckEachManagerAndThatNoTwoServeOneNamespace(t *testing.T) {
+	v := []string{"v1alpha1"}
+	base := []client.Object{
+		crd("licenses.licensing.lmo-operator.dev", true, v, "v1alpha1"),
+		crd("managedpackages.licensing.lmo-operator.dev", true, v, "v1alpha1"),
+		crd("licensemanagementorgs.licensing.lmo-operator.dev", true, v, "v1alpha1"),
+	}
+	broken := releaseManager("lmo-west", "west")
+	broken.Status.AvailableReplicas = 0
+	tests := []struct {
+		name     string
+		managers []client.Object
+		want     map[string]string
+	}{{
+		name:     "two managers with disjoint namespaces pass, each checked",
+		managers: []client.Object{releaseManager("lmo-east", "east", "east-2"), releaseManager("lmo-west", "west")},
+		want: map[string]string{
+			"manager Deployment lmo-operator-system/lmo-east-lmo-operator-controller-manager": CheckPass,
+			"manager Deployment lmo-operator-system/lmo-west-lmo-operator-controller-manager": CheckPass,
+			"managers' namespaces": CheckPass,
+		},
+	}, {
+		name:     "a second manager that does not run fails, though the first one runs",
+		managers: []client.Object{releaseManager("lmo-east", "east"), broken},
+		want: map[string]string{
+			"manager Deployment lmo-operator-system/lmo-east-lmo-operator-controller-manager": CheckPass,
+			"manager Deployment lmo-operator-system/lmo-west-lmo-operator-controller-manager": CheckFail,
+			"managers' namespaces": CheckPass,
+		},
+	}, {
+		name:     "two managers that both watch a namespace fail",
+		managers: []client.Object{releaseManager("lmo-east", "east", "shared"), releaseManager("lmo-west", "west", "shared")},
+		want: map[string]string{
+			"manager Deployment lmo-operator-system/lmo-east-lmo-operator-controller-manager": CheckPass,
+			"manager Deployment lmo-operator-system/lmo-west-lmo-operator-controller-manager": CheckPass,
+			"managers' namespaces": CheckFail,
+		},
+	}, {
+		name:     "a manager that watches every namespace beside another fails",
+		managers: []client.Object{releaseManager("lmo-east", "east"), releaseManager("lmo-all")},
+		want: map[string]string{
+			"manager Deployment lmo-operator-system/lmo-all-lmo-operator-controller-manager":  CheckPass,
+			"manager Deployment lmo-operator-system/lmo-east-lmo-operator-controller-manager": CheckPass,
+			"managers' namespaces": CheckFail,
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, d := runCheckWith(t, "33", nil, append(slices.Clone(base), tt.managers...))
+			got := results(d)
+			for name := range got {
+				if strings.HasPrefix(name, "CRD ") || name == "Kubernetes version" || name == "LicenseManagementOrgs" {
+					delete(got, name)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("checks (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -51,11 +51,12 @@ func (r *lmoRecords) view() *recordView {
 func mirrorLicense(l salesforce.License, packageID string, values map[string]string, params map[string]salesforce.FeatureParameter) engine.License {
 	out := engine.LicenseFromRecord(l, packageID)
 	if len(values) > 0 {
-		out.Params = make(map[string]engine.ParamValue, len(values))
+		pvs := make([]engine.ParamValue, 0, len(values))
 		for name, value := range values {
 			fp := params[name]
-			out.Params[name] = engine.ParamValue{DataType: fp.DataType, Direction: fp.DataFlowDirection, Value: value}
+			pvs = append(pvs, engine.ParamValue{Name: name, DataType: fp.DataType, Direction: fp.DataFlowDirection, Value: value})
 		}
+		out.Params = engine.NewParamValues(pvs...)
 	}
 	return out
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
-	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/engine"
 )
 
 var (
@@ -80,10 +80,10 @@ func init() {
 }
 
 // RecordCall records one Salesforce call and the usage it reported.
-func RecordCall(lmo string, ci salesforce.CallInfo) {
+func RecordCall(lmo string, ci engine.CallInfo) {
 	result := "success"
 	if ci.Err != nil {
-		result = salesforce.ClassOf(ci.Err).String()
+		result = engine.ErrorClassOf(ci.Err).String()
 	}
 	apiCalls.WithLabelValues(lmo, ci.Operation, result).Inc()
 	if ci.Usage.Max > 0 {

@@ -32,15 +32,21 @@ type Process struct {
 // gets stop (SIGKILL, or SIGINT to let it shut down) and, if t failed, the tail of its log is logged.
 func StartProcess(t TB, name, logPath string, stop syscall.Signal, args ...string) *Process {
 	t.Helper()
-	bin := Binary(t, name)
+	return StartProgram(t, Binary(t, name), logPath, stop, args...)
+}
+
+// StartProgram is StartProcess for the program at path (a link to a binary of bin/, say, to run it
+// under another name).
+func StartProgram(t TB, path, logPath string, stop syscall.Signal, args ...string) *Process {
+	t.Helper()
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		t.Fatalf("the log of %s: %v", name, err)
+		t.Fatalf("the log of %s: %v", path, err)
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting bin/%s: %v", name, err)
+		t.Fatalf("starting %s: %v", path, err)
 	}
 	p := &Process{cmd: cmd, log: logPath, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); _ = logFile.Close(); close(p.exited) }() // a log that failed to close only loses its tail

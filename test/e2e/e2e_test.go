@@ -35,7 +35,7 @@ func TestApplyWaitAndCheckTheRecord(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 
-	simURL := startLMOSim(t, dir)
+	simURL := startLMOSim(t)
 	kubeconfig := testenv.StartControlPlane(t, false).Kubeconfig(t, "e2e-admin", dir)
 	kubectl := func(args ...string) string {
 		t.Helper()
@@ -59,8 +59,7 @@ func TestApplyWaitAndCheckTheRecord(t *testing.T) {
 	kubectl("-n", "acme", "apply", "-f", manifests)
 
 	metricsAddr := freeAddr(t)
-	testenv.StartProcess(t, "manager", filepath.Join(dir, "manager.log"), syscall.SIGINT, "--kubeconfig", kubeconfig,
-		"--health-probe-bind-address", "127.0.0.1:0", "--allow-insecure-loopback-http", "--metrics-bind-address", metricsAddr, "--metrics-secure=false")
+	startNamedManager(t, "manager", kubeconfig, "--metrics-bind-address", metricsAddr, "--metrics-secure=false")
 	kubectl("-n", "acme", "wait", "--for=condition=Ready", "licensemanagementorg/acme-lmo", "--timeout=90s")
 	kubectl("-n", "acme", "wait", "--for=condition=Ready", "license/globex", "license/initech", "--timeout=90s")
 
@@ -234,14 +233,30 @@ spec:
   managementPolicy: Observe
 `
 
-// startLMOSim runs bin/lmosim with the sample seed and returns its URL.
-func startLMOSim(t *testing.T, dir string) string {
+// startLMOSim runs bin/lmosim on a loopback port with the samples' seed and args, and returns its URL.
+func startLMOSim(t *testing.T, args ...string) string {
 	t.Helper()
-	p := testenv.StartProcess(t, "lmosim", filepath.Join(dir, "lmosim.log"), syscall.SIGKILL, "--listen", "127.0.0.1:0",
-		"--seed", filepath.Join(testenv.Root(), "config", "samples", "lmosim-seed.yaml"))
+	p := testenv.StartProcess(t, "lmosim", filepath.Join(t.TempDir(), "lmosim.log"), syscall.SIGKILL, append([]string{"--listen", "127.0.0.1:0",
+		"--seed", filepath.Join(testenv.Root(), "config", "samples", "lmosim-seed.yaml")}, args...)...)
 	url, err := p.ListeningURL(20 * time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return url
+}
+
+// startNamedManager runs bin/manager under the program name name (a link to it), which its user agent
+// and so the field manager of its writes carry, until the test ends.
+func startNamedManager(t *testing.T, name, kubeconfig string, args ...string) {
+	t.Helper()
+	bin := testenv.Binary(t, "manager")
+	if name != "manager" {
+		link := filepath.Join(t.TempDir(), name)
+		if err := os.Symlink(bin, link); err != nil {
+			t.Fatal(err)
+		}
+		bin = link
+	}
+	testenv.StartProgram(t, bin, filepath.Join(t.TempDir(), name+".log"), syscall.SIGINT, append([]string{"--kubeconfig", kubeconfig,
+		"--health-probe-bind-address", "127.0.0.1:0", "--allow-insecure-loopback-http"}, args...)...)
 }

@@ -13,8 +13,8 @@ type condition struct {
 	kind, status, reason, message string
 }
 
-// kstatusConditions returns Ready, Reconciling and Stalled as kstatus() in
-// controllers/licensemanagementorg_status.go sets them: Ready always, with the message, and
+// kstatusConditions returns Ready, Reconciling and Stalled as the mark* setters in
+// controllers/conditions.go set them: Ready always, with the message, and
 // Reconciling or Stalled only while True (the state names which), with the same reason and message.
 func kstatusConditions(ready bool, state, reason, message string) []condition {
 	readyStatus := "False"

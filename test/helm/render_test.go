@@ -340,6 +340,24 @@ var _ = Describe("helm lint and helm template", Ordered, func() {
 		Expect(byKey(none)).NotTo(HaveKey(objectKey{"ConfigMap", releaseNamespace, "lmo-operator-admission"}))
 	})
 
+	It("binds its admission policies to the watched namespaces only, so that releases serving other namespaces judge their own", func() {
+		// Unscoped, every release's policies judge every namespace: a host that one release allows
+		// would be refused by the other release's policy, and an approver would need both releases' groups.
+		objs := render("lmo-east", "--set", "watchNamespaces={east,east-2},allowedLMOHosts={sfgw.east.example}",
+			"--set", "admissionPolicies.approvers.enabled=true")
+		bindings := ofKind(objs, "ValidatingAdmissionPolicyBinding")
+		Expect(bindings).To(HaveLen(2))
+		for _, b := range bindings {
+			Expect(field(b, "spec", "matchResources")).To(Equal(map[string]any{"namespaceSelector": map[string]any{"matchExpressions": []any{
+				map[string]any{"key": "kubernetes.io/metadata.name", "operator": "In", "values": []any{"east", "east-2"}},
+			}}}), "binding %s", b.GetName())
+		}
+		for _, b := range ofKind(defaults, "ValidatingAdmissionPolicyBinding") {
+			_, scoped, _ := unstructured.NestedFieldNoCopy(b.Object, "spec", "matchResources")
+			Expect(scoped).To(BeFalse(), "binding %s of a release that watches every namespace", b.GetName())
+		}
+	})
+
 	It("installs the Grafana dashboard of config/prometheus for the sidecar when asked", func() {
 		Expect(ofKind(render(releaseName), "ConfigMap")).NotTo(ContainElement(WithTransform(func(o *unstructured.Unstructured) string { return o.GetName() }, Equal("lmo-operator-dashboard"))))
 		objs := render(releaseName, "--set", "grafanaDashboard.enabled=true,grafanaDashboard.namespace=monitoring")
@@ -460,6 +478,18 @@ var _ = Describe("helm lint and helm template", Ordered, func() {
 		_, stderr, err := runHelm("template", releaseName, chartDir, "--set", "replicaCount=2,leaderElection.enabled=false")
 		Expect(err).To(HaveOccurred())
 		Expect(stderr).To(ContainSubstring("needs leaderElection.enabled"))
+	})
+
+	It("gives each release its own leader-election Lease, keeping the manager's default for the default release", func() {
+		// Two releases in one namespace that shared a Lease would elect one leader between them: the
+		// second manager would wait for the first one's Lease forever and serve nothing.
+		Expect(args(onlyOfKind(defaults, "Deployment"))).To(ContainElement("--leader-election-id=lmo-operator.lmo-operator.dev"))
+		east := args(onlyOfKind(render("lmo-east", "--set", "watchNamespaces={east}"), "Deployment"))
+		west := args(onlyOfKind(render("lmo-west", "--set", "watchNamespaces={west}"), "Deployment"))
+		Expect(east).To(ContainElement("--leader-election-id=lmo-east-lmo-operator.lmo-operator.dev"))
+		Expect(west).To(ContainElement("--leader-election-id=lmo-west-lmo-operator.lmo-operator.dev"))
+		chosen := args(onlyOfKind(render("lmo-east", "--set", "leaderElection.id=east.example.com"), "Deployment"))
+		Expect(chosen).To(ContainElement("--leader-election-id=east.example.com"))
 	})
 
 	It("drops the metrics endpoint, its Service and its RBAC when metrics are disabled", func() {

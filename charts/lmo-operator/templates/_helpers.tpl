@@ -25,6 +25,15 @@ chart name, else release-chart. Truncated so that the longest suffix still fits 
 {{ include "lmo-operator.fullname" . }}-controller-manager
 {{- end }}
 
+{{/*
+The name of the leader-election Lease: leaderElection.id, else one per release, so that two releases in
+one namespace elect a leader each. The default release (fullname lmo-operator) keeps the manager's own
+default, lmo-operator.lmo-operator.dev, so upgrading it does not elect a second leader.
+*/}}
+{{- define "lmo-operator.leaderElectionID" -}}
+{{ .Values.leaderElection.id | default (printf "%s.lmo-operator.dev" (include "lmo-operator.fullname" .)) }}
+{{- end }}
+
 {{/* Labels on every object. */}}
 {{- define "lmo-operator.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"runtime/debug"
+	"strconv"
+	"strings"
+)
+
+// memoryLimitEnv names the environment variable the Deployment fills with the container's memory
+// limit in bytes (the downward API's resourceFieldRef limits.memory).
+const memoryLimitEnv = "LMO_MEMORY_LIMIT"
+
+// memoryLimit is the soft memory limit the Go runtime gets: ratio of the container's memory limit
+// (memoryLimitEnv), so that the garbage collector works harder as the heap nears the limit instead
+// of the kernel killing the container. GOMEMLIMIT in the environment wins, as do a ratio of 0 and a
+// container without a limit (the downward API then gives the node's allocatable memory, which is
+// still a bound). It returns the limit in bytes (0 for none) and what decided it.
+func memoryLimit(getenv func(string) string, ratio float64) (int64, string, error) {
+	if v := getenv("GOMEMLIMIT"); v != "" {
+		return 0, "GOMEMLIMIT=" + v + " (the Go runtime's own)", nil
+	}
+	if ratio < 0 || ratio > 1 {
+		return 0, "", fmt.Errorf("--memory-limit-ratio %v: want a fraction between 0 and 1", ratio)
+	}
+	raw := strings.TrimSpace(getenv(memoryLimitEnv))
+	if raw == "" || ratio == 0 {
+		return 0, "none", nil
+	}
+	limit, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || limit <= 0 {
+		return 0, "", fmt.Errorf("%s=%q: want the container's memory limit in bytes (resourceFieldRef limits.memory)", memoryLimitEnv, raw)
+	}
+	soft := int64(math.Floor(float64(limit) * ratio))
+	return soft, fmt.Sprintf("%.0f%% of %s=%d", ratio*100, memoryLimitEnv, limit), nil
+}
+
+// applyMemoryLimit sets the Go runtime's soft memory limit as memoryLimit decides.
+func applyMemoryLimit(getenv func(string) string, ratio float64) (string, error) {
+	soft, why, err := memoryLimit(getenv, ratio)
+	if err != nil || soft == 0 {
+		return why, err
+	}
+	debug.SetMemoryLimit(soft)
+	return fmt.Sprintf("%d bytes (%s)", soft, why), nil
+}
