@@ -35,3 +35,24 @@ func TestMemoryLimit(t *testing.T) {
 		})
 	}
 }
+
+func TestGCPercent(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		env     map[string]string
+		percent int
+		want    int
+		wantErr bool
+	}{
+		{name: "the flag's value", env: map[string]string{}, percent: 50, want: 50},
+		{name: "GOGC wins", env: map[string]string{"GOGC": "200"}, percent: 50, want: 0},
+		{name: "too low is refused", env: map[string]string{}, percent: 5, wantErr: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, err := gcPercent(func(k string) string { return tt.env[k] }, tt.percent)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Fatalf("gcPercent = %d, %v; want %d (error %v)", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}

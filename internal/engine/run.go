@@ -416,9 +416,11 @@ func (e *Engine) poll(ctx context.Context, fma bool) error {
 
 // writeQuiet is how long the writer waits for more changes before sending a batch of fewer than
 // 200 records, and writeMaxDelay the longest a change waits for its batch to fill: a burst of
-// reconciles (kubectl apply of a directory) fills whole Collections calls. A change still alone in
-// its batch after writeQuietAlone is sent by itself: one License edited in git reaches the LMO in
-// about a second, while the second change of a burst comes within milliseconds of the first.
+// reconciles (kubectl apply of a directory) fills whole Collections calls. A change that is alone
+// (the only one since the writer was last idle) is sent by itself after writeQuietAlone: one License
+// edited in git reaches the LMO in about a second, while the second change of a burst comes within
+// milliseconds of the first. What a burst leaves after a full batch is not alone: it waits for the
+// rest of the burst.
 const (
 	writeQuiet      = 5 * time.Second
 	writeQuietAlone = time.Second
@@ -426,14 +428,14 @@ const (
 )
 
 // fillWait is how much longer the writer waits for the batch of ready writes to fill before sending
-// it; 0 when the batch is due. lastAdd and firstAdd are when the latest and the first change of the
-// batch were queued.
-func fillWait(ready int, lastAdd, firstAdd time.Time) time.Duration {
+// it; 0 when the batch is due. seen is the most writes that were ready at once since the writer was
+// last idle, lastAdd and firstAdd when the latest and the first change of the batch were queued.
+func fillWait(ready, seen int, lastAdd, firstAdd time.Time) time.Duration {
 	if ready >= salesforce.CollectionsMax {
 		return 0
 	}
 	quiet := writeQuiet
-	if ready == 1 {
+	if ready == 1 && seen <= 1 {
 		quiet = writeQuietAlone
 	}
 	return max(0, min(time.Until(lastAdd.Add(quiet)), time.Until(firstAdd.Add(writeMaxDelay))))
@@ -443,16 +445,19 @@ func fillWait(ready int, lastAdd, firstAdd time.Time) time.Duration {
 func (e *Engine) writeLoop(ctx context.Context) error {
 	// Changes may have been queued before the loop started (the wake signal is already waiting).
 	lastAdd, firstAdd := time.Now(), time.Now()
-	// idle is true while nothing waits to be sent: the next change starts a new batch window.
-	idle := false
+	// idle is true while nothing waits to be sent: the next change starts a new batch window. seen
+	// is the most writes ready at once since the writer was last idle (see fillWait).
+	idle, seen := false, 0
 	for {
 		blocked := e.writesHeld()
 		wait := time.Hour
 		next, ok := e.writer.nextReady()
 		if !ok {
-			idle = true
+			idle, seen = true, 0
 		} else {
-			wait = max(time.Until(next), fillWait(e.writer.readyCount(e.now()), lastAdd, firstAdd))
+			ready := e.writer.readyCount(e.now())
+			seen = max(seen, ready)
+			wait = max(time.Until(next), fillWait(ready, seen, lastAdd, firstAdd))
 		}
 		if blocked {
 			wait = 5 * time.Second
@@ -474,7 +479,9 @@ func (e *Engine) writeLoop(ctx context.Context) error {
 		if e.writesHeld() {
 			continue
 		}
-		if fillWait(e.writer.readyCount(e.now()), lastAdd, firstAdd) > 0 {
+		ready := e.writer.readyCount(e.now())
+		seen = max(seen, ready)
+		if fillWait(ready, seen, lastAdd, firstAdd) > 0 {
 			continue
 		}
 		_, err := e.flush(ctx)
