@@ -17,15 +17,6 @@ func createSecret(ns, name string, data map[string]string) {
 	Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data})).To(Succeed())
 }
 
-func conditionMessage(conds []metav1.Condition, typ string) string {
-	for _, c := range conds {
-		if c.Type == typ {
-			return c.Message
-		}
-	}
-	return ""
-}
-
 func patchAnnotations(ns, name string, ann map[string]string) {
 	var l licensingv1alpha1.License
 	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &l)).To(Succeed())

@@ -13,7 +13,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/controllers"
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 const (
@@ -34,9 +36,6 @@ var seedLicenses = `
 
 const eventually = 20 * time.Second
 
-// secretProblemRecheck is how soon a LicenseManagementOrg with a missing or broken Secret looks again.
-const secretProblemRecheck = 15 * time.Second
-
 var _ = Describe("LicenseManagementOrg", func() {
 	It("authenticates, checks the org and reports the mirror", func() {
 		s := startSim(baseSeed(seedLicenses, ""))
@@ -45,7 +44,7 @@ var _ = Describe("LicenseManagementOrg", func() {
 			var lmo licensingv1alpha1.LicenseManagementOrg
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "acme"}, &lmo)).To(Succeed())
 			for _, typ := range []string{"Ready", "Authenticated", "LMAInstalled", "FMAInstalled", "ProductionOrg"} {
-				st, _ := condition(lmo.Status.Conditions, typ)
+				st := testenv.Condition(lmo.Status.Conditions, typ).Status
 				g.Expect(st).To(Equal(metav1.ConditionTrue), typ)
 			}
 			g.Expect(lmo.Status.Organization).NotTo(BeNil())
@@ -67,17 +66,18 @@ var _ = Describe("LicenseManagementOrg", func() {
 		Eventually(func(g Gomega) {
 			var lmo licensingv1alpha1.LicenseManagementOrg
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "acme"}, &lmo)).To(Succeed())
-			st, reason := condition(lmo.Status.Conditions, "Authenticated")
+			c := testenv.Condition(lmo.Status.Conditions, "Authenticated")
+			st, reason := c.Status, c.Reason
 			g.Expect(st).To(Equal(metav1.ConditionFalse))
 			g.Expect(reason).To(Equal("SecretInvalid"))
-			g.Expect(conditionMessage(lmo.Status.Conditions, "Ready")).To(ContainSubstring("Secret " + e.ns + "/broken is missing or invalid"))
-			g.Expect(conditionMessage(lmo.Status.Conditions, "Ready")).NotTo(ContainSubstring(`"client-secret"`))
-			g.Expect(conditionMessage(lmo.Status.Conditions, "Ready")).NotTo(ContainSubstring(operatorPW))
+			g.Expect(testenv.Condition(lmo.Status.Conditions, "Ready").Message).To(ContainSubstring("Secret " + e.ns + "/broken is missing or invalid"))
+			g.Expect(testenv.Condition(lmo.Status.Conditions, "Ready").Message).NotTo(ContainSubstring(`"client-secret"`))
+			g.Expect(testenv.Condition(lmo.Status.Conditions, "Ready").Message).NotTo(ContainSubstring(operatorPW))
 			// LMOUnreachable fires on lmo_up == 0: the series exists and says down.
 			up, ok := gaugeValue("lmo_up", map[string]string{"lmo": e.ns + "/acme"})
 			g.Expect(ok).To(BeTrue(), "no lmo_up series for an LMO whose Secret is broken")
 			g.Expect(up).To(BeZero())
-		}, secretProblemRecheck+eventually).Should(Succeed())
+		}, controllers.SecretProblemRecheck+eventually).Should(Succeed())
 	})
 })
 
@@ -99,7 +99,8 @@ var _ = Describe("License", func() {
 		})
 		Eventually(func(g Gomega) {
 			l := e.get("globex")
-			st, reason := condition(l.Status.Conditions, "Ready")
+			c := testenv.Condition(l.Status.Conditions, "Ready")
+			st, reason := c.Status, c.Reason
 			g.Expect(st).To(Equal(metav1.ConditionTrue), reason)
 			g.Expect(l.Status.LicenseID).To(Equal(lic1))
 			g.Expect(l.Status.Drift).To(BeEmpty())
@@ -131,9 +132,9 @@ var _ = Describe("License", func() {
 			g.Expect(l.Status.Drift[0].Field).To(Equal("seats"))
 			g.Expect(l.Status.Drift[0].Desired).To(Equal("20"))
 			g.Expect(l.Status.Drift[0].Observed).To(Equal("10"))
-			st, _ := condition(l.Status.Conditions, "Drifted")
+			st := testenv.Condition(l.Status.Conditions, "Drifted").Status
 			g.Expect(st).To(Equal(metav1.ConditionTrue))
-			st, _ = condition(l.Status.Conditions, "Ready")
+			st = testenv.Condition(l.Status.Conditions, "Ready").Status
 			g.Expect(st).To(Equal(metav1.ConditionFalse))
 		}, eventually).Should(Succeed())
 		Consistently(func() float64 { return s.seats(lic2) }, 3*time.Second).Should(BeEquivalentTo(10))
@@ -146,7 +147,7 @@ var _ = Describe("License", func() {
 			l.Spec.Seats = ptr.To(intstr.FromInt(50))
 		})
 		Eventually(func(g Gomega) {
-			st, _ := condition(e.get("globex").Status.Conditions, "Ready")
+			st := testenv.Condition(e.get("globex").Status.Conditions, "Ready").Status
 			g.Expect(st).To(Equal(metav1.ConditionTrue))
 		}, eventually).Should(Succeed())
 		// Pause so the drift stays visible, then let a person change the record.
@@ -159,7 +160,7 @@ var _ = Describe("License", func() {
 			g.Expect(l.Status.Drift[0].ChangedBy).To(Equal("Dana Admin"))
 			g.Expect(l.Status.Drift[0].ChangedByUsername).To(Equal("dana.admin@acme.example"))
 			g.Expect(l.Status.Drift[0].Observed).To(Equal("5"))
-			_, reason := condition(l.Status.Conditions, "Synced")
+			reason := testenv.Condition(l.Status.Conditions, "Synced").Reason
 			g.Expect(reason).To(Equal("Paused"))
 		}, 10*time.Second+eventually).Should(Succeed())
 		GinkgoWriter.Printf("drift visible after %s\n", time.Since(edited))
@@ -176,7 +177,7 @@ var _ = Describe("License", func() {
 			l.Spec.Expiration = "Never"
 		})
 		Eventually(func(g Gomega) {
-			_, reason := condition(e.get("hooli").Status.Conditions, "Ready")
+			reason := testenv.Condition(e.get("hooli").Status.Conditions, "Ready").Reason
 			g.Expect(reason).To(Equal("AwaitingInstall"))
 		}, eventually).Should(Succeed())
 		installed, err := s.Install(lmosim.InstallRequest{PackageID: packageID, SubscriberOrgID: hooli, Edition: "Enterprise Edition"})
@@ -188,7 +189,7 @@ var _ = Describe("License", func() {
 			g.Expect(rec.NeverExpires()).To(BeTrue())
 		}, 10*time.Second+eventually).Should(Succeed())
 		Eventually(func(g Gomega) {
-			st, _ := condition(e.get("hooli").Status.Conditions, "Ready")
+			st := testenv.Condition(e.get("hooli").Status.Conditions, "Ready").Status
 			g.Expect(st).To(Equal(metav1.ConditionTrue))
 		}, eventually).Should(Succeed())
 	})
@@ -201,7 +202,8 @@ var _ = Describe("License", func() {
 		})
 		Eventually(func(g Gomega) {
 			l := e.get("gone")
-			st, reason := condition(l.Status.Conditions, "Stalled")
+			c := testenv.Condition(l.Status.Conditions, "Stalled")
+			st, reason := c.Status, c.Reason
 			g.Expect(st).To(Equal(metav1.ConditionTrue))
 			g.Expect(reason).To(Equal("Uninstalled"))
 		}, eventually).Should(Succeed())
@@ -215,7 +217,8 @@ var _ = Describe("License", func() {
 			l.Spec.Expiration = time.Now().AddDate(0, 0, 30).Format(time.DateOnly)
 		})
 		Eventually(func(g Gomega) {
-			st, reason := condition(e.get("initech").Status.Conditions, "Stalled")
+			c := testenv.Condition(e.get("initech").Status.Conditions, "Stalled")
+			st, reason := c.Status, c.Reason
 			g.Expect(st).To(Equal(metav1.ConditionTrue))
 			g.Expect(reason).To(Equal("ImpossibleTransition"))
 		}, eventually).Should(Succeed())
@@ -230,20 +233,20 @@ var _ = Describe("License", func() {
 		})
 		Eventually(func(g Gomega) {
 			l := e.get("globex")
-			_, reason := condition(l.Status.Conditions, "Ready")
+			reason := testenv.Condition(l.Status.Conditions, "Ready").Reason
 			g.Expect(reason).To(Equal("AccessReductionHeld"))
-			g.Expect(conditionMessage(l.Status.Conditions, "Ready")).To(And(ContainSubstring("Active to Suspended"), ContainSubstring("seats 5 below the 12 in use")))
+			g.Expect(testenv.Condition(l.Status.Conditions, "Ready").Message).To(And(ContainSubstring("Active to Suspended"), ContainSubstring("seats 5 below the 12 in use")))
 		}, eventually).Should(Succeed())
 		Eventually(func() []string { return events(e.ns, "globex") }, eventually).Should(ContainElement(ContainSubstring("AccessReductionHeld")))
 		Consistently(func() string { return s.record(lic1).Status }, 2*time.Second).Should(Equal("Active"))
 		held := e.get("globex").Status.HeldChange
 		Expect(held).NotTo(BeNil())
 		Expect(held.Reductions).To(ConsistOf("status Active to Suspended", "seats 5 below the 12 in use"))
-		Expect(conditionMessage(e.get("globex").Status.Conditions, "Ready")).To(ContainSubstring(`"` + held.Approval + `"`))
+		Expect(testenv.Condition(e.get("globex").Status.Conditions, "Ready").Message).To(ContainSubstring(`"` + held.Approval + `"`))
 
 		By("an approval of every change (\"true\") approves none")
 		patchAnnotations(e.ns, "globex", map[string]string{licensingv1alpha1.AnnotationAllowAccessReduction: "true"})
-		Eventually(func() string { return conditionMessage(e.get("globex").Status.Conditions, "Ready") }, eventually).
+		Eventually(func() string { return testenv.Condition(e.get("globex").Status.Conditions, "Ready").Message }, eventually).
 			Should(ContainSubstring("approves another change (true)"))
 		Consistently(func() string { return s.record(lic1).Status }, 2*time.Second).Should(Equal("Active"))
 
@@ -284,7 +287,7 @@ var _ = Describe("License", func() {
 			g.Expect(l.Status.ObservedGeneration).To(Equal(l.Generation))
 			second = l.Status.HeldChange
 			g.Expect(second).NotTo(BeNil())
-			_, reason := condition(l.Status.Conditions, "Ready")
+			reason := testenv.Condition(l.Status.Conditions, "Ready").Reason
 			g.Expect(reason).To(Equal("AccessReductionHeld"))
 		}, eventually).Should(Succeed())
 		Expect(second.Approval).NotTo(Equal(first.Approval))
@@ -303,7 +306,7 @@ var _ = Describe("License", func() {
 		}, eventually).Should(Succeed())
 		Expect(k8sClient.Delete(ctx, e.get("globex"))).To(Succeed())
 		Eventually(func(g Gomega) {
-			_, reason := condition(e.get("globex").Status.Conditions, "Stalled")
+			reason := testenv.Condition(e.get("globex").Status.Conditions, "Stalled").Reason
 			g.Expect(reason).To(Equal("AccessReductionHeld"))
 		}, eventually).Should(Succeed())
 		Expect(s.record(lic1).Status).To(Equal("Active"))
@@ -325,7 +328,7 @@ var _ = Describe("License", func() {
 		})
 		Eventually(func(g Gomega) {
 			l := e.get("globex")
-			_, reason := condition(l.Status.Conditions, "Stalled")
+			reason := testenv.Condition(l.Status.Conditions, "Stalled").Reason
 			g.Expect(reason).To(Equal("ReadOnlyParameter"))
 			g.Expect(l.Status.Observed).NotTo(BeNil())
 			g.Expect(l.Status.Observed.FeatureParameters).To(ContainElement(licensingv1alpha1.ObservedFeatureParameter{
@@ -353,7 +356,7 @@ var _ = Describe("API calls", func() {
 			g.Expect(k8sClient.List(ctx, &list, client.InNamespace(e.ns))).To(Succeed())
 			ready := 0
 			for _, l := range list.Items {
-				if st, _ := condition(l.Status.Conditions, "Ready"); st == metav1.ConditionTrue {
+				if st := testenv.Condition(l.Status.Conditions, "Ready").Status; st == metav1.ConditionTrue {
 					ready++
 				}
 			}
@@ -392,7 +395,7 @@ var _ = Describe("Two Licenses for one record", func() {
 			l.Spec.Seats = ptr.To(intstr.FromInt(60))
 		})
 		Eventually(func(g Gomega) {
-			st, _ := condition(e.get("globex-imported").Status.Conditions, "Ready")
+			st := testenv.Condition(e.get("globex-imported").Status.Conditions, "Ready").Status
 			g.Expect(st).To(Equal(metav1.ConditionTrue))
 		}, eventually).Should(Succeed())
 		// creationTimestamp has a resolution of one second: make the copy clearly younger.
@@ -403,18 +406,18 @@ var _ = Describe("Two Licenses for one record", func() {
 		})
 		Eventually(func(g Gomega) {
 			l := e.get("globex")
-			_, reason := condition(l.Status.Conditions, "Stalled")
+			reason := testenv.Condition(l.Status.Conditions, "Stalled").Reason
 			g.Expect(reason).To(Equal("DuplicateLicense"))
-			g.Expect(conditionMessage(l.Status.Conditions, "Stalled")).To(ContainSubstring("globex-imported"))
+			g.Expect(testenv.Condition(l.Status.Conditions, "Stalled").Message).To(ContainSubstring("globex-imported"))
 		}, eventually).Should(Succeed())
 		Consistently(func() float64 { return s.seats(lic1) }, 3*time.Second).Should(BeEquivalentTo(60))
-		st, _ := condition(e.get("globex-imported").Status.Conditions, "Ready")
+		st := testenv.Condition(e.get("globex-imported").Status.Conditions, "Ready").Status
 		Expect(st).To(Equal(metav1.ConditionTrue))
 
 		Expect(k8sClient.Delete(ctx, e.get("globex-imported"))).To(Succeed())
 		Eventually(func() float64 { return s.seats(lic1) }, eventually).Should(BeEquivalentTo(70))
 		Eventually(func(g Gomega) {
-			st, _ := condition(e.get("globex").Status.Conditions, "Ready")
+			st := testenv.Condition(e.get("globex").Status.Conditions, "Ready").Status
 			g.Expect(st).To(Equal(metav1.ConditionTrue))
 		}, eventually).Should(Succeed())
 	})

@@ -1,7 +1,6 @@
 package controllers_test
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -14,10 +13,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
-	"github.com/lmo-operator/lmo-operator/controllers"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 // eventCount sums the count of the Events with the reason about the named object: client-go folds
@@ -37,21 +35,7 @@ func eventCount(ns, name, reason string) (n int32, messages []string) {
 // startManager starts another manager with the operator's controllers, as a restarted operator
 // would start with nothing in memory, and stops it when the spec ends.
 func startManager() {
-	mctx, stop := context.WithCancel(ctx)
-	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.SetupWithManager(mctx, mgr, controllers.Options{AllowInsecureLoopbackHTTP: true})).To(Succeed())
-	done := make(chan struct{})
-	go func() {
-		defer GinkgoRecover()
-		defer close(done)
-		Expect(mgr.Start(mctx)).To(Succeed())
-	}()
-	DeferCleanup(func() {
-		stop()
-		<-done
-	})
+	testenv.RunManager(ctx, restConfig, ctrl.Options{Scheme: scheme, Controller: config.Controller{SkipNameValidation: ptr.To(true)}}, setup)
 }
 
 var _ = Describe("License expiry notices", func() {
@@ -110,7 +94,7 @@ var _ = Describe("License corrections", func() {
 			l.Spec.Seats = ptr.To(intstr.FromInt(50))
 		})
 		Eventually(func(g Gomega) {
-			st, _ := condition(e.get("globex").Status.Conditions, "Ready")
+			st := testenv.Condition(e.get("globex").Status.Conditions, "Ready").Status
 			g.Expect(st).To(Equal(metav1.ConditionTrue))
 		}, eventually).Should(Succeed())
 		s.edit(lic1, map[string]any{"sfLma__Seats__c": 130})

@@ -12,6 +12,7 @@ import (
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 var _ = Describe("Customers and their subscriber orgs", func() {
@@ -32,7 +33,7 @@ var _ = Describe("Customers and their subscriber orgs", func() {
 			g.Expect(l.Status.Observed.SubscriberOrg).NotTo(BeNil())
 			g.Expect(l.Status.Observed.SubscriberOrg.Status).To(Equal("TRIAL"))
 			g.Expect(l.Status.Observed.SubscriberOrg.TrialExpiration).To(Equal("2026-12-24"))
-			st, _ := condition(l.Status.Conditions, "Ready")
+			st := testenv.Condition(l.Status.Conditions, "Ready").Status
 			g.Expect(st).To(Equal(metav1.ConditionTrue))
 		}, eventually).Should(Succeed())
 
@@ -43,10 +44,11 @@ var _ = Describe("Customers and their subscriber orgs", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func(g Gomega) {
 			l := e.get("initech")
-			st, reason := condition(l.Status.Conditions, "Stalled")
+			c := testenv.Condition(l.Status.Conditions, "Stalled")
+			st, reason := c.Status, c.Reason
 			g.Expect(st).To(Equal(metav1.ConditionTrue))
 			g.Expect(reason).To(Equal(licensingv1alpha1.ReasonSubscriberOrgDeleted))
-			g.Expect(conditionMessage(l.Status.Conditions, "Ready")).To(ContainSubstring("DELETED"))
+			g.Expect(testenv.Condition(l.Status.Conditions, "Ready").Message).To(ContainSubstring("DELETED"))
 			g.Expect(l.Status.Observed.SubscriberOrg.Status).To(Equal("DELETED"))
 		}, eventually).Should(Succeed())
 		Eventually(func() []string { return events(e.ns, "initech") }, eventually).Should(ContainElement(ContainSubstring("SubscriberOrgDeleted")))
@@ -61,7 +63,7 @@ var _ = Describe("Customers and their subscriber orgs", func() {
 		Eventually(func(g Gomega) {
 			l := e.get("initech")
 			g.Expect(l.Status.ObservedGeneration).To(Equal(l.Generation))
-			_, reason := condition(l.Status.Conditions, "Stalled")
+			reason := testenv.Condition(l.Status.Conditions, "Stalled").Reason
 			g.Expect(reason).To(Equal(licensingv1alpha1.ReasonSubscriberOrgDeleted))
 		}, eventually).Should(Succeed())
 		Consistently(func() int64 { return s.Stats().Calls["collectionsPatch"] + s.Stats().Calls["rowPatch"] }, 2*time.Second).Should(BeZero())

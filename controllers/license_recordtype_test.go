@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 var _ = Describe("License record types and License Types", func() {
@@ -32,10 +33,11 @@ var _ = Describe("License record types and License Types", func() {
 			g.Expect(l.Status.Observed).NotTo(BeNil())
 			g.Expect(string(l.Status.Observed.Status)).To(Equal("Suspended"))
 			g.Expect(l.Status.Observed.RecordType).To(Equal("Active"))
-			st, reason := condition(l.Status.Conditions, "Synced")
+			c := testenv.Condition(l.Status.Conditions, "Synced")
+			st, reason := c.Status, c.Reason
 			g.Expect(st).To(Equal(metav1.ConditionFalse))
 			g.Expect(reason).To(Equal(licensingv1alpha1.ReasonRecordTypeMismatch))
-			g.Expect(conditionMessage(l.Status.Conditions, "Synced")).To(ContainSubstring("Modify License"))
+			g.Expect(testenv.Condition(l.Status.Conditions, "Synced").Message).To(ContainSubstring("Modify License"))
 		}, eventually).Should(Succeed())
 		Eventually(func() []string { return events(e.ns, "initech") }, eventually).Should(ContainElement(ContainSubstring("RecordTypeMismatch")))
 		Expect(s.record(lic2).RecordTypeName()).To(Equal("Active"), "the operator changed the record type")
@@ -53,10 +55,11 @@ var _ = Describe("License record types and License Types", func() {
 		})
 		Eventually(func(g Gomega) {
 			l := e.get("initech")
-			st, reason := condition(l.Status.Conditions, "Stalled")
+			c := testenv.Condition(l.Status.Conditions, "Stalled")
+			st, reason := c.Status, c.Reason
 			g.Expect(st).To(Equal(metav1.ConditionTrue))
 			g.Expect(reason).To(Equal(licensingv1alpha1.ReasonNotEditable))
-			g.Expect(conditionMessage(l.Status.Conditions, "Ready")).To(ContainSubstring("AppExchange Checkout"))
+			g.Expect(testenv.Condition(l.Status.Conditions, "Ready").Message).To(ContainSubstring("AppExchange Checkout"))
 			g.Expect(l.Status.Observed.NotEditable).To(ContainSubstring("Read-Only"))
 		}, eventually).Should(Succeed())
 		Eventually(func() []string { return events(e.ns, "initech") }, eventually).Should(ContainElement(ContainSubstring("NotEditable")))

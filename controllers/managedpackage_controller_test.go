@@ -12,6 +12,7 @@ import (
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 // Licenses installed before the ManagedPackage existed, so the defaults check leaves them alone.
@@ -56,23 +57,24 @@ var _ = Describe("ManagedPackage", func() {
 		Eventually(func(g Gomega) {
 			var p licensingv1alpha1.ManagedPackage
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(orphan), &p)).To(Succeed())
-			st, reason := condition(p.Status.Conditions, "Reconciling")
+			c := testenv.Condition(p.Status.Conditions, "Reconciling")
+			st, reason := c.Status, c.Reason
 			g.Expect(st).To(Equal(metav1.ConditionTrue))
 			g.Expect(reason).To(Equal("LMONotFound"))
-			g.Expect(conditionMessage(p.Status.Conditions, "Ready")).To(ContainSubstring("LicenseManagementOrg missing-lmo does not exist"))
+			g.Expect(testenv.Condition(p.Status.Conditions, "Ready").Message).To(ContainSubstring("LicenseManagementOrg missing-lmo does not exist"))
 		}, eventually).Should(Succeed())
 	})
 
 	It("is Associated and counts the install base", func() {
 		Eventually(func(g Gomega) {
 			p := getPackage(e.ns)
-			st, _ := condition(p.Status.Conditions, "Associated")
+			st := testenv.Condition(p.Status.Conditions, "Associated").Status
 			g.Expect(st).To(Equal(metav1.ConditionTrue))
 			g.Expect(p.Status.Package).NotTo(BeNil())
 			g.Expect(p.Status.Package.Name).To(Equal("Acme Projects"))
 			g.Expect(p.Status.InstallBase).To(Equal(&licensingv1alpha1.InstallBase{
 				Trial: 1, Active: 1, Suspended: 1, Uninstalled: 1, Sandbox: 1, Total: 4}))
-			st, _ = condition(p.Status.Conditions, "Ready")
+			st = testenv.Condition(p.Status.Conditions, "Ready").Status
 			g.Expect(st).To(Equal(metav1.ConditionTrue))
 		}, eventually).Should(Succeed())
 	})
@@ -83,7 +85,8 @@ var _ = Describe("ManagedPackage", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func(g Gomega) {
 			p := getPackage(e.ns)
-			st, reason := condition(p.Status.Conditions, "DefaultsMatch")
+			c := testenv.Condition(p.Status.Conditions, "DefaultsMatch")
+			st, reason := c.Status, c.Reason
 			g.Expect(st).To(Equal(metav1.ConditionFalse))
 			g.Expect(reason).To(Equal("DefaultsMismatch"))
 			g.Expect(p.Status.Defaults).NotTo(BeNil())
@@ -119,16 +122,16 @@ var _ = Describe("API budget", func() {
 		Eventually(func(g Gomega) {
 			var lmo licensingv1alpha1.LicenseManagementOrg
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "acme"}, &lmo)).To(Succeed())
-			st, _ := condition(lmo.Status.Conditions, "Ready")
+			st := testenv.Condition(lmo.Status.Conditions, "Ready").Status
 			g.Expect(st).To(Equal(metav1.ConditionTrue))
 		}, eventually).Should(Succeed())
 		s.SetAPIUsage(95000) // 5% left, under the 20% reserve
 		Eventually(func(g Gomega) {
 			var lmo licensingv1alpha1.LicenseManagementOrg
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "acme"}, &lmo)).To(Succeed())
-			_, reason := condition(lmo.Status.Conditions, "Ready")
+			reason := testenv.Condition(lmo.Status.Conditions, "Ready").Reason
 			g.Expect(reason).To(Equal("APIBudgetLow"))
-			g.Expect(conditionMessage(lmo.Status.Conditions, "Ready")).To(ContainSubstring("writes are deferred"))
+			g.Expect(testenv.Condition(lmo.Status.Conditions, "Ready").Message).To(ContainSubstring("writes are deferred"))
 		}, 10*time.Second+eventually).Should(Succeed())
 		s.ResetStats()
 		e.license("globex", func(l *licensingv1alpha1.License) {
@@ -137,9 +140,9 @@ var _ = Describe("API budget", func() {
 		})
 		Eventually(func(g Gomega) {
 			l := e.get("globex")
-			_, reason := condition(l.Status.Conditions, "Ready")
+			reason := testenv.Condition(l.Status.Conditions, "Ready").Reason
 			g.Expect(reason).To(Equal("WriteQueued"))
-			g.Expect(conditionMessage(l.Status.Conditions, "Ready")).To(ContainSubstring("deferred"))
+			g.Expect(testenv.Condition(l.Status.Conditions, "Ready").Message).To(ContainSubstring("deferred"))
 		}, eventually).Should(Succeed())
 		Consistently(func() int64 { return s.Stats().Calls["collectionsPatch"] }, 5*time.Second).Should(BeZero())
 		s.SetAPIUsage(100)
@@ -162,7 +165,7 @@ var _ = Describe("License resolution", func() {
 			l.Spec.Seats = ptr.To(intstr.FromInt(7))
 		})
 		Eventually(func(g Gomega) {
-			_, reason := condition(e.get("ambiguous").Status.Conditions, "Stalled")
+			reason := testenv.Condition(e.get("ambiguous").Status.Conditions, "Stalled").Reason
 			g.Expect(reason).To(Equal("AmbiguousLicense"))
 		}, eventually).Should(Succeed())
 		Eventually(func() float64 { return s.seats("a0N000000000005AAA") }, eventually).Should(BeEquivalentTo(7))

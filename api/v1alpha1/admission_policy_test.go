@@ -42,7 +42,7 @@ func policyObjects(file string) []*unstructured.Unstructured {
 
 // userClient is a client that authenticates as name, a member of groups.
 func userClient(name string, groups ...string) client.Client {
-	u, err := testEnv.AddUser(envtest.User{Name: name, Groups: groups}, cfg)
+	u, err := controlPlane.Env.AddUser(envtest.User{Name: name, Groups: groups}, controlPlane.Config)
 	Expect(err).NotTo(HaveOccurred())
 	c, err := client.New(u.Config(), client.Options{Scheme: clientScheme})
 	Expect(err).NotTo(HaveOccurred())

@@ -1,14 +1,11 @@
 package v1alpha1_test
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // kubectl works as a person types it: every short name, the category, describe and explain, against
@@ -30,12 +27,7 @@ var _ = Describe("kubectl", Ordered, func() {
 		if _, err := exec.LookPath("kubectl"); err != nil {
 			Fail("kubectl is required")
 		}
-		user, err := testEnv.AddUser(envtest.User{Name: "kubectl-user", Groups: []string{"system:masters"}}, cfg)
-		Expect(err).NotTo(HaveOccurred())
-		kc, err := user.KubeConfig()
-		Expect(err).NotTo(HaveOccurred())
-		kubeconfig = filepath.Join(GinkgoT().TempDir(), "kubeconfig")
-		Expect(os.WriteFile(kubeconfig, kc, 0o600)).To(Succeed())
+		kubeconfig = controlPlane.Kubeconfig(GinkgoT(), "kubectl-user", GinkgoT().TempDir())
 		must("create", "namespace", "kubectl-ns")
 		for _, o := range []struct{ kind, name, spec string }{
 			{"LicenseManagementOrg", "acme", goodLMO},

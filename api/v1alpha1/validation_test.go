@@ -13,18 +13,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 )
-
-var clientScheme = func() *runtime.Scheme {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	return s
-}()
 
 const apiVersion = "licensing.lmo-operator.dev/v1alpha1"
 
@@ -245,12 +237,7 @@ var _ = Describe("kubectl explain", func() {
 		if err != nil {
 			Skip("kubectl is not installed")
 		}
-		user, err := testEnv.AddUser(envtestAdmin(), nil)
-		Expect(err).NotTo(HaveOccurred())
-		kubeconfig, err := user.KubeConfig()
-		Expect(err).NotTo(HaveOccurred())
-		path := filepath.Join(GinkgoT().TempDir(), "kubeconfig")
-		Expect(os.WriteFile(path, kubeconfig, 0o600)).To(Succeed())
+		path := controlPlane.Kubeconfig(GinkgoT(), "admin", GinkgoT().TempDir())
 		Eventually(func(g Gomega) {
 			cmd := exec.Command(kubectl, "--kubeconfig", path, "--cache-dir", GinkgoT().TempDir(), "explain", "license.spec.seats")
 			out, err := cmd.CombinedOutput()

@@ -10,10 +10,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 // TestBinary builds lmosim, runs it on a free port with the sample seed, logs in with client
@@ -32,7 +33,7 @@ func TestBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &lockedBuffer{}
+	stderr := &testenv.LockedBuffer{} // the test reads it while the child still writes
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -122,24 +123,6 @@ func TestBinary(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatalf("still running 5s after SIGTERM; stderr: %s", stderr.String())
 	}
-}
-
-// lockedBuffer collects the child's stderr; the test may read it while the child still writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // lmosim's admin API has no authentication: it listens on loopback unless told otherwise.

@@ -18,30 +18,18 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 // simSeed is an LMO with three Active licenses, one Uninstalled, and a writable and a
 // Subscriber-to-LMO feature parameter. lmo-admin is a second API user, editing as a person would.
-const simSeed = `
-organization: {id: 00D000000000001AAA, name: Acme ISV, edition: Enterprise Edition, isSandbox: false, trialExpiration: null}
-apiDailyLimit: 1000
-clients:
-  - {clientID: lmo-operator, clientSecret: s3cret, username: integration@acme.example, name: Integration User}
-  - {clientID: lmo-admin, clientSecret: admin-secret, username: dana@acme.example, name: Dana Admin}
-packages:
-  - packageID: 033000000000001AAA
-    name: Acme App
-    latestVersion: "1.4.0"
-    defaults: {status: Trial, trialDays: 30, activeDays: 0, seats: 10}
-    featureParameters:
-      - {fullName: acme__MaxProjects, dataType: Integer, direction: LMO to Subscriber}
-      - {fullName: acme__ActiveUsers, dataType: Integer, direction: Subscriber to LMO}
-licenses:
+var simSeed = testenv.Seed{APIDailyLimit: 1000, OperatorSecret: "s3cret", AdminUsername: "dana@acme.example",
+	PackageName: "Acme App", FeatureParameters: []string{testenv.MaxProjects, testenv.ActiveUsers}, Licenses: `
   - {id: a0N000000000001AAA, subscriberOrgID: 00D5g000004XyZ1AAA, packageID: 033000000000001AAA, status: Active, seats: 50, expiration: "2027-06-30", featureParameters: {acme__MaxProjects: 20}}
   - {id: a0N000000000002AAA, subscriberOrgID: 00D5g000004AbC2AAA, packageID: 033000000000001AAA, status: Active, seats: 50, expiration: "2027-06-30"}
   - {id: a0N000000000003AAA, subscriberOrgID: 00D5g000004Def3AAA, packageID: 033000000000001AAA, status: Active, seats: 50, expiration: "2027-06-30"}
   - {id: a0N000000000004AAA, subscriberOrgID: 00D5g000004Unin4AAA, packageID: 033000000000001AAA, status: Uninstalled, seats: 5, expiration: null}
-`
+`}.YAML()
 
 const simLicenses = 4
 
@@ -79,20 +67,7 @@ func startLMOSim(t *testing.T, seedText string) (*lmosim.Server, string) {
 // startLMOSimWith is startLMOSim with lmosim options.
 func startLMOSimWith(t *testing.T, seedText string, opts lmosim.Options) (*lmosim.Server, string) {
 	t.Helper()
-	seed, err := lmosim.ParseSeed([]byte(seedText))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := lmosim.New(seed, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv, base
+	return testenv.StartSim(t, seedText, opts)
 }
 
 // startSimSeed is startSim with another seed.
@@ -103,18 +78,7 @@ func startSimSeed(t *testing.T, seedText string, opts lmosim.Options, configure 
 
 func startSimSeedWith(t *testing.T, seedText string, opts lmosim.Options, beforeRun func(), configure func(*Config)) *simEnv {
 	t.Helper()
-	seed, err := lmosim.ParseSeed([]byte(seedText))
-	if err != nil {
-		t.Fatalf("ParseSeed: %v", err)
-	}
-	srv, err := lmosim.New(seed, opts)
-	if err != nil {
-		t.Fatalf("lmosim.New: %v", err)
-	}
-	base, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
+	srv, base := testenv.StartSim(t, seedText, opts) // closed after the engine stops: cleanups run last first
 	env := &simEnv{t: t, srv: srv, url: base}
 	cfg := Config{
 		InstanceURL:  base,
@@ -147,7 +111,6 @@ func startSimSeedWith(t *testing.T, seedText string, opts lmosim.Options, before
 	t.Cleanup(func() {
 		cancel()
 		<-done
-		_ = srv.Close()
 	})
 	env.waitFor(10*time.Second, "the first full load", func() (bool, string) {
 		st := env.eng.Status()

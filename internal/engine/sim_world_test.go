@@ -14,12 +14,13 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/lmo-operator/lmo-operator/internal/engine"
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
+	"github.com/lmo-operator/lmo-operator/internal/testenv/testclock"
 )
 
 // The world of one simulated schedule: lmosim served in-process on a fake clock, an engine driven
@@ -32,22 +33,8 @@ import (
 // parameters and one the subscriber reports; subscribers Sub0..Sub6 have a license each (Active,
 // Trial, Suspended, an Active site license, Uninstalled, Active, Trial), Sub7 installs later.
 // lmo-admin is Dana Admin, a person editing through the REST API as another user.
-const simSeedYAML = `
-organization: {id: 00D000000000001AAA, name: Acme ISV, edition: Enterprise Edition, isSandbox: false, trialExpiration: null}
-apiDailyLimit: 5000000
-clients:
-  - {clientID: lmo-operator, clientSecret: s3cret, username: integration@acme.example, name: Integration User}
-  - {clientID: lmo-admin, clientSecret: admin-secret, username: dana@acme.example, name: Dana Admin}
-packages:
-  - packageID: 033000000000001AAA
-    name: Acme App
-    latestVersion: "1.4.0"
-    defaults: {status: Trial, trialDays: 30, seats: 10}
-    featureParameters:
-      - {fullName: acme__MaxProjects, dataType: Integer, direction: LMO to Subscriber}
-      - {fullName: acme__Beta, dataType: Boolean, direction: LMO to Subscriber}
-      - {fullName: acme__ActiveUsers, dataType: Integer, direction: Subscriber to LMO}
-licenses:
+var simSeedYAML = testenv.Seed{APIDailyLimit: 5000000, OperatorSecret: "s3cret", AdminUsername: "dana@acme.example",
+	PackageName: "Acme App", FeatureParameters: []string{testenv.MaxProjects, testenv.Beta, testenv.ActiveUsers}, Licenses: `
   - {id: a0N000000000001AAA, subscriberOrgID: 00D5g000000Sub0AAA, packageID: 033000000000001AAA, status: Active, seats: 50, expiration: "2027-06-30", usedLicenses: 12, featureParameters: {acme__MaxProjects: 20, acme__Beta: false}}
   - {id: a0N000000000002AAA, subscriberOrgID: 00D5g000000Sub1AAA, packageID: 033000000000001AAA, status: Trial, seats: 10, expiration: "2027-01-15", usedLicenses: 3}
   - {id: a0N000000000003AAA, subscriberOrgID: 00D5g000000Sub2AAA, packageID: 033000000000001AAA, status: Suspended, seats: 20, expiration: "2027-03-31"}
@@ -55,7 +42,7 @@ licenses:
   - {id: a0N000000000005AAA, subscriberOrgID: 00D5g000000Sub4AAA, packageID: 033000000000001AAA, status: Uninstalled, seats: 5, expiration: null}
   - {id: a0N000000000006AAA, subscriberOrgID: 00D5g000000Sub5AAA, packageID: 033000000000001AAA, status: Active, seats: 20, expiration: "2027-06-30", usedLicenses: 18, featureParameters: {acme__MaxProjects: 10, acme__Beta: true}}
   - {id: a0N000000000007AAA, subscriberOrgID: 00D5g000000Sub6AAA, packageID: 033000000000001AAA, status: Trial, seats: 5, expiration: "2026-12-20"}
-`
+`}.YAML()
 
 const (
 	simPackageID = "033000000000001AAA"
@@ -77,24 +64,6 @@ var (
 	// errSimLost is a Collections answer lost after Salesforce committed the call.
 	errSimLost = errors.New("read tcp 127.0.0.1:50000->127.0.0.1:1: read: connection reset by peer")
 )
-
-// simClock is the fake clock of lmosim and the engine; only the schedule moves it.
-type simClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *simClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *simClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // simSession is the engine's session as Run holds it: up after a connect and a full load, down
 // after a failure until the reconnect backoff passed; limitUntil is the write loop's hold after
@@ -122,7 +91,7 @@ type simOpKey struct{}
 type simWorld struct {
 	seed  uint64
 	rng   *rand.Rand
-	clock *simClock
+	clock *testclock.Clock
 	srv   *lmosim.Server
 	eng   *engine.Engine
 	admin *salesforce.Client
@@ -169,7 +138,7 @@ func newSimWorld(seed uint64) (*simWorld, error) {
 	if err != nil {
 		return nil, err
 	}
-	clock := &simClock{now: simStart}
+	clock := testclock.New(simStart)
 	srv, err := lmosim.New(data, lmosim.Options{Now: clock.Now})
 	if err != nil {
 		return nil, err

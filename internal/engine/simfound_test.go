@@ -13,6 +13,7 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/testenv/testclock"
 )
 
 // Regression tests for the bugs the seeded simulation (simulation_test.go) found, each shrunk to
@@ -356,7 +357,7 @@ func TestAReReadOverlappingAPollSettlesTheRecord(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var env *simEnv
-			var clock *stampClock
+			var clock *testclock.Clock
 			var once sync.Once
 			h := &rereadHook{base: http.DefaultTransport, before: func(ctx context.Context) {
 				once.Do(func() {

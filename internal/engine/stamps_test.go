@@ -10,34 +10,17 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/testenv/testclock"
 )
 
 // Salesforce stores SystemModstamp to the second: several changes of one record share a stamp, and
 // a change committed late carries a stamp older than changes seen before it. These tests run lmosim
 // and the engine on one fake clock, so that "the same second" is exact.
 
-// stampClock is a fake clock only the test moves.
-type stampClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *stampClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stampClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // steppedOnAClock is stepped on a fake clock that starts at 09:00:00.100.
-func steppedOnAClock(t *testing.T, transport http.RoundTripper) (*simEnv, context.Context, *stampClock) {
+func steppedOnAClock(t *testing.T, transport http.RoundTripper) (*simEnv, context.Context, *testclock.Clock) {
 	t.Helper()
-	clock := &stampClock{now: time.Date(2026, 12, 1, 9, 0, 0, 100e6, time.UTC)}
+	clock := testclock.New(time.Date(2026, 12, 1, 9, 0, 0, 100e6, time.UTC))
 	env, ctx := steppedOn(t, transport, clock.Now)
 	return env, ctx, clock
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/testenv/testclock"
 )
 
 // auditSim builds a history around a 30-day window that starts 2026-10-26T12:00:00Z: the seed at
@@ -21,7 +22,7 @@ import (
 // and a new install.
 func auditSim(t *testing.T) *sim {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC))
 	s := startSim(t, clk.Now)
 	ctx := context.Background()
 	connect := func(id, secret string) *salesforce.Client {

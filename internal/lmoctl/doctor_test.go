@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 )
 
 // startSimSeed is startSim with testdata/seed.yaml changed by edit.
@@ -17,20 +15,7 @@ func startSimSeed(t *testing.T, edit func(string) string) *sim {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed, err := lmosim.ParseSeed([]byte(edit(string(data))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := lmosim.New(seed, lmosim.Options{Now: func() time.Time { return today }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return &sim{Server: srv, url: url}
+	return startSimYAML(t, []byte(edit(string(data))), func() time.Time { return today })
 }
 
 func doctorJSON(t *testing.T, s *sim) (Doctor, result) {

@@ -8,13 +8,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -23,24 +23,6 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 var today = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 const testSecret = "test-secret-value"
-
-// clock is a settable clock shared by lmosim and lmoctl.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // sim is an lmosim on a loopback port seeded with testdata/seed.yaml.
 type sim struct {
@@ -60,19 +42,7 @@ func startSim(t *testing.T, now func() time.Time) *sim {
 // startSimYAML is an lmosim on a loopback port seeded with the YAML.
 func startSimYAML(t *testing.T, data []byte, now func() time.Time) *sim {
 	t.Helper()
-	seed, err := lmosim.ParseSeed(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := lmosim.New(seed, lmosim.Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv, url := testenv.StartSim(t, string(data), lmosim.Options{Now: now})
 	return &sim{Server: srv, url: url}
 }
 

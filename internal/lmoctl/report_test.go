@@ -11,6 +11,7 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/testenv/testclock"
 )
 
 // reportSim builds a history: the seed at 2026-10-01, an uninstall outside a 30-day window, one
@@ -18,7 +19,7 @@ import (
 // deleted (Umbrella's, whose license is Active) and another's pending deletion (Oscorp's trial).
 func reportSim(t *testing.T) *sim {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC))
 	s := startSim(t, clk.Now)
 	clk.Set(time.Date(2026, 10, 5, 10, 0, 0, 0, time.UTC))
 	if _, err := s.Uninstall("a0N000000000010AAA"); err != nil {

@@ -7,31 +7,15 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/lmo-operator/lmo-operator/internal/testenv/testclock"
 )
 
-// fakeClock is a settable clock for deterministic dates and token expiry.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock is a fake clock for deterministic dates and token expiry.
+func newClock() *testclock.Clock {
+	return testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 }
 
 const testSeed = `
@@ -67,7 +51,7 @@ const (
 type testEnv struct {
 	t     *testing.T
 	srv   *Server
-	clock *fakeClock
+	clock *testclock.Clock
 	base  string
 	token string
 }

@@ -27,7 +27,7 @@ type SaveResult struct {
 	// Success is true when the record was updated.
 	Success bool
 	// Errors says why not; each has StatusCode 200 (the call succeeded, the record did not) and a
-	// Code such as UNABLE_TO_LOCK_ROW (IsRetryable) or a validation code.
+	// Code such as UNABLE_TO_LOCK_ROW or a validation code.
 	Errors []APIError
 }
 

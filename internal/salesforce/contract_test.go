@@ -26,6 +26,7 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	sf "github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 const (
@@ -117,19 +118,7 @@ func startSim(t *testing.T, mutate func(seed map[string]any)) *sim {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parsed, err := lmosim.ParseSeed(data)
-	if err != nil {
-		t.Fatalf("ParseSeed: %v", err)
-	}
-	srv, err := lmosim.New(parsed, lmosim.Options{})
-	if err != nil {
-		t.Fatalf("lmosim.New: %v", err)
-	}
-	base, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv, base := testenv.StartSim(t, string(data), lmosim.Options{})
 	return &sim{t: t, srv: srv, base: base}
 }
 
@@ -575,21 +564,10 @@ func TestContractExpiredAssertion(t *testing.T) {
 func startSimWithClock(t *testing.T, now func() time.Time) *sim {
 	t.Helper()
 	key, _ := keys()
-	seed, err := lmosim.ParseSeed(must(json.Marshal(map[string]any{
+	seed := must(json.Marshal(map[string]any{
 		"clients": []map[string]any{{"clientID": jwtClientID, "username": jwtUser, "certificate": certPEM(t, key)}},
-	})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := lmosim.New(seed, lmosim.Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	}))
+	srv, base := testenv.StartSim(t, string(seed), lmosim.Options{Now: now})
 	return &sim{t: t, srv: srv, base: base}
 }
 

@@ -317,29 +317,16 @@ func classOfLeaf(err error) ErrorClass {
 	return Terminal
 }
 
-// IsRetryable reports whether err is transient and worth retrying with backoff.
-func IsRetryable(err error) bool { return err != nil && ClassOf(err) == Retryable }
-
 // IsLimitExceeded reports whether err is the exhausted daily API limit.
 func IsLimitExceeded(err error) bool { return err != nil && ClassOf(err) == LimitExceeded }
 
 // IsAuth reports whether err is a refusal of the credentials.
 func IsAuth(err error) bool { return err != nil && ClassOf(err) == Auth }
 
-// IsValidation reports whether Salesforce refused the data or query of the call.
-func IsValidation(err error) bool { return err != nil && ClassOf(err) == Validation }
-
 // IsNotFound reports whether err is a 404 (unknown record id, or an sObject that is not installed).
 func IsNotFound(err error) bool {
 	var e *APIError
 	return errors.As(err, &e) && (e.StatusCode == http.StatusNotFound || e.Code == CodeNotFound)
-}
-
-// IsPreconditionFailed reports whether err is the 412 of a PatchRecord whose If-Unmodified-Since
-// was older than the record's last change.
-func IsPreconditionFailed(err error) bool {
-	var e *APIError
-	return errors.As(err, &e) && e.StatusCode == http.StatusPreconditionFailed
 }
 
 // wireError is one element of Salesforce's error array.

@@ -23,15 +23,6 @@ type queryOptions struct {
 	batchSize int
 }
 
-// WithQueryAll runs the query through queryAll, which also returns deleted and archived records
-// (IsDeleted = true).
-func WithQueryAll() QueryOption { return func(o *queryOptions) { o.all = true } }
-
-// WithBatchSize asks for pages of n records (Salesforce accepts 200..2000; n is clamped to that).
-func WithBatchSize(n int) QueryOption {
-	return func(o *queryOptions) { o.batchSize = min(max(n, 200), 2000) }
-}
-
 // queryPage is one page of a query result, with records left raw for the caller's type.
 type queryPage struct {
 	TotalSize      int

@@ -53,7 +53,7 @@ func (c *Client) GetRecord(ctx context.Context, sobject, id string, out any) err
 
 // PatchRecord updates fields of one record (`PATCH sobjects/TYPE/ID`); a nil value empties the
 // field. A non-zero ifUnmodifiedSince sends If-Unmodified-Since (an HTTP date, so whole seconds), and
-// a record changed after it gives an *APIError with StatusCode 412 (IsPreconditionFailed).
+// a record changed after it gives an *APIError with StatusCode 412.
 func (c *Client) PatchRecord(ctx context.Context, sobject, id string, fields map[string]any, ifUnmodifiedSince time.Time) error {
 	if err := checkSObject(sobject); err != nil {
 		return err

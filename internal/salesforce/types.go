@@ -160,9 +160,6 @@ func SOQLDateTime(t time.Time) string {
 // soqlLiteralLayout is the documented SOQL datetime literal form.
 const soqlLiteralLayout = "2006-01-02T15:04:05Z"
 
-// SOQLDate formats d as a SOQL date literal (YYYY-MM-DD, unquoted).
-func SOQLDate(d Date) string { return d.String() }
-
 // QuoteString returns s as a single-quoted SOQL string literal, escaping backslashes, quotes and
 // control characters so that no value can change the query around it.
 func QuoteString(s string) string {

@@ -15,22 +15,18 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
-// root is the repository root, where bin/ and config/ are.
-var root = filepath.Join("..", "..")
-
 func TestApplyWaitAndCheckTheRecord(t *testing.T) {
+	root := testenv.Root()
 	for _, bin := range []string{"manager", "lmosim", "lmoctl"} {
-		if _, err := os.Stat(filepath.Join(root, "bin", bin)); err != nil {
-			t.Fatalf("bin/%s is missing: run `make test-e2e`, which builds it", bin)
-		}
+		testenv.Binary(t, bin)
 	}
 	if _, err := exec.LookPath("kubectl"); err != nil {
 		t.Fatal("kubectl is required")
@@ -39,8 +35,8 @@ func TestApplyWaitAndCheckTheRecord(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 
-	simURL := startLMOSim(ctx, t)
-	kubeconfig := startControlPlane(t, dir)
+	simURL := startLMOSim(t)
+	kubeconfig := testenv.StartControlPlane(t, false).Kubeconfig(t, "e2e-admin", dir)
 	kubectl := func(args ...string) string {
 		t.Helper()
 		cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
@@ -63,12 +59,11 @@ func TestApplyWaitAndCheckTheRecord(t *testing.T) {
 	kubectl("-n", "acme", "apply", "-f", manifests)
 
 	metricsAddr := freeAddr(t)
-	startManager(ctx, t, kubeconfig, "--metrics-bind-address", metricsAddr, "--metrics-secure=false")
+	startNamedManager(t, "manager", kubeconfig, "--metrics-bind-address", metricsAddr, "--metrics-secure=false")
 	kubectl("-n", "acme", "wait", "--for=condition=Ready", "licensemanagementorg/acme-lmo", "--timeout=90s")
 	kubectl("-n", "acme", "wait", "--for=condition=Ready", "license/globex", "license/initech", "--timeout=90s")
 
-	reader, err := salesforce.New(ctx, salesforce.Config{InstanceURL: simURL,
-		ClientCredentials: &salesforce.ClientCredentials{ClientID: "lmo-admin", ClientSecret: "admin-secret"}})
+	reader, err := testenv.AdminClient(ctx, simURL, testenv.AdminSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,67 +234,22 @@ spec:
 `
 
 // startLMOSim runs bin/lmosim on a loopback port with the samples' seed and args, and returns its URL.
-func startLMOSim(ctx context.Context, t *testing.T, args ...string) string {
+func startLMOSim(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "bin", "lmosim"), append([]string{"--listen", "127.0.0.1:0",
-		"--seed", filepath.Join(root, "config", "samples", "lmosim-seed.yaml")}, args...)...)
-	stdout, err := cmd.StdoutPipe()
+	p := testenv.StartProcess(t, "lmosim", filepath.Join(t.TempDir(), "lmosim.log"), syscall.SIGKILL, append([]string{"--listen", "127.0.0.1:0",
+		"--seed", filepath.Join(testenv.Root(), "config", "samples", "lmosim-seed.yaml")}, args...)...)
+	url, err := p.ListeningURL(20 * time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("lmosim printed no URL: %v", err)
-	}
-	i := strings.Index(line, "http://")
-	if i < 0 {
-		t.Fatalf("lmosim's first line has no URL: %q", line)
-	}
-	go func() { _, _ = bufio.NewReader(stdout).WriteTo(os.Stderr) }()
-	return strings.TrimSpace(line[i:])
-}
-
-func startControlPlane(t *testing.T, dir string) string {
-	t.Helper()
-	env := &envtest.Environment{}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("starting the control plane (KUBEBUILDER_ASSETS=%q): %v", os.Getenv("KUBEBUILDER_ASSETS"), err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	user, err := env.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(path, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func startManager(ctx context.Context, t *testing.T, kubeconfig string, args ...string) {
-	t.Helper()
-	startNamedManager(ctx, t, "manager", kubeconfig, args...)
+	return url
 }
 
 // startNamedManager runs bin/manager under the program name name (a link to it), which its user agent
 // and so the field manager of its writes carry, until the test ends.
-func startNamedManager(ctx context.Context, t *testing.T, name, kubeconfig string, args ...string) {
+func startNamedManager(t *testing.T, name, kubeconfig string, args ...string) {
 	t.Helper()
-	bin, err := filepath.Abs(filepath.Join(root, "bin", "manager"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testenv.Binary(t, "manager")
 	if name != "manager" {
 		link := filepath.Join(t.TempDir(), name)
 		if err := os.Symlink(bin, link); err != nil {
@@ -307,28 +257,6 @@ func startNamedManager(ctx context.Context, t *testing.T, name, kubeconfig strin
 		}
 		bin = link
 	}
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--kubeconfig", kubeconfig,
+	testenv.StartProgram(t, bin, filepath.Join(t.TempDir(), name+".log"), syscall.SIGINT, append([]string{"--kubeconfig", kubeconfig,
 		"--health-probe-bind-address", "127.0.0.1:0", "--allow-insecure-loopback-http"}, args...)...)
-	logs, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-		if t.Failed() {
-			out, _ := os.ReadFile(logs.Name())
-			t.Logf("%s log:\n%s", name, out)
-		}
-	})
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 // TestTwoManagersServeDisjointNamespaces runs two managers against one control plane, as two Helm
@@ -20,14 +22,12 @@ import (
 // manager counted, and no object of its namespace was written by the other manager.
 func TestTwoManagersServeDisjointNamespaces(t *testing.T) {
 	for _, bin := range []string{"manager", "lmosim"} {
-		if _, err := os.Stat(filepath.Join(root, "bin", bin)); err != nil {
-			t.Fatalf("bin/%s is missing: run `make test-e2e`, which builds it", bin)
-		}
+		testenv.Binary(t, bin)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	kubeconfig := startControlPlane(t, dir)
+	kubeconfig := testenv.StartControlPlane(t, false).Kubeconfig(t, "e2e-admin", dir)
 	kubectl := func(args ...string) string {
 		t.Helper()
 		out, err := kubectlOutput(ctx, kubeconfig, args...)
@@ -36,7 +36,7 @@ func TestTwoManagersServeDisjointNamespaces(t *testing.T) {
 		}
 		return out
 	}
-	kubectl("apply", "--server-side", "-k", filepath.Join(root, "config", "crd"))
+	kubectl("apply", "--server-side", "-k", filepath.Join(testenv.Root(), "config", "crd"))
 	kubectl("wait", "--for=condition=Established", "crd/licenses.licensing.lmo-operator.dev", "--timeout=60s")
 	kubectl("create", "namespace", "lmo-system")
 
@@ -49,7 +49,7 @@ func TestTwoManagersServeDisjointNamespaces(t *testing.T) {
 	}
 	shards := []*shard{{ns: "east", seats: 75}, {ns: "west", seats: 80}}
 	for _, s := range shards {
-		s.simURL = startLMOSim(ctx, t, "--client-id", s.ns+"-operator", "--client-secret", s.ns+"-secret")
+		s.simURL = startLMOSim(t, "--client-id", s.ns+"-operator", "--client-secret", s.ns+"-secret")
 		kubectl("create", "namespace", s.ns)
 		kubectl("-n", s.ns, "create", "secret", "generic", "lmo-client",
 			"--from-literal=client-id="+s.ns+"-operator", "--from-literal=client-secret="+s.ns+"-secret")
@@ -61,7 +61,7 @@ func TestTwoManagersServeDisjointNamespaces(t *testing.T) {
 	}
 	for _, s := range shards {
 		s.metricsAddr = freeAddr(t)
-		startNamedManager(ctx, t, "lmo-"+s.ns, kubeconfig, "--metrics-bind-address", s.metricsAddr, "--metrics-secure=false",
+		startNamedManager(t, "lmo-"+s.ns, kubeconfig, "--metrics-bind-address", s.metricsAddr, "--metrics-secure=false",
 			"--leader-elect", "--leader-election-namespace", "lmo-system", "--leader-election-id", "lmo-"+s.ns+".lmo-operator.dev",
 			"--watch-namespaces", s.ns)
 	}

@@ -22,15 +22,16 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 const (
 	fleetSize  = 500
-	packageID  = "033000000000001AAA"
-	operatorID = "lmo-operator"
-	operatorPW = "dev-secret-change-me"
+	packageID  = testenv.PackageID
+	operatorID = testenv.OperatorClientID
+	operatorPW = testenv.OperatorSecret
 	// operatorUser is the name lmosim gives the operator's client in history rows and LastModifiedBy.
-	operatorUser = "Integration User"
+	operatorUser = testenv.OperatorUser
 	maxProjects  = "acme__MaxProjects"
 	seedSeats    = 10
 	seedUsed     = 5
@@ -141,26 +142,12 @@ func (m member) want() (status string, seats float64, exp string, projectsMax in
 // fleet's records.
 func seedYAML() string {
 	var b strings.Builder
-	b.WriteString(`organization: {id: 00D000000000001AAA, name: Acme ISV, edition: Enterprise Edition, isSandbox: false}
-apiDailyLimit: 1000000
-clients:
-  - {clientID: lmo-operator, clientSecret: dev-secret-change-me, username: integration@acme.example, name: Integration User}
-  - {clientID: lmo-admin, clientSecret: admin-secret, username: dana.admin@acme.example, name: Dana Admin}
-packages:
-  - packageID: 033000000000001AAA
-    name: Acme Projects
-    latestVersion: "1.4.0"
-    defaults: {status: Trial, trialDays: 30, seats: 10}
-    featureParameters:
-      - {fullName: acme__MaxProjects, dataType: Integer, direction: LMO to Subscriber}
-      - {fullName: acme__AdvancedReporting, dataType: Boolean, direction: LMO to Subscriber}
-licenses:
-`)
 	for _, m := range fleet() {
 		fmt.Fprintf(&b, "  - {id: %s, subscriberOrgID: %s, packageID: %s, status: %s, seats: %d, expiration: %q, usedLicenses: %d, featureParameters: {acme__MaxProjects: %d, acme__AdvancedReporting: false}}\n",
 			m.id, m.org, packageID, m.seedStatus, seedSeats, seedExp, seedUsed, seedMax)
 	}
-	return b.String()
+	return testenv.Seed{APIDailyLimit: 1000000, FeatureParameters: []string{testenv.MaxProjects, testenv.AdvancedReporting},
+		Licenses: b.String()}.YAML()
 }
 
 // sim is an lmosim, in-process or a process, driven through its admin API like any lmosim.
@@ -172,13 +159,7 @@ type sim struct {
 
 // startSim starts an in-process lmosim on a loopback port.
 func startSim() *sim {
-	seed, err := lmosim.ParseSeed([]byte(seedYAML()))
-	Expect(err).NotTo(HaveOccurred())
-	srv, err := lmosim.New(seed, lmosim.Options{})
-	Expect(err).NotTo(HaveOccurred())
-	url, err := srv.Start("127.0.0.1:0")
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(srv.Close)
+	srv, url := testenv.StartSim(GinkgoT(), seedYAML(), lmosim.Options{})
 	return &sim{url: url, server: srv}
 }
 
@@ -254,21 +235,8 @@ func newEnv(g Gomega, ns string, s *sim) *env {
 	if !apierrors.IsAlreadyExists(err) {
 		g.Expect(err).NotTo(HaveOccurred())
 	}
-	g.Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lmo-client"},
-		StringData: map[string]string{"client-id": operatorID, "client-secret": operatorPW}})).To(Succeed())
-	lmo := &licensingv1alpha1.LicenseManagementOrg{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme"},
-		Spec: licensingv1alpha1.LicenseManagementOrgSpec{
-			InstanceURL:  s.url,
-			Auth:         licensingv1alpha1.LMOAuth{ClientCredentials: &licensingv1alpha1.SecretAuth{SecretRef: licensingv1alpha1.LocalObjectReference{Name: "lmo-client"}}},
-			PollInterval: &metav1.Duration{Duration: 10 * time.Second},
-		},
-	}
-	g.Expect(k8sClient.Create(ctx, lmo)).To(Succeed())
-	g.Expect(k8sClient.Create(ctx, &licensingv1alpha1.ManagedPackage{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme-projects"},
-		Spec:       licensingv1alpha1.ManagedPackageSpec{LMORef: licensingv1alpha1.LocalObjectReference{Name: "acme"}, PackageID: packageID},
-	})).To(Succeed())
+	_, err = testenv.CreateAcme(ctx, k8sClient, ns, s.url, operatorPW)
+	g.Expect(err).NotTo(HaveOccurred())
 	return &env{ns: ns, sim: s}
 }
 
@@ -281,12 +249,8 @@ func (e *env) stop() {
 func (e *env) lmoCondition(g Gomega, typ string) (metav1.ConditionStatus, string, string) {
 	var lmo licensingv1alpha1.LicenseManagementOrg
 	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "acme"}, &lmo)).To(Succeed())
-	for _, c := range lmo.Status.Conditions {
-		if c.Type == typ {
-			return c.Status, c.Reason, c.Message
-		}
-	}
-	return "", "", ""
+	c := testenv.Condition(lmo.Status.Conditions, typ)
+	return c.Status, c.Reason, c.Message
 }
 
 // waitLMOReady waits for the engine to be connected with its mirror loaded.

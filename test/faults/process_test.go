@@ -1,11 +1,9 @@
 package faults_test
 
 import (
-	"bufio"
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -21,89 +19,26 @@ import (
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
-// proc is a process started by a spec; the spec ends it by its own pid.
-type proc struct {
-	cmd    *exec.Cmd
-	log    string
-	exited chan struct{}
-}
-
-func requireBinary(name string) string {
-	path, err := filepath.Abs(filepath.Join(root, "bin", name))
-	Expect(err).NotTo(HaveOccurred())
-	if _, err := os.Stat(path); err != nil {
-		Fail(fmt.Sprintf("bin/%s is missing: run `make build` first (make test-faults does)", name))
-	}
-	return path
-}
-
-func startProc(name string, logName string, args ...string) *proc {
-	bin := requireBinary(name)
-	logPath := filepath.Join(workDir, logName)
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	Expect(err).NotTo(HaveOccurred())
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	Expect(cmd.Start()).To(Succeed())
-	p := &proc{cmd: cmd, log: logPath, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); _ = logf.Close(); close(p.exited) }() // a log that failed to close only loses its tail
-	DeferCleanup(func() {
-		p.signal(syscall.SIGKILL)
-		if CurrentSpecReport().Failed() {
-			out, _ := os.ReadFile(logPath)
-			tail := string(out)
-			if len(tail) > 20000 {
-				tail = tail[len(tail)-20000:]
-			}
-			GinkgoWriter.Printf("--- %s (tail) ---\n%s\n", logName, tail)
-		}
-	})
-	return p
-}
-
-// signal sends sig to the process (if it still runs) and waits up to 10 s for it to exit.
-func (p *proc) signal(sig syscall.Signal) {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
-}
-
-func (p *proc) logText() string {
-	b, _ := os.ReadFile(p.log)
-	return string(b)
+// startProc runs bin/<name> with its log in the suite's work directory; the spec's cleanup kills it.
+func startProc(name string, logName string, args ...string) *testenv.Process {
+	return testenv.StartProcess(GinkgoT(), name, filepath.Join(workDir, logName), syscall.SIGKILL, args...)
 }
 
 // startSimProcess runs bin/lmosim with the fleet's seed and a state file, and returns its URL.
-func startSimProcess(listen, statePath, logName string) (*proc, string) {
+func startSimProcess(listen, statePath, logName string) (*testenv.Process, string) {
 	seedPath := filepath.Join(workDir, "seed.yaml")
 	Expect(os.WriteFile(seedPath, []byte(seedYAML()), 0o600)).To(Succeed())
 	p := startProc("lmosim", logName, "--listen", listen, "--seed", seedPath, "--state", statePath)
-	var base string
-	Eventually(func() string {
-		sc := bufio.NewScanner(strings.NewReader(p.logText()))
-		for sc.Scan() {
-			if i := strings.Index(sc.Text(), "http://"); i >= 0 && strings.Contains(sc.Text(), "listening") {
-				base = strings.TrimSpace(sc.Text()[i:])
-			}
-		}
-		return base
-	}).WithTimeout(20*time.Second).WithPolling(100*time.Millisecond).ShouldNot(BeEmpty(), "lmosim printed no URL: %s", p.logText())
+	base, err := p.ListeningURL(20 * time.Second)
+	Expect(err).NotTo(HaveOccurred())
 	return p, base
 }
 
 // startManager runs bin/manager for one namespace, with metrics and probes off.
-func startManager(ns, logName string, extra ...string) *proc {
+func startManager(ns, logName string, extra ...string) *testenv.Process {
 	args := append([]string{"--kubeconfig", kubeconfig, "--watch-namespaces", ns, "--metrics-bind-address", "0",
 		"--health-probe-bind-address", "0", "--allow-insecure-loopback-http"}, extra...)
 	return startProc("manager", logName, args...)
@@ -131,9 +66,9 @@ func processSpecs() {
 		Eventually(func(g Gomega) int64 { return s.stats(g).Calls["collectionsPatch"] }).WithTimeout(60*time.Second).
 			WithPolling(100*time.Millisecond).Should(BeNumerically(">", 0), "no write started")
 		last := s.stats(Default)
-		first.signal(syscall.SIGTERM)
+		first.Signal(syscall.SIGTERM)
 		down := time.Now()
-		Expect(first.cmd.ProcessState.ExitCode()).To(Equal(0), "lmosim did not exit cleanly on SIGTERM: %s", first.logText())
+		Expect(first.ExitCode()).To(Equal(0), "lmosim did not exit cleanly on SIGTERM: %s", first.Log())
 		Expect(state).To(BeAnExistingFile())
 		time.Sleep(5 * time.Second)
 		startSimProcess(u.Host, state, "lmosim-2.log")
@@ -168,7 +103,7 @@ func processSpecs() {
 		Eventually(func(g Gomega) int64 { return s.stats(g).Calls["collectionsPatch"] }).WithTimeout(60*time.Second).
 			WithPolling(100*time.Millisecond).Should(BeNumerically(">", 0), "no write started")
 		time.Sleep(time.Second)
-		m1.signal(syscall.SIGKILL)
+		m1.Signal(syscall.SIGKILL)
 		killed := time.Now()
 		before := s.stats(Default)
 		startManager(nsKill, "manager-kill-2.log")
@@ -194,21 +129,21 @@ func processSpecs() {
 		le := []string{"--leader-elect", "--leader-election-id", "fault-leader", "--leader-election-namespace", nsLeader}
 		a := startManager(nsLeader, "manager-leader-a.log", le...)
 		b := startManager(nsLeader, "manager-leader-b.log", le...)
-		leaderOf := func() *proc {
-			for _, p := range []*proc{a, b} {
+		leaderOf := func() *testenv.Process {
+			for _, p := range []*testenv.Process{a, b} {
 				select {
-				case <-p.exited:
+				case <-p.Exited():
 					continue
 				default:
 				}
-				if strings.Contains(strings.ToLower(p.logText()), "successfully acquired lease") {
+				if strings.Contains(strings.ToLower(p.Log()), "successfully acquired lease") {
 					return p
 				}
 			}
 			return nil
 		}
-		var leader *proc
-		Eventually(func() *proc { leader = leaderOf(); return leader }).WithTimeout(60 * time.Second).ShouldNot(BeNil())
+		var leader *testenv.Process
+		Eventually(func() *testenv.Process { leader = leaderOf(); return leader }).WithTimeout(60 * time.Second).ShouldNot(BeNil())
 		follower := a
 		if leader == a {
 			follower = b
@@ -226,18 +161,18 @@ func processSpecs() {
 		// tokens, two full loads and duplicate Collections calls.
 		Expect(st.Calls["token"]).To(BeEquivalentTo(1), "a second manager called the LMO")
 		Expect(st.Calls["collectionsPatch"]).To(BeNumerically("<=", writeBatches+1))
-		Expect(strings.ToLower(follower.logText())).NotTo(ContainSubstring("successfully acquired lease"))
+		Expect(strings.ToLower(follower.Log())).NotTo(ContainSubstring("successfully acquired lease"))
 		verifyRecords(Default, s, nil)
 
 		// The leader dies; the follower takes the Lease and serves a spec change.
-		leader.signal(syscall.SIGKILL)
+		leader.Signal(syscall.SIGKILL)
 		killed := time.Now()
 		before := s.stats(Default)
 		Eventually(func(g Gomega) string {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: nsLeader, Name: "fault-leader"}, &lease)).To(Succeed())
 			return ptr.Deref(lease.Spec.HolderIdentity, "")
 		}).WithTimeout(60 * time.Second).ShouldNot(Or(BeEmpty(), Equal(holder)))
-		Eventually(func() string { return strings.ToLower(follower.logText()) }).WithTimeout(30 * time.Second).
+		Eventually(func() string { return strings.ToLower(follower.Log()) }).WithTimeout(30 * time.Second).
 			Should(ContainSubstring("successfully acquired lease"))
 		m := plan(0)
 		var l licensingv1alpha1.License

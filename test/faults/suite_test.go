@@ -12,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -21,30 +20,21 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/controllers"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
-// root is the repository root, where bin/ and config/ are.
-var root = filepath.Join("..", "..")
-
 var (
-	testEnv    *envtest.Environment
 	k8sClient  client.Client // reads the API server directly, with no client-side rate limit
 	ctx        context.Context
 	cancel     context.CancelFunc
-	scheme     = runtime.NewScheme()
 	kubeconfig string // for the manager processes
 	workDir    string
 )
@@ -74,29 +64,19 @@ func TestFaults(t *testing.T) {
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(false)))
 	ctx, cancel = context.WithCancel(context.Background())
-	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
-	Expect(licensingv1alpha1.AddToScheme(scheme)).To(Succeed())
-
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := testEnv.Start()
-	Expect(err).NotTo(HaveOccurred(), "starting envtest; is KUBEBUILDER_ASSETS set (hack/envtest.sh)?")
+	controlPlane := testenv.StartControlPlane(GinkgoT(), true)
+	DeferCleanup(func() { cancel() }) // stops the manager before the control plane stops
+	cfg := controlPlane.Config
+	scheme := testenv.Scheme()
 
 	fast := rest.CopyConfig(cfg)
 	fast.QPS, fast.Burst = -1, 0 // the test creates 500 Licenses per spec
-	k8sClient, err = client.New(fast, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
+	k8sClient = testenv.Client(GinkgoT(), fast, scheme)
 
+	var err error
 	workDir, err = os.MkdirTemp("", "lmo-faults-")
 	Expect(err).NotTo(HaveOccurred())
-	user, err := testEnv.AddUser(envtest.User{Name: "fault-admin", Groups: []string{"system:masters"}}, cfg)
-	Expect(err).NotTo(HaveOccurred())
-	kc, err := user.KubeConfig()
-	Expect(err).NotTo(HaveOccurred())
-	kubeconfig = filepath.Join(workDir, "kubeconfig")
-	Expect(os.WriteFile(kubeconfig, kc, 0o600)).To(Succeed())
+	kubeconfig = controlPlane.Kubeconfig(GinkgoT(), "fault-admin", workDir)
 
 	// The in-process manager runs as bin/manager does by default: 50 QPS, burst 100, 4 License workers.
 	mcfg := rest.CopyConfig(cfg)
@@ -105,24 +85,15 @@ var _ = BeforeSuite(func() {
 	for _, ns := range inProcessNamespaces {
 		namespaces[ns] = cache.Config{}
 	}
-	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache: cache.Options{DefaultNamespaces: namespaces, DefaultTransform: cache.TransformStripManagedFields()}})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.SetupWithManager(ctx, mgr, controllers.Options{AllowInsecureLoopbackHTTP: true})).To(Succeed())
-	go func() {
-		defer GinkgoRecover()
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
+	testenv.RunManager(ctx, mcfg, ctrl.Options{Scheme: scheme,
+		Cache: cache.Options{DefaultNamespaces: namespaces, DefaultTransform: cache.TransformStripManagedFields()}},
+		func(ctx context.Context, mgr ctrl.Manager) error {
+			return controllers.SetupWithManager(ctx, mgr, controllers.Options{AllowInsecureLoopbackHTTP: true})
+		})
 })
 
 var _ = AfterSuite(func() {
 	writeResults()
-	if cancel != nil {
-		cancel()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
 	if workDir != "" {
 		_ = os.RemoveAll(workDir)
 	}

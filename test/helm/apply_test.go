@@ -6,12 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,60 +20,22 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
-
-// warningRecorder collects the warnings the API server sends back, so a test can assert on them.
-type warningRecorder struct {
-	mu       sync.Mutex
-	warnings []string
-}
-
-var _ rest.WarningHandler = (*warningRecorder)(nil)
-
-func (w *warningRecorder) HandleWarningHeader(_ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.warnings = append(w.warnings, text)
-}
-
-// take returns the warnings recorded so far and forgets them.
-func (w *warningRecorder) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := w.warnings
-	w.warnings = nil
-	return out
-}
 
 const fieldManager = "lmo-operator-helm-test"
 
 var crdsGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
-// podFromTemplate builds the Pod a ReplicaSet would create from the Deployment's template. Pod security
-// is enforced on Pods only; on workloads it only warns, so this Pod is what enforce sees.
-func podFromTemplate(deployment *unstructured.Unstructured) *unstructured.Unstructured {
-	GinkgoHelper()
-	template, found, err := unstructured.NestedMap(deployment.Object, "spec", "template")
-	Expect(err).NotTo(HaveOccurred())
-	Expect(found).To(BeTrue())
-	pod := &unstructured.Unstructured{Object: template}
-	pod.SetAPIVersion("v1")
-	pod.SetKind("Pod")
-	pod.SetName(deployment.GetName())
-	pod.SetNamespace(deployment.GetNamespace())
-	return pod
-}
-
 var _ = Describe("The rendered chart on a real API server", Ordered, func() {
 	var (
 		dyn      dynamic.Interface
 		mapper   *restmapper.DeferredDiscoveryRESTMapper
-		warnings *warningRecorder
+		warnings *testenv.WarningRecorder
 	)
 
 	// apply server-side applies obj, as a dry run unless forReal, and returns the warnings it drew.
@@ -97,10 +57,10 @@ var _ = Describe("The rendered chart on a real API server", Ordered, func() {
 		if !forReal {
 			opts.DryRun = []string{metav1.DryRunAll}
 		}
-		warnings.take()
+		warnings.Take()
 		_, err = client.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
 		Expect(err).NotTo(HaveOccurred(), "applying %s %s", gvk.Kind, obj.GetName())
-		return warnings.take()
+		return warnings.Take()
 	}
 
 	// admitted applies every object (dry run) and the Pod of the Deployment's template, failing on any
@@ -111,41 +71,27 @@ var _ = Describe("The rendered chart on a real API server", Ordered, func() {
 		for _, obj := range objs {
 			Expect(apply(ctx, obj, false)).To(BeEmpty(), "warnings on %s %s", obj.GetKind(), obj.GetName())
 		}
-		pod := podFromTemplate(onlyOfKind(objs, "Deployment"))
+		pod := testenv.PodFromTemplate(onlyOfKind(objs, "Deployment"))
 		_, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace(releaseNamespace).
 			Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}, FieldValidation: metav1.FieldValidationStrict})
 		Expect(err).NotTo(HaveOccurred(), "the restricted profile refuses the manager's Pod")
-		Expect(warnings.take()).To(BeEmpty(), "warnings on the manager's Pod")
+		Expect(warnings.Take()).To(BeEmpty(), "warnings on the manager's Pod")
 	}
 
 	BeforeAll(func(ctx context.Context) {
 		helmBinary() // skips the whole container when there is no helm
 
-		testEnv := &envtest.Environment{}
-		cfg, err := testEnv.Start()
-		Expect(err).NotTo(HaveOccurred(), "starting envtest; run with KUBEBUILDER_ASSETS=$(hack/envtest.sh)")
-		DeferCleanup(testEnv.Stop)
-
-		cfg = rest.CopyConfig(cfg)
-		warnings = &warningRecorder{}
+		cfg := rest.CopyConfig(testenv.StartControlPlane(GinkgoT(), false).Config)
+		warnings = &testenv.WarningRecorder{}
 		cfg.WarningHandler = warnings
+		var err error
 		dyn, err = dynamic.NewForConfig(cfg)
 		Expect(err).NotTo(HaveOccurred())
 		disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 		Expect(err).NotTo(HaveOccurred())
 		mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))
-		clientset, err := kubernetes.NewForConfig(cfg)
-		Expect(err).NotTo(HaveOccurred())
-
-		_, err = clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-			Name: releaseNamespace,
-			Labels: map[string]string{
-				"pod-security.kubernetes.io/enforce": "restricted",
-				"pod-security.kubernetes.io/warn":    "restricted",
-			},
-		}}, metav1.CreateOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		warnings.take()
+		Expect(testenv.RestrictedNamespace(ctx, cfg, releaseNamespace)).To(Succeed())
+		warnings.Take()
 	})
 
 	It("installs the chart's CRDs for real, without a warning, and they become Established", func(ctx context.Context) {
@@ -154,7 +100,7 @@ var _ = Describe("The rendered chart on a real API server", Ordered, func() {
 		for _, file := range yamlFiles(dir) {
 			b, err := os.ReadFile(filepath.Join(dir, file))
 			Expect(err).NotTo(HaveOccurred())
-			for _, crd := range decodeObjects(b) {
+			for _, crd := range testenv.DecodeObjects(b) {
 				Expect(apply(ctx, crd, true)).To(BeEmpty(), "warnings on CRD %s", crd.GetName())
 				names = append(names, crd.GetName())
 			}
@@ -195,8 +141,8 @@ var _ = Describe("The rendered chart on a real API server", Ordered, func() {
 		got := apply(ctx, deployment, false)
 		Expect(strings.Join(got, "\n")).To(And(ContainSubstring("restricted"), ContainSubstring("allowPrivilegeEscalation"), ContainSubstring("runAsNonRoot")))
 		_, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace(releaseNamespace).
-			Create(ctx, podFromTemplate(deployment), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			Create(ctx, testenv.PodFromTemplate(deployment), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		Expect(err).To(MatchError(ContainSubstring(`violates PodSecurity "restricted`)))
-		warnings.take()
+		warnings.Take()
 	})
 })

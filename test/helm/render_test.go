@@ -1,10 +1,8 @@
 package helm_test
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +13,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 const (
@@ -26,37 +25,6 @@ const (
 )
 
 var overrideValues = filepath.Join("testdata", "override-values.yaml")
-
-// splitDocuments splits a multi-document YAML stream, dropping empty documents.
-func splitDocuments(b []byte) [][]byte {
-	GinkgoHelper()
-	var docs [][]byte
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return docs
-		}
-		Expect(err).NotTo(HaveOccurred())
-		if len(bytes.TrimSpace(doc)) > 0 {
-			docs = append(docs, doc)
-		}
-	}
-}
-
-// decodeObjects parses a rendered stream into objects.
-func decodeObjects(b []byte) []*unstructured.Unstructured {
-	GinkgoHelper()
-	var objs []*unstructured.Unstructured
-	for _, doc := range splitDocuments(b) {
-		obj := &unstructured.Unstructured{}
-		Expect(yaml.Unmarshal(doc, &obj.Object)).To(Succeed(), "rendered document:\n%s", doc)
-		if len(obj.Object) > 0 {
-			objs = append(objs, obj)
-		}
-	}
-	return objs
-}
 
 var (
 	helmOnce sync.Once
@@ -123,7 +91,7 @@ func renderFor(release string, args ...string) []*unstructured.Unstructured {
 	GinkgoHelper()
 	stdout, stderr, err := runHelm(append([]string{"template", release, chartDir, "--namespace", releaseNamespace}, args...)...)
 	Expect(err).NotTo(HaveOccurred(), "helm template %v: %s", args, stderr)
-	return decodeObjects([]byte(stdout))
+	return testenv.DecodeObjects([]byte(stdout))
 }
 
 // renderKustomize runs `kubectl kustomize config/default`, skipping when kubectl is missing.
@@ -144,7 +112,7 @@ func kustomize(dir string) []*unstructured.Unstructured {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	Expect(err).NotTo(HaveOccurred(), "kubectl kustomize config/%s: %s", dir, stderr.String())
-	return decodeObjects(out)
+	return testenv.DecodeObjects(out)
 }
 
 type objectKey struct{ Kind, Namespace, Name string }

@@ -10,6 +10,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"sigs.k8s.io/yaml"
+
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 // These checks read the chart's static files only, so they run without helm or a control plane: they
@@ -74,7 +76,7 @@ var _ = Describe("The chart's static files", func() {
 		dir := filepath.Join(repoRoot, "config", "prometheus")
 		var groups []any
 		for _, name := range yamlFiles(dir) {
-			for _, doc := range splitDocuments(readFile(filepath.Join(dir, name))) {
+			for _, doc := range testenv.SplitDocuments(readFile(filepath.Join(dir, name))) {
 				obj, ok := asJSON(doc).(map[string]any)
 				if ok && obj["kind"] == "PrometheusRule" {
 					spec, _ := obj["spec"].(map[string]any)

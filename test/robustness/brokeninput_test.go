@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 // closedPort returns a loopback URL on which nothing listens.
@@ -95,8 +96,8 @@ var _ = Describe("Broken Secrets, an LMO that does not answer, and references ac
 		GinkgoHelper()
 		Eventually(func(g Gomega) {
 			lmo := e.lmo()
-			auth := cond(lmo.Status.Conditions, licensingv1alpha1.ConditionAuthenticated)
-			ready := cond(lmo.Status.Conditions, licensingv1alpha1.ConditionReady)
+			auth := testenv.Condition(lmo.Status.Conditions, licensingv1alpha1.ConditionAuthenticated)
+			ready := testenv.Condition(lmo.Status.Conditions, licensingv1alpha1.ConditionReady)
 			g.Expect(auth.Status).To(Equal(authenticated))
 			g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(ready.Reason).To(Equal(reason))
@@ -105,7 +106,7 @@ var _ = Describe("Broken Secrets, an LMO that does not answer, and references ac
 			if stalled {
 				wantStalled = metav1.ConditionTrue
 			}
-			g.Expect(cond(lmo.Status.Conditions, licensingv1alpha1.ConditionStalled).Status).To(Equal(wantStalled))
+			g.Expect(testenv.Condition(lmo.Status.Conditions, licensingv1alpha1.ConditionStalled).Status).To(Equal(wantStalled))
 			for _, m := range messageHas {
 				g.Expect(ready.Message).To(ContainSubstring(m))
 			}
@@ -115,13 +116,13 @@ var _ = Describe("Broken Secrets, an LMO that does not answer, and references ac
 		// stopped and the License says LMONotReady; when the engine runs but never loads, it gets no
 		// condition at all: see the BUG spec below.)
 		Consistently(func(g Gomega) {
-			g.Expect(cond(e.get("globex").Status.Conditions, licensingv1alpha1.ConditionReady).Status).NotTo(Equal(metav1.ConditionTrue))
+			g.Expect(testenv.Condition(e.get("globex").Status.Conditions, licensingv1alpha1.ConditionReady).Status).NotTo(Equal(metav1.ConditionTrue))
 		}, time.Second, 250*time.Millisecond).Should(Succeed())
 	}
 	expectLicenseWaits := func(e *env) {
 		GinkgoHelper()
 		Eventually(func(g Gomega) {
-			ready := cond(e.get("globex").Status.Conditions, licensingv1alpha1.ConditionReady)
+			ready := testenv.Condition(e.get("globex").Status.Conditions, licensingv1alpha1.ConditionReady)
 			g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(ready.Reason).To(Equal(licensingv1alpha1.ReasonLMONotReady))
 		}, eventually).Should(Succeed())
@@ -130,21 +131,21 @@ var _ = Describe("Broken Secrets, an LMO that does not answer, and references ac
 	It("says the Secret is missing or invalid, without naming which of its keys", func() {
 		expectLMO(missingKey, metav1.ConditionFalse, licensingv1alpha1.ReasonSecretInvalid, true, "is missing or invalid", missingKey.ns+"/broken")
 		// Someone who may read status but not the Secret learns nothing about its keys.
-		Expect(cond(missingKey.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Message).NotTo(ContainSubstring(`"client-secret"`))
-		Expect(cond(missingKey.lmo().Status.Conditions, licensingv1alpha1.ConditionAuthenticated).Reason).To(Equal(licensingv1alpha1.ReasonSecretInvalid))
+		Expect(testenv.Condition(missingKey.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Message).NotTo(ContainSubstring(`"client-secret"`))
+		Expect(testenv.Condition(missingKey.lmo().Status.Conditions, licensingv1alpha1.ConditionAuthenticated).Reason).To(Equal(licensingv1alpha1.ReasonSecretInvalid))
 		expectLicenseWaits(missingKey)
 	})
 
 	It("refuses a private key that is not PEM-encoded RSA", func() {
 		expectLMO(badPEM, metav1.ConditionFalse, licensingv1alpha1.ReasonSecretInvalid, true, "is missing or invalid", "private-key")
-		Expect(cond(badPEM.lmo().Status.Conditions, licensingv1alpha1.ConditionAuthenticated).Reason).To(Equal(licensingv1alpha1.ReasonSecretInvalid))
-		Expect(cond(badPEM.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Message).NotTo(ContainSubstring("MII"))
+		Expect(testenv.Condition(badPEM.lmo().Status.Conditions, licensingv1alpha1.ConditionAuthenticated).Reason).To(Equal(licensingv1alpha1.ReasonSecretInvalid))
+		Expect(testenv.Condition(badPEM.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Message).NotTo(ContainSubstring("MII"))
 		expectLicenseWaits(badPEM)
 	})
 
 	It("reports a client id the LMO does not know as AuthenticationFailed", func() {
 		expectLMO(wrongClientID, metav1.ConditionFalse, licensingv1alpha1.ReasonAuthenticationFailed, true, "invalid_client")
-		Expect(cond(wrongClientID.lmo().Status.Conditions, licensingv1alpha1.ConditionAuthenticated).Reason).To(Equal(licensingv1alpha1.ReasonAuthenticationFailed))
+		Expect(testenv.Condition(wrongClientID.lmo().Status.Conditions, licensingv1alpha1.ConditionAuthenticated).Reason).To(Equal(licensingv1alpha1.ReasonAuthenticationFailed))
 	})
 
 	It("reports a JWT signed by a key the LMO does not know as AuthenticationFailed", func() {
@@ -159,8 +160,8 @@ var _ = Describe("Broken Secrets, an LMO that does not answer, and references ac
 	It("reports an LMO that does not answer as Unreachable and keeps trying", func() {
 		expectLMO(unreachable, metav1.ConditionUnknown, licensingv1alpha1.ReasonUnreachable, false, "connection refused")
 		lmo := unreachable.lmo()
-		Expect(cond(lmo.Status.Conditions, licensingv1alpha1.ConditionReconciling).Status).To(Equal(metav1.ConditionTrue))
-		Expect(cond(lmo.Status.Conditions, licensingv1alpha1.ConditionAuthenticated).Reason).To(Equal(licensingv1alpha1.ReasonUnreachable))
+		Expect(testenv.Condition(lmo.Status.Conditions, licensingv1alpha1.ConditionReconciling).Status).To(Equal(metav1.ConditionTrue))
+		Expect(testenv.Condition(lmo.Status.Conditions, licensingv1alpha1.ConditionAuthenticated).Reason).To(Equal(licensingv1alpha1.ReasonUnreachable))
 	})
 
 	// A License whose LMO engine runs but cannot load (refused credentials, unreachable LMO) says
@@ -169,7 +170,7 @@ var _ = Describe("Broken Secrets, an LMO that does not answer, and references ac
 		for _, e := range []*env{wrongClientID, wrongKey, unreachable} {
 			Eventually(func(g Gomega) {
 				l := e.get("globex")
-				ready := cond(l.Status.Conditions, licensingv1alpha1.ConditionReady)
+				ready := testenv.Condition(l.Status.Conditions, licensingv1alpha1.ConditionReady)
 				g.Expect(ready.Status).To(Equal(metav1.ConditionFalse), e.ns)
 				g.Expect(ready.Reason).To(BeElementOf(licensingv1alpha1.ReasonLMONotReady, licensingv1alpha1.ReasonMirrorLoading), e.ns)
 				u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&l)
@@ -184,7 +185,7 @@ var _ = Describe("Broken Secrets, an LMO that does not answer, and references ac
 	It("recovers once the Secret is fixed", func() {
 		createSecret(noSecret.ns, "absent", map[string]string{"client-id": operatorID, "client-secret": operatorSecret})
 		Eventually(func(g Gomega) {
-			g.Expect(cond(noSecret.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(testenv.Condition(noSecret.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(noSecret.sim.seats(lic1)).To(BeEquivalentTo(60))
 		}, secretProblemRecheck+eventually).Should(Succeed())
 		s.ResetStats()
@@ -201,7 +202,7 @@ var _ = Describe("Broken Secrets, an LMO that does not answer, and references ac
 			xs = startSim(baseSeed(seedLicenses))
 			owner = newEnv(xs, "owner")
 			Eventually(func() metav1.ConditionStatus {
-				return cond(owner.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Status
+				return testenv.Condition(owner.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Status
 			}, eventually).Should(Equal(metav1.ConditionTrue))
 			other = newNamespace("other")
 			(&env{ns: other, sim: xs}).license("globex", func(l *licensingv1alpha1.License) {
@@ -221,7 +222,7 @@ var _ = Describe("Broken Secrets, an LMO that does not answer, and references ac
 
 		It("does not resolve a ManagedPackage of another namespace", func() {
 			Eventually(func(g Gomega) {
-				ready := cond((&env{ns: other}).get("globex").Status.Conditions, licensingv1alpha1.ConditionReady)
+				ready := testenv.Condition((&env{ns: other}).get("globex").Status.Conditions, licensingv1alpha1.ConditionReady)
 				g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
 				g.Expect(ready.Reason).To(Equal(licensingv1alpha1.ReasonPackageNotFound))
 				g.Expect(ready.Message).To(ContainSubstring("does not exist in namespace " + other))
@@ -232,13 +233,13 @@ var _ = Describe("Broken Secrets, an LMO that does not answer, and references ac
 			Eventually(func(g Gomega) {
 				var pkg licensingv1alpha1.ManagedPackage
 				g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: stranger, Name: "acme-projects"}, &pkg)).To(Succeed())
-				ready := cond(pkg.Status.Conditions, licensingv1alpha1.ConditionReady)
+				ready := testenv.Condition(pkg.Status.Conditions, licensingv1alpha1.ConditionReady)
 				g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
 				// The package's namespace has no LicenseManagementOrg of that name: it says so.
 				g.Expect(ready.Reason).To(Equal(licensingv1alpha1.ReasonLMONotFound))
 				g.Expect(ready.Message).To(ContainSubstring("does not exist in namespace " + stranger))
 				g.Expect(pkg.Status.Package).To(BeNil())
-				lic := cond((&env{ns: stranger}).get("initech").Status.Conditions, licensingv1alpha1.ConditionReady)
+				lic := testenv.Condition((&env{ns: stranger}).get("initech").Status.Conditions, licensingv1alpha1.ConditionReady)
 				g.Expect(lic.Status).To(Equal(metav1.ConditionFalse))
 				g.Expect(lic.Reason).To(Equal(licensingv1alpha1.ReasonLMONotReady))
 			}, eventually).Should(Succeed())

@@ -14,6 +14,7 @@ import (
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 // hostile is one LMO whose Composite answers carry corrupt query pages. Every read the operator
@@ -49,12 +50,12 @@ func corrupt(mode string) lmosim.Fault {
 // (it retries), and a message that names the malformed answer.
 func notReady(g Gomega, e *env, want string) metav1.Condition {
 	lmo := e.lmo()
-	ready := cond(lmo.Status.Conditions, licensingv1alpha1.ConditionReady)
+	ready := testenv.Condition(lmo.Status.Conditions, licensingv1alpha1.ConditionReady)
 	g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
 	g.Expect(ready.Message).To(ContainSubstring("malformed response"))
 	g.Expect(ready.Message).To(ContainSubstring(want))
 	// Stalled is present only while True.
-	g.Expect(cond(lmo.Status.Conditions, licensingv1alpha1.ConditionStalled).Status).To(BeEmpty())
+	g.Expect(testenv.Condition(lmo.Status.Conditions, licensingv1alpha1.ConditionStalled).Status).To(BeEmpty())
 	return ready
 }
 
@@ -136,7 +137,7 @@ var _ = Describe("Hostile LMO answers", Ordered, ContinueOnFailure, func() {
 		}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
 		for _, h := range cases {
 			// Not Ready; no condition at all, in fact (see the BUG spec in brokeninput_test.go).
-			ready := cond(h.env.get("globex").Status.Conditions, licensingv1alpha1.ConditionReady)
+			ready := testenv.Condition(h.env.get("globex").Status.Conditions, licensingv1alpha1.ConditionReady)
 			Expect(ready.Status).NotTo(Equal(metav1.ConditionTrue), "%s", h)
 		}
 	})
@@ -147,7 +148,7 @@ var _ = Describe("Hostile LMO answers", Ordered, ContinueOnFailure, func() {
 
 	It("is not reached by corrupt answers to plain query calls: it reads only through Composite", func() {
 		Eventually(func(g Gomega) {
-			g.Expect(cond(queryFaulted.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(testenv.Condition(queryFaulted.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(queryFaulted.sim.seats(lic1)).To(BeEquivalentTo(60))
 		}, eventually).Should(Succeed())
 		st := queryFaulted.sim.Stats()
@@ -162,9 +163,9 @@ var _ = Describe("Hostile LMO answers", Ordered, ContinueOnFailure, func() {
 		}
 		for _, h := range cases {
 			Eventually(func(g Gomega) {
-				g.Expect(cond(h.env.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+				g.Expect(testenv.Condition(h.env.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 				g.Expect(h.env.sim.seats(lic1)).To(BeEquivalentTo(60))
-				g.Expect(cond(h.env.get("globex").Status.Conditions, licensingv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+				g.Expect(testenv.Condition(h.env.get("globex").Status.Conditions, licensingv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 			}, 45*time.Second).Should(Succeed(), fmt.Sprintf("%s did not recover", h))
 		}
 		GinkgoWriter.Printf("all recovered %s after the faults were cleared\n", time.Since(start))
@@ -201,7 +202,7 @@ var _ = Describe("Hostile poll answers after the mirror is loaded", Ordered, Con
 		for _, h := range cases {
 			Eventually(func(g Gomega) {
 				g.Expect(h.env.sim.seats(lic1)).To(BeEquivalentTo(60))
-				g.Expect(cond(h.env.get("globex").Status.Conditions, licensingv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+				g.Expect(testenv.Condition(h.env.get("globex").Status.Conditions, licensingv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 			}, eventually).Should(Succeed(), "%s", h)
 		}
 		for _, h := range cases {
@@ -257,9 +258,9 @@ var _ = Describe("An LMO answering a status the operator does not know", Ordered
 
 	It("loads, and stalls only the License of the unreadable record, writing nothing", func() {
 		Eventually(func(g Gomega) {
-			g.Expect(cond(e.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(testenv.Condition(e.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 			l := e.get("globex")
-			stalled := cond(l.Status.Conditions, licensingv1alpha1.ConditionStalled)
+			stalled := testenv.Condition(l.Status.Conditions, licensingv1alpha1.ConditionStalled)
 			g.Expect(stalled.Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(stalled.Reason).To(Equal(licensingv1alpha1.ReasonUnreadableRecord))
 			g.Expect(stalled.Message).To(ContainSubstring(`"Pending Review"`))

@@ -27,6 +27,7 @@ import (
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 // Patterns of credentials whatever their value: a Salesforce session id (the org id's 15-character
@@ -170,13 +171,13 @@ var _ = Describe("Credentials", Ordered, ContinueOnFailure, func() {
 			Eventually(func() float64 { return e.sim.seats(lic1) }, eventually).Should(BeEquivalentTo(60), e.ns)
 		}
 		Eventually(func() string {
-			return cond(wrong.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Reason
+			return testenv.Condition(wrong.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Reason
 		}, eventually).Should(Equal(licensingv1alpha1.ReasonAuthenticationFailed))
 		Eventually(func() string {
-			return cond(bk.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Reason
+			return testenv.Condition(bk.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Reason
 		}, eventually).Should(Equal(licensingv1alpha1.ReasonAuthenticationFailed))
 		Eventually(func() string {
-			return cond(bp.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Reason
+			return testenv.Condition(bp.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Reason
 		}, eventually).Should(Equal(licensingv1alpha1.ReasonSecretInvalid))
 
 		// Let tokens expire under a poll, then all at once, and write again with a fresh token.

@@ -17,7 +17,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -28,22 +27,19 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/controllers"
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 // The robustness suite runs the manager in-process against envtest and lmosim servers on loopback
@@ -58,16 +54,14 @@ import (
 //	go test -run '^$' -fuzz FuzzDesiredTerms ./test/robustness/                  # fuzz the spec parsing
 
 var (
-	testEnv   *envtest.Environment
 	k8sClient client.Client // reads the API server directly, not the manager's cache
 	ctx       context.Context
 	cancel    context.CancelFunc
-	scheme    = runtime.NewScheme()
 
 	// logs captures everything the manager (and client-go, through klog) logs, at debug level.
-	logs syncBuffer
+	logs testenv.LockedBuffer
 	// managerErr receives the manager's exit; it stays empty while the manager runs.
-	managerErr = make(chan error, 1)
+	managerErr <-chan error
 	// canaryEnv is a healthy LMO in its own namespace: while another namespace suffers, it must keep
 	// being reconciled.
 	canaryEnv   *env
@@ -79,49 +73,21 @@ func TestRobustness(t *testing.T) {
 	RunSpecs(t, "Robustness suite")
 }
 
-// syncBuffer is a bytes.Buffer safe for the manager's concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var _ = BeforeSuite(func() {
 	// Debug level (V(10) and below), development mode: the most a user could turn on.
 	logger := zap.New(zap.WriteTo(&logs), zap.UseDevMode(true), zap.Level(zapcore.Level(-10)))
 	logf.SetLogger(logger)
 	klog.SetLogger(logger)
 	ctx, cancel = context.WithCancel(context.Background())
-	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
-	Expect(licensingv1alpha1.AddToScheme(scheme)).To(Succeed())
-
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := testEnv.Start()
+	cfg := testenv.StartControlPlane(GinkgoT(), true).Config
+	DeferCleanup(func() { cancel() }) // stops the manager before the control plane stops
+	scheme := testenv.Scheme()
+	k8sClient = testenv.Client(GinkgoT(), cfg, scheme)
+	var err error
+	managerErr, err = testenv.StartManager(ctx, cfg, ctrl.Options{Scheme: scheme}, func(ctx context.Context, mgr ctrl.Manager) error {
+		return controllers.SetupWithManager(ctx, mgr, controllers.Options{AllowInsecureLoopbackHTTP: true})
+	})
 	Expect(err).NotTo(HaveOccurred())
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
-
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.SetupWithManager(ctx, mgr, controllers.Options{AllowInsecureLoopbackHTTP: true})).To(Succeed())
-	go func() {
-		defer GinkgoRecover()
-		managerErr <- mgr.Start(ctx)
-	}()
 
 	// The canary: one healthy LMO and one License, in a namespace of its own.
 	s := startSim(baseSeed(seedLicenses))
@@ -152,12 +118,6 @@ var _ = AfterSuite(func() {
 		Expect(findLeaks("the suite's LicenseManagementOrgs", yamlOf(lmos))).To(BeEmpty())
 		Expect(findLeaks("the suite's Licenses", yamlOf(lics))).To(BeEmpty())
 	}
-	if cancel != nil {
-		cancel()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
 })
 
 // expectManagerRunning fails when the manager has exited, and proves it still reconciles: the
@@ -181,13 +141,13 @@ func expectManagerRunning() {
 }
 
 const (
-	packageID = "033000000000001AAA"
+	packageID = testenv.PackageID
 	globex    = "00D5g000004XyZ1AAA"
 	initech   = "00D5g000004AbC2AAA"
 	lic1      = "a0N000000000001AAA"
 	lic2      = "a0N000000000002AAA"
 
-	operatorID = "lmo-operator"
+	operatorID = testenv.OperatorClientID
 	jwtUser    = "integration@acme.example"
 
 	eventually = 20 * time.Second
@@ -208,24 +168,10 @@ var (
 	jwtKeyPEM, jwtCertPEM = newKeyPair()
 )
 
+// baseSeed is the Acme LMO with the suite's secrets, the JWT certificate, and the licenses given.
 func baseSeed(licenses string) string {
-	cert, _ := json.Marshal(string(jwtCertPEM))
-	return `
-organization: {id: 00D000000000001AAA, name: Acme ISV, edition: Enterprise Edition, isSandbox: false}
-apiDailyLimit: 100000
-clients:
-  - {clientID: lmo-operator, clientSecret: ` + operatorSecret + `, username: integration@acme.example, name: Integration User, certificate: ` + string(cert) + `}
-  - {clientID: lmo-admin, clientSecret: ` + adminSecret + `, username: dana.admin@acme.example, name: Dana Admin}
-packages:
-  - packageID: 033000000000001AAA
-    name: Acme Projects
-    latestVersion: "1.4.0"
-    defaults: {status: Trial, trialDays: 30, seats: 10}
-    featureParameters:
-      - {fullName: acme__MaxProjects, dataType: Integer, direction: LMO to Subscriber}
-      - {fullName: acme__ActiveUsers, dataType: Integer, direction: Subscriber to LMO}
-licenses:
-` + licenses
+	return testenv.Seed{OperatorSecret: operatorSecret, OperatorCertificate: string(jwtCertPEM), AdminSecret: adminSecret,
+		FeatureParameters: []string{testenv.MaxProjects, testenv.ActiveUsers}, Licenses: licenses}.YAML()
 }
 
 // sim is one lmosim server behind a recording front: every access token and JWT assertion that
@@ -249,8 +195,7 @@ func startSim(seedYAML string) *sim {
 	hs := httptest.NewServer(http.HandlerFunc(s.serve))
 	DeferCleanup(hs.Close)
 	s.url = hs.URL
-	s.admin, err = salesforce.New(ctx, salesforce.Config{InstanceURL: s.url,
-		ClientCredentials: &salesforce.ClientCredentials{ClientID: "lmo-admin", ClientSecret: adminSecret}})
+	s.admin, err = testenv.AdminClient(ctx, s.url, adminSecret)
 	Expect(err).NotTo(HaveOccurred())
 	return s
 }
@@ -328,28 +273,15 @@ var nsCounter int
 func newEnv(s *sim, prefix string, mutate ...func(*licensingv1alpha1.LicenseManagementOrg)) *env {
 	GinkgoHelper()
 	ns := newNamespace(prefix)
-	createSecret(ns, "lmo-client", map[string]string{"client-id": operatorID, "client-secret": operatorSecret})
 	url := "http://127.0.0.1:1"
 	if s != nil {
 		url = s.url
 	}
-	lmo := &licensingv1alpha1.LicenseManagementOrg{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme"},
-		Spec: licensingv1alpha1.LicenseManagementOrgSpec{
-			InstanceURL:  url,
-			Auth:         licensingv1alpha1.LMOAuth{ClientCredentials: &licensingv1alpha1.SecretAuth{SecretRef: licensingv1alpha1.LocalObjectReference{Name: "lmo-client"}}},
-			PollInterval: &metav1.Duration{Duration: 10 * time.Second},
-		},
+	lmo, err := testenv.CreateAcme(ctx, k8sClient, ns, url, operatorSecret, mutate...)
+	if lmo != nil {
+		DeferCleanup(func() { _ = k8sClient.Delete(ctx, lmo) })
 	}
-	for _, m := range mutate {
-		m(lmo)
-	}
-	Expect(k8sClient.Create(ctx, lmo)).To(Succeed())
-	DeferCleanup(func() { _ = k8sClient.Delete(ctx, lmo) })
-	Expect(k8sClient.Create(ctx, &licensingv1alpha1.ManagedPackage{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme-projects"},
-		Spec:       licensingv1alpha1.ManagedPackageSpec{LMORef: licensingv1alpha1.LocalObjectReference{Name: "acme"}, PackageID: packageID},
-	})).To(Succeed())
+	Expect(err).NotTo(HaveOccurred())
 	return &env{ns: ns, sim: s}
 }
 
@@ -389,15 +321,6 @@ func (e *env) get(name string) licensingv1alpha1.License {
 	var l licensingv1alpha1.License
 	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: name}, &l)).To(Succeed())
 	return l
-}
-
-func cond(conds []metav1.Condition, typ string) metav1.Condition {
-	for _, c := range conds {
-		if c.Type == typ {
-			return c
-		}
-	}
-	return metav1.Condition{}
 }
 
 func randomHex(n int) string {

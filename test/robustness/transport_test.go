@@ -14,6 +14,7 @@ import (
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
 // countingTransport counts the requests that reach it and answers none.
@@ -66,16 +67,16 @@ var _ = Describe("Transport security", Ordered, ContinueOnFailure, func() {
 		needsWrite(e)
 		Eventually(func(g Gomega) {
 			lmo := e.lmo()
-			ready := cond(lmo.Status.Conditions, licensingv1alpha1.ConditionReady)
-			g.Expect(cond(lmo.Status.Conditions, licensingv1alpha1.ConditionAuthenticated).Status).NotTo(Equal(metav1.ConditionTrue))
+			ready := testenv.Condition(lmo.Status.Conditions, licensingv1alpha1.ConditionReady)
+			g.Expect(testenv.Condition(lmo.Status.Conditions, licensingv1alpha1.ConditionAuthenticated).Status).NotTo(Equal(metav1.ConditionTrue))
 			g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(ready.Message).To(ContainSubstring("certificate"))
 			GinkgoWriter.Printf("untrusted TLS: Ready %s: %s; Authenticated %+v\n", ready.Reason, ready.Message,
-				cond(lmo.Status.Conditions, licensingv1alpha1.ConditionAuthenticated))
+				testenv.Condition(lmo.Status.Conditions, licensingv1alpha1.ConditionAuthenticated))
 		}, eventually).Should(Succeed())
 		Consistently(func(g Gomega) {
 			g.Expect(requests.Load()).To(BeZero(), "an HTTP request got through the failed handshake")
-			g.Expect(cond(e.lmo().Status.Conditions, licensingv1alpha1.ConditionAuthenticated).Status).NotTo(Equal(metav1.ConditionTrue))
+			g.Expect(testenv.Condition(e.lmo().Status.Conditions, licensingv1alpha1.ConditionAuthenticated).Status).NotTo(Equal(metav1.ConditionTrue))
 			g.Expect(s.writes()).To(BeZero())
 		}, 2*time.Second, 500*time.Millisecond).Should(Succeed())
 	})
@@ -90,11 +91,11 @@ var _ = Describe("Transport security", Ordered, ContinueOnFailure, func() {
 		needsWrite(e)
 		Eventually(func(g Gomega) {
 			lmo := e.lmo()
-			auth := cond(lmo.Status.Conditions, licensingv1alpha1.ConditionAuthenticated)
+			auth := testenv.Condition(lmo.Status.Conditions, licensingv1alpha1.ConditionAuthenticated)
 			g.Expect(auth.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(auth.Reason).To(Equal(licensingv1alpha1.ReasonAuthenticationFailed))
 			g.Expect(auth.Message).To(And(ContainSubstring("evil.example.com"), ContainSubstring("instance_url_mismatch")))
-			g.Expect(cond(lmo.Status.Conditions, licensingv1alpha1.ConditionReady).Reason).To(Equal(licensingv1alpha1.ReasonAuthenticationFailed))
+			g.Expect(testenv.Condition(lmo.Status.Conditions, licensingv1alpha1.ConditionReady).Reason).To(Equal(licensingv1alpha1.ReasonAuthenticationFailed))
 		}, eventually).Should(Succeed())
 		Consistently(func(g Gomega) {
 			st := s.Stats()

@@ -1,52 +1,22 @@
 package security_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/yaml"
+
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
-
-// warningRecorder collects the warnings the API server sends back, so a test can assert on them.
-type warningRecorder struct {
-	mu       sync.Mutex
-	warnings []string
-}
-
-var _ rest.WarningHandler = (*warningRecorder)(nil)
-
-func (w *warningRecorder) HandleWarningHeader(_ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.warnings = append(w.warnings, text)
-}
-
-// take returns the warnings recorded so far and forgets them.
-func (w *warningRecorder) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := w.warnings
-	w.warnings = nil
-	return out
-}
 
 var (
 	deploymentsGVR = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
@@ -62,20 +32,7 @@ func renderDefault(kubectl string) []*unstructured.Unstructured {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	Expect(err).NotTo(HaveOccurred(), "kubectl kustomize config/default: %s", stderr.String())
-	var objs []*unstructured.Unstructured
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(out)))
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return objs
-		}
-		Expect(err).NotTo(HaveOccurred())
-		obj := &unstructured.Unstructured{}
-		Expect(yaml.Unmarshal(doc, &obj.Object)).To(Succeed())
-		if len(obj.Object) > 0 {
-			objs = append(objs, obj)
-		}
-	}
+	return testenv.DecodeObjects(out)
 }
 
 // onlyOfKind returns the single rendered object of kind.
@@ -89,21 +46,6 @@ func onlyOfKind(objs []*unstructured.Unstructured, kind string) *unstructured.Un
 	}
 	Expect(found).To(HaveLen(1), "config/default should render exactly one %s", kind)
 	return found[0].DeepCopy()
-}
-
-// podFromTemplate builds the Pod a ReplicaSet would create from the Deployment's template. Pod
-// security is enforced on Pods only; on workloads it only warns, so this Pod is what enforce sees.
-func podFromTemplate(deployment *unstructured.Unstructured) *unstructured.Unstructured {
-	GinkgoHelper()
-	template, found, err := unstructured.NestedMap(deployment.Object, "spec", "template")
-	Expect(err).NotTo(HaveOccurred())
-	Expect(found).To(BeTrue())
-	pod := &unstructured.Unstructured{Object: template}
-	pod.SetAPIVersion("v1")
-	pod.SetKind("Pod")
-	pod.SetName(deployment.GetName())
-	pod.SetNamespace(deployment.GetNamespace())
-	return pod
 }
 
 // weakenSecurityContext returns a copy of the Deployment that may run as root and escalate
@@ -128,9 +70,8 @@ var _ = Describe("The manager Deployment under the restricted pod-security profi
 	const namespace = "restricted"
 
 	var (
-		testEnv    *envtest.Environment
 		dyn        dynamic.Interface
-		warnings   *warningRecorder
+		warnings   *testenv.WarningRecorder
 		deployment *unstructured.Unstructured
 		rendered   []*unstructured.Unstructured
 	)
@@ -144,30 +85,13 @@ var _ = Describe("The manager Deployment under the restricted pod-security profi
 		deployment = onlyOfKind(rendered, "Deployment")
 		deployment.SetNamespace(namespace)
 
-		testEnv = &envtest.Environment{
-			CRDDirectoryPaths:     []string{filepath.Join(repoRoot, "config", "crd", "bases")},
-			ErrorIfCRDPathMissing: true,
-		}
-		cfg, err := testEnv.Start()
-		Expect(err).NotTo(HaveOccurred(), "starting envtest; run with KUBEBUILDER_ASSETS=$(hack/envtest.sh)")
-		DeferCleanup(testEnv.Stop)
-
-		cfg = rest.CopyConfig(cfg)
-		warnings = &warningRecorder{}
+		cfg := rest.CopyConfig(testenv.StartControlPlane(GinkgoT(), true).Config)
+		warnings = &testenv.WarningRecorder{}
 		cfg.WarningHandler = warnings
 		dyn, err = dynamic.NewForConfig(cfg)
 		Expect(err).NotTo(HaveOccurred())
-		clientset, err := kubernetes.NewForConfig(cfg)
-		Expect(err).NotTo(HaveOccurred())
-		_, err = clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-			Name: namespace,
-			Labels: map[string]string{
-				"pod-security.kubernetes.io/enforce": "restricted",
-				"pod-security.kubernetes.io/warn":    "restricted",
-			},
-		}}, metav1.CreateOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		warnings.take()
+		Expect(testenv.RestrictedNamespace(ctx, cfg, namespace)).To(Succeed())
+		warnings.Take()
 	})
 
 	It("installs into a namespace that enforces the restricted profile", func() {
@@ -178,13 +102,13 @@ var _ = Describe("The manager Deployment under the restricted pod-security profi
 	It("is admitted without a warning", func(ctx context.Context) {
 		_, err := dyn.Resource(deploymentsGVR).Namespace(namespace).Create(ctx, deployment, dryRunCreate)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(warnings.take()).To(BeEmpty())
+		Expect(warnings.Take()).To(BeEmpty())
 	})
 
 	It("runs Pods that the enforce level admits without a warning", func(ctx context.Context) {
-		_, err := dyn.Resource(podsGVR).Namespace(namespace).Create(ctx, podFromTemplate(deployment), dryRunCreate)
+		_, err := dyn.Resource(podsGVR).Namespace(namespace).Create(ctx, testenv.PodFromTemplate(deployment), dryRunCreate)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(warnings.take()).To(BeEmpty())
+		Expect(warnings.Take()).To(BeEmpty())
 	})
 
 	Context("with runAsNonRoot removed and allowPrivilegeEscalation set", func() {
@@ -197,14 +121,14 @@ var _ = Describe("The manager Deployment under the restricted pod-security profi
 		It("draws a warning naming both fields", func(ctx context.Context) {
 			_, err := dyn.Resource(deploymentsGVR).Namespace(namespace).Create(ctx, weak, dryRunCreate)
 			Expect(err).NotTo(HaveOccurred(), "pod security only warns on workloads; enforce applies to their Pods")
-			got := strings.Join(warnings.take(), "\n")
+			got := strings.Join(warnings.Take(), "\n")
 			Expect(got).To(ContainSubstring("restricted"))
 			Expect(got).To(ContainSubstring("allowPrivilegeEscalation"))
 			Expect(got).To(ContainSubstring("runAsNonRoot"))
 		})
 
 		It("has its Pods denied", func(ctx context.Context) {
-			_, err := dyn.Resource(podsGVR).Namespace(namespace).Create(ctx, podFromTemplate(weak), dryRunCreate)
+			_, err := dyn.Resource(podsGVR).Namespace(namespace).Create(ctx, testenv.PodFromTemplate(weak), dryRunCreate)
 			Expect(err).To(HaveOccurred())
 			Expect(err.Error()).To(And(
 				ContainSubstring("violates PodSecurity \"restricted"),
