@@ -28,43 +28,30 @@ import (
 
 func main() {
 	var (
-		metricsAddr          string
-		probeAddr            string
-		secureMetrics        bool
-		enableLeaderElection bool
-		leaderElectionID     string
-		leaderElectionNS     string
-		watchNamespaces      string
-		kubeQPS              float64
-		kubeBurst            int
-		licenseWorkers       int
-		pprofAddr            string
-		allowedHosts         string
-		insecureLoopbackHTTP bool
-		metricsCertPath      string
-		metricsCertName      string
-		metricsCertKey       string
-		memoryLimitRatio     float64
-		gcPercentFlag        int
+		s                settings
+		kubeQPS          float64
+		allowedHosts     string
+		memoryLimitRatio float64
+		gcPercentFlag    int
 	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
-	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over https with authentication and authorization by the API server.")
-	flag.StringVar(&metricsCertPath, "metrics-cert-path", "", "Directory of the certificate and key the https metrics endpoint serves (for example a mounted "+
+	flag.StringVar(&s.metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" disables it.")
+	flag.BoolVar(&s.secureMetrics, "metrics-secure", true, "Serve metrics over https with authentication and authorization by the API server.")
+	flag.StringVar(&s.metricsCertPath, "metrics-cert-path", "", "Directory of the certificate and key the https metrics endpoint serves (for example a mounted "+
 		"cert-manager Secret), reloaded when they change; empty generates a self-signed certificate at start, which scrapers cannot verify.")
-	flag.StringVar(&metricsCertName, "metrics-cert-name", "tls.crt", "File name of the metrics certificate in --metrics-cert-path.")
-	flag.StringVar(&metricsCertKey, "metrics-cert-key", "tls.key", "File name of the metrics private key in --metrics-cert-path.")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
-	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader so that only one manager writes to the LMOs.")
-	flag.StringVar(&leaderElectionID, "leader-election-id", "lmo-operator.lmo-operator.dev", "Name of the Lease used for leader election; "+
+	flag.StringVar(&s.metricsCertName, "metrics-cert-name", "tls.crt", "File name of the metrics certificate in --metrics-cert-path.")
+	flag.StringVar(&s.metricsCertKey, "metrics-cert-key", "tls.key", "File name of the metrics private key in --metrics-cert-path.")
+	flag.StringVar(&s.probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
+	flag.BoolVar(&s.leaderElect, "leader-elect", false, "Elect a leader so that only one manager writes to the LMOs.")
+	flag.StringVar(&s.leaderElectionID, "leader-election-id", "lmo-operator.lmo-operator.dev", "Name of the Lease used for leader election; "+
 		"managers that serve different --watch-namespaces each need their own, or only one of them leads.")
-	flag.StringVar(&leaderElectionNS, "leader-election-namespace", os.Getenv("POD_NAMESPACE"),
+	flag.StringVar(&s.leaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"),
 		"Namespace of the leader-election Lease; defaults to $POD_NAMESPACE, required outside a cluster.")
-	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces whose LMOs, packages and Licenses this manager serves; "+
+	flag.StringVar(&s.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces whose LMOs, packages and Licenses this manager serves; "+
 		"empty serves all. No two managers may serve one namespace.")
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 200, "Queries per second to the Kubernetes API server.")
-	flag.IntVar(&kubeBurst, "kube-api-burst", 400, "Burst of queries to the Kubernetes API server.")
-	flag.IntVar(&licenseWorkers, "license-workers", 8, "License reconciles run at once.")
-	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Loopback address Go's pprof profiles are served on, unauthenticated (for example 127.0.0.1:6060); \"0\" disables them. Other addresses are refused.")
+	flag.IntVar(&s.burst, "kube-api-burst", 400, "Burst of queries to the Kubernetes API server.")
+	flag.IntVar(&s.licenseWorkers, "license-workers", 8, "License reconciles run at once.")
+	flag.StringVar(&s.pprofAddr, "pprof-bind-address", "0", "Loopback address Go's pprof profiles are served on, unauthenticated (for example 127.0.0.1:6060); \"0\" disables them. Other addresses are refused.")
 	flag.Float64Var(&memoryLimitRatio, "memory-limit-ratio", 0.9, "Fraction of the container's memory limit (the "+memoryLimitEnv+
 		" environment variable, in bytes, which the Deployment fills from limits.memory) given to the Go runtime as its soft memory limit; "+
 		"0 turns it off. GOMEMLIMIT, when set, wins.")
@@ -73,29 +60,18 @@ func main() {
 	opts := zap.Options{}
 	flag.StringVar(&allowedHosts, "allowed-lmo-host", "", "Comma-separated hosts, besides Salesforce's own and loopback, that a LicenseManagementOrg's "+
 		"instanceURL and loginURL may name (a private gateway); credentials are sent to no other host. Set by the cluster admin.")
-	flag.BoolVar(&insecureLoopbackHTTP, "allow-insecure-loopback-http", false, "Let a LicenseManagementOrg reach a loopback host over plain http "+
+	flag.BoolVar(&s.insecureLoopbackHTTP, "allow-insecure-loopback-http", false, "Let a LicenseManagementOrg reach a loopback host over plain http "+
 		"(lmosim in development); the address dialed must be loopback. Off, every LMO is reached over https.")
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
-	limit, err := applyMemoryLimit(os.Getenv, memoryLimitRatio)
-	if err != nil {
-		log.Error(err, "Bad memory limit")
+	if err := applyMemorySettings(log, memoryLimitRatio, gcPercentFlag); err != nil {
+		log.Error(err, "Bad Go memory settings")
 		os.Exit(1)
 	}
-	gc, err := applyGCPercent(os.Getenv, gcPercentFlag)
-	if err != nil {
-		log.Error(err, "Bad garbage collector target")
-		os.Exit(1)
-	}
-	log.Info("Go memory settings", "memoryLimit", limit, "gcPercent", gc)
-
-	cfg := settings{metricsAddr: metricsAddr, probeAddr: probeAddr, secureMetrics: secureMetrics, leaderElect: enableLeaderElection,
-		leaderElectionID: leaderElectionID, leaderElectionNamespace: leaderElectionNS, watchNamespaces: watchNamespaces, qps: float32(kubeQPS), burst: kubeBurst, licenseWorkers: licenseWorkers,
-		pprofAddr: pprofAddr, allowedHosts: splitList(allowedHosts), insecureLoopbackHTTP: insecureLoopbackHTTP,
-		metricsCertPath: metricsCertPath, metricsCertName: metricsCertName, metricsCertKey: metricsCertKey}
-	if err := run(cfg); err != nil {
+	s.qps, s.allowedHosts = float32(kubeQPS), splitList(allowedHosts)
+	if err := run(s); err != nil {
 		log.Error(err, "Manager stopped")
 		os.Exit(1)
 	}

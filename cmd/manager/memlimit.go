@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"math"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
+
+	"github.com/go-logr/logr"
 )
 
 // memoryLimitEnv names the environment variable the Deployment fills with the container's memory
@@ -58,6 +61,21 @@ func applyGCPercent(getenv func(string) string, percent int) (string, error) {
 	}
 	debug.SetGCPercent(p)
 	return why, nil
+}
+
+// applyMemorySettings sets the Go runtime's soft memory limit and garbage collector target from the
+// flags and the environment, and logs what it set.
+func applyMemorySettings(log logr.Logger, limitRatio float64, percent int) error {
+	limit, err := applyMemoryLimit(os.Getenv, limitRatio)
+	if err != nil {
+		return err
+	}
+	gc, err := applyGCPercent(os.Getenv, percent)
+	if err != nil {
+		return err
+	}
+	log.Info("Go memory settings", "memoryLimit", limit, "gcPercent", gc)
+	return nil
 }
 
 // applyMemoryLimit sets the Go runtime's soft memory limit as memoryLimit decides.
