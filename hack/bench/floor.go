@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,51 +50,29 @@ func measureStatusFloor(ctx context.Context, kube client.Client) (time.Duration,
 			break
 		}
 	}
-	var next atomic.Int64
 	var written atomic.Int64
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
 	t0 := time.Now()
-	for w := 0; w < statusWriteWorkers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(lics) || ctx.Err() != nil {
-					return
-				}
-				lic := lics[i]
-				now := metav1.Now()
-				cond := metav1.Condition{Type: licensingv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Synced",
-					Message: "The LMO record matches the spec", ObservedGeneration: lic.Generation}
-				if c := meta.FindStatusCondition(lic.Status.Conditions, licensingv1alpha1.ConditionReady); c != nil {
-					cond = *c
-				}
-				cond.LastTransitionTime = now
-				cond.ObservedGeneration = lic.Generation
-				meta.RemoveStatusCondition(&lic.Status.Conditions, licensingv1alpha1.ConditionReady)
-				lic.Status.Conditions = append(lic.Status.Conditions, cond)
-				lic.Status.ObservedGeneration = lic.Generation
-				lic.Status.LastSyncTime = &now
-				var err error
-				for attempt := 0; attempt < 5; attempt++ {
-					if err = kube.Status().Update(ctx, lic); err == nil {
-						break
-					}
-					time.Sleep(200 * time.Millisecond)
-				}
-				if err != nil {
-					once.Do(func() { firstErr = err })
-					return
-				}
-				written.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return time.Since(t0), int(written.Load()), firstErr
+	err := forEach(ctx, len(lics), statusWriteWorkers, func(i int) error {
+		lic := lics[i]
+		now := metav1.Now()
+		cond := metav1.Condition{Type: licensingv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Synced",
+			Message: "The LMO record matches the spec", ObservedGeneration: lic.Generation}
+		if c := meta.FindStatusCondition(lic.Status.Conditions, licensingv1alpha1.ConditionReady); c != nil {
+			cond = *c
+		}
+		cond.LastTransitionTime = now
+		cond.ObservedGeneration = lic.Generation
+		meta.RemoveStatusCondition(&lic.Status.Conditions, licensingv1alpha1.ConditionReady)
+		lic.Status.Conditions = append(lic.Status.Conditions, cond)
+		lic.Status.ObservedGeneration = lic.Generation
+		lic.Status.LastSyncTime = &now
+		if err := retry5(func() error { return kube.Status().Update(ctx, lic) }); err != nil {
+			return err
+		}
+		written.Add(1)
+		return nil
+	})
+	return time.Since(t0), int(written.Load()), err
 }
 
 // statusWriteCount is the apiserver's count of License status writes (PUT, PATCH and APPLY of

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -119,27 +117,12 @@ func measureMerge(ctx context.Context, r *result, kube client.Client, sim *lmosi
 	}
 	r.MergeBulkN = len(bulk)
 	start := time.Now()
-	var next atomic.Int64
-	var patchErr error
-	var once sync.Once
-	var wg sync.WaitGroup
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(bulk) || ctx.Err() != nil {
-					return
-				}
-				if err := patchSeats(ctx, kube, bulk[i].name, bulk[i].seats+1); err != nil {
-					once.Do(func() { patchErr = fmt.Errorf("merge: patching %s: %w", bulk[i].name, err) })
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	patchErr := forEach(ctx, len(bulk), 32, func(i int) error {
+		if err := patchSeats(ctx, kube, bulk[i].name, bulk[i].seats+1); err != nil {
+			return fmt.Errorf("merge: patching %s: %w", bulk[i].name, err)
+		}
+		return nil
+	})
 	if patchErr != nil {
 		return patchErr
 	}

@@ -456,27 +456,28 @@ func buildLicenses(_ context.Context, sim *lmosim.Server, recs []salesforce.Lice
 
 // createAll creates the Licenses with 32 concurrent workers.
 func createAll(ctx context.Context, kube client.Client, licenses []*licensingv1alpha1.License) error {
+	return forEach(ctx, len(licenses), 32, func(i int) error {
+		return retry5(func() error { return kube.Create(ctx, licenses[i]) })
+	})
+}
+
+// forEach runs do for 0..n-1 on workers goroutines, until ctx ends or do fails; it returns the first
+// failure.
+func forEach(ctx context.Context, n, workers int, do func(i int) error) error {
 	var next atomic.Int64
 	var firstErr error
 	var once sync.Once
 	var wg sync.WaitGroup
-	for w := 0; w < 32; w++ {
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(licenses) || ctx.Err() != nil {
+				if i >= n || ctx.Err() != nil {
 					return
 				}
-				var err error
-				for attempt := 0; attempt < 5; attempt++ {
-					if err = kube.Create(ctx, licenses[i]); err == nil {
-						break
-					}
-					time.Sleep(200 * time.Millisecond)
-				}
-				if err != nil {
+				if err := do(i); err != nil {
 					once.Do(func() { firstErr = err })
 					return
 				}
@@ -485,6 +486,18 @@ func createAll(ctx context.Context, kube client.Client, licenses []*licensingv1a
 	}
 	wg.Wait()
 	return firstErr
+}
+
+// retry5 calls do up to five times, 200 ms apart, until it succeeds.
+func retry5(do func() error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = do(); err == nil {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return err
 }
 
 func measureDrift(ctx context.Context, o options, r *result, kube client.Client, admin *salesforce.Client, simURL string, edited []editTarget) error {

@@ -95,22 +95,10 @@ const maxSuperseded = 10
 type ParamValues []ParamValue
 
 // NewParamValues orders values by name; of two with one name, the later is kept.
-func NewParamValues(values ...ParamValue) ParamValues {
-	var out ParamValues
-	for _, v := range values {
-		out = out.with(v)
-	}
-	return out
-}
+func NewParamValues(values ...ParamValue) ParamValues { return keyedFrom[ParamValues](values) }
 
 // Lookup returns the value of the parameter named name.
-func (p ParamValues) Lookup(name string) (ParamValue, bool) {
-	i, ok := slices.BinarySearchFunc(p, name, func(v ParamValue, n string) int { return strings.Compare(v.Name, n) })
-	if !ok {
-		return ParamValue{}, false
-	}
-	return p[i], true
-}
+func (p ParamValues) Lookup(name string) (ParamValue, bool) { return keyedLookup(p, name) }
 
 // Get returns the value of the parameter named name, or the zero ParamValue.
 func (p ParamValues) Get(name string) ParamValue {
@@ -120,15 +108,45 @@ func (p ParamValues) Get(name string) ParamValue {
 
 // with returns the values with v set (by v.Name), as a new slice: the mirror never changes a slice a
 // License holds in place (see copyLicense).
-func (p ParamValues) with(v ParamValue) ParamValues {
-	i, found := slices.BinarySearchFunc(p, v.Name, func(x ParamValue, n string) int { return strings.Compare(x.Name, n) })
-	next := make(ParamValues, 0, len(p)+1)
-	next = append(next, p[:i]...)
-	next = append(next, v)
+func (p ParamValues) with(v ParamValue) ParamValues { return keyedWith(p, v) }
+
+func (v ParamValue) key() string { return v.Name }
+
+// keyed is an element of a slice ordered by a string key, one element per key: ParamValues and
+// FieldChanges.
+type keyed interface{ key() string }
+
+func keyedSearch[E keyed](s []E, k string) (int, bool) {
+	return slices.BinarySearchFunc(s, k, func(e E, k string) int { return strings.Compare(e.key(), k) })
+}
+
+func keyedLookup[E keyed](s []E, k string) (E, bool) {
+	i, ok := keyedSearch(s, k)
+	if !ok {
+		var zero E
+		return zero, false
+	}
+	return s[i], true
+}
+
+// keyedWith returns a new slice: s with e set (by its key).
+func keyedWith[S ~[]E, E keyed](s S, e E) S {
+	i, found := keyedSearch(s, e.key())
+	next := make(S, 0, len(s)+1)
+	next = append(next, s[:i]...)
+	next = append(next, e)
 	if found {
 		i++
 	}
-	return append(next, p[i:]...)
+	return append(next, s[i:]...)
+}
+
+func keyedFrom[S ~[]E, E keyed](elems []E) S {
+	var out S
+	for _, e := range elems {
+		out = keyedWith(out, e)
+	}
+	return out
 }
 
 // ParamValue is one feature parameter value of a license.
@@ -155,22 +173,10 @@ type ParamValue struct {
 type FieldChanges []FieldChange
 
 // NewFieldChanges orders changes by field; of two of one field, the later is kept.
-func NewFieldChanges(changes ...FieldChange) FieldChanges {
-	var out FieldChanges
-	for _, c := range changes {
-		out = out.with(c)
-	}
-	return out
-}
+func NewFieldChanges(changes ...FieldChange) FieldChanges { return keyedFrom[FieldChanges](changes) }
 
 // Lookup returns the change of the field named by its API name.
-func (c FieldChanges) Lookup(field string) (FieldChange, bool) {
-	i, ok := slices.BinarySearchFunc(c, field, func(x FieldChange, f string) int { return strings.Compare(x.Field, f) })
-	if !ok {
-		return FieldChange{}, false
-	}
-	return c[i], true
-}
+func (c FieldChanges) Lookup(field string) (FieldChange, bool) { return keyedLookup(c, field) }
 
 // Get returns the change of the field named by its API name, or the zero FieldChange.
 func (c FieldChanges) Get(field string) FieldChange {
@@ -179,16 +185,9 @@ func (c FieldChanges) Get(field string) FieldChange {
 }
 
 // with returns the changes with ch set (by ch.Field), as a new slice.
-func (c FieldChanges) with(ch FieldChange) FieldChanges {
-	i, found := slices.BinarySearchFunc(c, ch.Field, func(x FieldChange, f string) int { return strings.Compare(x.Field, f) })
-	next := make(FieldChanges, 0, len(c)+1)
-	next = append(next, c[:i]...)
-	next = append(next, ch)
-	if found {
-		i++
-	}
-	return append(next, c[i:]...)
-}
+func (c FieldChanges) with(ch FieldChange) FieldChanges { return keyedWith(c, ch) }
+
+func (c FieldChange) key() string { return c.Field }
 
 // FieldChange is who last changed a field of a license, and when.
 type FieldChange struct {
