@@ -146,10 +146,7 @@ var _ = Describe("License", func() {
 			l.Spec.SubscriberOrgID = globex
 			l.Spec.Seats = ptr.To(intstr.FromInt(50))
 		})
-		Eventually(func(g Gomega) {
-			st := testenv.Condition(e.get("globex").Status.Conditions, "Ready").Status
-			g.Expect(st).To(Equal(metav1.ConditionTrue))
-		}, eventually).Should(Succeed())
+		e.waitReady("globex")
 		// Pause so the drift stays visible, then let a person change the record.
 		patchAnnotations(e.ns, "globex", map[string]string{licensingv1alpha1.AnnotationPaused: "true"})
 		s.edit(lic1, map[string]any{"sfLma__Seats__c": 5})
@@ -188,10 +185,7 @@ var _ = Describe("License", func() {
 			g.Expect(rec.IsSiteLicense()).To(BeTrue())
 			g.Expect(rec.NeverExpires()).To(BeTrue())
 		}, 10*time.Second+eventually).Should(Succeed())
-		Eventually(func(g Gomega) {
-			st := testenv.Condition(e.get("hooli").Status.Conditions, "Ready").Status
-			g.Expect(st).To(Equal(metav1.ConditionTrue))
-		}, eventually).Should(Succeed())
+		e.waitReady("hooli")
 	})
 
 	It("never writes an Uninstalled record and says so", func() {
@@ -394,10 +388,7 @@ var _ = Describe("Two Licenses for one record", func() {
 			l.Spec.SubscriberOrgID = globex
 			l.Spec.Seats = ptr.To(intstr.FromInt(60))
 		})
-		Eventually(func(g Gomega) {
-			st := testenv.Condition(e.get("globex-imported").Status.Conditions, "Ready").Status
-			g.Expect(st).To(Equal(metav1.ConditionTrue))
-		}, eventually).Should(Succeed())
+		e.waitReady("globex-imported")
 		// creationTimestamp has a resolution of one second: make the copy clearly younger.
 		time.Sleep(1100 * time.Millisecond)
 		e.license("globex", func(l *licensingv1alpha1.License) {
@@ -416,9 +407,6 @@ var _ = Describe("Two Licenses for one record", func() {
 
 		Expect(k8sClient.Delete(ctx, e.get("globex-imported"))).To(Succeed())
 		Eventually(func() float64 { return s.seats(lic1) }, eventually).Should(BeEquivalentTo(70))
-		Eventually(func(g Gomega) {
-			st := testenv.Condition(e.get("globex").Status.Conditions, "Ready").Status
-			g.Expect(st).To(Equal(metav1.ConditionTrue))
-		}, eventually).Should(Succeed())
+		e.waitReady("globex")
 	})
 })

@@ -7,7 +7,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -93,10 +92,7 @@ var _ = Describe("License corrections", func() {
 			l.Spec.SubscriberOrgID = globex
 			l.Spec.Seats = ptr.To(intstr.FromInt(50))
 		})
-		Eventually(func(g Gomega) {
-			st := testenv.Condition(e.get("globex").Status.Conditions, "Ready").Status
-			g.Expect(st).To(Equal(metav1.ConditionTrue))
-		}, eventually).Should(Succeed())
+		e.waitReady("globex")
 		s.edit(lic1, map[string]any{"sfLma__Seats__c": 130})
 		Eventually(func() float64 { return s.seats(lic1) }, eventually).Should(BeEquivalentTo(50))
 		Eventually(func(g Gomega) {

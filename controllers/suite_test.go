@@ -150,6 +150,15 @@ func (e *env) get(name string) *licensingv1alpha1.License {
 	return &l
 }
 
+// waitReady waits until the License's Ready condition is True.
+func (e *env) waitReady(name string) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		st := testenv.Condition(e.get(name).Status.Conditions, "Ready").Status
+		g.Expect(st).To(Equal(metav1.ConditionTrue))
+	}, eventually).Should(Succeed())
+}
+
 // events lists the Events recorded about an object, as "type reason note".
 func events(ns, name string) []string {
 	var list eventsv1List
