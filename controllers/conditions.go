@@ -3,11 +3,14 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -84,6 +87,13 @@ func markKStatus(obj statusObject, ready metav1.ConditionStatus, abnormal, reaso
 // reconcile added is not a status change. A conflict or a deleted object asks for another reconcile
 // soon; res is returned otherwise.
 func writeStatus(ctx context.Context, c client.Client, obj, before client.Object, res ctrl.Result) (ctrl.Result, error) {
+	return writeStatusThen(ctx, c, obj, before, res, nil)
+}
+
+// writeStatusThen is writeStatus, calling stored (when not nil) once the status is stored: what
+// obj's status records as done (a notice given) is done only by the reconcile whose write won, not
+// again by one that read an older copy and lost the conflict.
+func writeStatusThen(ctx context.Context, c client.Client, obj, before client.Object, res ctrl.Result, stored func()) (ctrl.Result, error) {
 	data, err := client.MergeFrom(before).Data(obj)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -94,6 +104,9 @@ func writeStatus(ctx context.Context, c client.Client, obj, before client.Object
 	}
 	status, ok := diff["status"]
 	if !ok {
+		if stored != nil {
+			stored()
+		}
 		return res, nil
 	}
 	body, err := json.Marshal(map[string]any{"metadata": map[string]string{"resourceVersion": obj.GetResourceVersion()}, "status": status})
@@ -106,5 +119,35 @@ func writeStatus(ctx context.Context, c client.Client, obj, before client.Object
 		}
 		return ctrl.Result{}, err
 	}
+	if stored != nil {
+		stored()
+	}
 	return res, nil
+}
+
+// eventQueue is an EventRecorder that keeps the Events until give sends them to the recorder.
+type eventQueue struct {
+	to     record.EventRecorder
+	queued []func()
+}
+
+func (q *eventQueue) Event(obj runtime.Object, typ, reason, message string) {
+	q.queued = append(q.queued, func() { q.to.Event(obj, typ, reason, message) })
+}
+
+func (q *eventQueue) Eventf(obj runtime.Object, typ, reason, format string, args ...any) {
+	q.Event(obj, typ, reason, fmt.Sprintf(format, args...))
+}
+
+func (q *eventQueue) AnnotatedEventf(obj runtime.Object, annotations map[string]string, typ, reason, format string, args ...any) {
+	message := fmt.Sprintf(format, args...)
+	q.queued = append(q.queued, func() { q.to.AnnotatedEventf(obj, annotations, typ, reason, "%s", message) })
+}
+
+// give sends the queued Events, once.
+func (q *eventQueue) give() {
+	for _, f := range q.queued {
+		f()
+	}
+	q.queued = nil
 }

@@ -50,9 +50,15 @@ func (r *LicenseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := lic.DeepCopy()
+	// The Events this reconcile gives wait for its status write: each says something the status
+	// records as said (a notice, a hold, a first refusal), so only a reconcile whose write is
+	// stored gives them. One that read a copy older than its own last write (the cache lags)
+	// would say it again, and its write loses the conflict.
+	events := &eventQueue{to: r.recorder}
+	r = r.withRecorder(events)
 	defer func() {
 		if err == nil {
-			result, err = writeStatus(ctx, r.Client, &lic, before, result)
+			result, err = writeStatusThen(ctx, r.Client, &lic, before, result, events.give)
 		}
 	}()
 
@@ -80,7 +86,7 @@ func (r *LicenseReconciler) engineFor(ctx context.Context, lic *licensingv1alpha
 	if err := r.Get(ctx, types.NamespacedName{Namespace: lic.Namespace, Name: lic.Spec.PackageRef.Name}, &pkg); err != nil {
 		return wait(licensingv1alpha1.ReasonPackageNotFound, "ManagedPackage "+lic.Spec.PackageRef.Name+" does not exist in namespace "+lic.Namespace)
 	}
-	eng, ok := r.registry.Get(lic.Namespace + "/" + pkg.Spec.LMORef.Name)
+	eng, ok := r.engines.Get(lic.Namespace + "/" + pkg.Spec.LMORef.Name)
 	if !ok {
 		return wait(licensingv1alpha1.ReasonLMONotReady, "LicenseManagementOrg "+pkg.Spec.LMORef.Name+" is not running; see its conditions")
 	}

@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
@@ -136,5 +139,86 @@ func TestOnlyTheOwningLicenseGivesExpiryNotices(t *testing.T) {
 	}
 	if newer.Status.ExpiryNotice != nil || older.Status.ExpiryNotice == nil {
 		t.Errorf("expiryNotice: owner %+v, other %+v", older.Status.ExpiryNotice, newer.Status.ExpiryNotice)
+	}
+}
+
+// staleLicenses reads every License as it was at its first read, as an informer cache that has not
+// yet seen the controller's own status write does; everything else goes to the client.
+type staleLicenses struct {
+	client.Client
+	seen map[client.ObjectKey]*licensingv1alpha1.License
+}
+
+func (s *staleLicenses) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	lic, ok := obj.(*licensingv1alpha1.License)
+	if !ok {
+		return s.Client.Get(ctx, key, obj, opts...)
+	}
+	if old, ok := s.seen[key]; ok {
+		old.DeepCopyInto(lic)
+		return nil
+	}
+	if err := s.Client.Get(ctx, key, lic, opts...); err != nil {
+		return err
+	}
+	s.seen[key] = lic.DeepCopy()
+	return nil
+}
+
+// engines maps LMO keys to fake engines.
+type engines map[string]engine.LMO
+
+func (e engines) Get(key string) (engine.LMO, bool) { l, ok := e[key]; return l, ok }
+
+// A reconcile that reads a copy of the License older than its own last status write (the cache
+// lags) must not give again an Event the status records as given (an expiry notice, a hold, a first
+// refusal): the Events are given only by the reconcile whose status write was stored.
+func TestEventsAreGivenOnlyWithTheStatusThatRecordsThem(t *testing.T) {
+	seats := int64(10)
+	cases := []struct {
+		name   string
+		spec   func(*licensingv1alpha1.License)
+		record engine.License
+		reason string
+		check  func(licensingv1alpha1.LicenseResourceStatus) bool
+	}{
+		{"a trial's 7-day notice", func(l *licensingv1alpha1.License) { l.Spec.ManagementPolicy = licensingv1alpha1.PolicyObserve },
+			engine.License{Status: "Trial", Expiration: "2026-12-31"}, licensingv1alpha1.ReasonTrialExpiring,
+			func(st licensingv1alpha1.LicenseResourceStatus) bool {
+				return st.ExpiryNotice != nil && st.ExpiryNotice.Window == licensingv1alpha1.ExpiryWindow7Days
+			}},
+		{"a held seat reduction", func(l *licensingv1alpha1.License) { l.Spec.Seats = ptrTo(intstr.FromInt(5)) },
+			engine.License{Status: "Active", Seats: &seats, Expiration: "Never"}, licensingv1alpha1.ReasonAccessReductionHeld,
+			func(st licensingv1alpha1.LicenseResourceStatus) bool { return st.HeldChange != nil }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			lic := license("globex", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), func(l *licensingv1alpha1.License) {
+				l.Spec.SubscriberOrgID = "00D5g000004XyZ1AAA"
+				tc.spec(l)
+			})
+			rec := tc.record
+			rec.ID, rec.Name, rec.PackageID, rec.SubscriberOrgID = "a0N000000000001AAA", "L-00001", testPackageID, "00D5g000004XyZ1AAA"
+			c := &staleLicenses{Client: newFakeClient(t, managedPackage(), lic), seen: map[client.ObjectKey]*licensingv1alpha1.License{}}
+			d := newTestDeps(c, time.Date(2026, 12, 25, 8, 0, 0, 0, time.UTC))
+			d.engines = engines{testNS + "/" + testLMO: newFakeLMO(testPackages(), testParams(), rec)}
+			r := &LicenseReconciler{deps: d}
+			req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(lic)}
+			for i := range 3 {
+				if _, err := r.Reconcile(context.Background(), req); err != nil {
+					t.Fatalf("reconcile %d: %v", i, err)
+				}
+			}
+			if ev := drain(r.recorder); len(ev) != 1 || !strings.Contains(ev[0], " "+tc.reason+" ") {
+				t.Errorf("events %q, want one %s", ev, tc.reason)
+			}
+			var stored licensingv1alpha1.License
+			if err := c.Client.Get(context.Background(), req.NamespacedName, &stored); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(stored.Status) {
+				t.Errorf("stored status %+v does not record the %s", stored.Status, tc.name)
+			}
+		})
 	}
 }

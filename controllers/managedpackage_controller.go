@@ -47,7 +47,7 @@ func (r *ManagedPackageReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 }
 
 func (r *ManagedPackageReconciler) reconcile(ctx context.Context, pkg *licensingv1alpha1.ManagedPackage) ctrl.Result {
-	eng, ok := r.registry.Get(pkg.Namespace + "/" + pkg.Spec.LMORef.Name)
+	eng, ok := r.engines.Get(pkg.Namespace + "/" + pkg.Spec.LMORef.Name)
 	if !ok {
 		var lmo licensingv1alpha1.LicenseManagementOrg
 		if err := r.Get(ctx, client.ObjectKey{Namespace: pkg.Namespace, Name: pkg.Spec.LMORef.Name}, &lmo); apierrors.IsNotFound(err) {

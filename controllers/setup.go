@@ -39,9 +39,14 @@ type deps struct {
 	// caches Secrets.
 	apiReader client.Reader
 	registry  *engine.Registry
-	recorder  record.EventRecorder
-	router    *router
-	opts      Options
+	// engines looks up the engine of an LMO ("namespace/name"); the registry in the manager, a fake
+	// in unit tests of the License and ManagedPackage reconcilers.
+	engines interface {
+		Get(key string) (engine.LMO, bool)
+	}
+	recorder record.EventRecorder
+	router   *router
+	opts     Options
 }
 
 func (d *deps) now() time.Time {
@@ -57,10 +62,12 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	if err := indexFields(ctx, mgr); err != nil {
 		return err
 	}
+	registry := engine.NewRegistry(ctx)
 	d := &deps{
 		Client:    mgr.GetClient(),
 		apiReader: mgr.GetAPIReader(),
-		registry:  engine.NewRegistry(ctx),
+		registry:  registry,
+		engines:   registry,
 		recorder:  mgr.GetEventRecorderFor("lmo-operator"), //nolint:staticcheck // core/v1 Events, which kubectl describe shows
 		opts:      opts,
 	}
@@ -72,4 +79,11 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		return err
 	}
 	return (&LicenseReconciler{deps: d}).SetupWithManager(mgr)
+}
+
+// withRecorder is a copy of the License reconciler whose Events go to rec.
+func (r *LicenseReconciler) withRecorder(rec record.EventRecorder) *LicenseReconciler {
+	d := *r.deps
+	d.recorder = rec
+	return &LicenseReconciler{deps: &d}
 }
