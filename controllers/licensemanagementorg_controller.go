@@ -26,9 +26,9 @@ import (
 // effect without a spec change (the operator does not watch Secrets).
 const secretRecheck = 3 * time.Minute
 
-// secretProblemRecheck is how soon a LicenseManagementOrg whose Secret is missing or broken looks
+// SecretProblemRecheck is how soon a LicenseManagementOrg whose Secret is missing or broken looks
 // again: the fix is usually a kubectl apply away.
-const secretProblemRecheck = 15 * time.Second
+const SecretProblemRecheck = 15 * time.Second
 
 // LicenseManagementOrgReconciler reconciles LicenseManagementOrgs: it reads each LMO's credentials,
 // runs its engine, and reports the connection, the org, the API budget and the mirror in status.
@@ -72,7 +72,7 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 		// No engine runs: lmo_up says so (a missing series would keep LMOUnreachable silent).
 		metrics.SetDown(req.String())
 		setSecretProblem(&lmo, reason, err.Error())
-		return writeStatus(ctx, r.Client, &lmo, before, ctrl.Result{RequeueAfter: secretProblemRecheck})
+		return writeStatus(ctx, r.Client, &lmo, before, ctrl.Result{RequeueAfter: SecretProblemRecheck})
 	}
 	cfg := engine.Config{
 		InstanceURL: lmo.Spec.InstanceURL, LoginURL: lmo.Spec.LoginURL, APIVersion: lmo.Spec.APIVersion,

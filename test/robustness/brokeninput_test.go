@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/controllers"
 	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
@@ -187,7 +188,7 @@ var _ = Describe("Broken Secrets, an LMO that does not answer, and references ac
 		Eventually(func(g Gomega) {
 			g.Expect(testenv.Condition(noSecret.lmo().Status.Conditions, licensingv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(noSecret.sim.seats(lic1)).To(BeEquivalentTo(60))
-		}, secretProblemRecheck+eventually).Should(Succeed())
+		}, controllers.SecretProblemRecheck+eventually).Should(Succeed())
 		s.ResetStats()
 	})
 

@@ -151,8 +151,6 @@ const (
 	jwtUser    = "integration@acme.example"
 
 	eventually = 20 * time.Second
-	// secretProblemRecheck is how soon a LicenseManagementOrg with a broken Secret looks again.
-	secretProblemRecheck = 15 * time.Second
 )
 
 var seedLicenses = `
