@@ -35,6 +35,7 @@ import (
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 const (
@@ -376,24 +377,7 @@ func buildSeed(n int, today time.Time) *lmosim.Seed {
 }
 
 // subscriberID is the i-th subscriber org id, 18 characters.
-func subscriberID(i int) string { return to18(fmt.Sprintf("00DB%011d", i)) }
-
-// to18 adds Salesforce's case-safe suffix to a 15-character id.
-func to18(id15 string) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-	suffix := make([]byte, 3)
-	for chunk := 0; chunk < 3; chunk++ {
-		bits := 0
-		for j := 0; j < 5; j++ {
-			c := id15[chunk*5+j]
-			if c >= 'A' && c <= 'Z' {
-				bits |= 1 << j
-			}
-		}
-		suffix[chunk] = alphabet[bits]
-	}
-	return id15 + string(suffix)
-}
+func subscriberID(i int) string { return sfid.To18(fmt.Sprintf("00DB%011d", i)) }
 
 // editTarget is a License whose record the drift phase edits.
 type editTarget struct {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 const reportSynopsis = `lmoctl report: the install base by package and status, trials ending within 7 and 30 days,
@@ -215,7 +216,7 @@ func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string,
 	b := salesforce.NewBatch()
 	must(salesforce.AddQuery(b, "SELECT "+salesforce.PackageFields+" FROM "+salesforce.PackageObject+pkgWhere, func(p []salesforce.Package) error {
 		for _, pk := range p {
-			if packageID == "" || id15(pk.PackageID) == id15(packageID) {
+			if packageID == "" || sfid.Same(pk.PackageID, packageID) {
 				in.packages = append(in.packages, pk)
 			}
 		}
@@ -228,7 +229,7 @@ func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string,
 	}))
 	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFieldsFor(fields)+" FROM "+salesforce.LicenseObject+licWhere+" ORDER BY Id", func(p []salesforce.License) error {
 		for _, l := range p {
-			if packageID == "" || id15(l.PackageID()) == id15(packageID) {
+			if packageID == "" || sfid.Same(l.PackageID(), packageID) {
 				in.licenses = append(in.licenses, l)
 			}
 		}
@@ -252,12 +253,12 @@ func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string,
 	inWindow := map[string]bool{}
 	for _, h := range in.history {
 		if historyText(h.NewValue) == salesforce.StatusUninstalled {
-			inWindow[id15(h.ParentID)] = true
+			inWindow[sfid.Key15(h.ParentID)] = true
 		}
 	}
 	var candidates []string
 	for _, l := range in.licenses {
-		if l.Status == salesforce.StatusUninstalled && !l.LastModifiedDate.Before(since) && !inWindow[id15(l.ID)] {
+		if l.Status == salesforce.StatusUninstalled && !l.LastModifiedDate.Before(since) && !inWindow[sfid.Key15(l.ID)] {
 			candidates = append(candidates, l.ID)
 		}
 	}
@@ -270,7 +271,7 @@ func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string,
 				" WHERE Field = '"+salesforce.FieldStatus+"' AND ParentId IN "+idList(ids), func(p []salesforce.HistoryRow) error {
 				for _, h := range p {
 					if historyText(h.NewValue) == salesforce.StatusUninstalled && h.CreatedDate.Before(since) {
-						in.uninstalledEarlier[id15(h.ParentID)] = true
+						in.uninstalledEarlier[sfid.Key15(h.ParentID)] = true
 					}
 				}
 				return nil
@@ -303,12 +304,12 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 	windowDays := int(span / (24 * time.Hour))
 	base := map[string]*PackageInstallBase{}
 	for _, p := range in.packages {
-		base[id15(p.PackageID)] = &PackageInstallBase{PackageID: p.PackageID, Name: p.Name}
+		base[sfid.Key15(p.PackageID)] = &PackageInstallBase{PackageID: p.PackageID, Name: p.Name}
 	}
 	byID := map[string]salesforce.License{}
 	for _, l := range in.licenses {
-		byID[id15(l.ID)] = l
-		pid := id15(l.PackageID())
+		byID[sfid.Key15(l.ID)] = l
+		pid := sfid.Key15(l.PackageID())
 		b := base[pid]
 		if b == nil {
 			b = &PackageInstallBase{PackageID: l.PackageID()}
@@ -377,7 +378,7 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 	uninstalled := map[string]StatusChange{}
 	converted := map[string]StatusChange{}
 	for _, h := range in.history {
-		l, ok := byID[id15(h.ParentID)]
+		l, ok := byID[sfid.Key15(h.ParentID)]
 		if !ok || h.CreatedDate.Before(in.since) {
 			continue
 		}
@@ -385,15 +386,15 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 			At: h.CreatedDate.UTC(), By: h.ChangedBy(), Source: "history"}
 		switch {
 		case historyText(h.NewValue) == salesforce.StatusUninstalled:
-			uninstalled[id15(l.ID)] = change
+			uninstalled[sfid.Key15(l.ID)] = change
 		case historyText(h.OldValue) == salesforce.StatusTrial && historyText(h.NewValue) == salesforce.StatusActive:
-			if _, seen := converted[id15(l.ID)]; !seen {
-				converted[id15(l.ID)] = change
+			if _, seen := converted[sfid.Key15(l.ID)]; !seen {
+				converted[sfid.Key15(l.ID)] = change
 			}
 		}
 	}
 	for _, l := range in.licenses {
-		key := id15(l.ID)
+		key := sfid.Key15(l.ID)
 		if l.Status != salesforce.StatusUninstalled || l.LastModifiedDate.Before(in.since) || in.uninstalledEarlier[key] {
 			continue
 		}

@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"time"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 const (
@@ -353,5 +355,5 @@ func randomOrgID(rng *rand.Rand) string {
 	for i := 3; i < 15; i++ {
 		b[i] = base62[rng.IntN(62)]
 	}
-	return string(b[:]) + idSuffix(string(b[:]))
+	return sfid.To18(string(b[:]))
 }
