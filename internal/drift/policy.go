@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // Decision is the verdict of a policy: an empty Reason means the change may proceed. Reasons are the
@@ -149,9 +151,7 @@ func HoldAccessReduction(reductions []string, approval, token, annotation string
 // different record, field or value, before or after, gives another name. Ten hex digits of a
 // SHA-256; the order of diffs does not matter and a record id may be given in either length.
 func ApprovalToken(recordID string, diffs []FieldDrift) string {
-	if len(recordID) > 15 {
-		recordID = recordID[:15]
-	}
+	recordID = sfid.Key15(recordID)
 	sorted := append([]FieldDrift(nil), diffs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Field < sorted[j].Field })
 	h := sha256.New()
