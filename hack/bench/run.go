@@ -35,6 +35,7 @@ import (
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
@@ -359,7 +360,7 @@ func buildSeed(n int, today time.Time) *lmosim.Seed {
 		},
 		Packages: []lmosim.SeedPackage{{
 			PackageID: packageID, Name: "Acme Projects", LatestVersion: "1.4.0",
-			Defaults:          lmosim.PackageDefaults{Status: "Active", Seats: 10},
+			Defaults:          lmosim.PackageDefaults{Status: licstatus.Active, Seats: 10},
 			FeatureParameters: []lmosim.SeedFeatureParameter{{FullName: paramName, DataType: "Integer", Direction: "LMO to Subscriber"}},
 		}},
 	}
@@ -368,7 +369,7 @@ func buildSeed(n int, today time.Time) *lmosim.Seed {
 		seats := seatChoices[i%len(seatChoices)]
 		exp := today.AddDate(0, 0, 365+i%300).Format(time.DateOnly)
 		s.Licenses = append(s.Licenses, lmosim.SeedLicense{
-			SubscriberOrgID: subscriberID(i), PackageID: packageID, Status: "Active", Seats: &seats, Expiration: &exp,
+			SubscriberOrgID: subscriberID(i), PackageID: packageID, Status: licstatus.Active, Seats: &seats, Expiration: &exp,
 			UsedLicenses: seats / 2, Edition: "Enterprise Edition", Version: "1.4.0",
 			FeatureParameters: map[string]any{paramName: float64(20 + i%50)},
 		})

@@ -9,6 +9,7 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
@@ -57,7 +58,7 @@ func Resolve(spec licensingv1alpha1.LicenseSpec, packageID string, recs Records)
 	records := recs.SubscriberLicenses(packageID, spec.SubscriberOrgID)
 	var live []engine.License
 	for _, rec := range records {
-		if rec.Status != string(licensingv1alpha1.LicenseStatusUninstalled) {
+		if rec.Status != licstatus.Uninstalled {
 			live = append(live, rec)
 		}
 	}

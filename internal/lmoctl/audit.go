@@ -17,6 +17,7 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
@@ -437,7 +438,7 @@ func buildAudit(in *auditInput, files []fileLicense, pkgOf map[string]string, us
 			c.Event = EventInstall
 		case h.Field == fieldVersionNumber:
 			c.Event = EventUpgrade
-		case h.Field == salesforce.FieldStatus && c.New == salesforce.StatusUninstalled:
+		case h.Field == salesforce.FieldStatus && c.New == licstatus.Uninstalled:
 			c.Event = EventUninstall
 		default:
 			c.Event = EventUpdate

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
@@ -252,13 +253,13 @@ func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string,
 	}
 	inWindow := map[string]bool{}
 	for _, h := range in.history {
-		if historyText(h.NewValue) == salesforce.StatusUninstalled {
+		if historyText(h.NewValue) == licstatus.Uninstalled {
 			inWindow[sfid.Key15(h.ParentID)] = true
 		}
 	}
 	var candidates []string
 	for _, l := range in.licenses {
-		if l.Status == salesforce.StatusUninstalled && !l.LastModifiedDate.Before(since) && !inWindow[sfid.Key15(l.ID)] {
+		if l.Status == licstatus.Uninstalled && !l.LastModifiedDate.Before(since) && !inWindow[sfid.Key15(l.ID)] {
 			candidates = append(candidates, l.ID)
 		}
 	}
@@ -270,7 +271,7 @@ func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string,
 			must(salesforce.AddQuery(b, "SELECT "+salesforce.HistoryFields+" FROM "+salesforce.LicenseHistoryObject+
 				" WHERE Field = '"+salesforce.FieldStatus+"' AND ParentId IN "+idList(ids), func(p []salesforce.HistoryRow) error {
 				for _, h := range p {
-					if historyText(h.NewValue) == salesforce.StatusUninstalled && h.CreatedDate.Before(since) {
+					if historyText(h.NewValue) == licstatus.Uninstalled && h.CreatedDate.Before(since) {
 						in.uninstalledEarlier[sfid.Key15(h.ParentID)] = true
 					}
 				}
@@ -317,13 +318,13 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 		}
 		b.Total++
 		switch l.Status {
-		case salesforce.StatusTrial:
+		case licstatus.Trial:
 			b.Trial++
-		case salesforce.StatusActive:
+		case licstatus.Active:
 			b.Active++
-		case salesforce.StatusSuspended:
+		case licstatus.Suspended:
 			b.Suspended++
-		case salesforce.StatusUninstalled:
+		case licstatus.Uninstalled:
 			b.Uninstalled++
 			continue
 		}
@@ -385,9 +386,9 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 		change := StatusChange{LicenseID: l.ID, PackageID: l.PackageID(), SubscriberOrgID: l.SubscriberOrgID, Customer: l.Customer(),
 			At: h.CreatedDate.UTC(), By: h.ChangedBy(), Source: "history"}
 		switch {
-		case historyText(h.NewValue) == salesforce.StatusUninstalled:
+		case historyText(h.NewValue) == licstatus.Uninstalled:
 			uninstalled[sfid.Key15(l.ID)] = change
-		case historyText(h.OldValue) == salesforce.StatusTrial && historyText(h.NewValue) == salesforce.StatusActive:
+		case historyText(h.OldValue) == licstatus.Trial && historyText(h.NewValue) == licstatus.Active:
 			if _, seen := converted[sfid.Key15(l.ID)]; !seen {
 				converted[sfid.Key15(l.ID)] = change
 			}
@@ -395,7 +396,7 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 	}
 	for _, l := range in.licenses {
 		key := sfid.Key15(l.ID)
-		if l.Status != salesforce.StatusUninstalled || l.LastModifiedDate.Before(in.since) || in.uninstalledEarlier[key] {
+		if l.Status != licstatus.Uninstalled || l.LastModifiedDate.Before(in.since) || in.uninstalledEarlier[key] {
 			continue
 		}
 		if _, ok := uninstalled[key]; !ok {
