@@ -384,7 +384,7 @@ func suspend(c *licenseCase) (Verdict, bool) {
 
 // suspension is the change deleting a License with deletionPolicy Suspend makes to its record.
 func suspension(rec engine.License) []drift.FieldDrift {
-	return []drift.FieldDrift{{Field: drift.FieldStatus, Desired: licstatus.Suspended, Observed: rec.Status}}
+	return []drift.FieldDrift{drift.Drifted(drift.Status, licstatus.Suspended, rec.Status)}
 }
 
 // Paused reports whether the License carries the paused annotation.
@@ -409,18 +409,18 @@ func SuspendsOnDelete(lic *licensingv1alpha1.License) bool {
 func writeFor(licenseID string, diffs []drift.FieldDrift, desired drift.Terms) engine.Write {
 	w := engine.Write{LicenseID: licenseID}
 	for _, d := range diffs {
-		switch d.Field {
-		case drift.FieldStatus:
+		switch d.Key {
+		case drift.Status:
 			s := desired.Status
 			w.Status = &s
-		case drift.FieldSeats:
+		case drift.Seats:
 			n := *desired.Seats
 			w.Seats = &n
-		case drift.FieldExpiration:
+		case drift.Expiration:
 			e := desired.Expiration
 			w.Expiration = &e
 		default:
-			name := strings.TrimSuffix(strings.TrimPrefix(d.Field, "featureParameters["), "]")
+			name, _ := d.Key.Parameter()
 			if w.Params == nil {
 				w.Params = map[string]string{}
 			}
