@@ -15,6 +15,7 @@ import (
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // fakeLMO is an engine.LMO over fixed records that remembers what was submitted. Unit tests of the
@@ -40,7 +41,7 @@ func (f *fakeLMO) Status() engine.Status { return f.status }
 
 func (f *fakeLMO) Package(packageID string) (engine.Package, bool) {
 	for _, p := range f.packages {
-		if id15(p.PackageID) == id15(packageID) {
+		if sfid.Same(p.PackageID, packageID) {
 			return p, true
 		}
 	}
@@ -50,7 +51,7 @@ func (f *fakeLMO) Package(packageID string) (engine.Package, bool) {
 func (f *fakeLMO) FeatureParameters(packageID string) map[string]engine.FeatureParameter {
 	out := map[string]engine.FeatureParameter{}
 	for _, p := range f.params {
-		if id15(p.PackageID) == id15(packageID) {
+		if sfid.Same(p.PackageID, packageID) {
 			out[p.FullName] = p
 		}
 	}
@@ -59,7 +60,7 @@ func (f *fakeLMO) FeatureParameters(packageID string) map[string]engine.FeatureP
 
 func (f *fakeLMO) License(id string) (engine.License, bool) {
 	for _, l := range f.licenses {
-		if id15(l.ID) == id15(id) {
+		if sfid.Same(l.ID, id) {
 			return l, true
 		}
 	}
@@ -69,7 +70,7 @@ func (f *fakeLMO) License(id string) (engine.License, bool) {
 func (f *fakeLMO) SubscriberLicenses(packageID, subscriberOrgID string) []engine.License {
 	var out []engine.License
 	for _, l := range f.licenses {
-		if id15(l.PackageID) == id15(packageID) && id15(l.SubscriberOrgID) == id15(subscriberOrgID) {
+		if sfid.Same(l.PackageID, packageID) && sfid.Same(l.SubscriberOrgID, subscriberOrgID) {
 			out = append(out, l)
 		}
 	}
@@ -80,7 +81,7 @@ func (f *fakeLMO) SubscriberLicenses(packageID, subscriberOrgID string) []engine
 func (f *fakeLMO) PackageLicenses(packageID string) []*engine.License {
 	var out []*engine.License
 	for _, l := range f.licenses {
-		if id15(l.PackageID) == id15(packageID) {
+		if sfid.Same(l.PackageID, packageID) {
 			out = append(out, &l)
 		}
 	}
@@ -98,11 +99,11 @@ func (f *fakeLMO) Submit(w engine.Write) (engine.WriteState, error) {
 func (f *fakeLMO) WriteState(licenseID string) engine.WriteState {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if st, ok := f.written[id15(licenseID)]; ok {
+	if st, ok := f.written[sfid.Key15(licenseID)]; ok {
 		return st
 	}
 	for _, w := range f.submitted {
-		if id15(w.LicenseID) == id15(licenseID) {
+		if sfid.Same(w.LicenseID, licenseID) {
 			return engine.WriteState{Pending: true}
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // Cache indexes that map an LMO record back to the resources that refer to it.
@@ -33,15 +34,8 @@ const (
 	indexLicenseDrifted = "licensing.lmo-operator.dev/drifted"
 )
 
-func id15(id string) string {
-	if len(id) > 15 {
-		return id[:15]
-	}
-	return id
-}
-
-func subscriberKey(org string) string { return "sub:" + id15(org) }
-func licenseKey(id string) string     { return "id:" + id15(id) }
+func subscriberKey(org string) string { return "sub:" + sfid.Key15(org) }
+func licenseKey(id string) string     { return "id:" + sfid.Key15(id) }
 
 func indexFields(ctx context.Context, mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
@@ -67,7 +61,7 @@ func licenseRecordKeys(o client.Object) []string {
 	if l.Spec.LicenseID != "" {
 		keys = append(keys, licenseKey(l.Spec.LicenseID))
 	}
-	if l.Status.LicenseID != "" && id15(l.Status.LicenseID) != id15(l.Spec.LicenseID) {
+	if l.Status.LicenseID != "" && !sfid.Same(l.Status.LicenseID, l.Spec.LicenseID) {
 		keys = append(keys, licenseKey(l.Status.LicenseID))
 	}
 	return keys
@@ -173,7 +167,7 @@ func (d *deps) claimants(ctx context.Context, lmo types.NamespacedName, eng engi
 		if pkg == nil || pkg.Spec.LMORef.Name != lmo.Name {
 			continue
 		}
-		if res := decide.Resolve(l.Spec, pkg.Spec.PackageID, eng); res.Record != nil && decide.SameRecord(res.Record.ID, rec.ID) {
+		if res := decide.Resolve(l.Spec, pkg.Spec.PackageID, eng); res.Record != nil && sfid.Same(res.Record.ID, rec.ID) {
 			out = append(out, claimant{license: l, pkg: pkg})
 		}
 	}
@@ -191,17 +185,17 @@ func (d *deps) licenseNamingRecord(ctx context.Context, namespace, packageID str
 	}
 	for i := range named {
 		l := &named[i]
-		if (l.Spec.LicenseID != "" && decide.SameRecord(l.Spec.LicenseID, rec.ID)) || (l.Status.LicenseID != "" && decide.SameRecord(l.Status.LicenseID, rec.ID)) {
+		if (l.Spec.LicenseID != "" && sfid.Same(l.Spec.LicenseID, rec.ID)) || (l.Status.LicenseID != "" && sfid.Same(l.Status.LicenseID, rec.ID)) {
 			return l.Name, nil
 		}
-		if l.Spec.SubscriberOrgID == "" || id15(l.Spec.SubscriberOrgID) != id15(rec.SubscriberOrgID) {
+		if l.Spec.SubscriberOrgID == "" || !sfid.Same(l.Spec.SubscriberOrgID, rec.SubscriberOrgID) {
 			continue
 		}
 		pkg, err := d.packageOf(ctx, l)
 		if err != nil {
 			return "", err
 		}
-		if pkg == nil || id15(pkg.Spec.PackageID) == id15(packageID) {
+		if pkg == nil || sfid.Same(pkg.Spec.PackageID, packageID) {
 			return l.Name, nil // a License whose package is unknown may be of this one
 		}
 	}

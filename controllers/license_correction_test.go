@@ -13,6 +13,7 @@ import (
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 var (
@@ -73,7 +74,7 @@ func TestLastCorrectionOutlivesTheDrift(t *testing.T) {
 	lic := syncedLicense()
 	writtenAt := correctionSynced.Add(48 * time.Hour)
 	eng := newFakeLMO(testPackages(), testParams(), correctedRecord())
-	eng.written = map[string]engine.WriteState{id15(correctionRecord): {LastWritten: writtenAt,
+	eng.written = map[string]engine.WriteState{sfid.Key15(correctionRecord): {LastWritten: writtenAt,
 		LastChanges: []engine.FieldWrite{{Field: "seats", Old: "130", New: "120", Replaces: danaChange}}}}
 	changedAt := metav1.NewTime(danaChange.At)
 	want := &licensingv1alpha1.Correction{CorrectedAt: metav1.NewTime(writtenAt), Fields: []licensingv1alpha1.CorrectedField{{

@@ -58,10 +58,10 @@ func driftStatus(diffs []drift.FieldDrift, rec engine.License) ([]licensingv1alp
 	names := make([]string, len(diffs))
 	for i, d := range diffs {
 		by, username, at := rec.LastModifiedBy, rec.LastModifiedByUsername, rec.LastModifiedAt
-		if change, ok := rec.Changes.ForDrift(d.Field); ok {
+		if change, ok := rec.Changes.ForDrift(d.Key); ok {
 			by, username, at = change.By, change.Username, change.At
-		} else if name, ok := strings.CutPrefix(d.Field, "featureParameters["); ok {
-			if v, ok := rec.Params.Lookup(strings.TrimSuffix(name, "]")); ok {
+		} else if name, ok := d.Key.Parameter(); ok {
+			if v, ok := rec.Params.Lookup(name); ok {
 				by, username, at = v.LastModifiedBy, v.LastModifiedByUsername, v.LastModifiedAt
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
 )
 
 // packageRecheck is how often a ManagedPackage recounts without an event.
@@ -202,17 +203,17 @@ func installBase(licenses []*engine.License, today string) *licensingv1alpha1.In
 	b := &licensingv1alpha1.InstallBase{}
 	for _, l := range licenses {
 		b.Total++
-		switch licensingv1alpha1.LicenseStatus(l.Status) {
-		case licensingv1alpha1.LicenseStatusTrial:
+		switch l.Status {
+		case licstatus.Trial:
 			b.Trial++
-		case licensingv1alpha1.LicenseStatusActive:
+		case licstatus.Active:
 			b.Active++
-		case licensingv1alpha1.LicenseStatusSuspended:
+		case licstatus.Suspended:
 			b.Suspended++
-		case licensingv1alpha1.LicenseStatusUninstalled:
+		case licstatus.Uninstalled:
 			b.Uninstalled++
 		}
-		if (l.Status == "Trial" || l.Status == "Active") && l.Expiration != engine.Never && l.Expiration < today {
+		if (l.Status == licstatus.Trial || l.Status == licstatus.Active) && l.Expiration != engine.Never && l.Expiration < today {
 			b.Expired++
 		}
 		if l.IsSandbox {

@@ -10,6 +10,7 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // recheck returns what may be written now to the LMO record licenseID of the LMO lmo, decided from
@@ -63,7 +64,7 @@ func (d *deps) enforcingPackage(ctx context.Context, lmo types.NamespacedName, p
 	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
 	for i := range list.Items {
 		p := &list.Items[i]
-		if id15(p.Spec.PackageID) != id15(packageID) {
+		if !sfid.Same(p.Spec.PackageID, packageID) {
 			continue
 		}
 		if p.Spec.Defaults == nil || p.Spec.DefaultsPolicy != licensingv1alpha1.PolicyEnforce {

@@ -35,6 +35,8 @@ import (
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 const (
@@ -358,7 +360,7 @@ func buildSeed(n int, today time.Time) *lmosim.Seed {
 		},
 		Packages: []lmosim.SeedPackage{{
 			PackageID: packageID, Name: "Acme Projects", LatestVersion: "1.4.0",
-			Defaults:          lmosim.PackageDefaults{Status: "Active", Seats: 10},
+			Defaults:          lmosim.PackageDefaults{Status: licstatus.Active, Seats: 10},
 			FeatureParameters: []lmosim.SeedFeatureParameter{{FullName: paramName, DataType: "Integer", Direction: "LMO to Subscriber"}},
 		}},
 	}
@@ -367,7 +369,7 @@ func buildSeed(n int, today time.Time) *lmosim.Seed {
 		seats := seatChoices[i%len(seatChoices)]
 		exp := today.AddDate(0, 0, 365+i%300).Format(time.DateOnly)
 		s.Licenses = append(s.Licenses, lmosim.SeedLicense{
-			SubscriberOrgID: subscriberID(i), PackageID: packageID, Status: "Active", Seats: &seats, Expiration: &exp,
+			SubscriberOrgID: subscriberID(i), PackageID: packageID, Status: licstatus.Active, Seats: &seats, Expiration: &exp,
 			UsedLicenses: seats / 2, Edition: "Enterprise Edition", Version: "1.4.0",
 			FeatureParameters: map[string]any{paramName: float64(20 + i%50)},
 		})
@@ -376,24 +378,7 @@ func buildSeed(n int, today time.Time) *lmosim.Seed {
 }
 
 // subscriberID is the i-th subscriber org id, 18 characters.
-func subscriberID(i int) string { return to18(fmt.Sprintf("00DB%011d", i)) }
-
-// to18 adds Salesforce's case-safe suffix to a 15-character id.
-func to18(id15 string) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-	suffix := make([]byte, 3)
-	for chunk := 0; chunk < 3; chunk++ {
-		bits := 0
-		for j := 0; j < 5; j++ {
-			c := id15[chunk*5+j]
-			if c >= 'A' && c <= 'Z' {
-				bits |= 1 << j
-			}
-		}
-		suffix[chunk] = alphabet[bits]
-	}
-	return id15 + string(suffix)
-}
+func subscriberID(i int) string { return sfid.To18(fmt.Sprintf("00DB%011d", i)) }
 
 // editTarget is a License whose record the drift phase edits.
 type editTarget struct {

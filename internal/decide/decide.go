@@ -15,6 +15,7 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
 )
 
 // Actions: what the operator does about a License (or a package's defaults for one install) now.
@@ -210,8 +211,8 @@ func RecordTypeAgrees(rec engine.License, today string) bool {
 	switch rec.RecordType {
 	case "", rec.Status:
 		return true
-	case "Expired":
-		return rec.Status != string(licensingv1alpha1.LicenseStatusUninstalled) && rec.Expiration != engine.Never &&
+	case licstatus.Expired:
+		return rec.Status != licstatus.Uninstalled && rec.Expiration != engine.Never &&
 			rec.Expiration != "" && rec.Expiration < today
 	}
 	return false
@@ -346,7 +347,7 @@ func notOwner(c *licenseCase) (Verdict, bool) {
 // gone: a record that is Suspended or Uninstalled needs no suspension.
 func gone(c *licenseCase) (Verdict, bool) {
 	switch c.Record.Status {
-	case string(licensingv1alpha1.LicenseStatusSuspended), string(licensingv1alpha1.LicenseStatusUninstalled):
+	case licstatus.Suspended, licstatus.Uninstalled:
 		return stop(ActionRelease, "", "License record "+c.Record.ID+" is already "+c.Record.Status)
 	}
 	return Verdict{}, false
@@ -374,7 +375,7 @@ func deletionHeld(c *licenseCase) (Verdict, bool) {
 
 // suspend: the approved suspension on delete.
 func suspend(c *licenseCase) (Verdict, bool) {
-	suspended := string(licensingv1alpha1.LicenseStatusSuspended)
+	suspended := licstatus.Suspended
 	return Verdict{Action: ActionUpdate, Reason: licensingv1alpha1.ReasonWriteQueued,
 		Message: "Suspending license " + c.Record.ID + " before the License is deleted",
 		Write:   &engine.Write{LicenseID: c.Record.ID, Status: &suspended}, Reductions: []string{"status " + c.Record.Status + " to Suspended"},
@@ -383,7 +384,7 @@ func suspend(c *licenseCase) (Verdict, bool) {
 
 // suspension is the change deleting a License with deletionPolicy Suspend makes to its record.
 func suspension(rec engine.License) []drift.FieldDrift {
-	return []drift.FieldDrift{{Field: drift.FieldStatus, Desired: string(licensingv1alpha1.LicenseStatusSuspended), Observed: rec.Status}}
+	return []drift.FieldDrift{drift.Drifted(drift.Status, licstatus.Suspended, rec.Status)}
 }
 
 // Paused reports whether the License carries the paused annotation.
@@ -408,18 +409,18 @@ func SuspendsOnDelete(lic *licensingv1alpha1.License) bool {
 func writeFor(licenseID string, diffs []drift.FieldDrift, desired drift.Terms) engine.Write {
 	w := engine.Write{LicenseID: licenseID}
 	for _, d := range diffs {
-		switch d.Field {
-		case drift.FieldStatus:
+		switch d.Key {
+		case drift.Status:
 			s := desired.Status
 			w.Status = &s
-		case drift.FieldSeats:
+		case drift.Seats:
 			n := *desired.Seats
 			w.Seats = &n
-		case drift.FieldExpiration:
+		case drift.Expiration:
 			e := desired.Expiration
 			w.Expiration = &e
 		default:
-			name := strings.TrimSuffix(strings.TrimPrefix(d.Field, "featureParameters["), "]")
+			name, _ := d.Key.Parameter()
 			if w.Params == nil {
 				w.Params = map[string]string{}
 			}

@@ -13,6 +13,7 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 var today = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -356,12 +357,12 @@ func TestMessagesNameWhatTheUserMustKnow(t *testing.T) {
 type records []engine.License
 
 func (r records) Package(id string) (engine.Package, bool) {
-	return engine.Package{PackageID: packageID}, id15(id) == id15(packageID)
+	return engine.Package{PackageID: packageID}, sfid.Same(id, packageID)
 }
 
 func (r records) License(id string) (engine.License, bool) {
 	for _, l := range r {
-		if id15(l.ID) == id15(id) {
+		if sfid.Same(l.ID, id) {
 			return l, true
 		}
 	}
@@ -371,7 +372,7 @@ func (r records) License(id string) (engine.License, bool) {
 func (r records) SubscriberLicenses(pkg, org string) []engine.License {
 	var out []engine.License
 	for _, l := range r {
-		if id15(l.PackageID) == id15(pkg) && id15(l.SubscriberOrgID) == id15(org) {
+		if sfid.Same(l.PackageID, pkg) && sfid.Same(l.SubscriberOrgID, org) {
 			out = append(out, l)
 		}
 	}

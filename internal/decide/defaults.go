@@ -10,6 +10,7 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
 )
 
 // DefaultsInput is everything the decision about one install and its package's defaults needs,
@@ -70,7 +71,7 @@ func Defaults(in DefaultsInput) Verdict {
 // from, and not Uninstalled.
 func DefaultsApply(rec engine.License, from time.Time) bool {
 	return rec.InstallDate != "" && rec.InstallDate >= from.UTC().Format(time.DateOnly) &&
-		rec.Status != string(licensingv1alpha1.LicenseStatusUninstalled)
+		rec.Status != licstatus.Uninstalled
 }
 
 // DefaultsFrom is when a package's defaults take effect: spec.defaultsEffectiveFrom, or the

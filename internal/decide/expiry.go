@@ -4,6 +4,7 @@ import (
 	"time"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
 )
 
 // The windows of a license's expiration (status.expiryNotice.window).
@@ -48,7 +49,7 @@ func ExpiryOf(status, expiration string, now time.Time) Expiry {
 	switch status {
 	case licensingv1alpha1.ExpiryTermTrial:
 		term = ExpiryTrial
-	case "Active":
+	case licstatus.Active:
 		term = ExpiryPaid
 	default:
 		return Expiry{}

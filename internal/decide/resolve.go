@@ -9,6 +9,8 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // Records is the read-only view of an LMO's records that resolution needs. engine.LMO is one; lmoctl
@@ -47,7 +49,7 @@ func Resolve(spec licensingv1alpha1.LicenseSpec, packageID string, recs Records)
 	}
 	if spec.LicenseID != "" {
 		rec, ok := recs.License(spec.LicenseID)
-		if !ok || id15(rec.PackageID) != id15(packageID) {
+		if !ok || !sfid.Same(rec.PackageID, packageID) {
 			return blocked(licensingv1alpha1.ReasonLicenseNotFound,
 				"No license record "+spec.LicenseID+" of package "+packageID+" exists in the LMO; fix spec.licenseID")
 		}
@@ -56,7 +58,7 @@ func Resolve(spec licensingv1alpha1.LicenseSpec, packageID string, recs Records)
 	records := recs.SubscriberLicenses(packageID, spec.SubscriberOrgID)
 	var live []engine.License
 	for _, rec := range records {
-		if rec.Status != string(licensingv1alpha1.LicenseStatusUninstalled) {
+		if rec.Status != licstatus.Uninstalled {
 			live = append(live, rec)
 		}
 	}
@@ -103,15 +105,4 @@ func Owner(claims []Claim) string {
 		return a.Name < b.Name
 	})
 	return sorted[0].Name
-}
-
-// SameRecord reports whether two Salesforce ids name the same record (the case-sensitive
-// 15-character prefix).
-func SameRecord(a, b string) bool { return id15(a) == id15(b) }
-
-func id15(id string) string {
-	if len(id) > 15 {
-		return id[:15]
-	}
-	return id
 }

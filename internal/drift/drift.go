@@ -16,15 +16,66 @@ const SiteLicense = "SiteLicense"
 // SiteLicenseSeats is the seats number the LMO stores for a site license.
 const SiteLicenseSeats int64 = -1
 
-// Field names used in FieldDrift and Write, as the License spec names them.
+// The names of the term fields as the License spec, status.drift and the engine's writes show them
+// (Field.String).
 const (
 	FieldStatus     = "status"
 	FieldSeats      = "seats"
 	FieldExpiration = "expiration"
 )
 
-// ParamField is the drift field name of a feature parameter.
+// ParamField is the name of a feature parameter's field as status.drift and the engine's writes show
+// it: featureParameters[NAME]. It is ParamOf(name).String(); nothing parses it back.
 func ParamField(name string) string { return "featureParameters[" + name + "]" }
+
+// Field is a License spec field that drift compares: one of the terms (Status, Seats, Expiration) or
+// a feature parameter (ParamOf). Fields are comparable; String is the name users see.
+type Field struct {
+	kind fieldKind
+	// param is the feature parameter's full name (kind paramField).
+	param string
+}
+
+type fieldKind int
+
+const (
+	statusField fieldKind = iota + 1
+	seatsField
+	expirationField
+	paramField
+)
+
+// The term fields.
+var (
+	Status     = Field{kind: statusField}
+	Seats      = Field{kind: seatsField}
+	Expiration = Field{kind: expirationField}
+)
+
+// ParamOf is the field of the feature parameter with this full name.
+func ParamOf(name string) Field { return Field{kind: paramField, param: name} }
+
+// Equal reports whether f and other are the same field (as ==; go-cmp compares Fields by it).
+func (f Field) Equal(other Field) bool { return f == other }
+
+// Parameter is the full name of a feature parameter's field; false for a term.
+func (f Field) Parameter() (string, bool) { return f.param, f.kind == paramField }
+
+// String is the field's name in status.drift and messages: status, seats, expiration or
+// featureParameters[NAME]; "" for the zero Field.
+func (f Field) String() string {
+	switch f.kind {
+	case statusField:
+		return FieldStatus
+	case seatsField:
+		return FieldSeats
+	case expirationField:
+		return FieldExpiration
+	case paramField:
+		return ParamField(f.param)
+	}
+	return ""
+}
 
 // Terms are license terms, from either side. On the desired side a nil or empty field is unmanaged;
 // on the observed side every field is the record's value.
@@ -41,11 +92,20 @@ type Terms struct {
 	Params map[string]string
 }
 
-// FieldDrift is one managed field whose observed value differs from the desired one.
+// FieldDrift is one managed field whose observed value differs from the desired one. Drifted makes
+// one with Field and Key in agreement.
 type FieldDrift struct {
+	// Field is the field's name as status.drift, messages and approval tokens show it: Key.String().
 	Field    string
 	Desired  string
 	Observed string
+	// Key is the field itself, which code tells fields apart by: Field is never parsed back.
+	Key Field
+}
+
+// Drifted is the FieldDrift of one field.
+func Drifted(key Field, desired, observed string) FieldDrift {
+	return FieldDrift{Field: key.String(), Desired: desired, Observed: observed, Key: key}
 }
 
 // SeatsText formats seats as the License resource shows them.
@@ -65,13 +125,13 @@ func SeatsText(seats *int64) string {
 func Diff(desired, observed Terms) []FieldDrift {
 	var out []FieldDrift
 	if desired.Status != "" && desired.Status != observed.Status {
-		out = append(out, FieldDrift{FieldStatus, desired.Status, observed.Status})
+		out = append(out, Drifted(Status, desired.Status, observed.Status))
 	}
 	if desired.Seats != nil && SeatsText(desired.Seats) != SeatsText(observed.Seats) {
-		out = append(out, FieldDrift{FieldSeats, SeatsText(desired.Seats), SeatsText(observed.Seats)})
+		out = append(out, Drifted(Seats, SeatsText(desired.Seats), SeatsText(observed.Seats)))
 	}
 	if desired.Expiration != "" && desired.Expiration != observed.Expiration {
-		out = append(out, FieldDrift{FieldExpiration, desired.Expiration, observed.Expiration})
+		out = append(out, Drifted(Expiration, desired.Expiration, observed.Expiration))
 	}
 	names := make([]string, 0, len(desired.Params))
 	for name := range desired.Params {
@@ -81,7 +141,7 @@ func Diff(desired, observed Terms) []FieldDrift {
 	for _, name := range names {
 		want := desired.Params[name]
 		if got := observed.Params[name]; got != want {
-			out = append(out, FieldDrift{ParamField(name), want, got})
+			out = append(out, Drifted(ParamOf(name), want, got))
 		}
 	}
 	return out

@@ -61,25 +61,25 @@ func TestDiff(t *testing.T) {
 			name:     "a different status is reported",
 			desired:  Terms{Status: "Suspended"},
 			observed: observed,
-			want:     []FieldDrift{{FieldStatus, "Suspended", "Active"}},
+			want:     []FieldDrift{Drifted(Status, "Suspended", "Active")},
 		},
 		{
 			name:     "a different seat count is reported as text",
 			desired:  Terms{Seats: seats(250)},
 			observed: observed,
-			want:     []FieldDrift{{FieldSeats, "250", "100"}},
+			want:     []FieldDrift{Drifted(Seats, "250", "100")},
 		},
 		{
 			name:     "a site license desired against a number is reported",
 			desired:  Terms{Seats: seats(SiteLicenseSeats)},
 			observed: observed,
-			want:     []FieldDrift{{FieldSeats, SiteLicense, "100"}},
+			want:     []FieldDrift{Drifted(Seats, SiteLicense, "100")},
 		},
 		{
 			name:     "a number desired against a site license is reported",
 			desired:  Terms{Seats: seats(10)},
 			observed: Terms{Seats: seats(SiteLicenseSeats)},
-			want:     []FieldDrift{{FieldSeats, "10", SiteLicense}},
+			want:     []FieldDrift{Drifted(Seats, "10", SiteLicense)},
 		},
 		{
 			name:     "any negative seat count in the record is the same site license",
@@ -90,19 +90,19 @@ func TestDiff(t *testing.T) {
 			name:     "seats desired against an empty record value show the observed side as empty",
 			desired:  Terms{Seats: seats(10)},
 			observed: Terms{},
-			want:     []FieldDrift{{FieldSeats, "10", ""}},
+			want:     []FieldDrift{Drifted(Seats, "10", "")},
 		},
 		{
 			name:     "Never desired against a date is reported",
 			desired:  Terms{Expiration: Never},
 			observed: observed,
-			want:     []FieldDrift{{FieldExpiration, Never, "2027-06-30"}},
+			want:     []FieldDrift{Drifted(Expiration, Never, "2027-06-30")},
 		},
 		{
 			name:     "a date desired against Never is reported",
 			desired:  Terms{Expiration: "2027-06-30"},
 			observed: Terms{Expiration: Never},
-			want:     []FieldDrift{{FieldExpiration, "2027-06-30", Never}},
+			want:     []FieldDrift{Drifted(Expiration, "2027-06-30", Never)},
 		},
 		{
 			name:     "Never desired against Never reports no drift",
@@ -113,13 +113,13 @@ func TestDiff(t *testing.T) {
 			name:     "a desired status against an empty record status shows the observed side as empty",
 			desired:  Terms{Status: "Active"},
 			observed: Terms{},
-			want:     []FieldDrift{{FieldStatus, "Active", ""}},
+			want:     []FieldDrift{Drifted(Status, "Active", "")},
 		},
 		{
 			name:     "a managed parameter the record has no value for is reported against empty",
 			desired:  Terms{Params: map[string]string{"acme__SupportUntil": "2027-06-30"}},
 			observed: observed,
-			want:     []FieldDrift{{ParamField("acme__SupportUntil"), "2027-06-30", ""}},
+			want:     []FieldDrift{Drifted(ParamOf("acme__SupportUntil"), "2027-06-30", "")},
 		},
 		{
 			name:     "a managed parameter desired empty matches a record with no value",
@@ -138,9 +138,9 @@ func TestDiff(t *testing.T) {
 			}},
 			observed: observed,
 			want: []FieldDrift{
-				{ParamField("acme__MaxProjects"), "75", "50"},
-				{ParamField("beta__B"), "false", ""},
-				{ParamField("zeta__Z"), "1", ""},
+				Drifted(ParamOf("acme__MaxProjects"), "75", "50"),
+				Drifted(ParamOf("beta__B"), "false", ""),
+				Drifted(ParamOf("zeta__Z"), "1", ""),
 			},
 		},
 		{
@@ -153,11 +153,11 @@ func TestDiff(t *testing.T) {
 			},
 			observed: Terms{Status: "Trial", Seats: seats(5), Expiration: "2026-04-01"},
 			want: []FieldDrift{
-				{FieldStatus, "Suspended", "Trial"},
-				{FieldSeats, SiteLicense, "5"},
-				{FieldExpiration, Never, "2026-04-01"},
-				{ParamField("a"), "1", ""},
-				{ParamField("b"), "2", ""},
+				Drifted(Status, "Suspended", "Trial"),
+				Drifted(Seats, SiteLicense, "5"),
+				Drifted(Expiration, Never, "2026-04-01"),
+				Drifted(ParamOf("a"), "1", ""),
+				Drifted(ParamOf("b"), "2", ""),
 			},
 		},
 	}
@@ -180,5 +180,42 @@ func TestDiff(t *testing.T) {
 func TestParamField(t *testing.T) {
 	if got, want := ParamField("acme__MaxProjects"), "featureParameters[acme__MaxProjects]"; got != want {
 		t.Errorf("ParamField() = %q, want %q", got, want)
+	}
+}
+
+func TestField(t *testing.T) {
+	tests := []struct {
+		name        string
+		field       Field
+		text        string
+		param       string
+		isParam     bool
+		differsFrom []Field
+	}{
+		{"status is named status", Status, "status", "", false, nil},
+		{"seats are named seats", Seats, "seats", "", false, nil},
+		{"expiration is named expiration", Expiration, "expiration", "", false, nil},
+		{"a parameter is named by its full name in brackets", ParamOf("acme__MaxProjects"), "featureParameters[acme__MaxProjects]", "acme__MaxProjects", true, nil},
+		{"a parameter whose name has a bracket keeps it", ParamOf("a]b["), "featureParameters[a]b[]", "a]b[", true, nil},
+		{"a parameter named status is not the status", ParamOf("status"), "featureParameters[status]", "status", true, []Field{Status}},
+		{"the zero field is named nothing", Field{}, "", "", false, []Field{ParamOf("")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.field.String(); got != tt.text {
+				t.Errorf("String() = %q, want %q", got, tt.text)
+			}
+			if name, ok := tt.field.Parameter(); name != tt.param || ok != tt.isParam {
+				t.Errorf("Parameter() = %q, %v; want %q, %v", name, ok, tt.param, tt.isParam)
+			}
+			if d := Drifted(tt.field, "1", "2"); d.Field != tt.text || d.Key != tt.field {
+				t.Errorf("Drifted() = %+v; want Field %q and Key %v", d, tt.text, tt.field)
+			}
+			for _, other := range tt.differsFrom {
+				if tt.field == other || tt.field.Equal(other) {
+					t.Errorf("%v equals %v", tt.field, other)
+				}
+			}
+		})
 	}
 }

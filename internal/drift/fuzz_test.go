@@ -12,22 +12,23 @@ import (
 )
 
 // fieldRank orders drift fields as Diff promises: status, seats, expiration, then parameters.
-func fieldRank(field string) int {
+func fieldRank(field Field) int {
 	switch field {
-	case FieldStatus:
+	case Status:
 		return 0
-	case FieldSeats:
+	case Seats:
 		return 1
-	case FieldExpiration:
+	case Expiration:
 		return 2
 	default:
 		return 3
 	}
 }
 
-// paramName is the parameter name inside a ParamField; Diff sorts by name, not by field text.
-func paramName(field string) string {
-	return strings.TrimSuffix(strings.TrimPrefix(field, "featureParameters["), "]")
+// paramName is the name of a parameter's field; Diff sorts by name, not by field text.
+func paramName(field Field) string {
+	name, _ := field.Parameter()
+	return name
 }
 
 // fuzzTerms builds terms from fuzzer input; hasSeats false leaves seats nil, params is "name=value"
@@ -68,9 +69,12 @@ func FuzzDiff(f *testing.F) {
 			if d.Desired == d.Observed {
 				t.Errorf("entry %d %+v reports drift between equal values", i, d)
 			}
+			if d.Field != d.Key.String() {
+				t.Errorf("entry %d is named %q but its key is %q", i, d.Field, d.Key)
+			}
 			if i > 0 {
 				prev := got[i-1]
-				if r, p := fieldRank(d.Field), fieldRank(prev.Field); r < p || (r == p && (r < 3 || paramName(d.Field) <= paramName(prev.Field))) {
+				if r, p := fieldRank(d.Key), fieldRank(prev.Key); r < p || (r == p && (r < 3 || paramName(d.Key) <= paramName(prev.Key))) {
 					t.Errorf("entry %d %q follows %q out of order", i, d.Field, prev.Field)
 				}
 			}

@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // Decision is the verdict of a policy: an empty Reason means the change may proceed. Reasons are the
@@ -34,7 +37,7 @@ const MaxTrialDays = 90
 
 // Terminal refuses every write to a record that will never accept one: an Uninstalled license.
 func Terminal(observed Terms) Decision {
-	if observed.Status == "Uninstalled" {
+	if observed.Status == licstatus.Uninstalled {
 		return Decision{ReasonUninstalled, "The customer uninstalled the package; the license record is never written again. Delete this License or pin another record with licenseID"}
 	}
 	return Decision{}
@@ -46,19 +49,19 @@ func Terminal(observed Terms) Decision {
 // when the status or expiration is managed (may be written): a seats or parameter change to a Trial
 // record is not refused for the record's own expiration.
 func Transition(desired, observed Terms, today time.Time) Decision {
-	if desired.Status == "Trial" && observed.Status == "Active" {
+	if desired.Status == licstatus.Trial && observed.Status == licstatus.Active {
 		return Decision{ReasonImpossibleTransition, "The LMO record is Active and an Active license can never go back to Trial; set spec.status to Active or Suspended"}
 	}
 	// The LMA says a license that converted to Active never returns to Trial. The record carries no
 	// history of that, and the API may not refuse it, so only a Trial stays a Trial.
-	if desired.Status == "Trial" && observed.Status != "" && observed.Status != "Trial" {
+	if desired.Status == licstatus.Trial && observed.Status != "" && observed.Status != licstatus.Trial {
 		return Decision{ReasonImpossibleTransition, "The LMO record is " + observed.Status + ", and only a license that is a Trial now may be set to Trial (one that was ever Active can never go back); set spec.status to Active or Suspended"}
 	}
 	status := desired.Status
 	if status == "" {
 		status = observed.Status
 	}
-	if status == "Trial" && (desired.Status != "" || desired.Expiration != "") {
+	if status == licstatus.Trial && (desired.Status != "" || desired.Expiration != "") {
 		exp := desired.Expiration
 		if exp == "" {
 			exp = observed.Expiration
@@ -77,7 +80,7 @@ func Transition(desired, observed Terms, today time.Time) Decision {
 // parameter turned off, an Integer one lowered, a Date one moved earlier. today is the current date in UTC, YYYY-MM-DD.
 func AccessReductions(desired, observed Terms, usedLicenses *int64, today string) []string {
 	var out []string
-	if desired.Status == "Suspended" && (observed.Status == "Active" || observed.Status == "Trial") {
+	if desired.Status == licstatus.Suspended && (observed.Status == licstatus.Active || observed.Status == licstatus.Trial) {
 		out = append(out, fmt.Sprintf("status %s to Suspended", observed.Status))
 	}
 	if desired.Expiration != "" && desired.Expiration != Never && desired.Expiration != observed.Expiration &&
@@ -149,9 +152,7 @@ func HoldAccessReduction(reductions []string, approval, token, annotation string
 // different record, field or value, before or after, gives another name. Ten hex digits of a
 // SHA-256; the order of diffs does not matter and a record id may be given in either length.
 func ApprovalToken(recordID string, diffs []FieldDrift) string {
-	if len(recordID) > 15 {
-		recordID = recordID[:15]
-	}
+	recordID = sfid.Key15(recordID)
 	sorted := append([]FieldDrift(nil), diffs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Field < sorted[j].Field })
 	h := sha256.New()

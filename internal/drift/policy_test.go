@@ -496,10 +496,10 @@ func TestApprovalTokenNamesOneChange(t *testing.T) {
 		diffs []FieldDrift
 	}{
 		"another record":           {"a0B000000000002AAA", diffs},
-		"another new value":        {"a0B000000000001AAA", []FieldDrift{{FieldSeats, "110", "130"}, diffs[1]}},
-		"another old value":        {"a0B000000000001AAA", []FieldDrift{{FieldSeats, "120", "140"}, diffs[1]}},
+		"another new value":        {"a0B000000000001AAA", []FieldDrift{Drifted(Seats, "110", "130"), diffs[1]}},
+		"another old value":        {"a0B000000000001AAA", []FieldDrift{Drifted(Seats, "120", "140"), diffs[1]}},
 		"one field fewer":          {"a0B000000000001AAA", diffs[:1]},
-		"values that run together": {"a0B000000000001AAA", []FieldDrift{{FieldSeats, "1", "20130"}, diffs[1]}},
+		"values that run together": {"a0B000000000001AAA", []FieldDrift{Drifted(Seats, "1", "20130"), diffs[1]}},
 	}
 	for name, o := range other {
 		if got := ApprovalToken(o.id, o.diffs); got == base {

@@ -52,16 +52,16 @@ func CheckEndpoint(rawURL string, allowedHosts []string, insecureLoopback bool) 
 	return salesforce.CheckScheme(rawURL, insecureLoopback)
 }
 
-// licenseFields are the License record's field API names behind drift's field names.
-var licenseFields = map[string]string{
-	drift.FieldStatus:     salesforce.FieldStatus,
-	drift.FieldSeats:      salesforce.FieldSeats,
-	drift.FieldExpiration: salesforce.FieldExpiration,
+// licenseFields are the License record's field API names behind drift's term fields.
+var licenseFields = map[drift.Field]string{
+	drift.Status:     salesforce.FieldStatus,
+	drift.Seats:      salesforce.FieldSeats,
+	drift.Expiration: salesforce.FieldExpiration,
 }
 
-// ForDrift returns the last change of the record field behind a drift field name (status, seats,
-// expiration); false for other fields.
-func (c FieldChanges) ForDrift(field string) (FieldChange, bool) {
+// ForDrift returns the last change of the record field behind a drift term field (status, seats,
+// expiration); false for feature parameters.
+func (c FieldChanges) ForDrift(field drift.Field) (FieldChange, bool) {
 	api, ok := licenseFields[field]
 	if !ok {
 		return FieldChange{}, false

@@ -17,6 +17,8 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 const auditSynopsis = `lmoctl audit: every change to a managed field of a license in the window, from the LMO's field
@@ -302,14 +304,14 @@ func fetchForAudit(ctx context.Context, c *salesforce.Client, packageID string, 
 	var ids []string
 	seen := map[string]bool{}
 	addID := func(id string) {
-		if !seen[id15(id)] {
-			seen[id15(id)] = true
+		if !seen[sfid.Key15(id)] {
+			seen[sfid.Key15(id)] = true
 			ids = append(ids, id)
 		}
 	}
 	must(salesforce.AddQuery(b, "SELECT "+salesforce.PackageFields+" FROM "+salesforce.PackageObject+pkgWhere, func(p []salesforce.Package) error {
 		for _, pk := range p {
-			if packageID == "" || id15(pk.PackageID) == id15(packageID) {
+			if packageID == "" || sfid.Same(pk.PackageID, packageID) {
 				addID(pk.PackageID)
 			}
 		}
@@ -410,16 +412,16 @@ func buildAudit(in *auditInput, files []fileLicense, pkgOf map[string]string, us
 		Changes: []AuditChange{}, Notes: []string{noValueHistoryNote}}
 	byID := map[string]salesforce.License{}
 	for _, l := range in.recs.licenses {
-		byID[id15(l.ID)] = l
+		byID[sfid.Key15(l.ID)] = l
 	}
 	owners := recordLicenses(files, pkgOf, in.recs)
 	describe := func(c *AuditChange, licenseID string) bool {
-		l, ok := byID[id15(licenseID)]
+		l, ok := byID[sfid.Key15(licenseID)]
 		if !ok {
 			return false // a package outside --package
 		}
 		c.LicenseID, c.Record, c.PackageID, c.SubscriberOrgID, c.Customer = l.ID, l.Name, l.PackageID(), l.SubscriberOrgID, l.Customer()
-		c.License = owners[id15(l.ID)]
+		c.License = owners[sfid.Key15(l.ID)]
 		return true
 	}
 	for _, h := range in.history {
@@ -436,7 +438,7 @@ func buildAudit(in *auditInput, files []fileLicense, pkgOf map[string]string, us
 			c.Event = EventInstall
 		case h.Field == fieldVersionNumber:
 			c.Event = EventUpgrade
-		case h.Field == salesforce.FieldStatus && c.New == salesforce.StatusUninstalled:
+		case h.Field == salesforce.FieldStatus && c.New == licstatus.Uninstalled:
 			c.Event = EventUninstall
 		default:
 			c.Event = EventUpdate
@@ -447,14 +449,14 @@ func buildAudit(in *auditInput, files []fileLicense, pkgOf map[string]string, us
 	names := map[string]string{}
 	for _, params := range in.recs.params {
 		for name, fp := range params {
-			names[id15(fp.ID)] = name
+			names[sfid.Key15(fp.ID)] = name
 		}
 	}
 	for _, v := range in.values {
 		if v.LastModifiedDate.Before(in.since) {
 			continue
 		}
-		c := AuditChange{At: v.LastModifiedDate.UTC(), Event: EventUpdate, Field: names[id15(v.FeatureParameterID)],
+		c := AuditChange{At: v.LastModifiedDate.UTC(), Event: EventUpdate, Field: names[sfid.Key15(v.FeatureParameterID)],
 			New: valueText(v.dataType, v.FeatureParameterValue), Source: SourceLastModified}
 		if v.LastModifiedBy != nil {
 			c.By, c.ByUsername = v.LastModifiedBy.Name, v.LastModifiedBy.Username
@@ -527,7 +529,7 @@ func recordLicenses(files []fileLicense, pkgOf map[string]string, recs *lmoRecor
 		if res.Record == nil {
 			continue
 		}
-		key := [2]string{fl.Namespace, id15(res.Record.ID)}
+		key := [2]string{fl.Namespace, sfid.Key15(res.Record.ID)}
 		claims[key] = append(claims[key], decide.Claim{Name: fl.Name, Created: fl.CreationTimestamp.Time})
 	}
 	keys := make([][2]string, 0, len(claims))

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
 )
 
 const doctorSynopsis = `lmoctl doctor: check, before the operator runs, that an LMO is ready for it, as flux check does for
@@ -194,7 +195,7 @@ func diagnose(ctx context.Context, cfg salesforce.Config) *Doctor {
 
 // expectedRecordTypes are the License object's record types as the LMA ships them (metadata names
 // sfLma__Active, …): the LMA page's License Status is the record type's name.
-var expectedRecordTypes = []string{"Active", "Expired", "Suspended", "Trial", "Uninstalled"}
+var expectedRecordTypes = []string{licstatus.Active, licstatus.Expired, licstatus.Suspended, licstatus.Trial, licstatus.Uninstalled}
 
 // recordTypes checks that the License object has the LMA's record types.
 func recordTypes(lic salesforce.SObjectDescribe) Check {

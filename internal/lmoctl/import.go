@@ -18,6 +18,7 @@ import (
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 const importSynopsis = `lmoctl import: write a License (managementPolicy Observe, the record's current terms) for every
@@ -146,12 +147,12 @@ func importPackage(ctx context.Context, c *salesforce.Client, o *importOptions, 
 	if err != nil {
 		return nil, err
 	}
-	pkg, ok := recs.packages[id15(o.packageID)]
+	pkg, ok := recs.packages[sfid.Key15(o.packageID)]
 	if !ok {
 		return nil, fmt.Errorf("--package %s: the LMO has no such package (a package not associated with the LMO has no license records)", o.packageID)
 	}
 	var writable []salesforce.FeatureParameter
-	for _, p := range recs.params[id15(o.packageID)] {
+	for _, p := range recs.params[sfid.Key15(o.packageID)] {
 		if p.DataFlowDirection == salesforce.DirectionToSubscriber {
 			writable = append(writable, p)
 		}
@@ -168,7 +169,7 @@ func importPackage(ctx context.Context, c *salesforce.Client, o *importOptions, 
 		mpName = dnsName(pkg.Name)
 	}
 	if mpName == "" {
-		mpName = "package-" + strings.ToLower(to18(pkg.PackageID))
+		mpName = "package-" + strings.ToLower(sfid.To18(pkg.PackageID))
 	}
 	ns := o.conn.namespace
 	mp := packageDoc{APIVersion: apiVersion, Kind: "ManagedPackage", Metadata: objectMeta{Name: mpName, Namespace: ns},
@@ -199,7 +200,7 @@ func importPackage(ctx context.Context, c *salesforce.Client, o *importOptions, 
 	recs.licenses = kept
 	bySubscriber := map[string]int{}
 	for _, l := range recs.licenses {
-		bySubscriber[id15(l.SubscriberOrgID)]++
+		bySubscriber[sfid.Key15(l.SubscriberOrgID)]++
 	}
 	used := map[string]bool{}
 	empty := map[string]int{}
@@ -207,12 +208,12 @@ func importPackage(ctx context.Context, c *salesforce.Client, o *importOptions, 
 	defer rendered.done() // also when an error returns early, so the error starts a clean line
 	for i, l := range recs.licenses {
 		for _, p := range writable {
-			if recs.values[id15(l.ID)][p.FullName] == "" {
+			if recs.values[sfid.Key15(l.ID)][p.FullName] == "" {
 				empty[p.FullName]++
 			}
 		}
-		spec, warnings := licenseSpec(l, recs.values[id15(l.ID)], writable, mpName)
-		pinned := l.SubscriberOrgID == "" || bySubscriber[id15(l.SubscriberOrgID)] > 1
+		spec, warnings := licenseSpec(l, recs.values[sfid.Key15(l.ID)], writable, mpName)
+		pinned := l.SubscriberOrgID == "" || bySubscriber[sfid.Key15(l.SubscriberOrgID)] > 1
 		customer := l.Customer()
 		name := importedName(o.namePrefix, customer, l, pinned)
 		if pinned {
@@ -325,10 +326,10 @@ const orgSuffixLength = 5
 // Without a customer (or one with no letter or digit a DNS name can hold) it is the 18-character org
 // id, as before. pinned appends the license id.
 func importedName(prefix, customer string, l salesforce.License, pinned bool) string {
-	org := strings.ToLower(to18(l.SubscriberOrgID))
+	org := strings.ToLower(sfid.To18(l.SubscriberOrgID))
 	tail := ""
 	if pinned {
-		tail = "-" + strings.ToLower(to18(l.ID))
+		tail = "-" + strings.ToLower(sfid.To18(l.ID))
 	}
 	slug := dnsName(foldLatin(customer))
 	if slug == "" || len(org) != 18 {

@@ -19,6 +19,7 @@ import (
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 const planSynopsis = `lmoctl plan: show what applying the Licenses in DIR would change in the LMO, field by field
@@ -241,8 +242,8 @@ func fetchForPlan(ctx context.Context, c *salesforce.Client, m *manifests, pkgOf
 	var ids []string
 	seen := map[string]bool{}
 	for _, id := range pkgOf {
-		if !seen[id15(id)] {
-			seen[id15(id)] = true
+		if !seen[sfid.Key15(id)] {
+			seen[sfid.Key15(id)] = true
 			ids = append(ids, id)
 		}
 	}
@@ -253,7 +254,7 @@ func fetchForPlan(ctx context.Context, c *salesforce.Client, m *manifests, pkgOf
 	}
 	named := map[string]salesforce.FeatureParameter{}
 	for _, l := range m.licenses {
-		pid := id15(pkgOf[l.Namespace+"/"+l.Name])
+		pid := sfid.Key15(pkgOf[l.Namespace+"/"+l.Name])
 		for _, p := range l.Spec.FeatureParameters {
 			if fp, ok := recs.params[pid][p.Name]; ok && fp.DataFlowDirection == salesforce.DirectionToSubscriber {
 				named[fp.ID] = fp
@@ -340,7 +341,7 @@ func recordOwners(licenses []fileLicense, pkgOf map[string]string, recs PlanReco
 		if res.Record == nil {
 			continue
 		}
-		rk := [2]string{fl.Namespace, id15(res.Record.ID)}
+		rk := [2]string{fl.Namespace, sfid.Key15(res.Record.ID)}
 		claims[rk] = append(claims[rk], decide.Claim{Name: fl.Name, Created: fl.CreationTimestamp.Time})
 		claimed[key] = rk
 	}

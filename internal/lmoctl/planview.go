@@ -5,6 +5,7 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/engine"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // recordView is what a command read from the LMO, in the shapes the operator's mirror holds, so that
@@ -39,9 +40,9 @@ func (r *lmoRecords) view() *recordView {
 	}
 	for _, l := range r.licenses { // in Id order
 		pid := r.packageOf(l)
-		v.licenses[id15(l.ID)] = mirrorLicense(l, r.packages[pid].PackageID, r.values[id15(l.ID)], r.params[pid])
-		key := [2]string{pid, id15(l.SubscriberOrgID)}
-		v.bySubscriber[key] = append(v.bySubscriber[key], id15(l.ID))
+		v.licenses[sfid.Key15(l.ID)] = mirrorLicense(l, r.packages[pid].PackageID, r.values[sfid.Key15(l.ID)], r.params[pid])
+		key := [2]string{pid, sfid.Key15(l.SubscriberOrgID)}
+		v.bySubscriber[key] = append(v.bySubscriber[key], sfid.Key15(l.ID))
 	}
 	return v
 }
@@ -63,20 +64,20 @@ func mirrorLicense(l salesforce.License, packageID string, values map[string]str
 
 // Package implements decide.Records.
 func (v *recordView) Package(packageID string) (engine.Package, bool) {
-	p, ok := v.packages[id15(packageID)]
+	p, ok := v.packages[sfid.Key15(packageID)]
 	return p, ok
 }
 
 // License implements decide.Records.
 func (v *recordView) License(id string) (engine.License, bool) {
-	l, ok := v.licenses[id15(id)]
+	l, ok := v.licenses[sfid.Key15(id)]
 	return l, ok
 }
 
 // SubscriberLicenses implements decide.Records.
 func (v *recordView) SubscriberLicenses(packageID, subscriberOrgID string) []engine.License {
 	var out []engine.License
-	for _, id := range v.bySubscriber[[2]string{id15(packageID), id15(subscriberOrgID)}] {
+	for _, id := range v.bySubscriber[[2]string{sfid.Key15(packageID), sfid.Key15(subscriberOrgID)}] {
 		out = append(out, v.licenses[id])
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -85,5 +86,5 @@ func (v *recordView) SubscriberLicenses(packageID, subscriberOrgID string) []eng
 
 // FeatureParameters implements PlanRecords.
 func (v *recordView) FeatureParameters(packageID string) map[string]engine.FeatureParameter {
-	return v.params[id15(packageID)]
+	return v.params[sfid.Key15(packageID)]
 }

@@ -8,36 +8,8 @@ import (
 	"strings"
 
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
-
-// id15 is the case-sensitive 15-character form of a Salesforce id, by which ids are compared.
-func id15(id string) string {
-	if len(id) > 15 {
-		return id[:15]
-	}
-	return id
-}
-
-// to18 is the 18-character form of an id: the 15 characters and a suffix that encodes their case,
-// so that the lower-cased 18-character id is still unique.
-func to18(id string) string {
-	id = id15(id)
-	if len(id) != 15 {
-		return id
-	}
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-	suffix := make([]byte, 3)
-	for i := range 3 {
-		bits := 0
-		for j := range 5 {
-			if c := id[i*5+j]; c >= 'A' && c <= 'Z' {
-				bits |= 1 << j
-			}
-		}
-		suffix[i] = alphabet[bits]
-	}
-	return id + string(suffix)
-}
 
 // packageIDList is a SOQL IN list that matches the packages whether the LMO stores their 033 ids
 // with 15 or 18 characters; callers keep only exact 15-character matches.
@@ -45,7 +17,7 @@ func packageIDList(ids []string) string {
 	seen := map[string]bool{}
 	var quoted []string
 	for _, id := range ids {
-		for _, v := range []string{id15(id), to18(id)} {
+		for _, v := range []string{sfid.Key15(id), sfid.To18(id)} {
 			if !seen[v] {
 				seen[v] = true
 				quoted = append(quoted, salesforce.QuoteString(v))
@@ -80,10 +52,10 @@ type lmoRecords struct {
 // packageOf is the 15-character 033 id of a license's package.
 func (r *lmoRecords) packageOf(l salesforce.License) string {
 	if id := l.PackageID(); id != "" {
-		return id15(id)
+		return sfid.Key15(id)
 	}
 	for pid, p := range r.packages {
-		if id15(p.ID) == id15(l.PackageRecordID) {
+		if sfid.Same(p.ID, l.PackageRecordID) {
 			return pid
 		}
 	}
@@ -103,7 +75,7 @@ func loadPackages(ctx context.Context, c *salesforce.Client, packageIDs []string
 func loadPackagesWith(ctx context.Context, c *salesforce.Client, packageIDs []string, licenseWhere string, progress func(int), fields salesforce.LicenseFieldSet) (*lmoRecords, error) {
 	want := map[string]bool{}
 	for _, id := range packageIDs {
-		want[id15(id)] = true
+		want[sfid.Key15(id)] = true
 	}
 	in := packageIDList(packageIDs)
 	r := &lmoRecords{packages: map[string]salesforce.Package{}, params: map[string]map[string]salesforce.FeatureParameter{},
@@ -113,8 +85,8 @@ func loadPackagesWith(ctx context.Context, c *salesforce.Client, packageIDs []st
 	must(salesforce.AddQuery(b, "SELECT "+salesforce.PackageFields+" FROM "+salesforce.PackageObject+
 		" WHERE sfLma__Package_ID__c IN "+in, func(page []salesforce.Package) error {
 		for _, p := range page {
-			if want[id15(p.PackageID)] {
-				r.packages[id15(p.PackageID)] = p
+			if want[sfid.Key15(p.PackageID)] {
+				r.packages[sfid.Key15(p.PackageID)] = p
 			}
 		}
 		return nil
@@ -132,7 +104,7 @@ func loadPackagesWith(ctx context.Context, c *salesforce.Client, packageIDs []st
 	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFieldsFor(fields)+" FROM "+salesforce.LicenseObject+
 		" WHERE sfLma__Package__r.sfLma__Package_ID__c IN "+in+licenseWhere+" ORDER BY Id", func(page []salesforce.License) error {
 		for _, l := range page {
-			if want[id15(l.PackageID())] {
+			if want[sfid.Key15(l.PackageID())] {
 				r.licenses = append(r.licenses, l)
 			}
 		}
@@ -150,10 +122,10 @@ func loadPackagesWith(ctx context.Context, c *salesforce.Client, packageIDs []st
 	}
 	byRecord := map[string]string{}
 	for pid, p := range r.packages {
-		byRecord[id15(p.ID)] = pid
+		byRecord[sfid.Key15(p.ID)] = pid
 	}
 	for _, fp := range params {
-		pid, ok := byRecord[id15(fp.PackageRecordID)]
+		pid, ok := byRecord[sfid.Key15(fp.PackageRecordID)]
 		if !ok {
 			continue
 		}
@@ -172,7 +144,7 @@ func (r *lmoRecords) loadValues(ctx context.Context, c *salesforce.Client, param
 	names := map[string]string{}
 	for _, p := range params {
 		byType[p.DataType] = append(byType[p.DataType], p.ID)
-		names[id15(p.ID)] = p.FullName
+		names[sfid.Key15(p.ID)] = p.FullName
 	}
 	b := salesforce.NewBatch()
 	for _, dt := range []string{salesforce.DataTypeBoolean, salesforce.DataTypeInteger, salesforce.DataTypeDate} {
@@ -186,11 +158,11 @@ func (r *lmoRecords) loadValues(ctx context.Context, c *salesforce.Client, param
 			" WHERE sfFma__FeatureParameter__c IN " + idList(ids) + licenseWhere
 		must(salesforce.AddQuery(b, q, func(page []salesforce.FeatureParameterValue) error {
 			for _, v := range page {
-				name, ok := names[id15(v.FeatureParameterID)]
+				name, ok := names[sfid.Key15(v.FeatureParameterID)]
 				if !ok {
 					continue
 				}
-				lid := id15(v.LicenseID)
+				lid := sfid.Key15(v.LicenseID)
 				if r.values[lid] == nil {
 					r.values[lid] = map[string]string{}
 				}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 const reportSynopsis = `lmoctl report: the install base by package and status, trials ending within 7 and 30 days,
@@ -215,7 +217,7 @@ func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string,
 	b := salesforce.NewBatch()
 	must(salesforce.AddQuery(b, "SELECT "+salesforce.PackageFields+" FROM "+salesforce.PackageObject+pkgWhere, func(p []salesforce.Package) error {
 		for _, pk := range p {
-			if packageID == "" || id15(pk.PackageID) == id15(packageID) {
+			if packageID == "" || sfid.Same(pk.PackageID, packageID) {
 				in.packages = append(in.packages, pk)
 			}
 		}
@@ -228,7 +230,7 @@ func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string,
 	}))
 	must(salesforce.AddQuery(b, "SELECT "+salesforce.LicenseFieldsFor(fields)+" FROM "+salesforce.LicenseObject+licWhere+" ORDER BY Id", func(p []salesforce.License) error {
 		for _, l := range p {
-			if packageID == "" || id15(l.PackageID()) == id15(packageID) {
+			if packageID == "" || sfid.Same(l.PackageID(), packageID) {
 				in.licenses = append(in.licenses, l)
 			}
 		}
@@ -251,13 +253,13 @@ func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string,
 	}
 	inWindow := map[string]bool{}
 	for _, h := range in.history {
-		if historyText(h.NewValue) == salesforce.StatusUninstalled {
-			inWindow[id15(h.ParentID)] = true
+		if historyText(h.NewValue) == licstatus.Uninstalled {
+			inWindow[sfid.Key15(h.ParentID)] = true
 		}
 	}
 	var candidates []string
 	for _, l := range in.licenses {
-		if l.Status == salesforce.StatusUninstalled && !l.LastModifiedDate.Before(since) && !inWindow[id15(l.ID)] {
+		if l.Status == licstatus.Uninstalled && !l.LastModifiedDate.Before(since) && !inWindow[sfid.Key15(l.ID)] {
 			candidates = append(candidates, l.ID)
 		}
 	}
@@ -269,8 +271,8 @@ func fetchForReport(ctx context.Context, c *salesforce.Client, packageID string,
 			must(salesforce.AddQuery(b, "SELECT "+salesforce.HistoryFields+" FROM "+salesforce.LicenseHistoryObject+
 				" WHERE Field = '"+salesforce.FieldStatus+"' AND ParentId IN "+idList(ids), func(p []salesforce.HistoryRow) error {
 				for _, h := range p {
-					if historyText(h.NewValue) == salesforce.StatusUninstalled && h.CreatedDate.Before(since) {
-						in.uninstalledEarlier[id15(h.ParentID)] = true
+					if historyText(h.NewValue) == licstatus.Uninstalled && h.CreatedDate.Before(since) {
+						in.uninstalledEarlier[sfid.Key15(h.ParentID)] = true
 					}
 				}
 				return nil
@@ -303,12 +305,12 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 	windowDays := int(span / (24 * time.Hour))
 	base := map[string]*PackageInstallBase{}
 	for _, p := range in.packages {
-		base[id15(p.PackageID)] = &PackageInstallBase{PackageID: p.PackageID, Name: p.Name}
+		base[sfid.Key15(p.PackageID)] = &PackageInstallBase{PackageID: p.PackageID, Name: p.Name}
 	}
 	byID := map[string]salesforce.License{}
 	for _, l := range in.licenses {
-		byID[id15(l.ID)] = l
-		pid := id15(l.PackageID())
+		byID[sfid.Key15(l.ID)] = l
+		pid := sfid.Key15(l.PackageID())
 		b := base[pid]
 		if b == nil {
 			b = &PackageInstallBase{PackageID: l.PackageID()}
@@ -316,13 +318,13 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 		}
 		b.Total++
 		switch l.Status {
-		case salesforce.StatusTrial:
+		case licstatus.Trial:
 			b.Trial++
-		case salesforce.StatusActive:
+		case licstatus.Active:
 			b.Active++
-		case salesforce.StatusSuspended:
+		case licstatus.Suspended:
 			b.Suspended++
-		case salesforce.StatusUninstalled:
+		case licstatus.Uninstalled:
 			b.Uninstalled++
 			continue
 		}
@@ -377,24 +379,24 @@ func buildReport(in *reportInput, now time.Time, span time.Duration, window stri
 	uninstalled := map[string]StatusChange{}
 	converted := map[string]StatusChange{}
 	for _, h := range in.history {
-		l, ok := byID[id15(h.ParentID)]
+		l, ok := byID[sfid.Key15(h.ParentID)]
 		if !ok || h.CreatedDate.Before(in.since) {
 			continue
 		}
 		change := StatusChange{LicenseID: l.ID, PackageID: l.PackageID(), SubscriberOrgID: l.SubscriberOrgID, Customer: l.Customer(),
 			At: h.CreatedDate.UTC(), By: h.ChangedBy(), Source: "history"}
 		switch {
-		case historyText(h.NewValue) == salesforce.StatusUninstalled:
-			uninstalled[id15(l.ID)] = change
-		case historyText(h.OldValue) == salesforce.StatusTrial && historyText(h.NewValue) == salesforce.StatusActive:
-			if _, seen := converted[id15(l.ID)]; !seen {
-				converted[id15(l.ID)] = change
+		case historyText(h.NewValue) == licstatus.Uninstalled:
+			uninstalled[sfid.Key15(l.ID)] = change
+		case historyText(h.OldValue) == licstatus.Trial && historyText(h.NewValue) == licstatus.Active:
+			if _, seen := converted[sfid.Key15(l.ID)]; !seen {
+				converted[sfid.Key15(l.ID)] = change
 			}
 		}
 	}
 	for _, l := range in.licenses {
-		key := id15(l.ID)
-		if l.Status != salesforce.StatusUninstalled || l.LastModifiedDate.Before(in.since) || in.uninstalledEarlier[key] {
+		key := sfid.Key15(l.ID)
+		if l.Status != licstatus.Uninstalled || l.LastModifiedDate.Before(in.since) || in.uninstalledEarlier[key] {
 			continue
 		}
 		if _, ok := uninstalled[key]; !ok {

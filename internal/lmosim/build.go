@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"time"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 const (
@@ -89,7 +91,7 @@ func buildStore(seed *Seed, now time.Time) (*store, error) {
 	// Seeded ids first, so that generated ids never take them.
 	for _, sl := range seed.Licenses {
 		if sl.ID != "" {
-			st.byID[idKey(to18(sl.ID))] = nil
+			st.byID[sfid.Key15(to18(sl.ID))] = nil
 		}
 	}
 	userOf := map[string]string{}
@@ -102,7 +104,7 @@ func buildStore(seed *Seed, now time.Time) (*store, error) {
 		l := newLicense(st, p, sl.SubscriberOrgID, sl.Edition, sl.IsSandbox, today)
 		if sl.ID != "" {
 			l.ID = to18(sl.ID)
-			delete(st.byID, idKey(l.ID))
+			delete(st.byID, sfid.Key15(l.ID))
 		} else {
 			l.ID = st.newID(prefixLicense)
 		}
@@ -353,5 +355,5 @@ func randomOrgID(rng *rand.Rand) string {
 	for i := 3; i < 15; i++ {
 		b[i] = base62[rng.IntN(62)]
 	}
-	return string(b[:]) + idSuffix(string(b[:]))
+	return sfid.To18(string(b[:]))
 }

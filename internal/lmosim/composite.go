@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 const (
@@ -290,9 +292,9 @@ func (s *Server) finishSnapshot(c *compositeSave) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	c.histIDs = map[string]bool{}
-	id := idKey(c.saved.r.recID())
+	id := sfid.Key15(c.saved.r.recID())
 	for _, h := range s.st.history[min(c.histLen, len(s.st.history)):] {
-		if idKey(h.ParentID) == id {
+		if sfid.Key15(h.ParentID) == id {
 			c.histIDs[h.ID] = true
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // fieldPath is a resolved field reference, possibly through parent relationships.
@@ -142,7 +144,7 @@ func operandFor(f *fieldDef, lit literal, now time.Time) (operand, *soqlError) {
 	switch f.typ {
 	case "id", "reference":
 		if lit.kind == tString {
-			return operand{v: str(idKey(lit.text))}, nil
+			return operand{v: str(sfid.Key15(lit.text))}, nil
 		}
 	case "string", "picklist", "textarea":
 		if lit.kind == tString {
@@ -244,7 +246,7 @@ func compileCmp(obj *objectDef, c cmpCond, installed func(string) bool, now time
 			get: func(st *store, r record) val {
 				v := inner.f.get(st, r)
 				if v.K == kString {
-					v.S = idKey(v.S)
+					v.S = sfid.Key15(v.S)
 				}
 				return v
 			}}}

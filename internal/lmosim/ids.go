@@ -1,6 +1,10 @@
 package lmosim
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
+)
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -21,29 +25,11 @@ const (
 	prefixCursor       = "01g"
 )
 
-// idSuffix computes the three-character case-safe suffix that turns a 15-character Salesforce id
-// into its 18-character form: each block of five characters contributes one character whose bits
-// say which of the five are upper-case letters.
-func idSuffix(id15 string) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-	var b [3]byte
-	for block := 0; block < 3; block++ {
-		n := 0
-		for i := 0; i < 5; i++ {
-			c := id15[block*5+i]
-			if c >= 'A' && c <= 'Z' {
-				n |= 1 << i
-			}
-		}
-		b[block] = alphabet[n]
-	}
-	return string(b[:])
-}
-
-// to18 returns the 18-character form of a 15- or 18-character id; other strings come back as is.
+// to18 returns the 18-character form of a 15-character id; other strings, 18-character ids among
+// them whatever their suffix, come back as they are for the caller's validation to judge.
 func to18(id string) string {
-	if len(id) == 15 && isAlnum(id) {
-		return id + idSuffix(id)
+	if len(id) == 15 {
+		return sfid.To18(id)
 	}
 	return id
 }
@@ -73,6 +59,5 @@ func makeID(prefix string, seq uint64) string {
 		body[i] = base62[seq%62]
 		seq /= 62
 	}
-	id15 := prefix + string(body[:])
-	return id15 + idSuffix(id15)
+	return sfid.To18(prefix + string(body[:]))
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 const maxBodyBytes = 16 << 20
@@ -15,7 +17,7 @@ const maxBodyBytes = 16 << 20
 func (s *Server) findRecord(obj *objectDef, id string) record {
 	if obj.history {
 		for _, h := range s.st.history {
-			if idKey(h.ID) == idKey(id) {
+			if sfid.Key15(h.ID) == sfid.Key15(id) {
 				return h
 			}
 		}

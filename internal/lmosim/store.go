@@ -3,6 +3,8 @@ package lmosim
 import (
 	"fmt"
 	"time"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // audit holds the system fields every stored record carries.
@@ -197,7 +199,7 @@ func (st *store) newID(prefix string) string {
 	for {
 		st.idSeq[prefix]++
 		id := makeID(prefix, st.idSeq[prefix])
-		if _, taken := st.byID[idKey(id)]; !taken {
+		if _, taken := st.byID[sfid.Key15(id)]; !taken {
 			return id
 		}
 	}
@@ -248,20 +250,11 @@ func (st *store) observe(ms int64) {
 	}
 }
 
-// idKey is the case-sensitive 15-character form that identifies a record: Salesforce accepts
-// either length, and seeds may carry 18-character ids whose suffix is not the computed one.
-func idKey(id string) string {
-	if len(id) >= 15 {
-		return id[:15]
-	}
-	return id
-}
-
 // get finds any record by a 15- or 18-character id.
-func (st *store) get(id string) record { return st.byID[idKey(id)] }
+func (st *store) get(id string) record { return st.byID[sfid.Key15(id)] }
 
 func (st *store) add(r record) {
-	st.byID[idKey(r.recID())] = r
+	st.byID[sfid.Key15(r.recID())] = r
 	st.observe(r.aud().Modstamp)
 }
 

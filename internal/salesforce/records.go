@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
 )
 
 // sObject API names of the LMA and FMA objects the operator reads and writes.
@@ -58,12 +60,12 @@ const (
 	FieldOrgTrialExpiration = "sfLma__Trial_Expiration_Date__c"
 )
 
-// License status picklist values.
+// License status picklist values (named in licstatus, which the controllers may import).
 const (
-	StatusTrial       = "Trial"
-	StatusActive      = "Active"
-	StatusSuspended   = "Suspended"
-	StatusUninstalled = "Uninstalled"
+	StatusTrial       = licstatus.Trial
+	StatusActive      = licstatus.Active
+	StatusSuspended   = licstatus.Suspended
+	StatusUninstalled = licstatus.Uninstalled
 )
 
 // Name is a related record's name, as in `LastModifiedBy.Name`, and for a user the username

@@ -22,6 +22,7 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
@@ -375,13 +376,6 @@ type recordsState struct {
 	allRows  int
 }
 
-func id15(id string) string {
-	if len(id) > 15 {
-		return id[:15]
-	}
-	return id
-}
-
 func (s *sim) read(g Gomega) recordsState {
 	c := s.reader(g)
 	st := recordsState{licenses: map[string]salesforce.License{}, max: map[string]salesforce.FeatureParameterValue{},
@@ -398,7 +392,7 @@ func (s *sim) read(g Gomega) recordsState {
 		g.Expect(salesforce.Query(ctx, c, "SELECT "+salesforce.FeatureParameterValueFields+" FROM "+obj,
 			func(p []salesforce.FeatureParameterValue) error {
 				for _, v := range p {
-					into[id15(v.LicenseID)] = v
+					into[sfid.Key15(v.LicenseID)] = v
 				}
 				return nil
 			})).To(Succeed())
@@ -408,7 +402,7 @@ func (s *sim) read(g Gomega) recordsState {
 			for _, h := range p {
 				st.allRows++
 				if h.ChangedBy() == operatorUser {
-					st.history[id15(h.ParentID)] = append(st.history[id15(h.ParentID)], h)
+					st.history[sfid.Key15(h.ParentID)] = append(st.history[sfid.Key15(h.ParentID)], h)
 				}
 			}
 			return nil
@@ -461,7 +455,7 @@ func verifyRecords(g Gomega, s *sim, allowed map[string][]string) {
 		if rec.Expiration.String() != exp {
 			bad("%s (%s): expiration %q, want %q", m.name, m.kind, rec.Expiration.String(), exp)
 		}
-		v := st.max[id15(m.id)]
+		v := st.max[sfid.Key15(m.id)]
 		if n, err := v.Int(); err != nil || n != projectsMax {
 			bad("%s (%s): %s %s, want %d", m.name, m.kind, maxProjects, string(v.Value), projectsMax)
 		}
@@ -470,7 +464,7 @@ func verifyRecords(g Gomega, s *sim, allowed map[string][]string) {
 				bad("%s (%s): the %s value record was written by the operator, though the spec asked for no change", m.name, m.kind, maxProjects)
 			}
 		}
-		if b := st.boolean[id15(m.id)]; b.LastModifiedBy != nil && b.LastModifiedBy.Name == operatorUser {
+		if b := st.boolean[sfid.Key15(m.id)]; b.LastModifiedBy != nil && b.LastModifiedBy.Name == operatorUser {
 			bad("%s: the unmanaged acme__AdvancedReporting value record was written", m.name)
 		}
 
@@ -487,7 +481,7 @@ func verifyRecords(g Gomega, s *sim, allowed map[string][]string) {
 				wantRows[salesforce.FieldExpiration] = []string{m.specExp}
 			}
 		}
-		rows := st.history[id15(m.id)]
+		rows := st.history[sfid.Key15(m.id)]
 		got := map[string][]string{}
 		for _, h := range rows {
 			got[h.Field] = append(got[h.Field], historyValue(h.NewValue))
