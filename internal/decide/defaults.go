@@ -5,11 +5,10 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/intstr"
-
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/licterms"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
 )
 
@@ -97,10 +96,7 @@ func DefaultsFrom(pkg *licensingv1alpha1.ManagedPackage) (from time.Time, note s
 func DefaultsTerms(d licensingv1alpha1.PackageDefaults, rec engine.License) drift.Terms {
 	t := drift.Terms{Status: string(d.Status)}
 	if !rec.IsSandbox {
-		seats := drift.SiteLicenseSeats
-		if d.Seats.Type == intstr.Int {
-			seats = int64(d.Seats.IntValue())
-		}
+		seats := licterms.Seats(d.Seats)
 		t.Seats = &seats
 	}
 	if install, err := time.Parse(time.DateOnly, rec.InstallDate); err == nil {

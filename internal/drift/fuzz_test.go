@@ -3,7 +3,6 @@ package drift
 import (
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,40 +115,6 @@ func FuzzDiff(f *testing.F) {
 		maps.Copy(written.Params, desired.Params)
 		if d := Diff(desired, written); len(d) != 0 {
 			t.Errorf("Diff after writing the desired terms = %+v, want none", d)
-		}
-	})
-}
-
-func FuzzParseSeats(f *testing.F) {
-	for _, s := range []string{"250", "SiteLicense", "-1", "0", "99000000", "+5", "007", "", "ten", "9223372036854775808"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := ParseSeats(s)
-		if s == SiteLicense {
-			if err != nil || n != SiteLicenseSeats {
-				t.Fatalf("ParseSeats(%q) = %d, %v, want %d", s, n, err, SiteLicenseSeats)
-			}
-			return
-		}
-		want, wantErr := strconv.ParseInt(s, 10, 64)
-		if (err == nil) != (wantErr == nil) || n != want {
-			t.Fatalf("ParseSeats(%q) = %d, %v, want %d, %v", s, n, err, want, wantErr)
-		}
-		if err != nil {
-			return
-		}
-		// The text the License shows parses back to the same seats.
-		text := SeatsText(&n)
-		back, err := ParseSeats(text)
-		if err != nil {
-			t.Fatalf("ParseSeats(SeatsText(%d) = %q) error %v", n, text, err)
-		}
-		if n >= 0 && back != n {
-			t.Errorf("ParseSeats(SeatsText(%d)) = %d", n, back)
-		}
-		if n < 0 && (text != SiteLicense || back != SiteLicenseSeats) {
-			t.Errorf("negative seats %d show as %q and parse back to %d, want a site license", n, text, back)
 		}
 	})
 }

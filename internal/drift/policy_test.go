@@ -1,8 +1,6 @@
 package drift
 
 import (
-	"errors"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -596,43 +594,6 @@ func TestValidDate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := ValidDate(tt.in); got != tt.want {
 				t.Errorf("ValidDate(%q) = %v, want %v", tt.in, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestParseSeats(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		want    int64
-		wantErr bool
-	}{
-		{"a number is its seats", "250", 250, false},
-		{"the largest seat count parses", "99000000", 99000000, false},
-		{"SiteLicense is minus one", SiteLicense, SiteLicenseSeats, false},
-		{"a lower-case site license is not recognised", "sitelicense", 0, true},
-		{"text is an error", "ten", 0, true},
-		{"the empty string is an error", "", 0, true},
-		{"a decimal is an error", "2.5", 0, true},
-		{"a number too large for int64 is an error", "9223372036854775808", 0, true},
-		{"surrounding space is an error", " 10", 0, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseSeats(tt.in)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("ParseSeats(%q) error = %v, want error %v", tt.in, err, tt.wantErr)
-			}
-			if tt.wantErr {
-				var numErr *strconv.NumError
-				if !errors.As(err, &numErr) {
-					t.Errorf("ParseSeats(%q) error = %T, want *strconv.NumError", tt.in, err)
-				}
-				return
-			}
-			if got != tt.want {
-				t.Errorf("ParseSeats(%q) = %d, want %d", tt.in, got, tt.want)
 			}
 		})
 	}

@@ -16,10 +16,7 @@ import (
 func Desired(spec licensingv1alpha1.LicenseSpec) drift.Terms {
 	t := drift.Terms{Status: string(spec.Status), Expiration: spec.Expiration}
 	if spec.Seats != nil {
-		n := int64(drift.SiteLicenseSeats)
-		if spec.Seats.Type == intstr.Int {
-			n = int64(spec.Seats.IntValue())
-		}
+		n := Seats(*spec.Seats)
 		t.Seats = &n
 	}
 	if len(spec.FeatureParameters) > 0 {
@@ -29,6 +26,15 @@ func Desired(spec licensingv1alpha1.LicenseSpec) drift.Terms {
 		}
 	}
 	return t
+}
+
+// Seats is the LMO's number for the seats of a spec or of a package's defaults: the integer, or
+// drift.SiteLicenseSeats for "SiteLicense" (the only text admission lets through).
+func Seats(v intstr.IntOrString) int64 {
+	if v.Type == intstr.Int {
+		return int64(v.IntValue())
+	}
+	return drift.SiteLicenseSeats
 }
 
 // ParamText is a spec feature parameter's value as drift compares it: true/false, an integer or
