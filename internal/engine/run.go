@@ -53,16 +53,7 @@ func (e *Engine) Run(ctx context.Context) {
 }
 
 // reconnectDelay is 2s doubling to 5 minutes.
-func reconnectDelay(n int) time.Duration {
-	d := 2 * time.Second
-	for i := 1; i < n && d < 5*time.Minute; i++ {
-		d *= 2
-	}
-	if d > 5*time.Minute {
-		d = 5 * time.Minute
-	}
-	return d
-}
+func reconnectDelay(n int) time.Duration { return cappedDoubling(2*time.Second, 5*time.Minute, n-1) }
 
 // sentence turns an error into a status message: a capital first letter, no trailing period.
 func sentence(err error) string {

@@ -441,16 +441,7 @@ func outcomeUnknown(err error) bool {
 const maxRecordAttempts = 8
 
 // retryDelay is the backoff before the n-th retry: 1s doubling to 1 minute.
-func retryDelay(attempts int) time.Duration {
-	d := time.Second
-	for i := 0; i < attempts && d < time.Minute; i++ {
-		d *= 2
-	}
-	if d > time.Minute {
-		d = time.Minute
-	}
-	return d
-}
+func retryDelay(attempts int) time.Duration { return cappedDoubling(time.Second, time.Minute, attempts) }
 
 func saveError(res salesforce.SaveResult) *WriteError {
 	if len(res.Errors) == 0 {
