@@ -33,11 +33,7 @@ func (e *Engine) Run(ctx context.Context) {
 		delay := reconnectDelay(failures)
 		class := salesforce.ClassOf(err)
 		if class == salesforce.LimitExceeded {
-			delay = limitBackoff(e.limitHit())
-			e.updateStatus(func(s *Status) {
-				s.Budget.LimitExceededUntil = e.now().Add(delay)
-				s.Budget.Message = "Salesforce answers REQUEST_LIMIT_EXCEEDED: the org's daily API limit is spent; the operator waits " + delay.String() + " before calling again"
-			})
+			delay = e.limitExceeded("the operator waits", " before calling again")
 		}
 		e.cfg.Log.Info("LMO session ended; reconnecting", "error", err.Error(), "class", class.String(), "after", delay)
 		concurrent := salesforce.IsConcurrentLimit(err)
@@ -176,7 +172,7 @@ func orgKind(o Org) string {
 // queries (Organization, and describes that tell whether the LMA and FMA are installed); the FMA's
 // queries go in a second one. It returns whether the FMA is installed.
 func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
-	start := time.Now()
+	start := e.now()
 	defer func() { e.synced("full", start) }()
 	var snap snapshot
 	var newestLicense, newestValue time.Time
@@ -358,7 +354,7 @@ func must(err error) {
 // poll reads, in one Composite call, the licenses, value records and history rows changed since
 // the watermark, and patches the mirror.
 func (e *Engine) poll(ctx context.Context, fma bool) error {
-	start := time.Now()
+	start := e.now()
 	defer func() { e.synced("incremental", start) }()
 	e.mu.Lock()
 	since := e.watermark.Add(-pollOverlap)
@@ -418,10 +414,11 @@ const (
 	writeMaxDelay   = 30 * time.Second
 )
 
-// fillWait is how much longer the writer waits for the batch of ready writes to fill before sending
-// it; 0 when the batch is due. seen is the most writes that were ready at once since the writer was
-// last idle, lastAdd and firstAdd when the latest and the first change of the batch were queued.
-func fillWait(ready, seen int, lastAdd, firstAdd time.Time) time.Duration {
+// fillWait is how much longer, from now, the writer waits for the batch of ready writes to fill
+// before sending it; 0 when the batch is due. seen is the most writes that were ready at once since
+// the writer was last idle, lastAdd and firstAdd when the latest and the first change of the batch
+// were queued.
+func fillWait(ready, seen int, lastAdd, firstAdd, now time.Time) time.Duration {
 	if ready >= salesforce.CollectionsMax {
 		return 0
 	}
@@ -429,69 +426,94 @@ func fillWait(ready, seen int, lastAdd, firstAdd time.Time) time.Duration {
 	if ready == 1 && seen <= 1 {
 		quiet = writeQuietAlone
 	}
-	return max(0, min(time.Until(lastAdd.Add(quiet)), time.Until(firstAdd.Add(writeMaxDelay))))
+	return max(0, min(lastAdd.Add(quiet).Sub(now), firstAdd.Add(writeMaxDelay).Sub(now)))
+}
+
+// batchWindow is the batch the writer is filling: when its first and latest changes were queued,
+// whether nothing waits (idle: the next change starts a new window), and the most writes that were
+// ready at once since the writer was last idle (see fillWait).
+type batchWindow struct {
+	firstAdd, lastAdd time.Time
+	idle              bool
+	seen              int
+}
+
+// added notes a change queued at now.
+func (b *batchWindow) added(now time.Time) {
+	if b.idle {
+		b.firstAdd, b.idle = now, false
+	}
+	b.lastAdd = now
 }
 
 // writeLoop sends queued writes while the budget and the org allow it.
 func (e *Engine) writeLoop(ctx context.Context) error {
 	// Changes may have been queued before the loop started (the wake signal is already waiting).
-	lastAdd, firstAdd := time.Now(), time.Now()
-	// idle is true while nothing waits to be sent: the next change starts a new batch window. seen
-	// is the most writes ready at once since the writer was last idle (see fillWait).
-	idle, seen := false, 0
+	now := e.now()
+	win := batchWindow{firstAdd: now, lastAdd: now}
 	for {
-		blocked := e.writesHeld()
-		wait := time.Hour
-		next, ok := e.writer.nextReady()
-		if !ok {
-			idle, seen = true, 0
-		} else {
-			ready := e.writer.readyCount(e.now())
-			seen = max(seen, ready)
-			wait = max(time.Until(next), fillWait(ready, seen, lastAdd, firstAdd))
+		wait := e.writeWait(&win)
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-e.writer.woken():
+				win.added(e.now())
+			case <-time.After(wait):
+			}
+			continue
 		}
-		if blocked {
-			wait = 5 * time.Second
-		}
-		if wait < 0 {
-			wait = 0
-		}
+		// The batch is due; a change queued meanwhile extends its window.
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-e.writer.wake:
-			if idle {
-				firstAdd, idle = time.Now(), false
-			}
-			lastAdd = time.Now()
+		case <-e.writer.woken():
+			win.added(e.now())
 			continue
-		case <-time.After(wait):
-		}
-		if e.writesHeld() {
-			continue
-		}
-		ready := e.writer.readyCount(e.now())
-		seen = max(seen, ready)
-		if fillWait(ready, seen, lastAdd, firstAdd) > 0 {
-			continue
+		default:
 		}
 		_, err := e.flush(ctx)
 		// What is still pending waits for its own batch to fill.
-		firstAdd = time.Now()
-		switch {
-		case err == nil:
-		case salesforce.IsLimitExceeded(err):
-			d := limitBackoff(e.limitHit())
-			e.updateStatus(func(s *Status) {
-				s.Budget.LimitExceededUntil = e.now().Add(d)
-				s.Budget.Message = "Salesforce answers REQUEST_LIMIT_EXCEEDED: the org's daily API limit is spent; writes wait " + d.String()
-			})
-		case salesforce.IsAuth(err):
-			return fmt.Errorf("writing: %w", err)
-		default:
-			e.cfg.Log.Info("Write batch failed; retrying with backoff", "error", err.Error())
+		win.firstAdd = e.now()
+		if err := e.writeFailed(err); err != nil {
+			return err
 		}
 	}
+}
+
+// writeWait is how long the writer waits before it sends the next batch: 0 when it is due. It
+// updates the batch window with what is ready now.
+func (e *Engine) writeWait(win *batchWindow) time.Duration {
+	held := e.writesHeld()
+	wait := time.Hour
+	if next, ok := e.writer.nextReady(); !ok {
+		win.idle, win.seen = true, 0
+	} else {
+		now := e.now()
+		ready := e.writer.readyCount(now)
+		win.seen = max(win.seen, ready)
+		wait = max(next.Sub(now), fillWait(ready, win.seen, win.lastAdd, win.firstAdd, now))
+	}
+	if held {
+		// Looked at again in a while: the budget, the limit's backoff or the org may change.
+		return 5 * time.Second
+	}
+	return wait
+}
+
+// writeFailed handles a failed batch: the daily limit holds writes back, an expired session ends
+// the loop (and the session), anything else is retried with the records' backoff.
+func (e *Engine) writeFailed(err error) error {
+	switch {
+	case err == nil:
+	case salesforce.IsLimitExceeded(err):
+		e.limitExceeded("writes wait", "")
+	case salesforce.IsAuth(err):
+		return fmt.Errorf("writing: %w", err)
+	default:
+		e.cfg.Log.Info("Write batch failed; retrying with backoff", "error", err.Error())
+	}
+	return nil
 }
 
 // writesHeld reports whether writes must wait: the budget is low, the daily limit is spent, or the
@@ -503,8 +525,20 @@ func (e *Engine) writesHeld() bool {
 
 func (e *Engine) synced(kind string, start time.Time) {
 	if e.cfg.OnSync != nil {
-		e.cfg.OnSync(kind, time.Since(start))
+		e.cfg.OnSync(kind, e.now().Sub(start))
 	}
+}
+
+// limitExceeded holds every call back after Salesforce answered REQUEST_LIMIT_EXCEEDED, for a
+// backoff that grows with each consecutive answer, and says so in the budget's message (who waits
+// and what for). It returns the backoff.
+func (e *Engine) limitExceeded(who, until string) time.Duration {
+	d := limitBackoff(e.limitHit())
+	e.updateStatus(func(s *Status) {
+		s.Budget.LimitExceededUntil = e.now().Add(d)
+		s.Budget.Message = "Salesforce answers REQUEST_LIMIT_EXCEEDED: the org's daily API limit is spent; " + who + " " + d.String() + until
+	})
+	return d
 }
 
 // limitHit counts one more consecutive REQUEST_LIMIT_EXCEEDED and returns the count.

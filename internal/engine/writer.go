@@ -148,6 +148,9 @@ func (w *writer) add(wr Write) WriteState {
 	return w.stateLocked(key)
 }
 
+// woken signals that a write was queued or a license is to be read again.
+func (w *writer) woken() <-chan struct{} { return w.wake }
+
 // isRefused reports whether the record was refused for good with exactly these fields.
 func (w *writer) isRefused(recordID string, fields map[string]any) bool {
 	w.mu.Lock()
@@ -441,7 +444,9 @@ func outcomeUnknown(err error) bool {
 const maxRecordAttempts = 8
 
 // retryDelay is the backoff before the n-th retry: 1s doubling to 1 minute.
-func retryDelay(attempts int) time.Duration { return cappedDoubling(time.Second, time.Minute, attempts) }
+func retryDelay(attempts int) time.Duration {
+	return cappedDoubling(time.Second, time.Minute, attempts)
+}
 
 func saveError(res salesforce.SaveResult) *WriteError {
 	if len(res.Errors) == 0 {
