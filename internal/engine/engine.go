@@ -221,9 +221,7 @@ func (e *Engine) Status() Status {
 	e.mu.Lock()
 	s := e.status
 	e.mu.Unlock()
-	e.mirror.mu.RLock()
-	s.Loaded, s.Licenses = e.mirror.loaded, len(e.mirror.licenses)
-	e.mirror.mu.RUnlock()
+	s.Loaded, s.Licenses = e.mirror.size()
 	s.PendingWrites = e.writer.pendingCount()
 	return s
 }
@@ -254,77 +252,24 @@ func boolPtrEq(a, b *bool) bool {
 }
 
 // Package implements LMO.
-func (e *Engine) Package(packageID string) (Package, bool) {
-	e.mirror.mu.RLock()
-	defer e.mirror.mu.RUnlock()
-	p, ok := e.mirror.packages[packageID]
-	if !ok {
-		for id, pkg := range e.mirror.packages {
-			if id15(id) == id15(packageID) {
-				return pkg, true
-			}
-		}
-	}
-	return p, ok
-}
+func (e *Engine) Package(packageID string) (Package, bool) { return e.mirror.pkg(packageID) }
 
 // FeatureParameters implements LMO.
 func (e *Engine) FeatureParameters(packageID string) map[string]FeatureParameter {
-	e.mirror.mu.RLock()
-	defer e.mirror.mu.RUnlock()
-	out := map[string]FeatureParameter{}
-	for _, p := range e.mirror.params {
-		if id15(p.PackageID) == id15(packageID) {
-			out[p.FullName] = p
-		}
-	}
-	return out
+	return e.mirror.featureParameters(packageID)
 }
 
 // License implements LMO.
-func (e *Engine) License(id string) (License, bool) {
-	e.mirror.mu.RLock()
-	defer e.mirror.mu.RUnlock()
-	l, ok := e.mirror.licenses[id15(id)]
-	if !ok {
-		return License{}, false
-	}
-	return copyLicense(l), true
-}
+func (e *Engine) License(id string) (License, bool) { return e.mirror.license(id) }
 
 // SubscriberLicenses implements LMO.
 func (e *Engine) SubscriberLicenses(packageID, subscriberOrgID string) []License {
-	e.mirror.mu.RLock()
-	defer e.mirror.mu.RUnlock()
-	pkg := packageID
-	for id := range e.mirror.packages {
-		if id15(id) == id15(packageID) {
-			pkg = id
-			break
-		}
-	}
-	var out []License
-	for _, id := range e.mirror.bySubscriber[subscriberKey{pkg, id15(subscriberOrgID)}] {
-		if l := e.mirror.licenses[id]; l != nil {
-			out = append(out, copyLicense(l))
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	return e.mirror.subscriberLicenses(packageID, subscriberOrgID)
 }
 
 // PackageLicenses implements LMO.
 func (e *Engine) PackageLicenses(packageID string) []*License {
-	e.mirror.mu.RLock()
-	defer e.mirror.mu.RUnlock()
-	var out []*License
-	for _, l := range e.mirror.licenses {
-		if id15(l.PackageID) == id15(packageID) {
-			out = append(out, l) // never changed once the mirror holds it
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	return e.mirror.packageLicenses(packageID)
 }
 
 // WriteState implements LMO.
@@ -369,19 +314,8 @@ func (e *Engine) Submit(w Write) (WriteState, error) {
 // records builds the record updates of a write: the license record's fields and each feature
 // parameter value record, each with only the fields that differ from the mirror.
 func (e *Engine) records(w Write) ([]pendingRecord, error) {
-	e.mirror.mu.RLock()
-	cur := e.mirror.licenses[id15(w.LicenseID)]
-	var l License
-	versions := map[string]copyVersion{}
-	if cur != nil {
-		l = copyLicense(cur)
-		versions[l.ID] = e.mirror.versionOf(l.ID, l.SystemModstamp)
-		for _, pv := range l.Params {
-			versions[pv.RecordID] = e.mirror.versionOf(pv.RecordID, pv.SystemModstamp)
-		}
-	}
-	e.mirror.mu.RUnlock()
-	if cur == nil {
+	l, versions, ok := e.mirror.licenseForWrite(w.LicenseID)
+	if !ok {
 		return nil, fmt.Errorf("license %s is not in the mirror", w.LicenseID)
 	}
 	if l.Unreadable != "" {
@@ -495,20 +429,5 @@ func (e *Engine) Summary(today string) Summary {
 		return Summary{}
 	}
 	in7, in30 := t.AddDate(0, 0, 7).Format(time.DateOnly), t.AddDate(0, 0, 30).Format(time.DateOnly)
-	s := Summary{ByStatus: map[[2]string]int{}, TrialsExpiring: map[[2]string]int{}}
-	e.mirror.mu.RLock()
-	defer e.mirror.mu.RUnlock()
-	for _, l := range e.mirror.licenses {
-		s.ByStatus[[2]string{l.PackageID, l.Status}]++
-		if l.Status != "Trial" || l.Expiration == Never || l.Expiration < today {
-			continue
-		}
-		if l.Expiration <= in7 {
-			s.TrialsExpiring[[2]string{l.PackageID, "7d"}]++
-		}
-		if l.Expiration <= in30 {
-			s.TrialsExpiring[[2]string{l.PackageID, "30d"}]++
-		}
-	}
-	return s
+	return e.mirror.summary(today, in7, in30)
 }
