@@ -318,21 +318,56 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 	if !ok {
 		return nil, fmt.Errorf("license %s is not in the mirror", w.LicenseID)
 	}
-	if l.Unreadable != "" {
-		return nil, fmt.Errorf("license %s is never written: %s", l.ID, l.Unreadable)
-	}
-	if l.NotEditable != "" {
-		return nil, fmt.Errorf("license %s is never written: %s", l.ID, l.NotEditable)
-	}
-	if l.SubscriberOrgGone != "" {
-		return nil, fmt.Errorf("license %s is never written: %s", l.ID, l.SubscriberOrgGone)
-	}
-	if l.Status == "Uninstalled" {
-		return nil, fmt.Errorf("license %s is Uninstalled and is never written", l.ID)
+	if err := neverWritten(l); err != nil {
+		return nil, err
 	}
 	var recs []pendingRecord
+	if lic := licenseUpdate(w, l, versions[l.ID]); len(lic.fields) > 0 {
+		recs = append(recs, lic)
+	}
+	values, err := valueUpdates(w, l, versions)
+	if err != nil {
+		return nil, err
+	}
+	recs = append(recs, values...)
+	// A value the engine itself wrote last replaces no one's change: its history row names the
+	// integration user, and two spec changes in a row are not a person's edit put back.
+	own := map[string]string{}
+	for _, c := range e.writer.stateOf(l.ID).LastChanges {
+		own[c.Field] = c.New
+	}
+	for _, r := range recs {
+		for k, c := range r.changes {
+			if v, ok := own[c.Field]; ok && v == c.Old {
+				c.Replaces = FieldChange{}
+				r.changes[k] = c
+			}
+		}
+	}
+	return recs, nil
+}
+
+// neverWritten says why a license is never written: it is unreadable, not editable, of a deleted
+// subscriber org, or Uninstalled; nil when it may be.
+func neverWritten(l License) error {
+	switch {
+	case l.Unreadable != "":
+		return fmt.Errorf("license %s is never written: %s", l.ID, l.Unreadable)
+	case l.NotEditable != "":
+		return fmt.Errorf("license %s is never written: %s", l.ID, l.NotEditable)
+	case l.SubscriberOrgGone != "":
+		return fmt.Errorf("license %s is never written: %s", l.ID, l.SubscriberOrgGone)
+	case l.Status == "Uninstalled":
+		return fmt.Errorf("license %s is Uninstalled and is never written", l.ID)
+	}
+	return nil
+}
+
+// licenseUpdate is the update of the license record l, built from the copy built, with the
+// write's fields that differ from it (none: nothing to send).
+func licenseUpdate(w Write, l License, built copyVersion) pendingRecord {
 	lic := pendingRecord{sobject: salesforce.LicenseObject, recordID: l.ID, licenseID: l.ID,
-		fields: map[string]any{}, changes: map[string]FieldWrite{}, built: versions[l.ID]}
+		fields: map[string]any{}, changes: map[string]FieldWrite{}, built: built}
 	if w.Status != nil && *w.Status != l.Status {
 		lic.fields[salesforce.FieldStatus] = *w.Status
 		lic.changes[salesforce.FieldStatus] = FieldWrite{Field: "status", Old: l.Status, New: *w.Status,
@@ -353,14 +388,18 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 		lic.changes[salesforce.FieldExpiration] = FieldWrite{Field: "expiration", Old: l.Expiration, New: *w.Expiration,
 			Replaces: replaced(l, salesforce.FieldExpiration)}
 	}
-	if len(lic.fields) > 0 {
-		recs = append(recs, lic)
-	}
+	return lic
+}
+
+// valueUpdates are the updates of the write's feature parameter values that differ from the
+// license's, in name order, each built from the copy in versions.
+func valueUpdates(w Write, l License, versions map[string]copyVersion) ([]pendingRecord, error) {
 	names := make([]string, 0, len(w.Params))
 	for name := range w.Params {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	var recs []pendingRecord
 	for _, name := range names {
 		pv, ok := l.Params.Lookup(name)
 		if !ok {
@@ -380,20 +419,6 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 			licenseID: l.ID, fields: map[string]any{salesforce.FieldFeatureParameterValue: v}, built: versions[pv.RecordID],
 			changes: map[string]FieldWrite{salesforce.FieldFeatureParameterValue: {Field: drift.ParamField(name), Old: pv.Value, New: w.Params[name],
 				Replaces: FieldChange{By: pv.LastModifiedBy, Username: pv.LastModifiedByUsername, At: pv.LastModifiedAt}}}})
-	}
-	// A value the engine itself wrote last replaces no one's change: its history row names the
-	// integration user, and two spec changes in a row are not a person's edit put back.
-	own := map[string]string{}
-	for _, c := range e.writer.stateOf(l.ID).LastChanges {
-		own[c.Field] = c.New
-	}
-	for _, r := range recs {
-		for k, c := range r.changes {
-			if v, ok := own[c.Field]; ok && v == c.Old {
-				c.Replaces = FieldChange{}
-				r.changes[k] = c
-			}
-		}
 	}
 	return recs, nil
 }
