@@ -564,6 +564,38 @@ func (m *mirror) replace(s snapshot) []string {
 // and of those whose loaded copy was not taken because a write answer was applied while the load
 // ran: the copy may be older than the write, so the record must be read again.
 func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
+	next := loadedMirror(s)
+	touchedBy := map[string][]salesforce.HistoryRow{}
+	for _, h := range s.touched {
+		touchedBy[id15(h.ParentID)] = append(touchedBy[id15(h.ParentID)], h)
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seq++
+	at := m.seq
+	stale = m.keepHeld(next, s.readGen)
+	changed = m.takeLoaded(next, touchedBy, at)
+	for id, l := range m.licenses {
+		if _, ok := next.licenses[id]; !ok {
+			changed = append(changed, l.ID)
+		}
+	}
+	for _, h := range s.touched {
+		if l := next.licenses[id15(h.ParentID)]; l != nil && m.licenses[id15(h.ParentID)] != l {
+			m.noteRow(h)
+		}
+	}
+	m.packages, m.packageIDs, m.params = next.packages, next.packageIDs, next.params
+	m.licenses, m.bySubscriber, m.values = next.licenses, next.bySubscriber, next.values
+	m.loaded = true
+	sort.Strings(changed)
+	sort.Strings(stale)
+	return changed, stale
+}
+
+// loadedMirror is a new mirror built from a full load, which no one else sees yet.
+func loadedMirror(s snapshot) *mirror {
 	next := newMirror()
 	next.building = true
 	for _, p := range s.packages {
@@ -592,16 +624,12 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 			l.setChange(h.Field, changeOf(h))
 		}
 	}
+	return next
+}
 
-	touchedBy := map[string][]salesforce.HistoryRow{}
-	for _, h := range s.touched {
-		touchedBy[id15(h.ParentID)] = append(touchedBy[id15(h.ParentID)], h)
-	}
-
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.seq++
-	at := m.seq
+// keepHeld keeps in next, instead of a loaded copy, the held license when the loaded copy may not
+// be newer, and returns their ids. Callers hold the lock.
+func (m *mirror) keepHeld(next *mirror, readGen uint64) (stale []string) {
 	for id, l := range next.licenses {
 		old, ok := m.licenses[id]
 		if !ok {
@@ -610,12 +638,19 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 		// A copy written over while the load ran, older than the held one, or differing from it
 		// within the same second when a read that overlapped the load (a re-read of the writer)
 		// brought the held one, is not taken: the record is read again.
-		f := m.freshness(l.ID, old.SystemModstamp, l.SystemModstamp, s.readGen)
-		if m.licenseWroteSince(old, s.readGen) || f == older || f == unsure && !sameLicense(old, l) {
+		f := m.freshness(l.ID, old.SystemModstamp, l.SystemModstamp, readGen)
+		if m.licenseWroteSince(old, readGen) || f == older || f == unsure && !sameLicense(old, l) {
 			next.licenses[id] = old
 			stale = append(stale, l.ID)
 		}
 	}
+	return stale
+}
+
+// takeLoaded marks the loaded copies next holds (numbered at), carries over to them what the held
+// ones know and a load does not read, and returns the ids of the licenses that are new or changed.
+// Callers hold the lock.
+func (m *mirror) takeLoaded(next *mirror, touchedBy map[string][]salesforce.HistoryRow, at uint64) (changed []string) {
 	for id, l := range next.licenses {
 		old, ok := m.licenses[id]
 		if ok && old == l {
@@ -643,22 +678,7 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 			changed = append(changed, l.ID)
 		}
 	}
-	for id, l := range m.licenses {
-		if _, ok := next.licenses[id]; !ok {
-			changed = append(changed, l.ID)
-		}
-	}
-	for _, h := range s.touched {
-		if l := next.licenses[id15(h.ParentID)]; l != nil && m.licenses[id15(h.ParentID)] != l {
-			m.noteRow(h)
-		}
-	}
-	m.packages, m.packageIDs, m.params = next.packages, next.packageIDs, next.params
-	m.licenses, m.bySubscriber, m.values = next.licenses, next.bySubscriber, next.values
-	m.loaded = true
-	sort.Strings(changed)
-	sort.Strings(stale)
-	return changed, stale
+	return changed
 }
 
 // markLoaded marks the copies of a license and its value records a full load (numbered at) took;
