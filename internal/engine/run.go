@@ -595,13 +595,14 @@ func (e *Engine) limitHit() int {
 	return e.limitHits
 }
 
-// historyOn reports whether the License's field history is readable (as the last full load found).
+// licenseFieldSet is the optional License fields the org has, as the last full load found them.
 func (e *Engine) licenseFieldSet() salesforce.LicenseFieldSet {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.licenseFields
 }
 
+// historyOn reports whether the License's field history is readable (as the last full load found).
 func (e *Engine) historyOn() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
