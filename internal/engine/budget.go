@@ -53,15 +53,16 @@ func pollDelay(interval time.Duration, b BudgetState) time.Duration {
 
 // limitBackoff is how long to stop calling after the n-th consecutive REQUEST_LIMIT_EXCEEDED: one
 // minute, doubling up to 30 minutes.
-func limitBackoff(n int) time.Duration {
-	d := time.Minute
-	for i := 1; i < n && d < 30*time.Minute; i++ {
+func limitBackoff(n int) time.Duration { return cappedDoubling(time.Minute, 30*time.Minute, n-1) }
+
+// cappedDoubling is first doubled doublings times, but never past ceiling: the engine's backoffs
+// (a write's retry, a reconnect, the daily limit) differ only in where they start and stop.
+func cappedDoubling(first, ceiling time.Duration, doublings int) time.Duration {
+	d := first
+	for i := 0; i < doublings && d < ceiling; i++ {
 		d *= 2
 	}
-	if d > 30*time.Minute {
-		d = 30 * time.Minute
-	}
-	return d
+	return min(d, ceiling)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

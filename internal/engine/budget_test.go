@@ -138,3 +138,25 @@ func TestLimitBackoff(t *testing.T) {
 		})
 	}
 }
+
+func TestBackoffsDoubleUpToTheirCeiling(t *testing.T) {
+	tests := []struct {
+		name      string
+		got, want time.Duration
+	}{
+		{"a write's first retry waits a second", retryDelay(0), time.Second},
+		{"a write's third retry waits four seconds", retryDelay(2), 4 * time.Second},
+		{"a write's retries stay at a minute", retryDelay(100), time.Minute},
+		{"the first reconnect waits two seconds", reconnectDelay(1), 2 * time.Second},
+		{"the fourth reconnect waits sixteen seconds", reconnectDelay(4), 16 * time.Second},
+		{"reconnects stay at five minutes", reconnectDelay(100), 5 * time.Minute},
+		{"a ceiling that is not a doubling of the first is kept", cappedDoubling(3*time.Second, 10*time.Second, 5), 10 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("got %v, want %v", tt.got, tt.want)
+			}
+		})
+	}
+}

@@ -221,9 +221,7 @@ func (e *Engine) Status() Status {
 	e.mu.Lock()
 	s := e.status
 	e.mu.Unlock()
-	e.mirror.mu.RLock()
-	s.Loaded, s.Licenses = e.mirror.loaded, len(e.mirror.licenses)
-	e.mirror.mu.RUnlock()
+	s.Loaded, s.Licenses = e.mirror.size()
 	s.PendingWrites = e.writer.pendingCount()
 	return s
 }
@@ -254,77 +252,24 @@ func boolPtrEq(a, b *bool) bool {
 }
 
 // Package implements LMO.
-func (e *Engine) Package(packageID string) (Package, bool) {
-	e.mirror.mu.RLock()
-	defer e.mirror.mu.RUnlock()
-	p, ok := e.mirror.packages[packageID]
-	if !ok {
-		for id, pkg := range e.mirror.packages {
-			if id15(id) == id15(packageID) {
-				return pkg, true
-			}
-		}
-	}
-	return p, ok
-}
+func (e *Engine) Package(packageID string) (Package, bool) { return e.mirror.pkg(packageID) }
 
 // FeatureParameters implements LMO.
 func (e *Engine) FeatureParameters(packageID string) map[string]FeatureParameter {
-	e.mirror.mu.RLock()
-	defer e.mirror.mu.RUnlock()
-	out := map[string]FeatureParameter{}
-	for _, p := range e.mirror.params {
-		if id15(p.PackageID) == id15(packageID) {
-			out[p.FullName] = p
-		}
-	}
-	return out
+	return e.mirror.featureParameters(packageID)
 }
 
 // License implements LMO.
-func (e *Engine) License(id string) (License, bool) {
-	e.mirror.mu.RLock()
-	defer e.mirror.mu.RUnlock()
-	l, ok := e.mirror.licenses[id15(id)]
-	if !ok {
-		return License{}, false
-	}
-	return copyLicense(l), true
-}
+func (e *Engine) License(id string) (License, bool) { return e.mirror.license(id) }
 
 // SubscriberLicenses implements LMO.
 func (e *Engine) SubscriberLicenses(packageID, subscriberOrgID string) []License {
-	e.mirror.mu.RLock()
-	defer e.mirror.mu.RUnlock()
-	pkg := packageID
-	for id := range e.mirror.packages {
-		if id15(id) == id15(packageID) {
-			pkg = id
-			break
-		}
-	}
-	var out []License
-	for _, id := range e.mirror.bySubscriber[subscriberKey{pkg, id15(subscriberOrgID)}] {
-		if l := e.mirror.licenses[id]; l != nil {
-			out = append(out, copyLicense(l))
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	return e.mirror.subscriberLicenses(packageID, subscriberOrgID)
 }
 
 // PackageLicenses implements LMO.
 func (e *Engine) PackageLicenses(packageID string) []*License {
-	e.mirror.mu.RLock()
-	defer e.mirror.mu.RUnlock()
-	var out []*License
-	for _, l := range e.mirror.licenses {
-		if id15(l.PackageID) == id15(packageID) {
-			out = append(out, l) // never changed once the mirror holds it
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	return e.mirror.packageLicenses(packageID)
 }
 
 // WriteState implements LMO.
@@ -369,36 +314,60 @@ func (e *Engine) Submit(w Write) (WriteState, error) {
 // records builds the record updates of a write: the license record's fields and each feature
 // parameter value record, each with only the fields that differ from the mirror.
 func (e *Engine) records(w Write) ([]pendingRecord, error) {
-	e.mirror.mu.RLock()
-	cur := e.mirror.licenses[id15(w.LicenseID)]
-	var l License
-	versions := map[string]copyVersion{}
-	if cur != nil {
-		l = copyLicense(cur)
-		versions[l.ID] = e.mirror.versionOf(l.ID, l.SystemModstamp)
-		for _, pv := range l.Params {
-			versions[pv.RecordID] = e.mirror.versionOf(pv.RecordID, pv.SystemModstamp)
-		}
-	}
-	e.mirror.mu.RUnlock()
-	if cur == nil {
+	l, versions, ok := e.mirror.licenseForWrite(w.LicenseID)
+	if !ok {
 		return nil, fmt.Errorf("license %s is not in the mirror", w.LicenseID)
 	}
-	if l.Unreadable != "" {
-		return nil, fmt.Errorf("license %s is never written: %s", l.ID, l.Unreadable)
-	}
-	if l.NotEditable != "" {
-		return nil, fmt.Errorf("license %s is never written: %s", l.ID, l.NotEditable)
-	}
-	if l.SubscriberOrgGone != "" {
-		return nil, fmt.Errorf("license %s is never written: %s", l.ID, l.SubscriberOrgGone)
-	}
-	if l.Status == "Uninstalled" {
-		return nil, fmt.Errorf("license %s is Uninstalled and is never written", l.ID)
+	if err := neverWritten(l); err != nil {
+		return nil, err
 	}
 	var recs []pendingRecord
+	if lic := licenseUpdate(w, l, versions[l.ID]); len(lic.fields) > 0 {
+		recs = append(recs, lic)
+	}
+	values, err := valueUpdates(w, l, versions)
+	if err != nil {
+		return nil, err
+	}
+	recs = append(recs, values...)
+	// A value the engine itself wrote last replaces no one's change: its history row names the
+	// integration user, and two spec changes in a row are not a person's edit put back.
+	own := map[string]string{}
+	for _, c := range e.writer.stateOf(l.ID).LastChanges {
+		own[c.Field] = c.New
+	}
+	for _, r := range recs {
+		for k, c := range r.changes {
+			if v, ok := own[c.Field]; ok && v == c.Old {
+				c.Replaces = FieldChange{}
+				r.changes[k] = c
+			}
+		}
+	}
+	return recs, nil
+}
+
+// neverWritten says why a license is never written: it is unreadable, not editable, of a deleted
+// subscriber org, or Uninstalled; nil when it may be.
+func neverWritten(l License) error {
+	switch {
+	case l.Unreadable != "":
+		return fmt.Errorf("license %s is never written: %s", l.ID, l.Unreadable)
+	case l.NotEditable != "":
+		return fmt.Errorf("license %s is never written: %s", l.ID, l.NotEditable)
+	case l.SubscriberOrgGone != "":
+		return fmt.Errorf("license %s is never written: %s", l.ID, l.SubscriberOrgGone)
+	case l.Status == "Uninstalled":
+		return fmt.Errorf("license %s is Uninstalled and is never written", l.ID)
+	}
+	return nil
+}
+
+// licenseUpdate is the update of the license record l, built from the copy built, with the
+// write's fields that differ from it (none: nothing to send).
+func licenseUpdate(w Write, l License, built copyVersion) pendingRecord {
 	lic := pendingRecord{sobject: salesforce.LicenseObject, recordID: l.ID, licenseID: l.ID,
-		fields: map[string]any{}, changes: map[string]FieldWrite{}, built: versions[l.ID]}
+		fields: map[string]any{}, changes: map[string]FieldWrite{}, built: built}
 	if w.Status != nil && *w.Status != l.Status {
 		lic.fields[salesforce.FieldStatus] = *w.Status
 		lic.changes[salesforce.FieldStatus] = FieldWrite{Field: "status", Old: l.Status, New: *w.Status,
@@ -419,14 +388,18 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 		lic.changes[salesforce.FieldExpiration] = FieldWrite{Field: "expiration", Old: l.Expiration, New: *w.Expiration,
 			Replaces: replaced(l, salesforce.FieldExpiration)}
 	}
-	if len(lic.fields) > 0 {
-		recs = append(recs, lic)
-	}
+	return lic
+}
+
+// valueUpdates are the updates of the write's feature parameter values that differ from the
+// license's, in name order, each built from the copy in versions.
+func valueUpdates(w Write, l License, versions map[string]copyVersion) ([]pendingRecord, error) {
 	names := make([]string, 0, len(w.Params))
 	for name := range w.Params {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	var recs []pendingRecord
 	for _, name := range names {
 		pv, ok := l.Params.Lookup(name)
 		if !ok {
@@ -446,20 +419,6 @@ func (e *Engine) records(w Write) ([]pendingRecord, error) {
 			licenseID: l.ID, fields: map[string]any{salesforce.FieldFeatureParameterValue: v}, built: versions[pv.RecordID],
 			changes: map[string]FieldWrite{salesforce.FieldFeatureParameterValue: {Field: drift.ParamField(name), Old: pv.Value, New: w.Params[name],
 				Replaces: FieldChange{By: pv.LastModifiedBy, Username: pv.LastModifiedByUsername, At: pv.LastModifiedAt}}}})
-	}
-	// A value the engine itself wrote last replaces no one's change: its history row names the
-	// integration user, and two spec changes in a row are not a person's edit put back.
-	own := map[string]string{}
-	for _, c := range e.writer.stateOf(l.ID).LastChanges {
-		own[c.Field] = c.New
-	}
-	for _, r := range recs {
-		for k, c := range r.changes {
-			if v, ok := own[c.Field]; ok && v == c.Old {
-				c.Replaces = FieldChange{}
-				r.changes[k] = c
-			}
-		}
 	}
 	return recs, nil
 }
@@ -495,20 +454,5 @@ func (e *Engine) Summary(today string) Summary {
 		return Summary{}
 	}
 	in7, in30 := t.AddDate(0, 0, 7).Format(time.DateOnly), t.AddDate(0, 0, 30).Format(time.DateOnly)
-	s := Summary{ByStatus: map[[2]string]int{}, TrialsExpiring: map[[2]string]int{}}
-	e.mirror.mu.RLock()
-	defer e.mirror.mu.RUnlock()
-	for _, l := range e.mirror.licenses {
-		s.ByStatus[[2]string{l.PackageID, l.Status}]++
-		if l.Status != "Trial" || l.Expiration == Never || l.Expiration < today {
-			continue
-		}
-		if l.Expiration <= in7 {
-			s.TrialsExpiring[[2]string{l.PackageID, "7d"}]++
-		}
-		if l.Expiration <= in30 {
-			s.TrialsExpiring[[2]string{l.PackageID, "30d"}]++
-		}
-	}
-	return s
+	return e.mirror.summary(today, in7, in30)
 }

@@ -9,22 +9,41 @@ import (
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
 )
 
-// flight is one license's write being sent: the records built for it at flush time.
-type flight struct {
-	q       *queued
-	records []*pendingRecord
-	outcome flightOutcome
-}
-
 // flush re-reads the records of writes whose outcome is unknown, then decides again, for up to 200
-// records of waiting writes, what may be written now, and sends that in one Collections call.
+// records of waiting writes, what may be written now, and sends that in one Collections call. The
+// writer settles the answer; the engine applies what was written to the mirror and reports it.
 func (e *Engine) flush(ctx context.Context) (sent int, err error) {
 	if err := e.rereadUncertain(ctx); err != nil {
 		return 0, err
 	}
+	flights, recs := e.nextBatch()
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	updates, answer := collectionsCall(recs)
+	results, callErr := e.client.Update(ctx, updates, false)
+	reports, stale := e.writer.settle(flights, func(r *pendingRecord) (salesforce.SaveResult, bool) {
+		if i := answer[r]; i < len(results) {
+			return results[i], true
+		}
+		return salesforce.SaveResult{}, false
+	}, callErr, e.now(), e.applyWritten)
+	e.writer.rereadLater(stale)
+	if len(reports) > 0 && e.cfg.OnWrite != nil {
+		e.cfg.OnWrite(e, reports)
+	}
+	ids := make([]string, len(flights))
+	for i, f := range flights {
+		ids[i] = f.q.write.LicenseID
+	}
+	e.notifyIDs(ids)
+	return len(recs), callErr
+}
+
+// nextBatch takes the writes that are ready and decides each again, up to the 200 records of one
+// Collections call; the writes that do not fit go back to the queue.
+func (e *Engine) nextBatch() (flights []*flight, recs []*pendingRecord) {
 	taken := e.writer.take(e.now(), salesforce.CollectionsMax)
-	var flights []*flight
-	var recs []*pendingRecord
 	for i, q := range taken {
 		f, ok := e.decide(q)
 		if !ok {
@@ -39,67 +58,28 @@ func (e *Engine) flush(ctx context.Context) (sent int, err error) {
 		flights = append(flights, f)
 		recs = append(recs, f.records...)
 	}
-	if len(recs) == 0 {
-		return 0, nil
-	}
-	// Salesforce processes at most 10 chunks a call, a chunk being a run of consecutive records of
-	// one type: grouping the records by type makes one chunk per type.
+	return flights, recs
+}
+
+// collectionsCall orders records for one Collections call and returns the updates and where each
+// record's answer is. Salesforce processes at most 10 chunks a call, a chunk being a run of
+// consecutive records of one type: grouping the records by type makes one chunk per type.
+func collectionsCall(recs []*pendingRecord) ([]salesforce.RecordUpdate, map[*pendingRecord]int) {
 	order := slices.Clone(recs)
 	slices.SortStableFunc(order, func(a, b *pendingRecord) int { return strings.Compare(a.sobject, b.sobject) })
 	pos := make(map[*pendingRecord]int, len(order))
 	updates := make([]salesforce.RecordUpdate, len(order))
 	for i, r := range order {
 		pos[r] = i
-		updates[i] = salesforce.RecordUpdate{SObject: r.sobject, ID: r.recordID, Fields: r.fields}
+		updates[i] = r.update()
 	}
-	results, callErr := e.client.Update(ctx, updates, false)
-	now := e.now()
-	var reports []WriteResult
-	var stale []string
-	for _, f := range flights {
-		for _, r := range f.records {
-			i := pos[r]
-			res, answered := salesforce.SaveResult{}, i < len(results)
-			if answered {
-				res = results[i]
-			}
-			switch {
-			case !answered && outcomeUnknown(callErr):
-				// Salesforce may have applied it: re-read before anything is sent again.
-				f.outcome = flightUnknown
-			case !answered:
-				f.outcome = max(f.outcome, flightRetry)
-			case res.Success:
-				if e.mirror.applyWrite(salesforce.RecordUpdate{SObject: r.sobject, ID: r.recordID, Fields: r.fields}, r.built) == "" {
-					// A copy newer than the one the write was built from arrived meanwhile; it
-					// may have been read before the write committed. Read the record again
-					// before anything more is sent for it.
-					stale = append(stale, r.licenseID)
-				}
-				e.writer.recorded(r, nil, now)
-				reports = append(reports, WriteResult{LicenseID: r.licenseID, Changes: sortedChanges(r.changes)})
-			default:
-				werr := saveError(res)
-				if !werr.Terminal && f.q.attempts < maxRecordAttempts {
-					f.outcome = max(f.outcome, flightRetry)
-					continue
-				}
-				e.writer.recorded(r, werr, now)
-				reports = append(reports, WriteResult{LicenseID: r.licenseID, Changes: sortedChanges(r.changes), Err: werr})
-			}
-		}
-		e.writer.finish(f.q, f.outcome, retryDelay(f.q.attempts), now)
-	}
-	e.writer.rereadLater(stale)
-	if len(reports) > 0 && e.cfg.OnWrite != nil {
-		e.cfg.OnWrite(e, reports)
-	}
-	ids := make([]string, len(flights))
-	for i, f := range flights {
-		ids[i] = f.q.write.LicenseID
-	}
-	e.notifyIDs(ids)
-	return len(recs), callErr
+	return updates, pos
+}
+
+// applyWritten applies a record the LMO wrote to the mirror; false when a copy newer than the one
+// the write was built from arrived meanwhile (see mirror.applyWrite).
+func (e *Engine) applyWritten(r *pendingRecord) bool {
+	return e.mirror.applyWrite(r.update(), r.built) != ""
 }
 
 // decide builds the records of a taken write: the License's current decision (Recheck) against the

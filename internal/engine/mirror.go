@@ -233,12 +233,12 @@ type mirror struct {
 	building bool
 	// loaded is true once the first full load completed.
 	loaded   bool
-	packages map[string]Package // by 033 package id
+	packages map[string]Package // by 15-character 033 package id
 	// packageIDs maps a Package record id to its 033 id.
 	packageIDs map[string]string
 	params     map[string]FeatureParameter // by record id
 	licenses   map[string]*License         // by 15-character license id
-	// bySubscriber indexes license ids by package id and the 15-character subscriber org id.
+	// bySubscriber indexes license ids by the 15-character package and subscriber org ids.
 	bySubscriber map[subscriberKey][]string
 	// values maps a value record id to its license and parameter record ids.
 	values map[string]valueRef
@@ -332,7 +332,12 @@ func (m *mirror) versionOf(id string, stamp time.Time) copyVersion {
 	return copyVersion{stamp: stamp, taken: m.copies[id15(id)].taken}
 }
 
-type subscriberKey struct{ packageID, org15 string }
+// subscriberKey indexes licenses by the 15-character ids of their package and subscriber org.
+type subscriberKey struct{ package15, org15 string }
+
+func subscriberKeyOf(l *License) subscriberKey {
+	return subscriberKey{id15(l.PackageID), id15(l.SubscriberOrgID)}
+}
 
 type valueRef struct{ licenseID, paramID string }
 
@@ -397,6 +402,123 @@ func (m *mirror) licenseWroteSince(l *License, gen uint64) bool {
 	return false
 }
 
+// The mirror's reads: each takes the read lock itself, and hands out copies (but packageLicenses).
+
+// size reports whether the first full load completed and how many licenses the mirror holds.
+func (m *mirror) size() (loaded bool, licenses int) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.loaded, len(m.licenses)
+}
+
+// pkg returns the package record with the 033 id (15 or 18 characters).
+func (m *mirror) pkg(packageID string) (Package, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	p, ok := m.packages[id15(packageID)]
+	return p, ok
+}
+
+// featureParameters returns the feature parameters of a package, by full name.
+func (m *mirror) featureParameters(packageID string) map[string]FeatureParameter {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := map[string]FeatureParameter{}
+	for _, p := range m.params {
+		if id15(p.PackageID) == id15(packageID) {
+			out[p.FullName] = p
+		}
+	}
+	return out
+}
+
+// license returns a copy of the license with the id (15 or 18 characters).
+func (m *mirror) license(id string) (License, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	l, ok := m.licenses[id15(id)]
+	if !ok {
+		return License{}, false
+	}
+	return copyLicense(l), true
+}
+
+// licenseForWrite returns a copy of the license with the id and the versions of the copies of its
+// records (the license and its value records) by record id: a write built from them is applied
+// only over those very copies (see applyWrite).
+func (m *mirror) licenseForWrite(id string) (License, map[string]copyVersion, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	cur := m.licenses[id15(id)]
+	if cur == nil {
+		return License{}, nil, false
+	}
+	l := copyLicense(cur)
+	versions := map[string]copyVersion{l.ID: m.versionOf(l.ID, l.SystemModstamp)}
+	for _, pv := range l.Params {
+		versions[pv.RecordID] = m.versionOf(pv.RecordID, pv.SystemModstamp)
+	}
+	return l, versions, true
+}
+
+// heldVersion is versionOf for a caller that does not hold the lock.
+func (m *mirror) heldVersion(id string, stamp time.Time) copyVersion {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.versionOf(id, stamp)
+}
+
+// subscriberLicenses returns copies of the licenses of a package installed in a subscriber org,
+// ordered by id.
+func (m *mirror) subscriberLicenses(packageID, subscriberOrgID string) []License {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []License
+	for _, id := range m.bySubscriber[subscriberKey{id15(packageID), id15(subscriberOrgID)}] {
+		if l := m.licenses[id]; l != nil {
+			out = append(out, copyLicense(l))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// packageLicenses returns the mirror's own records of a package, ordered by id: the mirror never
+// changes a License it holds, so they stay as they are (see copyLicense).
+func (m *mirror) packageLicenses(packageID string) []*License {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []*License
+	for _, l := range m.licenses {
+		if id15(l.PackageID) == id15(packageID) {
+			out = append(out, l)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// summary counts the licenses by package and status, and the Trial licenses expiring from today
+// to in7 and to in30 (YYYY-MM-DD).
+func (m *mirror) summary(today, in7, in30 string) Summary {
+	s := Summary{ByStatus: map[[2]string]int{}, TrialsExpiring: map[[2]string]int{}}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, l := range m.licenses {
+		s.ByStatus[[2]string{l.PackageID, l.Status}]++
+		if l.Status != "Trial" || l.Expiration == Never || l.Expiration < today {
+			continue
+		}
+		if l.Expiration <= in7 {
+			s.TrialsExpiring[[2]string{l.PackageID, "7d"}]++
+		}
+		if l.Expiration <= in30 {
+			s.TrialsExpiring[[2]string{l.PackageID, "30d"}]++
+		}
+	}
+	return s
+}
+
 // id15 is the case-sensitive 15-character form of a Salesforce id, by which ids are compared.
 func id15(id string) string {
 	if len(id) > 15 {
@@ -442,10 +564,42 @@ func (m *mirror) replace(s snapshot) []string {
 // and of those whose loaded copy was not taken because a write answer was applied while the load
 // ran: the copy may be older than the write, so the record must be read again.
 func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
+	next := loadedMirror(s)
+	touchedBy := map[string][]salesforce.HistoryRow{}
+	for _, h := range s.touched {
+		touchedBy[id15(h.ParentID)] = append(touchedBy[id15(h.ParentID)], h)
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seq++
+	at := m.seq
+	stale = m.keepHeld(next, s.readGen)
+	changed = m.takeLoaded(next, touchedBy, at)
+	for id, l := range m.licenses {
+		if _, ok := next.licenses[id]; !ok {
+			changed = append(changed, l.ID)
+		}
+	}
+	for _, h := range s.touched {
+		if l := next.licenses[id15(h.ParentID)]; l != nil && m.licenses[id15(h.ParentID)] != l {
+			m.noteRow(h)
+		}
+	}
+	m.packages, m.packageIDs, m.params = next.packages, next.packageIDs, next.params
+	m.licenses, m.bySubscriber, m.values = next.licenses, next.bySubscriber, next.values
+	m.loaded = true
+	sort.Strings(changed)
+	sort.Strings(stale)
+	return changed, stale
+}
+
+// loadedMirror is a new mirror built from a full load, which no one else sees yet.
+func loadedMirror(s snapshot) *mirror {
 	next := newMirror()
 	next.building = true
 	for _, p := range s.packages {
-		next.packages[p.PackageID] = Package{RecordID: p.ID, PackageID: p.PackageID, Name: p.Name, LatestVersion: p.LatestVersion}
+		next.packages[id15(p.PackageID)] = Package{RecordID: p.ID, PackageID: p.PackageID, Name: p.Name, LatestVersion: p.LatestVersion}
 		next.packageIDs[id15(p.ID)] = p.PackageID
 	}
 	for _, fp := range s.params {
@@ -470,16 +624,12 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 			l.setChange(h.Field, changeOf(h))
 		}
 	}
+	return next
+}
 
-	touchedBy := map[string][]salesforce.HistoryRow{}
-	for _, h := range s.touched {
-		touchedBy[id15(h.ParentID)] = append(touchedBy[id15(h.ParentID)], h)
-	}
-
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.seq++
-	at := m.seq
+// keepHeld keeps in next, instead of a loaded copy, the held license when the loaded copy may not
+// be newer, and returns their ids. Callers hold the lock.
+func (m *mirror) keepHeld(next *mirror, readGen uint64) (stale []string) {
 	for id, l := range next.licenses {
 		old, ok := m.licenses[id]
 		if !ok {
@@ -488,12 +638,19 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 		// A copy written over while the load ran, older than the held one, or differing from it
 		// within the same second when a read that overlapped the load (a re-read of the writer)
 		// brought the held one, is not taken: the record is read again.
-		f := m.freshness(l.ID, old.SystemModstamp, l.SystemModstamp, s.readGen)
-		if m.licenseWroteSince(old, s.readGen) || f == older || f == unsure && !sameLicense(old, l) {
+		f := m.freshness(l.ID, old.SystemModstamp, l.SystemModstamp, readGen)
+		if m.licenseWroteSince(old, readGen) || f == older || f == unsure && !sameLicense(old, l) {
 			next.licenses[id] = old
 			stale = append(stale, l.ID)
 		}
 	}
+	return stale
+}
+
+// takeLoaded marks the loaded copies next holds (numbered at), carries over to them what the held
+// ones know and a load does not read, and returns the ids of the licenses that are new or changed.
+// Callers hold the lock.
+func (m *mirror) takeLoaded(next *mirror, touchedBy map[string][]salesforce.HistoryRow, at uint64) (changed []string) {
 	for id, l := range next.licenses {
 		old, ok := m.licenses[id]
 		if ok && old == l {
@@ -521,22 +678,7 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 			changed = append(changed, l.ID)
 		}
 	}
-	for id, l := range m.licenses {
-		if _, ok := next.licenses[id]; !ok {
-			changed = append(changed, l.ID)
-		}
-	}
-	for _, h := range s.touched {
-		if l := next.licenses[id15(h.ParentID)]; l != nil && m.licenses[id15(h.ParentID)] != l {
-			m.noteRow(h)
-		}
-	}
-	m.packages, m.packageIDs, m.params = next.packages, next.packageIDs, next.params
-	m.licenses, m.bySubscriber, m.values = next.licenses, next.bySubscriber, next.values
-	m.loaded = true
-	sort.Strings(changed)
-	sort.Strings(stale)
-	return changed, stale
+	return changed
 }
 
 // markLoaded marks the copies of a license and its value records a full load (numbered at) took;
@@ -574,13 +716,13 @@ func (m *mirror) putLicense(r salesforce.License) *License {
 		}
 	}
 	m.licenses[key] = l
-	sk := subscriberKey{l.PackageID, id15(l.SubscriberOrgID)}
+	sk := subscriberKeyOf(l)
 	m.bySubscriber[sk] = append(m.bySubscriber[sk], key)
 	return l
 }
 
 func (m *mirror) unindex(l *License) {
-	sk := subscriberKey{l.PackageID, id15(l.SubscriberOrgID)}
+	sk := subscriberKeyOf(l)
 	ids := m.bySubscriber[sk]
 	for i, id := range ids {
 		if id == id15(l.ID) {

@@ -510,9 +510,7 @@ func TestMirrorApplyWrite(t *testing.T) {
 			if tt.stale {
 				stamp = stamp.Add(-time.Second)
 			}
-			e.mirror.mu.RLock()
-			built := e.mirror.versionOf(tt.update.ID, stamp)
-			e.mirror.mu.RUnlock()
+			built := e.mirror.heldVersion(tt.update.ID, stamp)
 			if got := e.mirror.applyWrite(tt.update, built); got != tt.wantID {
 				t.Errorf("applyWrite returned %q, want %q", got, tt.wantID)
 			}
@@ -573,8 +571,8 @@ func TestMirrorOrdersCopiesOfOneSecondByTheirReads(t *testing.T) {
 				gen = m.generation()
 			}
 			_, stale := m.applyRead([]salesforce.License{tt.second}, nil, nil, gen)
-			if got := *m.licenses[id15(licA)].Seats; got != tt.wantSeats {
-				t.Errorf("seats = %d, want %d", got, tt.wantSeats)
+			if l, _ := m.license(licA); *l.Seats != tt.wantSeats {
+				t.Errorf("seats = %d, want %d", *l.Seats, tt.wantSeats)
 			}
 			if diff := cmp.Diff(tt.wantStale, stale, equateEmpty); diff != "" {
 				t.Errorf("records to read again (-want +got):\n%s", diff)
@@ -592,9 +590,7 @@ func TestPackageLicensesKeepTheirValuesAcrossLaterChanges(t *testing.T) {
 	history := []salesforce.HistoryRow{{ID: "017000000000001AAA", ParentID: licA, Field: salesforce.FieldSeats,
 		CreatedDate: salesforce.DateTime{Time: at}, CreatedBy: &salesforce.Name{Name: "Dana Admin"}}}
 	e.mirror.applyIncremental(nil, []typedValue{intValue(valMaxA, paramMax, licA, "21")}, history)
-	e.mirror.mu.RLock()
-	built := e.mirror.versionOf(valMaxB, before[1].Params.Get("acme__MaxProjects").SystemModstamp)
-	e.mirror.mu.RUnlock()
+	built := e.mirror.heldVersion(valMaxB, before[1].Params.Get("acme__MaxProjects").SystemModstamp)
 	e.mirror.applyWrite(salesforce.RecordUpdate{SObject: salesforce.FeatureParameterInteger, ID: valMaxB,
 		Fields: map[string]any{salesforce.FieldFeatureParameterValue: int64(6)}}, built)
 

@@ -33,11 +33,7 @@ func (e *Engine) Run(ctx context.Context) {
 		delay := reconnectDelay(failures)
 		class := salesforce.ClassOf(err)
 		if class == salesforce.LimitExceeded {
-			delay = limitBackoff(e.limitHit())
-			e.updateStatus(func(s *Status) {
-				s.Budget.LimitExceededUntil = e.now().Add(delay)
-				s.Budget.Message = "Salesforce answers REQUEST_LIMIT_EXCEEDED: the org's daily API limit is spent; the operator waits " + delay.String() + " before calling again"
-			})
+			delay = e.limitExceeded("the operator waits", " before calling again")
 		}
 		e.cfg.Log.Info("LMO session ended; reconnecting", "error", err.Error(), "class", class.String(), "after", delay)
 		concurrent := salesforce.IsConcurrentLimit(err)
@@ -53,16 +49,7 @@ func (e *Engine) Run(ctx context.Context) {
 }
 
 // reconnectDelay is 2s doubling to 5 minutes.
-func reconnectDelay(n int) time.Duration {
-	d := 2 * time.Second
-	for i := 1; i < n && d < 5*time.Minute; i++ {
-		d *= 2
-	}
-	if d > 5*time.Minute {
-		d = 5 * time.Minute
-	}
-	return d
-}
+func reconnectDelay(n int) time.Duration { return cappedDoubling(2*time.Second, 5*time.Minute, n-1) }
 
 // sentence turns an error into a status message: a capital first letter, no trailing period.
 func sentence(err error) string {
@@ -185,77 +172,19 @@ func orgKind(o Org) string {
 // queries (Organization, and describes that tell whether the LMA and FMA are installed); the FMA's
 // queries go in a second one. It returns whether the FMA is installed.
 func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
-	start := time.Now()
+	start := e.now()
 	defer func() { e.synced("full", start) }()
 	var snap snapshot
-	var newestLicense, newestValue time.Time
-	seenLicense := func(t salesforce.DateTime) {
-		if t.After(newestLicense) {
-			newestLicense = t.Time
-		}
-	}
-	seenValue := func(t salesforce.DateTime) {
-		if t.After(newestValue) {
-			newestValue = t.Time
-		}
-	}
-	var org []salesforce.Organization
-	var lmaErr, fmaErr error
-	// The describes answer only when the Composite call as a whole succeeded: until then whether the
-	// apps are installed is unknown.
-	var lmaChecked, fmaChecked bool
-	// sfLma__License__History exists only while field history tracking is on: its describe says
-	// whether to read it (in the second call), so an org without it still loads.
-	var historyErr error
-	historyChecked := false
-	b := salesforce.NewBatch()
-	must(salesforce.AddDescribe(b, salesforce.LicenseHistoryObject, func(_ salesforce.SObjectDescribe, err error) { historyErr, historyChecked = err, true }))
-	var licenseDescribe salesforce.SObjectDescribe
-	must(salesforce.AddDescribe(b, salesforce.LicenseObject, func(d salesforce.SObjectDescribe, err error) {
-		licenseDescribe, lmaErr, lmaChecked = d, err, true
-	}))
-	must(salesforce.AddDescribe(b, salesforce.FeatureParameterObject, func(_ salesforce.SObjectDescribe, err error) { fmaErr, fmaChecked = err, true }))
-	must(salesforce.AddQuery(b, "SELECT "+salesforce.OrganizationFields+" FROM Organization", func(p []salesforce.Organization) error {
-		org = append(org, p...)
-		return nil
-	}))
-	must(salesforce.AddQuery(b, "SELECT "+salesforce.PackageFields+" FROM "+salesforce.PackageObject, func(p []salesforce.Package) error {
-		snap.packages = append(snap.packages, p...)
-		return nil
-	}))
-	must(salesforce.AddQuery(b, e.licenseQuery(), func(p []salesforce.License) error {
-		for _, l := range p {
-			seenLicense(l.SystemModstamp)
-		}
-		snap.licenses = append(snap.licenses, p...)
-		return nil
-	}))
+	var c loadChecks
+	var newestLicense time.Time
+	b := e.loadBatch(&snap, &c, &newestLicense)
 	snap.readGen = e.mirror.generation()
 	batchErr := e.client.RunBatch(ctx, b)
-	if !lmaChecked || !fmaChecked {
-		return false, fmt.Errorf("loading the LMO's records: %w", batchErr)
+	fma, err := e.checkApps(&c, batchErr)
+	if err != nil {
+		return false, err
 	}
-	lma := lmaErr == nil
-	fma := fmaErr == nil
-	for _, derr := range []error{lmaErr, fmaErr} {
-		if derr != nil && !salesforce.IsNotFound(derr) {
-			return false, fmt.Errorf("checking the installed apps: %w", derr)
-		}
-	}
-	if len(org) == 1 {
-		o := &Org{ID: org[0].ID, Name: org[0].Name, Edition: org[0].OrganizationType, IsSandbox: org[0].IsSandbox,
-			TrialExpiration: org[0].TrialExpirationDate.Time}
-		blocked := ""
-		if !o.Production() && !e.cfg.AllowNonProduction {
-			blocked = fmt.Sprintf("The LMO %q is a %s; a Developer Edition, trial or sandbox org expires and takes the license history with it. Writes are refused unless spec.allowNonProductionOrg is true", o.Name, orgKind(*o))
-		}
-		e.updateStatus(func(s *Status) { s.Org, s.WritesBlocked = o, blocked })
-	}
-	e.updateStatus(func(s *Status) { s.LMAInstalled, s.FMAInstalled = &lma, &fma })
-	if !lma {
-		return false, errLMANotInstalled
-	}
-	if fields := salesforce.LicenseFieldSetOf(licenseDescribe); fields != e.licenseFieldSet() {
+	if fields := salesforce.LicenseFieldSetOf(c.licenseDescribe); fields != e.licenseFieldSet() {
 		// The License object lacks an optional field the query selected (so the query failed), or
 		// has one it left out: read again with the fields the describe shows. The describe rode in
 		// the same call, so this costs a second call only when the org differs from the last load.
@@ -269,13 +198,97 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 	if batchErr != nil {
 		return false, fmt.Errorf("loading the LMO's records: %w", batchErr)
 	}
-	if len(org) != 1 {
-		return false, fmt.Errorf("reading the Organization record: %d records", len(org))
+	if len(c.org) != 1 {
+		return false, fmt.Errorf("reading the Organization record: %d records", len(c.org))
 	}
 	mark := seenUpTo(b, newestLicense)
-	history := historyChecked && historyErr == nil
-	if historyChecked && historyErr != nil && !salesforce.IsNotFound(historyErr) {
-		return false, fmt.Errorf("checking the License's field history: %w", historyErr)
+	history, err := e.checkHistory(&c)
+	if err != nil {
+		return false, err
+	}
+	if mark, err = e.loadValuesAndHistory(ctx, &snap, fma, history, mark); err != nil {
+		return false, err
+	}
+	return fma, e.swapIn(ctx, snap, fma, history, mark)
+}
+
+// loadChecks are the answers of the first call of a full load that check the org: the
+// Organization record and the describes. The describes answer only when the Composite call as a
+// whole succeeded: until then whether the apps are installed is unknown.
+type loadChecks struct {
+	org                                    []salesforce.Organization
+	lmaErr, fmaErr, historyErr             error
+	lmaChecked, fmaChecked, historyChecked bool
+	licenseDescribe                        salesforce.SObjectDescribe
+}
+
+// loadBatch is the first call of a full load: the checks (into c) and the LMA's packages and
+// licenses (into snap; newestLicense is the newest license's SystemModstamp).
+func (e *Engine) loadBatch(snap *snapshot, c *loadChecks, newestLicense *time.Time) *salesforce.Batch {
+	b := salesforce.NewBatch()
+	// sfLma__License__History exists only while field history tracking is on: its describe says
+	// whether to read it (in the second call), so an org without it still loads.
+	must(salesforce.AddDescribe(b, salesforce.LicenseHistoryObject, func(_ salesforce.SObjectDescribe, err error) { c.historyErr, c.historyChecked = err, true }))
+	must(salesforce.AddDescribe(b, salesforce.LicenseObject, func(d salesforce.SObjectDescribe, err error) {
+		c.licenseDescribe, c.lmaErr, c.lmaChecked = d, err, true
+	}))
+	must(salesforce.AddDescribe(b, salesforce.FeatureParameterObject, func(_ salesforce.SObjectDescribe, err error) { c.fmaErr, c.fmaChecked = err, true }))
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.OrganizationFields+" FROM Organization", func(p []salesforce.Organization) error {
+		c.org = append(c.org, p...)
+		return nil
+	}))
+	must(salesforce.AddQuery(b, "SELECT "+salesforce.PackageFields+" FROM "+salesforce.PackageObject, func(p []salesforce.Package) error {
+		snap.packages = append(snap.packages, p...)
+		return nil
+	}))
+	must(salesforce.AddQuery(b, e.licenseQuery(), func(p []salesforce.License) error {
+		for _, l := range p {
+			if l.SystemModstamp.After(*newestLicense) {
+				*newestLicense = l.SystemModstamp.Time
+			}
+		}
+		snap.licenses = append(snap.licenses, p...)
+		return nil
+	}))
+	return b
+}
+
+// checkApps reads the first call's checks into the status (the org, whether writes are blocked,
+// which apps are installed) and returns whether the FMA is installed; an error when the checks did
+// not answer or the LMA is not installed.
+func (e *Engine) checkApps(c *loadChecks, batchErr error) (fma bool, err error) {
+	if !c.lmaChecked || !c.fmaChecked {
+		return false, fmt.Errorf("loading the LMO's records: %w", batchErr)
+	}
+	lma := c.lmaErr == nil
+	fma = c.fmaErr == nil
+	for _, derr := range []error{c.lmaErr, c.fmaErr} {
+		if derr != nil && !salesforce.IsNotFound(derr) {
+			return false, fmt.Errorf("checking the installed apps: %w", derr)
+		}
+	}
+	if len(c.org) == 1 {
+		o := &Org{ID: c.org[0].ID, Name: c.org[0].Name, Edition: c.org[0].OrganizationType, IsSandbox: c.org[0].IsSandbox,
+			TrialExpiration: c.org[0].TrialExpirationDate.Time}
+		blocked := ""
+		if !o.Production() && !e.cfg.AllowNonProduction {
+			blocked = fmt.Sprintf("The LMO %q is a %s; a Developer Edition, trial or sandbox org expires and takes the license history with it. Writes are refused unless spec.allowNonProductionOrg is true", o.Name, orgKind(*o))
+		}
+		e.updateStatus(func(s *Status) { s.Org, s.WritesBlocked = o, blocked })
+	}
+	e.updateStatus(func(s *Status) { s.LMAInstalled, s.FMAInstalled = &lma, &fma })
+	if !lma {
+		return false, errLMANotInstalled
+	}
+	return fma, nil
+}
+
+// checkHistory reports whether the License's field history is readable, and says in the status
+// when it is not.
+func (e *Engine) checkHistory(c *loadChecks) (bool, error) {
+	history := c.historyChecked && c.historyErr == nil
+	if c.historyChecked && c.historyErr != nil && !salesforce.IsNotFound(c.historyErr) {
+		return false, fmt.Errorf("checking the License's field history: %w", c.historyErr)
 	}
 	unavailable := ""
 	if !history {
@@ -283,36 +296,56 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 			" does not exist): drift is reported without who made the change; turn tracking on for Status, Seats and Expiration"
 	}
 	e.updateStatus(func(s *Status) { s.AttributionUnavailable = unavailable })
-	if fma || history {
-		b := salesforce.NewBatch()
-		if history {
-			// Who changed each term last attributes drift after a load, when no poll saw the
-			// change; a change replaced since the last read shows only here.
-			must(salesforce.AddQuery(b, "SELECT Id, ParentId, Field, NewValue, CreatedById, CreatedBy.Name, CreatedBy.Username, CreatedDate FROM "+salesforce.LicenseHistoryObject+
-				" WHERE Field IN ("+termFields+") ORDER BY CreatedDate, Id",
-				func(p []salesforce.HistoryRow) error {
-					snap.touched = append(snap.touched, p...)
-					return nil
-				}))
-		}
-		if fma {
-			must(salesforce.AddQuery(b, "SELECT "+salesforce.FeatureParameterFields+" FROM "+salesforce.FeatureParameterObject, func(p []salesforce.FeatureParameter) error {
-				snap.params = append(snap.params, p...)
-				return nil
-			}))
-			for _, dt := range []string{salesforce.DataTypeBoolean, salesforce.DataTypeInteger, salesforce.DataTypeDate} {
-				must(addValueQuery(b, dt, "", &snap.values, seenValue))
-			}
-		}
-		if err := e.client.RunBatch(ctx, b); err != nil {
-			return false, fmt.Errorf("loading the LMO's feature parameters and field history: %w", err)
-		}
-		// The licenses and the values were read at different moments: the mirror is complete up
-		// to the earlier of the two.
-		if m := seenUpTo(b, newestValue); fma && m.Before(mark) {
-			mark = m
+	return history, nil
+}
+
+// loadValuesAndHistory is the second call of a full load, when the FMA is installed or the field
+// history readable: the feature parameters and their values, and the history of the licenses'
+// terms, into snap. It returns the watermark mark, moved back to what the value queries justify.
+func (e *Engine) loadValuesAndHistory(ctx context.Context, snap *snapshot, fma, history bool, mark time.Time) (time.Time, error) {
+	if !fma && !history {
+		return mark, nil
+	}
+	var newestValue time.Time
+	seenValue := func(t salesforce.DateTime) {
+		if t.After(newestValue) {
+			newestValue = t.Time
 		}
 	}
+	b := salesforce.NewBatch()
+	if history {
+		// Who changed each term last attributes drift after a load, when no poll saw the
+		// change; a change replaced since the last read shows only here.
+		must(salesforce.AddQuery(b, "SELECT Id, ParentId, Field, NewValue, CreatedById, CreatedBy.Name, CreatedBy.Username, CreatedDate FROM "+salesforce.LicenseHistoryObject+
+			" WHERE Field IN ("+termFields+") ORDER BY CreatedDate, Id",
+			func(p []salesforce.HistoryRow) error {
+				snap.touched = append(snap.touched, p...)
+				return nil
+			}))
+	}
+	if fma {
+		must(salesforce.AddQuery(b, "SELECT "+salesforce.FeatureParameterFields+" FROM "+salesforce.FeatureParameterObject, func(p []salesforce.FeatureParameter) error {
+			snap.params = append(snap.params, p...)
+			return nil
+		}))
+		for _, dt := range []string{salesforce.DataTypeBoolean, salesforce.DataTypeInteger, salesforce.DataTypeDate} {
+			must(addValueQuery(b, dt, "", &snap.values, seenValue))
+		}
+	}
+	if err := e.client.RunBatch(ctx, b); err != nil {
+		return mark, fmt.Errorf("loading the LMO's feature parameters and field history: %w", err)
+	}
+	// The licenses and the values were read at different moments: the mirror is complete up
+	// to the earlier of the two.
+	if m := seenUpTo(b, newestValue); fma && m.Before(mark) {
+		mark = m
+	}
+	return mark, nil
+}
+
+// swapIn swaps a full load into the mirror, moves the watermark to mark, and reads again at once
+// the records the load did not take (see mirror.replaceRead).
+func (e *Engine) swapIn(ctx context.Context, snap snapshot, fma, history bool, mark time.Time) error {
 	changed, stale := e.mirror.replaceRead(snap)
 	e.mu.Lock()
 	e.fma, e.history = fma, history
@@ -322,7 +355,7 @@ func (e *Engine) fullLoad(ctx context.Context) (bool, error) {
 	e.updateStatus(func(s *Status) { s.LastFullSync, s.LastIncrementalSync, s.Error = now, now, "" })
 	e.cfg.Log.V(1).Info("Loaded the LMO", "licenses", len(snap.licenses), "changed", len(changed))
 	e.notifyIDs(changed)
-	return fma, e.rereadStale(ctx, stale)
+	return e.rereadStale(ctx, stale)
 }
 
 // seenUpTo is the watermark a batch's queries justify: the later of the newest SystemModstamp they
@@ -367,7 +400,7 @@ func must(err error) {
 // poll reads, in one Composite call, the licenses, value records and history rows changed since
 // the watermark, and patches the mirror.
 func (e *Engine) poll(ctx context.Context, fma bool) error {
-	start := time.Now()
+	start := e.now()
 	defer func() { e.synced("incremental", start) }()
 	e.mu.Lock()
 	since := e.watermark.Add(-pollOverlap)
@@ -427,10 +460,11 @@ const (
 	writeMaxDelay   = 30 * time.Second
 )
 
-// fillWait is how much longer the writer waits for the batch of ready writes to fill before sending
-// it; 0 when the batch is due. seen is the most writes that were ready at once since the writer was
-// last idle, lastAdd and firstAdd when the latest and the first change of the batch were queued.
-func fillWait(ready, seen int, lastAdd, firstAdd time.Time) time.Duration {
+// fillWait is how much longer, from now, the writer waits for the batch of ready writes to fill
+// before sending it; 0 when the batch is due. seen is the most writes that were ready at once since
+// the writer was last idle, lastAdd and firstAdd when the latest and the first change of the batch
+// were queued.
+func fillWait(ready, seen int, lastAdd, firstAdd, now time.Time) time.Duration {
 	if ready >= salesforce.CollectionsMax {
 		return 0
 	}
@@ -438,69 +472,94 @@ func fillWait(ready, seen int, lastAdd, firstAdd time.Time) time.Duration {
 	if ready == 1 && seen <= 1 {
 		quiet = writeQuietAlone
 	}
-	return max(0, min(time.Until(lastAdd.Add(quiet)), time.Until(firstAdd.Add(writeMaxDelay))))
+	return max(0, min(lastAdd.Add(quiet).Sub(now), firstAdd.Add(writeMaxDelay).Sub(now)))
+}
+
+// batchWindow is the batch the writer is filling: when its first and latest changes were queued,
+// whether nothing waits (idle: the next change starts a new window), and the most writes that were
+// ready at once since the writer was last idle (see fillWait).
+type batchWindow struct {
+	firstAdd, lastAdd time.Time
+	idle              bool
+	seen              int
+}
+
+// added notes a change queued at now.
+func (b *batchWindow) added(now time.Time) {
+	if b.idle {
+		b.firstAdd, b.idle = now, false
+	}
+	b.lastAdd = now
 }
 
 // writeLoop sends queued writes while the budget and the org allow it.
 func (e *Engine) writeLoop(ctx context.Context) error {
 	// Changes may have been queued before the loop started (the wake signal is already waiting).
-	lastAdd, firstAdd := time.Now(), time.Now()
-	// idle is true while nothing waits to be sent: the next change starts a new batch window. seen
-	// is the most writes ready at once since the writer was last idle (see fillWait).
-	idle, seen := false, 0
+	now := e.now()
+	win := batchWindow{firstAdd: now, lastAdd: now}
 	for {
-		blocked := e.writesHeld()
-		wait := time.Hour
-		next, ok := e.writer.nextReady()
-		if !ok {
-			idle, seen = true, 0
-		} else {
-			ready := e.writer.readyCount(e.now())
-			seen = max(seen, ready)
-			wait = max(time.Until(next), fillWait(ready, seen, lastAdd, firstAdd))
+		wait := e.writeWait(&win)
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-e.writer.woken():
+				win.added(e.now())
+			case <-time.After(wait):
+			}
+			continue
 		}
-		if blocked {
-			wait = 5 * time.Second
-		}
-		if wait < 0 {
-			wait = 0
-		}
+		// The batch is due; a change queued meanwhile extends its window.
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-e.writer.wake:
-			if idle {
-				firstAdd, idle = time.Now(), false
-			}
-			lastAdd = time.Now()
+		case <-e.writer.woken():
+			win.added(e.now())
 			continue
-		case <-time.After(wait):
-		}
-		if e.writesHeld() {
-			continue
-		}
-		ready := e.writer.readyCount(e.now())
-		seen = max(seen, ready)
-		if fillWait(ready, seen, lastAdd, firstAdd) > 0 {
-			continue
+		default:
 		}
 		_, err := e.flush(ctx)
 		// What is still pending waits for its own batch to fill.
-		firstAdd = time.Now()
-		switch {
-		case err == nil:
-		case salesforce.IsLimitExceeded(err):
-			d := limitBackoff(e.limitHit())
-			e.updateStatus(func(s *Status) {
-				s.Budget.LimitExceededUntil = e.now().Add(d)
-				s.Budget.Message = "Salesforce answers REQUEST_LIMIT_EXCEEDED: the org's daily API limit is spent; writes wait " + d.String()
-			})
-		case salesforce.IsAuth(err):
-			return fmt.Errorf("writing: %w", err)
-		default:
-			e.cfg.Log.Info("Write batch failed; retrying with backoff", "error", err.Error())
+		win.firstAdd = e.now()
+		if err := e.writeFailed(err); err != nil {
+			return err
 		}
 	}
+}
+
+// writeWait is how long the writer waits before it sends the next batch: 0 when it is due. It
+// updates the batch window with what is ready now.
+func (e *Engine) writeWait(win *batchWindow) time.Duration {
+	held := e.writesHeld()
+	wait := time.Hour
+	if next, ok := e.writer.nextReady(); !ok {
+		win.idle, win.seen = true, 0
+	} else {
+		now := e.now()
+		ready := e.writer.readyCount(now)
+		win.seen = max(win.seen, ready)
+		wait = max(next.Sub(now), fillWait(ready, win.seen, win.lastAdd, win.firstAdd, now))
+	}
+	if held {
+		// Looked at again in a while: the budget, the limit's backoff or the org may change.
+		return 5 * time.Second
+	}
+	return wait
+}
+
+// writeFailed handles a failed batch: the daily limit holds writes back, an expired session ends
+// the loop (and the session), anything else is retried with the records' backoff.
+func (e *Engine) writeFailed(err error) error {
+	switch {
+	case err == nil:
+	case salesforce.IsLimitExceeded(err):
+		e.limitExceeded("writes wait", "")
+	case salesforce.IsAuth(err):
+		return fmt.Errorf("writing: %w", err)
+	default:
+		e.cfg.Log.Info("Write batch failed; retrying with backoff", "error", err.Error())
+	}
+	return nil
 }
 
 // writesHeld reports whether writes must wait: the budget is low, the daily limit is spent, or the
@@ -512,8 +571,20 @@ func (e *Engine) writesHeld() bool {
 
 func (e *Engine) synced(kind string, start time.Time) {
 	if e.cfg.OnSync != nil {
-		e.cfg.OnSync(kind, time.Since(start))
+		e.cfg.OnSync(kind, e.now().Sub(start))
 	}
+}
+
+// limitExceeded holds every call back after Salesforce answered REQUEST_LIMIT_EXCEEDED, for a
+// backoff that grows with each consecutive answer, and says so in the budget's message (who waits
+// and what for). It returns the backoff.
+func (e *Engine) limitExceeded(who, until string) time.Duration {
+	d := limitBackoff(e.limitHit())
+	e.updateStatus(func(s *Status) {
+		s.Budget.LimitExceededUntil = e.now().Add(d)
+		s.Budget.Message = "Salesforce answers REQUEST_LIMIT_EXCEEDED: the org's daily API limit is spent; " + who + " " + d.String() + until
+	})
+	return d
 }
 
 // limitHit counts one more consecutive REQUEST_LIMIT_EXCEEDED and returns the count.
@@ -524,13 +595,14 @@ func (e *Engine) limitHit() int {
 	return e.limitHits
 }
 
-// historyOn reports whether the License's field history is readable (as the last full load found).
+// licenseFieldSet is the optional License fields the org has, as the last full load found them.
 func (e *Engine) licenseFieldSet() salesforce.LicenseFieldSet {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.licenseFields
 }
 
+// historyOn reports whether the License's field history is readable (as the last full load found).
 func (e *Engine) historyOn() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()

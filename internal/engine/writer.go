@@ -92,6 +92,17 @@ type pendingRecord struct {
 	built copyVersion
 }
 
+func (r *pendingRecord) update() salesforce.RecordUpdate {
+	return salesforce.RecordUpdate{SObject: r.sobject, ID: r.recordID, Fields: r.fields}
+}
+
+// flight is one license's write being sent: the records built for it at flush time.
+type flight struct {
+	q       *queued
+	records []*pendingRecord
+	outcome flightOutcome
+}
+
 // queued is the write waiting for one license.
 type queued struct {
 	write     Write
@@ -147,6 +158,9 @@ func (w *writer) add(wr Write) WriteState {
 	}
 	return w.stateLocked(key)
 }
+
+// woken signals that a write was queued or a license is to be read again.
+func (w *writer) woken() <-chan struct{} { return w.wake }
 
 // isRefused reports whether the record was refused for good with exactly these fields.
 func (w *writer) isRefused(recordID string, fields map[string]any) bool {
@@ -401,6 +415,47 @@ func (w *writer) pendingCount() int {
 	return len(w.queue) + len(w.uncertain)
 }
 
+// settle records the answer of a Collections call for the flights it carried: answer gives a
+// record's result, false when the call did not answer for it (callErr says why). A written record
+// is applied with apply, which reports false when the mirror holds a newer copy than the write was
+// built from; its license is returned in stale, to be read again. A record refused for good, or
+// failing past maxRecordAttempts, is reported; one failing transiently is retried after the
+// write's backoff; one whose answer was lost is read again before anything more is sent.
+func (w *writer) settle(flights []*flight, answer func(*pendingRecord) (salesforce.SaveResult, bool), callErr error,
+	now time.Time, apply func(*pendingRecord) bool) (reports []WriteResult, stale []string) {
+	for _, f := range flights {
+		for _, r := range f.records {
+			res, answered := answer(r)
+			switch {
+			case !answered && outcomeUnknown(callErr):
+				// Salesforce may have applied it: re-read before anything is sent again.
+				f.outcome = flightUnknown
+			case !answered:
+				f.outcome = max(f.outcome, flightRetry)
+			case res.Success:
+				if !apply(r) {
+					// A copy newer than the one the write was built from arrived meanwhile; it
+					// may have been read before the write committed. Read the record again
+					// before anything more is sent for it.
+					stale = append(stale, r.licenseID)
+				}
+				w.recorded(r, nil, now)
+				reports = append(reports, WriteResult{LicenseID: r.licenseID, Changes: sortedChanges(r.changes)})
+			default:
+				werr := saveError(res)
+				if !werr.Terminal && f.q.attempts < maxRecordAttempts {
+					f.outcome = max(f.outcome, flightRetry)
+					continue
+				}
+				w.recorded(r, werr, now)
+				reports = append(reports, WriteResult{LicenseID: r.licenseID, Changes: sortedChanges(r.changes), Err: werr})
+			}
+		}
+		w.finish(f.q, f.outcome, retryDelay(f.q.attempts), now)
+	}
+	return reports, stale
+}
+
 // flightOutcome is what becomes of a license's write after a Collections call.
 type flightOutcome int
 
@@ -442,14 +497,7 @@ const maxRecordAttempts = 8
 
 // retryDelay is the backoff before the n-th retry: 1s doubling to 1 minute.
 func retryDelay(attempts int) time.Duration {
-	d := time.Second
-	for i := 0; i < attempts && d < time.Minute; i++ {
-		d *= 2
-	}
-	if d > time.Minute {
-		d = time.Minute
-	}
-	return d
+	return cappedDoubling(time.Second, time.Minute, attempts)
 }
 
 func saveError(res salesforce.SaveResult) *WriteError {
