@@ -509,14 +509,12 @@ func (e *Engine) writeLoop(ctx context.Context) error {
 			}
 			continue
 		}
-		// The batch is due; a change queued meanwhile extends its window.
-		select {
-		case <-ctx.Done():
+		// The batch is due. A change queued meanwhile is in the queue, so this batch takes it; its
+		// wake signal is read on the next turn. Letting it extend the window instead would put the
+		// batch off for as long as changes keep coming (a cold start's reconciles), past
+		// writeMaxDelay.
+		if ctx.Err() != nil {
 			return nil
-		case <-e.writer.woken():
-			win.added(e.now())
-			continue
-		default:
 		}
 		_, err := e.flush(ctx)
 		// What is still pending waits for its own batch to fill.
