@@ -58,19 +58,19 @@ func driftStatus(diffs []drift.FieldDrift, rec engine.License) ([]licensingv1alp
 	names := make([]string, len(diffs))
 	for i, d := range diffs {
 		by, username, at := rec.LastModifiedBy, rec.LastModifiedByUsername, rec.LastModifiedAt
-		if change, ok := rec.Changes.ForDrift(d.Key); ok {
+		if change, ok := rec.Changes.ForDrift(d.Field); ok {
 			by, username, at = change.By, change.Username, change.At
-		} else if name, ok := d.Key.Parameter(); ok {
+		} else if name, ok := d.Field.Parameter(); ok {
 			if v, ok := rec.Params.Lookup(name); ok {
 				by, username, at = v.LastModifiedBy, v.LastModifiedByUsername, v.LastModifiedAt
 			}
 		}
-		out[i] = licensingv1alpha1.FieldDrift{Field: d.Field, Desired: d.Desired, Observed: d.Observed, ChangedBy: by, ChangedByUsername: username}
+		out[i] = licensingv1alpha1.FieldDrift{Field: d.Field.String(), Desired: d.Desired, Observed: d.Observed, ChangedBy: by, ChangedByUsername: username}
 		if !at.IsZero() {
 			t := metav1.NewTime(at.Truncate(time.Second))
 			out[i].ChangedAt = &t
 		}
-		names[i] = d.Field
+		names[i] = d.Field.String()
 	}
 	return out, strings.Join(names, ",")
 }

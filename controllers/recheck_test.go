@@ -90,7 +90,7 @@ func TestRecheckDecidesFromTheCurrentSpec(t *testing.T) {
 			rec: rec(),
 		},
 		"a License being deleted with Suspend, approved": {
-			objs: []client.Object{managedPackage(), globex(approve(drift.FieldDrift{Field: drift.FieldStatus, Desired: "Suspended", Observed: "Active"}), func(l *licensingv1alpha1.License) {
+			objs: []client.Object{managedPackage(), globex(approve(drift.FieldDrift{Field: drift.Status, Desired: "Suspended", Observed: "Active"}), func(l *licensingv1alpha1.License) {
 				l.Spec.DeletionPolicy = licensingv1alpha1.DeletionPolicySuspend
 				l.Finalizers = []string{licensingv1alpha1.FinalizerLicense}
 				now := metav1.NewTime(t0.Add(time.Hour))

@@ -129,7 +129,7 @@ func License(in Input) Verdict {
 func Summary(diffs []drift.FieldDrift) string {
 	names := make([]string, len(diffs))
 	for i, d := range diffs {
-		names[i] = d.Field
+		names[i] = d.Field.String()
 	}
 	return strings.Join(names, ",")
 }
@@ -409,7 +409,7 @@ func SuspendsOnDelete(lic *licensingv1alpha1.License) bool {
 func writeFor(licenseID string, diffs []drift.FieldDrift, desired drift.Terms) engine.Write {
 	w := engine.Write{LicenseID: licenseID}
 	for _, d := range diffs {
-		switch d.Key {
+		switch d.Field {
 		case drift.Status:
 			s := desired.Status
 			w.Status = &s
@@ -420,7 +420,7 @@ func writeFor(licenseID string, diffs []drift.FieldDrift, desired drift.Terms) e
 			e := desired.Expiration
 			w.Expiration = &e
 		default:
-			name, _ := d.Key.Parameter()
+			name, _ := d.Field.Parameter()
 			if w.Params == nil {
 				w.Params = map[string]string{}
 			}

@@ -75,8 +75,8 @@ func approving(value string) func(*licensingv1alpha1.License) {
 
 // seatsTo5 and suspending name the changes the approval cases approve.
 var (
-	seatsTo5   = drift.ApprovalToken("a0N000000000001AAA", []drift.FieldDrift{{Field: drift.FieldSeats, Desired: "5", Observed: "50"}})
-	suspending = drift.ApprovalToken("a0N000000000001AAA", []drift.FieldDrift{{Field: drift.FieldStatus, Desired: "Suspended", Observed: "Active"}})
+	seatsTo5   = drift.ApprovalToken("a0N000000000001AAA", []drift.FieldDrift{{Field: drift.Seats, Desired: "5", Observed: "50"}})
+	suspending = drift.ApprovalToken("a0N000000000001AAA", []drift.FieldDrift{{Field: drift.Status, Desired: "Suspended", Observed: "Active"}})
 )
 
 var params = map[string]drift.Param{

@@ -92,20 +92,17 @@ type Terms struct {
 	Params map[string]string
 }
 
-// FieldDrift is one managed field whose observed value differs from the desired one. Drifted makes
-// one with Field and Key in agreement.
+// FieldDrift is one managed field whose observed value differs from the desired one. Code tells
+// fields apart by Field; status.drift, messages and approval tokens show Field.String().
 type FieldDrift struct {
-	// Field is the field's name as status.drift, messages and approval tokens show it: Key.String().
-	Field    string
+	Field    Field
 	Desired  string
 	Observed string
-	// Key is the field itself, which code tells fields apart by: Field is never parsed back.
-	Key Field
 }
 
 // Drifted is the FieldDrift of one field.
-func Drifted(key Field, desired, observed string) FieldDrift {
-	return FieldDrift{Field: key.String(), Desired: desired, Observed: observed, Key: key}
+func Drifted(field Field, desired, observed string) FieldDrift {
+	return FieldDrift{Field: field, Desired: desired, Observed: observed}
 }
 
 // SeatsText formats seats as the License resource shows them.

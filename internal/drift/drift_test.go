@@ -208,8 +208,8 @@ func TestField(t *testing.T) {
 			if name, ok := tt.field.Parameter(); name != tt.param || ok != tt.isParam {
 				t.Errorf("Parameter() = %q, %v; want %q, %v", name, ok, tt.param, tt.isParam)
 			}
-			if d := Drifted(tt.field, "1", "2"); d.Field != tt.text || d.Key != tt.field {
-				t.Errorf("Drifted() = %+v; want Field %q and Key %v", d, tt.text, tt.field)
+			if d := Drifted(tt.field, "1", "2"); d.Field != tt.field || d.Desired != "1" || d.Observed != "2" {
+				t.Errorf("Drifted() = %+v; want Field %v", d, tt.field)
 			}
 			for _, other := range tt.differsFrom {
 				if tt.field == other || tt.field.Equal(other) {

@@ -154,12 +154,12 @@ func HoldAccessReduction(reductions []string, approval, token, annotation string
 func ApprovalToken(recordID string, diffs []FieldDrift) string {
 	recordID = sfid.Key15(recordID)
 	sorted := append([]FieldDrift(nil), diffs...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Field < sorted[j].Field })
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Field.String() < sorted[j].Field.String() })
 	h := sha256.New()
 	h.Write([]byte(recordID))
 	for _, d := range sorted {
 		// Each part is length-prefixed so that values cannot run into one another.
-		for _, part := range []string{d.Field, d.Observed, d.Desired} {
+		for _, part := range []string{d.Field.String(), d.Observed, d.Desired} {
 			fmt.Fprintf(h, "|%d:%s", len(part), part)
 		}
 	}
@@ -213,12 +213,4 @@ func Params(desired map[string]string, kinds map[string]string, defs map[string]
 func ValidDate(s string) bool {
 	_, err := time.Parse(time.DateOnly, s)
 	return err == nil
-}
-
-// ParseSeats turns the seats text of a spec into the LMO's number.
-func ParseSeats(s string) (int64, error) {
-	if s == SiteLicense {
-		return SiteLicenseSeats, nil
-	}
-	return strconv.ParseInt(s, 10, 64)
 }

@@ -471,7 +471,7 @@ func TestHoldAccessReduction(t *testing.T) {
 }
 
 func TestApprovalTokenNamesOneChange(t *testing.T) {
-	diffs := []FieldDrift{{Field: FieldSeats, Desired: "120", Observed: "130"}, {Field: FieldStatus, Desired: "Suspended", Observed: "Active"}}
+	diffs := []FieldDrift{{Field: Seats, Desired: "120", Observed: "130"}, {Field: Status, Desired: "Suspended", Observed: "Active"}}
 	base := ApprovalToken("a0B000000000001AAA", diffs)
 	if len(base) != 10 || strings.Trim(base, "0123456789abcdef") != "" {
 		t.Fatalf("ApprovalToken() = %q, want 10 lowercase hex digits", base)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
 )
 
 // LMO is what controllers see of one License Management Org. Every method answers from memory and
@@ -357,7 +358,7 @@ func neverWritten(l License) error {
 		return fmt.Errorf("license %s is never written: %s", l.ID, l.NotEditable)
 	case l.SubscriberOrgGone != "":
 		return fmt.Errorf("license %s is never written: %s", l.ID, l.SubscriberOrgGone)
-	case l.Status == "Uninstalled":
+	case l.Status == licstatus.Uninstalled:
 		return fmt.Errorf("license %s is Uninstalled and is never written", l.ID)
 	}
 	return nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
@@ -319,7 +320,7 @@ func TestEnginePollPicksUpAnotherClientsEdit(t *testing.T) {
 	// Two poll intervals, with slack for the race detector.
 	env.waitFor(3*time.Second, "OnChange to report the edited license", func() (bool, string) {
 		for _, id := range env.changedIDs() {
-			if id15(id) == id15(licB) {
+			if sfid.Key15(id) == sfid.Key15(licB) {
 				return true, ""
 			}
 		}
@@ -333,7 +334,7 @@ func TestEnginePollPicksUpAnotherClientsEdit(t *testing.T) {
 		t.Errorf("License(%s).Changes[%s] = %+v, want a change by Dana Admin (dana@acme.example)", licB, salesforce.FieldSeats, c)
 	}
 	for _, id := range env.changedIDs() {
-		if id15(id) != id15(licB) {
+		if sfid.Key15(id) != sfid.Key15(licB) {
 			t.Errorf("OnChange reported %s, which did not change", id)
 		}
 	}

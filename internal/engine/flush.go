@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // flush re-reads the records of writes whose outcome is unknown, then decides again, for up to 200
@@ -107,7 +108,7 @@ func (e *Engine) decide(q *queued) (*flight, bool) {
 	asked := map[string]bool{}
 	for i := range built {
 		r := &built[i]
-		asked[id15(r.recordID)] = true
+		asked[sfid.Key15(r.recordID)] = true
 		if e.writer.isRefused(r.recordID, r.fields) {
 			continue
 		}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/licstatus"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // License is the mirror's copy of one sfLma__License__c record and its feature parameter values.
@@ -308,7 +310,7 @@ const (
 // the transaction that stamps it), and nothing decides where they are equal. Callers hold the lock.
 func (m *mirror) freshness(id string, held, stamp time.Time, readGen uint64) freshness {
 	switch {
-	case readGen >= m.copies[id15(id)].seen || held.IsZero() || stamp.After(held):
+	case readGen >= m.copies[sfid.Key15(id)].seen || held.IsZero() || stamp.After(held):
 		return newer
 	case stamp.Before(held):
 		return older
@@ -319,24 +321,24 @@ func (m *mirror) freshness(id string, held, stamp time.Time, readGen uint64) fre
 // mark records that the held copy of a record was brought or confirmed by the read (or write
 // answer) numbered at; changed says its content differs from the copy held before.
 func (m *mirror) mark(id string, at uint64, changed bool) {
-	c := m.copies[id15(id)]
+	c := m.copies[sfid.Key15(id)]
 	if changed || c.taken == 0 {
 		c.taken = at
 	}
 	c.seen = at
-	m.copies[id15(id)] = c
+	m.copies[sfid.Key15(id)] = c
 }
 
 // versionOf is the version of the held copy of a record stamped stamp. Callers hold the lock.
 func (m *mirror) versionOf(id string, stamp time.Time) copyVersion {
-	return copyVersion{stamp: stamp, taken: m.copies[id15(id)].taken}
+	return copyVersion{stamp: stamp, taken: m.copies[sfid.Key15(id)].taken}
 }
 
 // subscriberKey indexes licenses by the 15-character ids of their package and subscriber org.
 type subscriberKey struct{ package15, org15 string }
 
 func subscriberKeyOf(l *License) subscriberKey {
-	return subscriberKey{id15(l.PackageID), id15(l.SubscriberOrgID)}
+	return subscriberKey{sfid.Key15(l.PackageID), sfid.Key15(l.SubscriberOrgID)}
 }
 
 type valueRef struct{ licenseID, paramID string }
@@ -351,7 +353,7 @@ func newMirror() *mirror {
 
 // noteRow records that the mirror has seen a history row. Callers hold the lock.
 func (m *mirror) noteRow(h salesforce.HistoryRow) {
-	key := id15(h.ParentID)
+	key := sfid.Key15(h.ParentID)
 	byField := m.lastRows[key]
 	if byField == nil {
 		byField = map[string]rowsOfSecond{}
@@ -370,7 +372,7 @@ func (m *mirror) noteRow(h salesforce.HistoryRow) {
 // seenRow reports whether the mirror has seen a history row: one created before the latest second
 // it has seen rows of the field, or of that second and noted. Callers hold the lock.
 func (m *mirror) seenRow(h salesforce.HistoryRow) bool {
-	r := m.lastRows[id15(h.ParentID)][h.Field]
+	r := m.lastRows[sfid.Key15(h.ParentID)][h.Field]
 	return h.CreatedDate.Time.Before(r.at) || h.CreatedDate.Time.Equal(r.at) && slices.Contains(r.ids, h.ID)
 }
 
@@ -385,7 +387,7 @@ func (m *mirror) generation() uint64 {
 // wroteSince reports whether a write answer of the record was applied after generation gen.
 // Callers hold the lock.
 func (m *mirror) wroteSince(recordID string, gen uint64) bool {
-	return m.written[id15(recordID)] > gen
+	return m.written[sfid.Key15(recordID)] > gen
 }
 
 // licenseWroteSince reports whether a write answer of the license record or of one of its value
@@ -415,7 +417,7 @@ func (m *mirror) size() (loaded bool, licenses int) {
 func (m *mirror) pkg(packageID string) (Package, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	p, ok := m.packages[id15(packageID)]
+	p, ok := m.packages[sfid.Key15(packageID)]
 	return p, ok
 }
 
@@ -425,7 +427,7 @@ func (m *mirror) featureParameters(packageID string) map[string]FeatureParameter
 	defer m.mu.RUnlock()
 	out := map[string]FeatureParameter{}
 	for _, p := range m.params {
-		if id15(p.PackageID) == id15(packageID) {
+		if sfid.Key15(p.PackageID) == sfid.Key15(packageID) {
 			out[p.FullName] = p
 		}
 	}
@@ -436,7 +438,7 @@ func (m *mirror) featureParameters(packageID string) map[string]FeatureParameter
 func (m *mirror) license(id string) (License, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	l, ok := m.licenses[id15(id)]
+	l, ok := m.licenses[sfid.Key15(id)]
 	if !ok {
 		return License{}, false
 	}
@@ -449,7 +451,7 @@ func (m *mirror) license(id string) (License, bool) {
 func (m *mirror) licenseForWrite(id string) (License, map[string]copyVersion, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	cur := m.licenses[id15(id)]
+	cur := m.licenses[sfid.Key15(id)]
 	if cur == nil {
 		return License{}, nil, false
 	}
@@ -474,7 +476,7 @@ func (m *mirror) subscriberLicenses(packageID, subscriberOrgID string) []License
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	var out []License
-	for _, id := range m.bySubscriber[subscriberKey{id15(packageID), id15(subscriberOrgID)}] {
+	for _, id := range m.bySubscriber[subscriberKey{sfid.Key15(packageID), sfid.Key15(subscriberOrgID)}] {
 		if l := m.licenses[id]; l != nil {
 			out = append(out, copyLicense(l))
 		}
@@ -490,7 +492,7 @@ func (m *mirror) packageLicenses(packageID string) []*License {
 	defer m.mu.RUnlock()
 	var out []*License
 	for _, l := range m.licenses {
-		if id15(l.PackageID) == id15(packageID) {
+		if sfid.Key15(l.PackageID) == sfid.Key15(packageID) {
 			out = append(out, l)
 		}
 	}
@@ -506,7 +508,7 @@ func (m *mirror) summary(today, in7, in30 string) Summary {
 	defer m.mu.RUnlock()
 	for _, l := range m.licenses {
 		s.ByStatus[[2]string{l.PackageID, l.Status}]++
-		if l.Status != "Trial" || l.Expiration == Never || l.Expiration < today {
+		if l.Status != licstatus.Trial || l.Expiration == Never || l.Expiration < today {
 			continue
 		}
 		if l.Expiration <= in7 {
@@ -517,14 +519,6 @@ func (m *mirror) summary(today, in7, in30 string) Summary {
 		}
 	}
 	return s
-}
-
-// id15 is the case-sensitive 15-character form of a Salesforce id, by which ids are compared.
-func id15(id string) string {
-	if len(id) > 15 {
-		return id[:15]
-	}
-	return id
 }
 
 // snapshot is the result of a full load, swapped into the mirror in one step.
@@ -567,7 +561,7 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 	next := loadedMirror(s)
 	touchedBy := map[string][]salesforce.HistoryRow{}
 	for _, h := range s.touched {
-		touchedBy[id15(h.ParentID)] = append(touchedBy[id15(h.ParentID)], h)
+		touchedBy[sfid.Key15(h.ParentID)] = append(touchedBy[sfid.Key15(h.ParentID)], h)
 	}
 
 	m.mu.Lock()
@@ -582,7 +576,7 @@ func (m *mirror) replaceRead(s snapshot) (changed, stale []string) {
 		}
 	}
 	for _, h := range s.touched {
-		if l := next.licenses[id15(h.ParentID)]; l != nil && m.licenses[id15(h.ParentID)] != l {
+		if l := next.licenses[sfid.Key15(h.ParentID)]; l != nil && m.licenses[sfid.Key15(h.ParentID)] != l {
 			m.noteRow(h)
 		}
 	}
@@ -599,11 +593,11 @@ func loadedMirror(s snapshot) *mirror {
 	next := newMirror()
 	next.building = true
 	for _, p := range s.packages {
-		next.packages[id15(p.PackageID)] = Package{RecordID: p.ID, PackageID: p.PackageID, Name: p.Name, LatestVersion: p.LatestVersion}
-		next.packageIDs[id15(p.ID)] = p.PackageID
+		next.packages[sfid.Key15(p.PackageID)] = Package{RecordID: p.ID, PackageID: p.PackageID, Name: p.Name, LatestVersion: p.LatestVersion}
+		next.packageIDs[sfid.Key15(p.ID)] = p.PackageID
 	}
 	for _, fp := range s.params {
-		next.params[id15(fp.ID)] = FeatureParameter{RecordID: fp.ID, PackageID: next.packageIDs[id15(fp.PackageRecordID)],
+		next.params[sfid.Key15(fp.ID)] = FeatureParameter{RecordID: fp.ID, PackageID: next.packageIDs[sfid.Key15(fp.PackageRecordID)],
 			FullName: fp.FullName, DataType: fp.DataType, Direction: fp.DataFlowDirection}
 	}
 	for _, l := range s.licenses {
@@ -613,7 +607,7 @@ func loadedMirror(s snapshot) *mirror {
 		next.putValue(v, 0, 0) // marked when swapped in
 	}
 	for _, h := range s.touched {
-		l := next.licenses[id15(h.ParentID)]
+		l := next.licenses[sfid.Key15(h.ParentID)]
 		if l == nil || !isTermField(h.Field) {
 			continue
 		}
@@ -696,7 +690,7 @@ func (m *mirror) markLoaded(old, l *License, at uint64) {
 
 // candidate is the license as putLicense would store the record r over old, without storing it.
 func (m *mirror) candidate(old *License, r salesforce.License) *License {
-	l := licenseFromRecord(r, m.packageIDs[id15(r.PackageRecordID)])
+	l := licenseFromRecord(r, m.packageIDs[sfid.Key15(r.PackageRecordID)])
 	l.Params, l.Changes, l.TermsChanged, l.Superseded = old.Params, old.Changes, old.TermsChanged, old.Superseded
 	return l
 }
@@ -704,11 +698,11 @@ func (m *mirror) candidate(old *License, r salesforce.License) *License {
 // putLicense stores a license record, keeping the values it already has. Callers hold the lock (or
 // own the mirror).
 func (m *mirror) putLicense(r salesforce.License) *License {
-	key := id15(r.ID)
-	l := licenseFromRecord(r, m.packageIDs[id15(r.PackageRecordID)])
+	key := sfid.Key15(r.ID)
+	l := licenseFromRecord(r, m.packageIDs[sfid.Key15(r.PackageRecordID)])
 	if old, ok := m.licenses[key]; ok {
 		l.Params, l.Changes, l.TermsChanged, l.Superseded = old.Params, old.Changes, old.TermsChanged, old.Superseded
-		if old.PackageID != l.PackageID || id15(old.SubscriberOrgID) != id15(l.SubscriberOrgID) {
+		if old.PackageID != l.PackageID || sfid.Key15(old.SubscriberOrgID) != sfid.Key15(l.SubscriberOrgID) {
 			m.unindex(old)
 		} else {
 			m.licenses[key] = l
@@ -725,7 +719,7 @@ func (m *mirror) unindex(l *License) {
 	sk := subscriberKeyOf(l)
 	ids := m.bySubscriber[sk]
 	for i, id := range ids {
-		if id == id15(l.ID) {
+		if id == sfid.Key15(l.ID) {
 			m.bySubscriber[sk] = append(ids[:i:i], ids[i+1:]...)
 			break
 		}
@@ -737,8 +731,8 @@ func (m *mirror) unindex(l *License) {
 // whether the copy could not be ordered with the one held (see copyMark): then the record must be
 // read again.
 func (m *mirror) putValue(v typedValue, readGen, at uint64) (changedID string, reread bool) {
-	param, ok := m.params[id15(v.FeatureParameterID)]
-	l := m.licenses[id15(v.LicenseID)]
+	param, ok := m.params[sfid.Key15(v.FeatureParameterID)]
+	l := m.licenses[sfid.Key15(v.LicenseID)]
 	if !ok || l == nil {
 		return "", false
 	}
@@ -766,7 +760,7 @@ func (m *mirror) putValue(v typedValue, readGen, at uint64) (changedID string, r
 		m.mark(v.ID, at, true)
 	}
 	m.setParam(l, param.FullName, pv)
-	m.values[id15(v.ID)] = valueRef{licenseID: id15(l.ID), paramID: id15(param.RecordID)}
+	m.values[sfid.Key15(v.ID)] = valueRef{licenseID: sfid.Key15(l.ID), paramID: sfid.Key15(param.RecordID)}
 	return l.ID, false
 }
 
@@ -793,7 +787,7 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 			staleSet[r.ID] = true
 			continue
 		}
-		old := m.licenses[id15(r.ID)]
+		old := m.licenses[sfid.Key15(r.ID)]
 		// Records only move forward, and whole-second stamps do not always say which copy is newer
 		// (see copyMark): a copy that may predate the held one is not taken, and if nothing tells
 		// and it differs, the record is read again rather than guessed at.
@@ -817,7 +811,7 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 	}
 	for _, v := range values {
 		if m.wroteSince(v.ID, readGen) {
-			if l := m.licenses[id15(v.LicenseID)]; l != nil {
+			if l := m.licenses[sfid.Key15(v.LicenseID)]; l != nil {
 				staleSet[l.ID] = true
 			}
 			continue
@@ -826,7 +820,7 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 		if id != "" {
 			changed[id] = true
 		}
-		if l := m.licenses[id15(v.LicenseID)]; reread && l != nil {
+		if l := m.licenses[sfid.Key15(v.LicenseID)]; reread && l != nil {
 			staleSet[l.ID] = true
 		}
 	}
@@ -834,18 +828,18 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 	// takes is a change it has seen.
 	skip := map[string]bool{}
 	for id := range staleSet {
-		skip[id15(id)] = true
+		skip[sfid.Key15(id)] = true
 	}
 	kept := history[:0:0]
 	for _, h := range history {
-		if !skip[id15(h.ParentID)] {
+		if !skip[sfid.Key15(h.ParentID)] {
 			kept = append(kept, h)
 		}
 	}
 	history = kept
 	byLicense := map[string][]salesforce.HistoryRow{}
 	for _, h := range history {
-		byLicense[id15(h.ParentID)] = append(byLicense[id15(h.ParentID)], h)
+		byLicense[sfid.Key15(h.ParentID)] = append(byLicense[sfid.Key15(h.ParentID)], h)
 	}
 	for id, rows := range byLicense {
 		if l := m.licenses[id]; l != nil {
@@ -856,7 +850,7 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 		}
 	}
 	for _, h := range history {
-		key := id15(h.ParentID)
+		key := sfid.Key15(h.ParentID)
 		l := m.licenses[key]
 		if l == nil || h.Field == "created" {
 			continue
@@ -888,7 +882,7 @@ func (m *mirror) applyRead(licenses []salesforce.License, values []typedValue, h
 func (m *mirror) applyWrite(u salesforce.RecordUpdate, built copyVersion) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if l := m.licenses[id15(u.ID)]; l != nil {
+	if l := m.licenses[sfid.Key15(u.ID)]; l != nil {
 		if m.versionOf(u.ID, l.SystemModstamp) != built {
 			return ""
 		}
@@ -905,11 +899,11 @@ func (m *mirror) applyWrite(u salesforce.RecordUpdate, built copyVersion) string
 				next.Expiration = neverIfEmpty(v)
 			}
 		}
-		m.licenses[id15(u.ID)] = &next
+		m.licenses[sfid.Key15(u.ID)] = &next
 		m.wrote(u.ID)
 		return next.ID
 	}
-	ref, ok := m.values[id15(u.ID)]
+	ref, ok := m.values[sfid.Key15(u.ID)]
 	if !ok {
 		return ""
 	}
@@ -932,7 +926,7 @@ func (m *mirror) applyWrite(u salesforce.RecordUpdate, built copyVersion) string
 // wrote numbers a write answer applied to a record. Callers hold the lock.
 func (m *mirror) wrote(id string) {
 	m.seq++
-	m.written[id15(id)] = m.seq
+	m.written[sfid.Key15(id)] = m.seq
 	m.mark(id, m.seq, true)
 }
 
@@ -1137,7 +1131,7 @@ func (m *mirror) setParam(l *License, name string, pv ParamValue) {
 	}
 	next := *l
 	next.setParam(name, pv)
-	m.licenses[id15(l.ID)] = &next
+	m.licenses[sfid.Key15(l.ID)] = &next
 }
 
 // copyLicense returns a copy a caller may keep and change.

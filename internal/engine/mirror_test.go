@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 const (
@@ -182,7 +183,7 @@ func TestMirrorLicenseView(t *testing.T) {
 			{Name: "acme__MaxProjects", RecordID: valMaxA, DataType: salesforce.DataTypeInteger,
 				Direction: salesforce.DirectionToSubscriber, Value: "20", LastModifiedBy: "Integration User", LastModifiedAt: mirrorNow},
 		}}
-	for _, id := range []string{licA, id15(licA)} {
+	for _, id := range []string{licA, sfid.Key15(licA)} {
 		got, ok := e.License(id)
 		if !ok {
 			t.Fatalf("License(%s) not found", id)
@@ -216,7 +217,7 @@ func TestMirrorSubscriberIndex(t *testing.T) {
 	e := loadedEngine(t, baseSnapshot(
 		licenseRecord(licA, subOrgA),
 		licenseRecord(licB, subOrgB),
-		licenseRecord(licC, id15(subOrgA)), // a record that stores the 15-character org id
+		licenseRecord(licC, sfid.Key15(subOrgA)), // a record that stores the 15-character org id
 	))
 	tests := []struct {
 		name    string
@@ -225,7 +226,7 @@ func TestMirrorSubscriberIndex(t *testing.T) {
 		wantIDs []string
 	}{
 		{"the 18-character org id finds every record of the org", pkgID, subOrgA, []string{licA, licC}},
-		{"the 15-character org id finds the same records", pkgID, id15(subOrgA), []string{licA, licC}},
+		{"the 15-character org id finds the same records", pkgID, sfid.Key15(subOrgA), []string{licA, licC}},
 		{"another org finds only its own record", pkgID, subOrgB, []string{licB}},
 		{"an org without an install finds nothing", pkgID, subOrgOther, nil},
 		{"another package finds nothing", "033000000000009AAA", subOrgA, nil},
@@ -244,11 +245,11 @@ func TestMirrorSubscriberIndex(t *testing.T) {
 
 	t.Run("the 15-character package id finds the same records", func(t *testing.T) {
 		var got []string
-		for _, l := range e.SubscriberLicenses(id15(pkgID), subOrgA) {
+		for _, l := range e.SubscriberLicenses(sfid.Key15(pkgID), subOrgA) {
 			got = append(got, l.ID)
 		}
 		if diff := cmp.Diff([]string{licA, licC}, got, equateEmpty); diff != "" {
-			t.Errorf("SubscriberLicenses(%s, %s) mismatch (-want +got):\n%s", id15(pkgID), subOrgA, diff)
+			t.Errorf("SubscriberLicenses(%s, %s) mismatch (-want +got):\n%s", sfid.Key15(pkgID), subOrgA, diff)
 		}
 	})
 
@@ -454,7 +455,7 @@ func TestMirrorApplyWrite(t *testing.T) {
 		},
 		{
 			name: "a null expiration never expires",
-			update: salesforce.RecordUpdate{SObject: salesforce.LicenseObject, ID: id15(licA),
+			update: salesforce.RecordUpdate{SObject: salesforce.LicenseObject, ID: sfid.Key15(licA),
 				Fields: map[string]any{salesforce.FieldExpiration: nil}},
 			wantID: licA,
 			want:   func(l *License) { l.Expiration = Never },

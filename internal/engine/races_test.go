@@ -15,6 +15,7 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // Regression tests for the write path's races (issue 11). Each reproduces, against lmosim, an
@@ -391,7 +392,7 @@ func TestAQueuedWriteIsDecidedAgainWhenItIsSent(t *testing.T) {
 		c.Recheck = func(_ LMO, id string) (Write, bool) {
 			mu.Lock()
 			defer mu.Unlock()
-			seats, ok := decision[id15(id)]
+			seats, ok := decision[sfid.Key15(id)]
 			if !ok || seats == nil {
 				return Write{}, false
 			}
@@ -400,7 +401,7 @@ func TestAQueuedWriteIsDecidedAgainWhenItIsSent(t *testing.T) {
 	})
 	set := func(id string, seats *int64) {
 		mu.Lock()
-		decision[id15(id)] = seats
+		decision[sfid.Key15(id)] = seats
 		mu.Unlock()
 	}
 	sixty, seventy := int64(60), int64(70)

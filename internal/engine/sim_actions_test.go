@@ -10,6 +10,7 @@ import (
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // The schedule's actions. Each step draws one from the seed's generator by weight; some also run
@@ -144,7 +145,7 @@ func (w *simWorld) approve() {
 		lic.Annotations[key] = v.Approval
 		approved := map[simKey]string{}
 		for _, d := range v.Drift {
-			approved[simKey{id15(rec.ID), d.Field}] = d.Desired
+			approved[simKey{sfid.Key15(rec.ID), d.Field.String()}] = d.Desired
 		}
 		w.approvals[v.Approval] = approved
 	case n < 3 && lic.Annotations[key] != "true":
@@ -253,7 +254,7 @@ func (w *simWorld) humanEdit() {
 	err = w.mutate(simAdminName, func() error {
 		return admin.PatchRecord(w.ctx, sobject, target, fields, time.Time{})
 	})
-	w.logf("  Dana patches %s %v: %v", id15(target), fields, err)
+	w.logf("  Dana patches %s %v: %v", sfid.Key15(target), fields, err)
 }
 
 // usageReport is the subscriber org reporting its seats in use and a Subscriber-to-LMO parameter.

@@ -11,6 +11,7 @@ import (
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // The checker, in the spirit of Jepsen's: it keeps its own books of what lmosim holds and of what
@@ -241,7 +242,7 @@ func (c *simChecker) knowRead(ids []string, snap simTruth, seq, servedTick int) 
 	}
 	want := map[string]bool{}
 	for _, id := range ids {
-		want[id15(id)] = true
+		want[sfid.Key15(id)] = true
 	}
 	for _, id := range snap.ids() {
 		if ids != nil && !want[id] || c.answeredTick[id] > servedTick {
@@ -274,7 +275,7 @@ func (c *simChecker) engineRestarted() {
 func (c *simChecker) resolveSend(s simSend) (string, map[string]string) {
 	out := map[string]string{}
 	if s.sobject == salesforce.LicenseObject {
-		rec := id15(s.id)
+		rec := sfid.Key15(s.id)
 		if _, ok := c.truth[rec]; !ok {
 			return "", nil
 		}
@@ -336,7 +337,7 @@ func (c *simChecker) checkSpec(owner *licensingv1alpha1.License, rec, field, v s
 		return
 	}
 	// Approved only by an approval a reviewer gave for exactly this value of this field of this record.
-	given, ok := c.w.approvals[owner.Annotations[licensingv1alpha1.AnnotationAllowAccessReduction]][simKey{id15(rec), field}]
+	given, ok := c.w.approvals[owner.Annotations[licensingv1alpha1.AnnotationAllowAccessReduction]][simKey{sfid.Key15(rec), field}]
 	approved := ok && given == v
 	paused := owner.Annotations[licensingv1alpha1.AnnotationPaused] == "true"
 	observe := owner.Spec.ManagementPolicy == licensingv1alpha1.PolicyObserve
@@ -471,7 +472,7 @@ func (c *simChecker) observeReports(lmo engine.LMO, ids []string) {
 		if !ok {
 			continue
 		}
-		rec := id15(id)
+		rec := sfid.Key15(id)
 		for _, e := range c.edits {
 			if e.key.rec != rec || e.reported || e.seq > c.seq {
 				continue

@@ -11,6 +11,7 @@ import (
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/decide"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // The Kubernetes side of the simulation: License objects in memory and a controller that reconciles
@@ -129,7 +130,7 @@ func (m *simModel) queueAll() {
 // queueSubscriber queues the Licenses naming a subscriber, as the router does for a changed record.
 func (m *simModel) queueSubscriber(sub string) {
 	for n, lic := range m.licenses {
-		if id15(lic.Spec.SubscriberOrgID) == id15(sub) {
+		if sfid.Key15(lic.Spec.SubscriberOrgID) == sfid.Key15(sub) {
 			m.queue[n] = true
 		}
 	}
@@ -140,7 +141,7 @@ func (m *simModel) claimants(recs decide.Records, recordID string) []*licensingv
 	var out []*licensingv1alpha1.License
 	for _, n := range m.names() {
 		lic := m.licenses[n]
-		if res := decide.Resolve(lic.Spec, simPackageID, recs); res.Record != nil && id15(res.Record.ID) == id15(recordID) {
+		if res := decide.Resolve(lic.Spec, simPackageID, recs); res.Record != nil && sfid.Key15(res.Record.ID) == sfid.Key15(recordID) {
 			out = append(out, lic)
 		}
 	}
@@ -234,10 +235,10 @@ func (m *simModel) recheck(lmo engine.LMO, licenseID string) (engine.Write, bool
 	}
 	v := simDecide(o, rec, "", lmo.Status().WritesBlocked, m.w.now())
 	if v.Action != decide.ActionUpdate || v.Write == nil {
-		m.w.logf("  recheck %s (%s): %s", id15(licenseID), o.Name, v.Action)
+		m.w.logf("  recheck %s (%s): %s", sfid.Key15(licenseID), o.Name, v.Action)
 		return engine.Write{}, false
 	}
-	m.w.logf("  recheck %s (%s): %s", id15(licenseID), o.Name, writeText(*v.Write))
+	m.w.logf("  recheck %s (%s): %s", sfid.Key15(licenseID), o.Name, writeText(*v.Write))
 	return *v.Write, true
 }
 
@@ -247,7 +248,7 @@ func (m *simModel) checkerOwner(sub string) *licensingv1alpha1.License {
 	var best *licensingv1alpha1.License
 	for _, n := range m.names() {
 		lic := m.licenses[n]
-		if id15(lic.Spec.SubscriberOrgID) != id15(sub) {
+		if sfid.Key15(lic.Spec.SubscriberOrgID) != sfid.Key15(sub) {
 			continue
 		}
 		if best == nil || lic.CreationTimestamp.Time.Before(best.CreationTimestamp.Time) {

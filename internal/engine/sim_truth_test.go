@@ -4,9 +4,13 @@ import (
 	"sort"
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/util/intstr"
+
 	"github.com/lmo-operator/lmo-operator/internal/drift"
 	"github.com/lmo-operator/lmo-operator/internal/engine"
+	"github.com/lmo-operator/lmo-operator/internal/licterms"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // What lmosim holds, as the checker compares it: every license record's managed and reported
@@ -64,7 +68,7 @@ func (t simTruth) ids() []string {
 func (t simTruth) paramOf(valueID string) (rec, name string) {
 	for _, id := range t.ids() {
 		for n, vid := range t[id].ParamRecords {
-			if id15(vid) == id15(valueID) {
+			if sfid.Key15(vid) == sfid.Key15(valueID) {
 				return id, n
 			}
 		}
@@ -92,7 +96,7 @@ func (w *simWorld) readTruth() simTruth {
 		for name, v := range l.FeatureParameters {
 			r.Fields[drift.ParamField(name)] = valueText(v)
 		}
-		out[id15(l.ID)] = r
+		out[sfid.Key15(l.ID)] = r
 	}
 	return out
 }
@@ -189,11 +193,11 @@ func paramName(field string) (string, bool) {
 type simTruthRecords struct{ t simTruth }
 
 func (r simTruthRecords) Package(packageID string) (engine.Package, bool) {
-	return engine.Package{PackageID: simPackageID}, id15(packageID) == id15(simPackageID)
+	return engine.Package{PackageID: simPackageID}, sfid.Key15(packageID) == sfid.Key15(simPackageID)
 }
 
 func (r simTruthRecords) License(id string) (engine.License, bool) {
-	rec, ok := r.t[id15(id)]
+	rec, ok := r.t[sfid.Key15(id)]
 	if !ok {
 		return engine.License{}, false
 	}
@@ -203,7 +207,7 @@ func (r simTruthRecords) License(id string) (engine.License, bool) {
 func (r simTruthRecords) SubscriberLicenses(_, subscriberOrgID string) []engine.License {
 	var out []engine.License
 	for _, id := range r.t.ids() {
-		if rec := r.t[id]; id15(rec.Subscriber) == id15(subscriberOrgID) {
+		if rec := r.t[id]; sfid.Key15(rec.Subscriber) == sfid.Key15(subscriberOrgID) {
 			out = append(out, rec.license())
 		}
 	}
@@ -215,9 +219,8 @@ func (r simRec) license() engine.License {
 	l := engine.License{ID: r.ID, PackageID: simPackageID, SubscriberOrgID: r.Subscriber, Status: r.Fields[drift.FieldStatus],
 		Expiration: r.Fields[drift.FieldExpiration]}
 	if s := r.Fields[drift.FieldSeats]; s != "" {
-		if n, err := drift.ParseSeats(s); err == nil {
-			l.Seats = &n
-		}
+		n := licterms.Seats(intstr.Parse(s)) // the world keeps seats as the License shows them
+		l.Seats = &n
 	}
 	if n, err := strconv.ParseInt(r.Fields[simFieldUsed], 10, 64); err == nil {
 		l.UsedLicenses = &n

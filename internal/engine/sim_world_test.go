@@ -19,6 +19,7 @@ import (
 	"github.com/lmo-operator/lmo-operator/internal/engine"
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 	"github.com/lmo-operator/lmo-operator/internal/testenv"
 	"github.com/lmo-operator/lmo-operator/internal/testenv/testclock"
 )
@@ -590,17 +591,10 @@ func rereadIDs(body []byte) []string {
 			continue
 		}
 		for _, q := range strings.Split(m[1], ",") {
-			ids = append(ids, id15(strings.Trim(strings.TrimSpace(q), "'")))
+			ids = append(ids, sfid.Key15(strings.Trim(strings.TrimSpace(q), "'")))
 		}
 	}
 	return ids
-}
-
-func id15(id string) string {
-	if len(id) > 15 {
-		return id[:15]
-	}
-	return id
 }
 
 // short is an error's first line, cut to 120 characters, for the trace.
@@ -629,7 +623,7 @@ func (w *simWorld) rawExpirations(sends []simSend) map[string]string {
 			if l.Expiration != nil {
 				raw = *l.Expiration
 			}
-			out[id15(s.id)] = raw
+			out[sfid.Key15(s.id)] = raw
 		}
 	}
 	return out

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lmo-operator/lmo-operator/internal/lmosim"
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 	"github.com/lmo-operator/lmo-operator/internal/testenv/testclock"
 )
 
@@ -330,7 +331,7 @@ func TestAFullLoadReportsAParameterWhoseAuthorChanged(t *testing.T) {
 	}
 	reported := false
 	for _, id := range env.changedIDs() {
-		reported = reported || id15(id) == id15(licA)
+		reported = reported || sfid.Key15(id) == sfid.Key15(licA)
 	}
 	l, _ := env.eng.License(licA)
 	if got := l.Params.Get("acme__MaxProjects"); !reported || got.LastModifiedBy != "Dana Admin" {

@@ -12,6 +12,7 @@ import (
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 	"github.com/lmo-operator/lmo-operator/internal/decide"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // TestSimulation is the engine's deterministic simulation (issue 11), in the spirit of
@@ -304,7 +305,7 @@ func (w *simWorld) converged() string {
 		if !lic.DeletionTimestamp.IsZero() {
 			what = "is being deleted and still asks to write " + writeText(*v.Write)
 		}
-		return fmt.Sprintf("License %s (%s) %s to %s, which holds %v", n, policyText(lic), what, id15(rec.ID), w.chk.truth[id15(rec.ID)].Fields)
+		return fmt.Sprintf("License %s (%s) %s to %s, which holds %v", n, policyText(lic), what, sfid.Key15(rec.ID), w.chk.truth[sfid.Key15(rec.ID)].Fields)
 	}
 	for _, id := range w.chk.truth.ids() {
 		if kn, ok := w.chk.known[id]; !ok || kn.seq < w.chk.recChange[id] {

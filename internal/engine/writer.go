@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 // Write asks for some fields of one license record to be set. Only the fields that differ from the
@@ -144,7 +145,7 @@ func newWriter() *writer {
 func (w *writer) add(wr Write) WriteState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	key := id15(wr.LicenseID)
+	key := sfid.Key15(wr.LicenseID)
 	if q := w.queue[key]; q != nil {
 		q.write = wr
 	} else if q := w.uncertain[key]; q != nil {
@@ -166,7 +167,7 @@ func (w *writer) woken() <-chan struct{} { return w.wake }
 func (w *writer) isRefused(recordID string, fields map[string]any) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	sig, ok := w.refused[id15(recordID)]
+	sig, ok := w.refused[sfid.Key15(recordID)]
 	return ok && sig == fieldsSignature(fields)
 }
 
@@ -204,7 +205,7 @@ func (w *writer) stateLocked(key string) WriteState {
 func (w *writer) stateOf(licenseID string) WriteState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.stateLocked(id15(licenseID))
+	return w.stateLocked(sfid.Key15(licenseID))
 }
 
 // take removes up to limit licenses whose writes are ready to send, in license id order, and marks
@@ -235,7 +236,7 @@ func (w *writer) take(now time.Time, limit int) []*queued {
 func (w *writer) putBack(q *queued) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	key := id15(q.write.LicenseID)
+	key := sfid.Key15(q.write.LicenseID)
 	delete(w.inflight, key)
 	if w.queue[key] == nil {
 		w.queue[key] = q
@@ -247,7 +248,7 @@ func (w *writer) putBack(q *queued) {
 func (w *writer) finish(q *queued, outcome flightOutcome, delay time.Duration, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	key := id15(q.write.LicenseID)
+	key := sfid.Key15(q.write.LicenseID)
 	delete(w.inflight, key)
 	switch outcome {
 	case flightRetry:
@@ -269,15 +270,15 @@ func (w *writer) finish(q *queued, outcome flightOutcome, delay time.Duration, n
 func (w *writer) drop(q *queued) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	delete(w.inflight, id15(q.write.LicenseID))
+	delete(w.inflight, sfid.Key15(q.write.LicenseID))
 }
 
 // recorded stores the outcome of one record.
 func (w *writer) recorded(r *pendingRecord, err *WriteError, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	st := w.license(id15(r.licenseID))
-	key := id15(r.recordID)
+	st := w.license(sfid.Key15(r.licenseID))
+	key := sfid.Key15(r.recordID)
 	if err == nil {
 		if !st.lastWritten.Equal(now) {
 			st.lastChanges = nil
@@ -300,7 +301,7 @@ func (w *writer) recorded(r *pendingRecord, err *WriteError, now time.Time) {
 func (w *writer) clearErrors(licenseID string, keep map[string]bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	st := w.states[id15(licenseID)]
+	st := w.states[sfid.Key15(licenseID)]
 	if st == nil {
 		return
 	}
@@ -330,7 +331,7 @@ func (w *writer) reread(ids []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, id := range ids {
-		key := id15(id)
+		key := sfid.Key15(id)
 		q := w.uncertain[key]
 		if q == nil {
 			continue
@@ -356,7 +357,7 @@ func (w *writer) rereadLater(ids []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, id := range ids {
-		key := id15(id)
+		key := sfid.Key15(id)
 		if w.uncertain[key] != nil {
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lmo-operator/lmo-operator/internal/salesforce"
+	"github.com/lmo-operator/lmo-operator/internal/salesforce/sfid"
 )
 
 const (
@@ -39,7 +40,7 @@ func takenIDs(qs []*queued) []string {
 func TestWriterAddReplacesTheWaitingWrite(t *testing.T) {
 	w := newWriter()
 	w.add(seatsWrite(licA, 60))
-	w.add(seatsWrite(id15(licA), 70)) // the 15-character id is the same license
+	w.add(seatsWrite(sfid.Key15(licA), 70)) // the 15-character id is the same license
 	got := w.take(writerNow, salesforce.CollectionsMax)
 	if len(got) != 1 || *got[0].write.Seats != 70 {
 		t.Fatalf("take = %+v, want one write with the newest seats 70", got)
@@ -163,7 +164,7 @@ func TestWriterKeepsTheOutcomeOfEachRecord(t *testing.T) {
 		},
 		{
 			name: "a decision that still asks for the value keeps the refusal",
-			do:   func() { w.clearErrors(licA, map[string]bool{id15(valA): true}) },
+			do:   func() { w.clearErrors(licA, map[string]bool{sfid.Key15(valA): true}) },
 			want: WriteState{Err: refusal, LastWritten: t1},
 		},
 		{
@@ -182,7 +183,7 @@ func TestWriterKeepsTheOutcomeOfEachRecord(t *testing.T) {
 	}
 	for _, s := range steps {
 		s.do()
-		for _, id := range []string{licA, id15(licA)} {
+		for _, id := range []string{licA, sfid.Key15(licA)} {
 			if diff := cmp.Diff(s.want, w.stateOf(id)); diff != "" {
 				t.Errorf("%s: stateOf(%s) mismatch (-want +got):\n%s", s.name, id, diff)
 			}

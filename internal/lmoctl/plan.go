@@ -415,7 +415,7 @@ func changesOf(diffs []drift.FieldDrift, noRecord bool) []FieldChange {
 		if noRecord {
 			old = ""
 		}
-		out = append(out, FieldChange{Field: d.Field, Old: old, New: d.Desired})
+		out = append(out, FieldChange{Field: d.Field.String(), Old: old, New: d.Desired})
 	}
 	return out
 }

@@ -162,7 +162,7 @@ func TestPlanJSONNamesActionsFlagsAndChanges(t *testing.T) {
 	// The approval of a reduction names it: stark's annotation carries it; initech's is held.
 	wantApprovals := map[string]string{
 		"stark":   "af2701d3c4",
-		"initech": drift.ApprovalToken("a0N000000000002AAA", []drift.FieldDrift{{Field: drift.FieldSeats, Desired: "60", Observed: "100"}}),
+		"initech": drift.ApprovalToken("a0N000000000002AAA", []drift.FieldDrift{{Field: drift.Seats, Desired: "60", Observed: "100"}}),
 	}
 	if diff := cmp.Diff(wantApprovals, approvals); diff != "" {
 		t.Errorf("approvals (-want +got):\n%s", diff)
