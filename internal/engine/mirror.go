@@ -463,13 +463,6 @@ func (m *mirror) licenseForWrite(id string) (License, map[string]copyVersion, bo
 	return l, versions, true
 }
 
-// heldVersion is versionOf for a caller that does not hold the lock.
-func (m *mirror) heldVersion(id string, stamp time.Time) copyVersion {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.versionOf(id, stamp)
-}
-
 // subscriberLicenses returns copies of the licenses of a package installed in a subscriber org,
 // ordered by id.
 func (m *mirror) subscriberLicenses(packageID, subscriberOrgID string) []License {
@@ -546,12 +539,6 @@ func isTermField(field string) bool {
 type typedValue struct {
 	dataType string
 	salesforce.FeatureParameterValue
-}
-
-// replace swaps in a full load and returns the ids of the licenses that are new or changed.
-func (m *mirror) replace(s snapshot) []string {
-	changed, _ := m.replaceRead(s)
-	return changed
 }
 
 // replaceRead swaps in a full load and returns the ids of the licenses that are new or changed,
@@ -762,13 +749,6 @@ func (m *mirror) putValue(v typedValue, readGen, at uint64) (changedID string, r
 	m.setParam(l, param.FullName, pv)
 	m.values[sfid.Key15(v.ID)] = valueRef{licenseID: sfid.Key15(l.ID), paramID: sfid.Key15(param.RecordID)}
 	return l.ID, false
-}
-
-// applyIncremental patches the mirror with records changed since the last poll and returns the ids
-// of the licenses whose mirrored state changed.
-func (m *mirror) applyIncremental(licenses []salesforce.License, values []typedValue, history []salesforce.HistoryRow) []string {
-	changed, _ := m.applyRead(licenses, values, history, m.generation())
-	return changed
 }
 
 // applyRead patches the mirror with records a read that began at generation readGen brought, and

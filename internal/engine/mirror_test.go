@@ -615,3 +615,24 @@ func TestPackageLicensesKeepTheirValuesAcrossLaterChanges(t *testing.T) {
 		t.Errorf("the history row of seats did not mark the terms changed")
 	}
 }
+
+// replace swaps in a full load, as the engine's full load does, and returns the ids of the licenses
+// that are new or changed.
+func (m *mirror) replace(s snapshot) []string {
+	changed, _ := m.replaceRead(s)
+	return changed
+}
+
+// applyIncremental patches the mirror with records read now, as a poll does, and returns the ids of
+// the licenses whose mirrored state changed.
+func (m *mirror) applyIncremental(licenses []salesforce.License, values []typedValue, history []salesforce.HistoryRow) []string {
+	changed, _ := m.applyRead(licenses, values, history, m.generation())
+	return changed
+}
+
+// heldVersion is versionOf taken under the mirror's read lock, as the writer's reads take it.
+func (m *mirror) heldVersion(id string, stamp time.Time) copyVersion {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.versionOf(id, stamp)
+}

@@ -234,9 +234,6 @@ func (u Usage) Fraction() float64 {
 	return min(float64(u.Used)/float64(u.Max), 1)
 }
 
-// RemainingFraction is the share of the daily limit left, 0..1.
-func (u Usage) RemainingFraction() float64 { return 1 - u.Fraction() }
-
 // CallInfo describes one HTTP call to Salesforce, for metrics and the API budget.
 type CallInfo struct {
 	// Operation is one of the Op constants (token, query, queryMore, rowGet, rowPatch,

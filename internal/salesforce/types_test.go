@@ -151,8 +151,8 @@ func TestFeatureParameterValues(t *testing.T) {
 
 func TestUsageHelpers(t *testing.T) {
 	u := Usage{Used: 250, Max: 1000}
-	if u.Remaining() != 750 || u.Fraction() != 0.25 || u.RemainingFraction() != 0.75 {
-		t.Fatalf("%+v: %d %v %v", u, u.Remaining(), u.Fraction(), u.RemainingFraction())
+	if u.Remaining() != 750 || u.Fraction() != 0.25 {
+		t.Fatalf("%+v: %d %v", u, u.Remaining(), u.Fraction())
 	}
 	if (Usage{}).Fraction() != 1 || (Usage{Used: 20, Max: 10}).Remaining() != 0 {
 		t.Fatal("unknown or exceeded usage")
