@@ -1,49 +1,26 @@
 package v1alpha1_test
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
+	"maps"
 	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lmo-operator/lmo-operator/internal/testenv"
 )
 
-// TestEveryReasonIsInTheTroubleshootingGuide reads the Reason constants of conditions.go and checks
+// TestEveryReasonIsInTheTroubleshootingGuide reads the Reason constants of the API and checks
 // that docs/troubleshooting.md lists each, as a table row of its own, with what to do.
 func TestEveryReasonIsInTheTroubleshootingGuide(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "conditions.go", nil, 0)
+	byName, err := testenv.ReasonConstants(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var reasons []string
-	for _, decl := range f.Decls {
-		gd, ok := decl.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
-			continue
-		}
-		for _, spec := range gd.Specs {
-			vs := spec.(*ast.ValueSpec)
-			for i, name := range vs.Names {
-				if !strings.HasPrefix(name.Name, "Reason") || i >= len(vs.Values) {
-					continue
-				}
-				lit, ok := vs.Values[i].(*ast.BasicLit)
-				if !ok {
-					continue
-				}
-				v, err := strconv.Unquote(lit.Value)
-				if err != nil {
-					t.Fatal(err)
-				}
-				reasons = append(reasons, v)
-			}
-		}
-	}
+	reasons := slices.Sorted(maps.Values(byName))
 	if len(reasons) < 40 {
-		t.Fatalf("found %d reasons in conditions.go; the parse is wrong", len(reasons))
+		t.Fatalf("found %d reasons in api/v1alpha1; the parse is wrong", len(reasons))
 	}
 	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "troubleshooting.md"))
 	if err != nil {
