@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -34,6 +35,9 @@ const SecretProblemRecheck = 15 * time.Second
 // runs its engine, and reports the connection, the org, the API budget and the mirror in status.
 type LicenseManagementOrgReconciler struct {
 	*deps
+	// told is the Secret problem last logged for each LicenseManagementOrg ("namespace/name"), so a
+	// broken Secret is logged once per problem rather than at every recheck.
+	told sync.Map
 }
 
 // +kubebuilder:rbac:groups=licensing.lmo-operator.dev,resources=licensemanagementorgs,verbs=get;list;watch
@@ -48,6 +52,7 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 		if apierrors.IsNotFound(err) {
 			r.registry.Stop(req.String())
 			metrics.ForgetLMO(req.String())
+			r.told.Delete(req.String())
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -124,18 +129,23 @@ func (r *LicenseManagementOrgReconciler) checkHosts(lmo *licensingv1alpha1.Licen
 // ever shows a value.
 func (r *LicenseManagementOrgReconciler) credentials(ctx context.Context, lmo *licensingv1alpha1.LicenseManagementOrg) (engine.Credentials, string, error) {
 	name := secretName(lmo)
+	told := lmo.Namespace + "/" + lmo.Name
 	var secret corev1.Secret
 	// client-go logs response bodies at high verbosity through the context's logger: the Secret's
 	// values must never reach a log, whatever the level.
 	quiet := logr.NewContext(ctx, logr.Discard())
 	if err := r.apiReader.Get(quiet, types.NamespacedName{Namespace: lmo.Namespace, Name: name}, &secret); err != nil {
 		if apierrors.IsNotFound(err) {
+			// A Secret made again is logged afresh.
+			r.told.Delete(told)
 			return engine.Credentials{}, licensingv1alpha1.ReasonSecretNotFound, fmt.Errorf("Secret %s/%s does not exist", lmo.Namespace, name) //nolint:staticcheck // ST1005: it starts with the kind's name and becomes the Ready condition's message
 		}
 		return engine.Credentials{}, licensingv1alpha1.ReasonSecretNotFound, fmt.Errorf("reading Secret %s/%s: %w", lmo.Namespace, name, err)
 	}
 	invalid := func(flow, keys, problem string) error {
-		logf.FromContext(ctx).Info("The LicenseManagementOrg's Secret cannot be used", "secret", klog.KObj(&secret), "problem", problem)
+		if prev, seen := r.told.Swap(told, problem); !seen || prev != problem {
+			logf.FromContext(ctx).Info("The LicenseManagementOrg's Secret cannot be used", "secret", klog.KObj(&secret), "problem", problem)
+		}
 		return fmt.Errorf("Secret %s/%s is missing or invalid: %s needs the keys %s", lmo.Namespace, name, flow, keys) //nolint:staticcheck // ST1005: as above
 	}
 	missing := func(keys ...string) string {
@@ -155,12 +165,14 @@ func (r *LicenseManagementOrgReconciler) credentials(ctx context.Context, lmo *l
 		if err := checkPrivateKey(key); err != nil {
 			return engine.Credentials{}, licensingv1alpha1.ReasonSecretInvalid, invalid("jwtBearer", keys, "key \"private-key\" "+err.Error())
 		}
+		r.told.Delete(told)
 		return engine.Credentials{JWTBearer: &engine.JWTBearer{ClientID: string(secret.Data["client-id"]), Username: string(secret.Data["username"]),
 			PrivateKeyPEM: key, Audience: lmo.Spec.Auth.JWTBearer.Audience}}, "", nil
 	}
 	if problem := missing("client-id", "client-secret"); problem != "" {
 		return engine.Credentials{}, licensingv1alpha1.ReasonSecretInvalid, invalid("clientCredentials", "client-id and client-secret", problem)
 	}
+	r.told.Delete(told)
 	return engine.Credentials{ClientCredentials: &engine.ClientCredentials{ClientID: string(secret.Data["client-id"]),
 		ClientSecret: string(secret.Data["client-secret"])}}, "", nil
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -81,4 +83,50 @@ func keys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// The cluster admin's log names what is wrong with a broken Secret once, not at every recheck; a
+// different problem, or the same one after the Secret was fixed in between, is logged again.
+func TestABrokenSecretIsLoggedOncePerProblem(t *testing.T) {
+	var lines []string
+	logger := funcr.New(func(prefix, args string) { lines = append(lines, args) }, funcr.Options{})
+	ctx := logr.NewContext(context.Background(), logger)
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: "team-a"}, Data: map[string][]byte{"client-id": []byte("id")}}
+	c := newFakeClient(t, secret)
+	r := &LicenseManagementOrgReconciler{deps: newTestDeps(c, time.Now())}
+	r.apiReader = c
+	lmo := &licensingv1alpha1.LicenseManagementOrg{ObjectMeta: metav1.ObjectMeta{Name: "acme", Namespace: "team-a"},
+		Spec: licensingv1alpha1.LicenseManagementOrgSpec{InstanceURL: "https://acme.my.salesforce.com",
+			Auth: licensingv1alpha1.LMOAuth{ClientCredentials: &licensingv1alpha1.SecretAuth{SecretRef: licensingv1alpha1.LocalObjectReference{Name: "creds"}}}}}
+	setData := func(data map[string]string) {
+		secret.Data = map[string][]byte{}
+		for k, v := range data {
+			secret.Data[k] = []byte(v)
+		}
+		if err := c.Update(context.Background(), secret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		data     map[string]string
+		newLines int
+	}{
+		{map[string]string{"client-id": "id"}, 1},
+		{map[string]string{"client-id": "id"}, 0},
+		{map[string]string{"client-id": "id"}, 0},
+		{map[string]string{"client-secret": "s3cret"}, 1},
+		{map[string]string{"client-id": "id", "client-secret": "s3cret"}, 0},
+		{map[string]string{"client-secret": "s3cret"}, 1},
+	}
+	for i, step := range steps {
+		setData(step.data)
+		before := len(lines)
+		_, _, err := r.credentials(ctx, lmo)
+		if (err == nil) != (len(step.data) == 2) {
+			t.Fatalf("step %d: error %v", i, err)
+		}
+		if got := len(lines) - before; got != step.newLines {
+			t.Errorf("step %d (%v): %d log lines, want %d: %q", i, keys(step.data), got, step.newLines, lines[before:])
+		}
+	}
 }
