@@ -95,8 +95,7 @@ func (e *Engine) decide(q *queued) (*flight, bool) {
 			e.writer.drop(q)
 			return nil, false
 		}
-		w.LicenseID = id
-		q.write = w
+		e.writer.redecide(q, w)
 	}
 	built, err := e.records(q.write)
 	if err != nil {

@@ -266,6 +266,15 @@ func (w *writer) finish(q *queued, outcome flightOutcome, delay time.Duration, n
 	}
 }
 
+// redecide replaces the write of a taken item with the one the flush-time decision asks for (the
+// same license).
+func (w *writer) redecide(q *queued, write Write) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	write.LicenseID = q.write.LicenseID
+	q.write = write
+}
+
 // drop forgets the write of a license that was taken and needs nothing sent.
 func (w *writer) drop(q *queued) {
 	w.mu.Lock()
