@@ -67,8 +67,7 @@ func (r *LicenseManagementOrgReconciler) Reconcile(ctx context.Context, req ctrl
 	if field, err := r.checkHosts(&lmo); err != nil {
 		r.registry.Stop(req.String())
 		metrics.SetDown(req.String())
-		msg := field + ": " + err.Error()
-		markStalled(&lmo, licensingv1alpha1.ReasonHostNotAllowed, msg)
+		markStalled(&lmo, licensingv1alpha1.ReasonHostNotAllowed, field+": "+err.Error())
 		return writeStatus(ctx, r.Client, &lmo, before, ctrl.Result{})
 	}
 	creds, reason, err := r.credentials(ctx, &lmo)

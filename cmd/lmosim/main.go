@@ -5,12 +5,8 @@ package main
 import (
 	"flag"
 	"fmt"
-	"net"
-	"net/netip"
-	"net/url"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -24,41 +20,6 @@ func main() {
 	}
 }
 
-// checkListen refuses a listen address that is not loopback (an IP literal, or localhost) unless
-// insecure is set.
-func checkListen(addr string, insecure bool) error {
-	if insecure {
-		return nil
-	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("--listen %q: %w", addr, err)
-	}
-	if strings.EqualFold(host, "localhost") {
-		return nil
-	}
-	if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("--listen %q is not a loopback address: the admin API has no authentication; listen on 127.0.0.1, or pass --insecure-listen "+
-		"to let anyone who can reach the address drive the simulated org", addr)
-}
-
-// checkBound checks that the server's URL is on a loopback address unless insecure is set.
-func checkBound(serverURL string, insecure bool) error {
-	if insecure {
-		return nil
-	}
-	u, err := url.Parse(serverURL)
-	if err != nil {
-		return err
-	}
-	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && ip.Unmap().IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("--listen bound %s, which is not a loopback address; pass --insecure-listen to allow it", u.Host)
-}
-
 func run() error {
 	listen := flag.String("listen", "127.0.0.1:8089", "address to listen on; port 0 picks a free port")
 	seedPath := flag.String("seed", "", "seed file (YAML)")
@@ -69,8 +30,10 @@ func run() error {
 	insecureListen := flag.Bool("insecure-listen", false, "allow a --listen address other than loopback: the admin API (/__sim/) has no "+
 		"authentication, so anyone who can reach the address can change the simulated org")
 	flag.Parse()
-	if err := checkListen(*listen, *insecureListen); err != nil {
-		return err
+	if !*insecureListen {
+		if err := lmosim.CheckListen(*listen); err != nil {
+			return fmt.Errorf("--listen %w, or pass --insecure-listen", err)
+		}
 	}
 
 	seed := &lmosim.Seed{}
@@ -109,9 +72,11 @@ func run() error {
 		return err
 	}
 	// A name such as localhost binds wherever it resolves: check the address actually bound.
-	if err := checkBound(url, *insecureListen); err != nil {
-		_ = srv.Close()
-		return err
+	if !*insecureListen {
+		if err := lmosim.CheckBound(url); err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("--listen %w; pass --insecure-listen to allow it", err)
+		}
 	}
 	fmt.Printf("lmosim listening on %s\n", url)
 	<-sig

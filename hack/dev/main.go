@@ -38,6 +38,9 @@ func run(dir, simAddr, seedPath, manager string) error {
 		return err
 	}
 
+	if err := lmosim.CheckListen(simAddr); err != nil {
+		return fmt.Errorf("--lmosim-listen %w", err)
+	}
 	seed, err := lmosim.LoadSeed(seedPath)
 	if err != nil {
 		return err
@@ -51,6 +54,9 @@ func run(dir, simAddr, seedPath, manager string) error {
 		return fmt.Errorf("starting lmosim on %s (is another make dev running?): %w", simAddr, err)
 	}
 	defer func() { _ = sim.Close() }() // shutting down the stand-in: a failure there changes nothing for the user
+	if err := lmosim.CheckBound(simURL); err != nil {
+		return fmt.Errorf("--lmosim-listen %s: %w", simAddr, err)
+	}
 
 	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
 	cfg, err := env.Start()
