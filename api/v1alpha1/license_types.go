@@ -371,6 +371,9 @@ type License struct {
 	// +required
 	Spec LicenseSpec `json:"spec"`
 	// status is what the operator last saw of the license record.
+	// Until the operator's first status write it reads as observedGeneration 0 (a default the API
+	// server fills on every read), so Flux's kstatus sees a new object as InProgress, not Current.
+	// +kubebuilder:default={observedGeneration: 0}
 	// +optional
 	Status LicenseResourceStatus `json:"status,omitempty"`
 }

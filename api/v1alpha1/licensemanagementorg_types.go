@@ -207,6 +207,9 @@ type LicenseManagementOrg struct {
 	// +required
 	Spec LicenseManagementOrgSpec `json:"spec"`
 	// status is what the operator last saw of the LMO.
+	// Until the operator's first status write it reads as observedGeneration 0 (a default the API
+	// server fills on every read), so Flux's kstatus sees a new object as InProgress, not Current.
+	// +kubebuilder:default={observedGeneration: 0}
 	// +optional
 	Status LicenseManagementOrgStatus `json:"status,omitempty"`
 }

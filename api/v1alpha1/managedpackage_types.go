@@ -152,6 +152,9 @@ type ManagedPackage struct {
 	// +required
 	Spec ManagedPackageSpec `json:"spec"`
 	// status is what the operator last saw of the package.
+	// Until the operator's first status write it reads as observedGeneration 0 (a default the API
+	// server fills on every read), so Flux's kstatus sees a new object as InProgress, not Current.
+	// +kubebuilder:default={observedGeneration: 0}
 	// +optional
 	Status ManagedPackageStatus `json:"status,omitempty"`
 }

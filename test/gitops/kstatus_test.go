@@ -172,11 +172,6 @@ func TestArgoCDAgreesWithKstatus(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: status.Compute: %v", tc.InputPath, err)
 		}
-		if _, found, _ := unstructured.NestedSlice(obj.Object, "status", "conditions"); !found {
-			// Before the operator's first status write kstatus has nothing to go on and says Current;
-			// Argo CD waits (Progressing). Flux's wait still holds on the object's later InProgress.
-			continue
-		}
 		w, ok := want[argo.Status]
 		if !ok {
 			t.Errorf("%s: Argo CD shows %s, which the controllers' conditions should never produce", tc.InputPath, argo.Status)
