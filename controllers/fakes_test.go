@@ -141,7 +141,7 @@ func newFakeClient(t *testing.T, objs ...client.Object) client.Client {
 
 // newTestDeps are reconciler dependencies over a fake client, with a fixed clock.
 func newTestDeps(c client.Client, now time.Time) *deps {
-	return &deps{Client: c, recorder: record.NewFakeRecorder(100), opts: Options{Now: func() time.Time { return now }}}
+	return &deps{Client: c, recorder: record.NewFakeRecorder(100), opts: Options{Now: func() time.Time { return now }}, firstHolds: newFirstHolds()}
 }
 
 // Fixtures shared by the unit tests of this package.

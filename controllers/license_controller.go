@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -32,11 +33,19 @@ const waitRecheck = 30 * time.Second
 // gone) runs again. The write that won usually brings a reconcile sooner; this is the safety net.
 const conflictRetry = time.Second
 
+// firstStatusHold is how long a new License's first status write waits for the write it queued to
+// land, so that one status write (Ready) says what two (WriteQueued, then Ready) would. The API
+// server shows kstatus an unwritten License as InProgress meanwhile (its default observedGeneration 0);
+// a write that takes longer shows WriteQueued once the hold has passed.
+const firstStatusHold = 10 * time.Second
+
 // LicenseReconciler reconciles Licenses: it compares each License with the LMO record in its LMO's
 // mirror, reports drift, and queues the writes that bring the record to the spec. It makes no
 // Salesforce call of its own.
 type LicenseReconciler struct {
 	*deps
+	// turn is set in the copy that serves one reconcile (forTurn).
+	turn *turn
 }
 
 // +kubebuilder:rbac:groups=licensing.lmo-operator.dev,resources=licenses,verbs=get;list;watch;update;patch
@@ -47,6 +56,9 @@ type LicenseReconciler struct {
 func (r *LicenseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	var lic licensingv1alpha1.License
 	if err := r.Get(ctx, req.NamespacedName, &lic); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.firstHolds.end(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := lic.DeepCopy()
@@ -54,12 +66,20 @@ func (r *LicenseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	// records as said (a notice, a hold, a first refusal), so only a reconcile whose write is
 	// stored gives them. One that read a copy older than its own last write (the cache lags)
 	// would say it again, and its write loses the conflict.
-	events := &eventQueue{to: r.recorder}
-	r = r.withRecorder(events)
+	t := &turn{events: eventQueue{to: r.recorder}}
+	r = r.forTurn(t)
 	defer func() {
-		if err == nil {
-			result, err = writeStatusThen(ctx, r.Client, &lic, before, result, events.give)
+		if err != nil {
+			return
 		}
+		if wait := r.firstHolds.hold(req.NamespacedName, statusWritten(before), t.queued, r.now()); wait > 0 {
+			result = requeueBy(result, wait)
+			return
+		}
+		result, err = writeStatusThen(ctx, r.Client, &lic, before, result, func() {
+			t.events.give()
+			r.firstHolds.end(req.NamespacedName)
+		})
 	}()
 
 	if !lic.DeletionTimestamp.IsZero() {
@@ -254,6 +274,9 @@ func (r *LicenseReconciler) apply(lic *licensingv1alpha1.License, eng engine.LMO
 		msg += "; deferred: " + blocked
 	} else if state.Err != nil {
 		msg += "; the last attempt failed and is retried: " + state.Err.Error()
+	}
+	if msg == v.Message && r.turn != nil {
+		r.turn.queued = true // nothing to say but that the write is queued
 	}
 	markReconciling(lic, licensingv1alpha1.ReasonWriteQueued, msg)
 	setCondition(lic, licensingv1alpha1.ConditionSynced, metav1.ConditionFalse, licensingv1alpha1.ReasonWriteQueued, msg)

@@ -47,6 +47,8 @@ type deps struct {
 	recorder record.EventRecorder
 	router   *router
 	opts     Options
+	// firstHolds are the new Licenses whose first status write waits for their queued write.
+	firstHolds *firstHolds
 }
 
 func (d *deps) now() time.Time {
@@ -64,12 +66,13 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	}
 	registry := engine.NewRegistry(ctx)
 	d := &deps{
-		Client:    mgr.GetClient(),
-		apiReader: mgr.GetAPIReader(),
-		registry:  registry,
-		engines:   registry,
-		recorder:  mgr.GetEventRecorderFor("lmo-operator"), //nolint:staticcheck // core/v1 Events, which kubectl describe shows
-		opts:      opts,
+		Client:     mgr.GetClient(),
+		apiReader:  mgr.GetAPIReader(),
+		registry:   registry,
+		engines:    registry,
+		recorder:   mgr.GetEventRecorderFor("lmo-operator"), //nolint:staticcheck // core/v1 Events, which kubectl describe shows
+		opts:       opts,
+		firstHolds: newFirstHolds(),
 	}
 	d.router = newRouter(mgr.GetClient(), d.recorder)
 	if err := (&LicenseManagementOrgReconciler{deps: d}).SetupWithManager(mgr); err != nil {
@@ -81,9 +84,10 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	return (&LicenseReconciler{deps: d}).SetupWithManager(mgr)
 }
 
-// withRecorder is a copy of the License reconciler whose Events go to rec.
-func (r *LicenseReconciler) withRecorder(rec record.EventRecorder) *LicenseReconciler {
+// forTurn is a copy of the License reconciler for one reconcile: its Events go to t's queue, and
+// it notes in t what the status write needs to know.
+func (r *LicenseReconciler) forTurn(t *turn) *LicenseReconciler {
 	d := *r.deps
-	d.recorder = rec
-	return &LicenseReconciler{deps: &d}
+	d.recorder = &t.events
+	return &LicenseReconciler{deps: &d, turn: t}
 }
