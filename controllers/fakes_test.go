@@ -112,6 +112,8 @@ func (f *fakeLMO) WriteState(licenseID string) engine.WriteState {
 
 func (f *fakeLMO) Summary(string) engine.Summary { return engine.Summary{} }
 
+func (f *fakeLMO) BeginReconcile() func() { return func() {} }
+
 // writes returns what was submitted so far.
 func (f *fakeLMO) writes() []engine.Write {
 	f.mu.Lock()

@@ -68,7 +68,13 @@ func (r *LicenseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	// would say it again, and its write loses the conflict.
 	t := &turn{events: eventQueue{to: r.recorder}}
 	r = r.forTurn(t)
+	// The engine counts this reconcile as under way until its status write is done (its writer
+	// sends a burst's tail once the reconciles have stopped).
+	var endReconcile func()
 	defer func() {
+		if endReconcile != nil {
+			defer endReconcile()
+		}
 		if err != nil {
 			return
 		}
@@ -92,6 +98,7 @@ func (r *LicenseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	if eng == nil {
 		return res, nil
 	}
+	endReconcile = eng.BeginReconcile()
 	return r.reconcileWith(ctx, &lic, pkg, eng)
 }
 

@@ -48,6 +48,9 @@ type LMO interface {
 	WriteState(licenseID string) WriteState
 	// Summary counts the mirror's licenses for metrics; today is YYYY-MM-DD.
 	Summary(today string) Summary
+	// BeginReconcile notes that a License reconcile is under way until end is called: the writer
+	// sends what a burst leaves once the reconciles have stopped, rather than waiting writeQuiet.
+	BeginReconcile() (end func())
 }
 
 // Summary counts the mirror's licenses by package (033 id) and status, and the Trial licenses
@@ -282,6 +285,12 @@ func replaced(l License, field string) FieldChange {
 	c := l.Changes.Get(field)
 	c.Field = ""
 	return c
+}
+
+// BeginReconcile implements LMO.
+func (e *Engine) BeginReconcile() (end func()) {
+	e.writer.reconcileBegan()
+	return func() { e.writer.reconcileEnded(e.now()) }
 }
 
 // ErrWritesBlocked is returned by Submit when the org refuses writes (a non-production LMO).

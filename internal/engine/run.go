@@ -463,8 +463,10 @@ const (
 // fillWait is how much longer, from now, the writer waits for the batch of ready writes to fill
 // before sending it; 0 when the batch is due. seen is the most writes that were ready at once since
 // the writer was last idle, lastAdd and firstAdd when the latest and the first change of the batch
-// were queued.
-func fillWait(ready, seen int, lastAdd, firstAdd, now time.Time) time.Duration {
+// were queued, idleSince when the last License reconcile ended (zero while one runs, or when none
+// has told the engine). A burst's reconciles come one after another; once none has run for
+// writeQuietAlone, nothing more of the burst is coming, and its tail need not wait writeQuiet.
+func fillWait(ready, seen int, lastAdd, firstAdd, idleSince, now time.Time) time.Duration {
 	if ready >= salesforce.CollectionsMax {
 		return 0
 	}
@@ -472,7 +474,26 @@ func fillWait(ready, seen int, lastAdd, firstAdd, now time.Time) time.Duration {
 	if ready == 1 && seen <= 1 {
 		quiet = writeQuietAlone
 	}
-	return max(0, min(lastAdd.Add(quiet).Sub(now), firstAdd.Add(writeMaxDelay).Sub(now)))
+	due := lastAdd.Add(quiet)
+	if !idleSince.IsZero() {
+		// No reconcile runs that could queue more: the burst is over.
+		due = minTime(due, maxTime(lastAdd, idleSince).Add(writeQuietAlone))
+	}
+	return max(0, min(due.Sub(now), firstAdd.Add(writeMaxDelay).Sub(now)))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // batchWindow is the batch the writer is filling: when its first and latest changes were queued,
@@ -536,7 +557,12 @@ func (e *Engine) writeWait(win *batchWindow) time.Duration {
 		now := e.now()
 		ready := e.writer.readyCount(now)
 		win.seen = max(win.seen, ready)
-		wait = max(next.Sub(now), fillWait(ready, win.seen, win.lastAdd, win.firstAdd, now))
+		idle := e.writer.reconcilesIdleSince()
+		wait = max(next.Sub(now), fillWait(ready, win.seen, win.lastAdd, win.firstAdd, idle, now))
+		if idle.IsZero() && ready > 0 {
+			// Looked at again when the reconciles may have ended.
+			wait = min(wait, writeQuietAlone)
+		}
 	}
 	if held {
 		// Looked at again in a while: the budget, the limit's backoff or the org may change.

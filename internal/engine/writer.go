@@ -127,6 +127,10 @@ type writer struct {
 	// send the same refused write again.
 	refused map[string]string
 	wake    chan struct{}
+	// reconciling counts the License reconciles under way (Engine.BeginReconcile), and
+	// reconciledAt is when the last one ended.
+	reconciling  int
+	reconciledAt time.Time
 }
 
 // licenseState is the outcome of the writes of one license, per record.
@@ -139,6 +143,31 @@ type licenseState struct {
 func newWriter() *writer {
 	return &writer{queue: map[string]*queued{}, inflight: map[string]bool{}, uncertain: map[string]*queued{},
 		states: map[string]*licenseState{}, refused: map[string]string{}, wake: make(chan struct{}, 1)}
+}
+
+// reconcileBegan and reconcileEnded count the License reconciles under way.
+func (w *writer) reconcileBegan() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.reconciling++
+}
+
+func (w *writer) reconcileEnded(now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.reconciling--
+	w.reconciledAt = now
+}
+
+// reconcilesIdleSince is when the last License reconcile ended; zero while one runs or before
+// any has.
+func (w *writer) reconcilesIdleSince() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.reconciling > 0 {
+		return time.Time{}
+	}
+	return w.reconciledAt
 }
 
 // add queues the write of one license, replacing an older one: the newest decision wins.
