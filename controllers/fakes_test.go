@@ -134,7 +134,6 @@ func newFakeClient(t *testing.T, objs ...client.Object) client.Client {
 	}
 	return fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
 		WithIndex(&licensingv1alpha1.License{}, indexLicenseRecord, licenseRecordBuckets).
-		WithIndex(&licensingv1alpha1.License{}, indexLicensePackage, licensePackageKeys).
 		WithIndex(&licensingv1alpha1.License{}, indexLicenseDrifted, licenseDriftedKeys).
 		WithIndex(&licensingv1alpha1.ManagedPackage{}, indexPackageLMO, packageLMOKeys).
 		WithStatusSubresource(&licensingv1alpha1.License{}, &licensingv1alpha1.ManagedPackage{}).

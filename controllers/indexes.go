@@ -27,8 +27,6 @@ const (
 	indexLicenseRecord = "licensing.lmo-operator.dev/record"
 	// indexPackageLMO indexes ManagedPackages by the LicenseManagementOrg they name.
 	indexPackageLMO = "licensing.lmo-operator.dev/lmo"
-	// indexLicensePackage indexes Licenses by the ManagedPackage they name.
-	indexLicensePackage = "licensing.lmo-operator.dev/package"
 	// indexLicenseDrifted indexes the Licenses whose Drifted condition is True, under "true": the
 	// drift gauge counts them without listing the whole fleet.
 	indexLicenseDrifted = "licensing.lmo-operator.dev/drifted"
@@ -40,9 +38,6 @@ func licenseKey(id string) string     { return "id:" + sfid.Key15(id) }
 func indexFields(ctx context.Context, mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &licensingv1alpha1.License{}, indexLicenseRecord, licenseRecordBuckets); err != nil {
-		return err
-	}
-	if err := idx.IndexField(ctx, &licensingv1alpha1.License{}, indexLicensePackage, licensePackageKeys); err != nil {
 		return err
 	}
 	if err := idx.IndexField(ctx, &licensingv1alpha1.License{}, indexLicenseDrifted, licenseDriftedKeys); err != nil {
@@ -118,11 +113,6 @@ func licenseDriftedKeys(o client.Object) []string {
 		return []string{"true"}
 	}
 	return nil
-}
-
-// licensePackageKeys are a License's indexLicensePackage keys.
-func licensePackageKeys(o client.Object) []string {
-	return []string{o.(*licensingv1alpha1.License).Spec.PackageRef.Name}
 }
 
 // packageLMOKeys are a ManagedPackage's indexPackageLMO keys.

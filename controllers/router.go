@@ -141,14 +141,23 @@ func (r *router) everything(lmo types.NamespacedName) {
 		client.UnsafeDisableDeepCopy); err != nil {
 		return
 	}
+	names := make(map[string]bool, len(pkgs.Items))
 	for i := range pkgs.Items {
 		r.add(queuePackage, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&pkgs.Items[i])})
-		var lics licensingv1alpha1.LicenseList
-		if err := r.cache.List(ctx, &lics, client.InNamespace(lmo.Namespace),
-			client.MatchingFields{indexLicensePackage: pkgs.Items[i].Name}, client.UnsafeDisableDeepCopy); err != nil {
-			continue
-		}
-		for j := range lics.Items {
+		names[pkgs.Items[i].Name] = true
+	}
+	if len(names) == 0 {
+		return
+	}
+	// The namespace's Licenses, filtered here: an index by package would keep every License twice
+	// more in the cache's index sets (most namespaces hold one package's fleet) for a lookup made
+	// only when a mirror is (re)loaded.
+	var lics licensingv1alpha1.LicenseList
+	if err := r.cache.List(ctx, &lics, client.InNamespace(lmo.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return
+	}
+	for j := range lics.Items {
+		if names[lics.Items[j].Spec.PackageRef.Name] {
 			r.add(queueLicense, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&lics.Items[j])})
 		}
 	}
