@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	licensingv1alpha1 "github.com/lmo-operator/lmo-operator/api/v1alpha1"
 )
@@ -94,16 +96,11 @@ func writeStatus(ctx context.Context, c client.Client, obj, before client.Object
 // obj's status records as done (a notice given) is done only by the reconcile whose write won, not
 // again by one that read an older copy and lost the conflict.
 func writeStatusThen(ctx context.Context, c client.Client, obj, before client.Object, res ctrl.Result, stored func()) (ctrl.Result, error) {
-	data, err := client.MergeFrom(before).Data(obj)
+	status, err := statusPatch(before, obj)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	var diff map[string]json.RawMessage
-	if err := json.Unmarshal(data, &diff); err != nil {
-		return ctrl.Result{}, err
-	}
-	status, ok := diff["status"]
-	if !ok {
+	if status == nil {
 		if stored != nil {
 			stored()
 		}
@@ -113,16 +110,65 @@ func writeStatusThen(ctx context.Context, c client.Client, obj, before client.Ob
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := c.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, body)); err != nil {
+	// The answer is asked for as metadata only: the reconcile needs the new resourceVersion, not the
+	// whole object decoded again (at 50,000 Licenses that decode was a tenth of the manager's CPU).
+	gvk, err := apiutil.GVKForObject(obj, c.Scheme())
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	answer := &metav1.PartialObjectMetadata{}
+	answer.SetGroupVersionKind(gvk)
+	answer.SetNamespace(obj.GetNamespace())
+	answer.SetName(obj.GetName())
+	if err := c.Status().Patch(ctx, answer, client.RawPatch(types.MergePatchType, body)); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			return ctrl.Result{RequeueAfter: conflictRetry}, nil
 		}
 		return ctrl.Result{}, err
 	}
+	obj.SetResourceVersion(answer.GetResourceVersion())
 	if stored != nil {
 		stored()
 	}
 	return res, nil
+}
+
+// statusPatch is the JSON merge patch from before's status to obj's; nil when they are the same.
+// Only the two statuses are encoded, not the whole objects.
+func statusPatch(before, obj client.Object) (json.RawMessage, error) {
+	fromStatus, toStatus := statusOf(before), statusOf(obj)
+	if fromStatus == nil || toStatus == nil {
+		return nil, fmt.Errorf("writing the status of a %T: not a kind of the operator", obj)
+	}
+	from, err := json.Marshal(fromStatus)
+	if err != nil {
+		return nil, err
+	}
+	to, err := json.Marshal(toStatus)
+	if err != nil {
+		return nil, err
+	}
+	patch, err := jsonpatch.CreateMergePatch(from, to)
+	if err != nil {
+		return nil, err
+	}
+	if string(patch) == "{}" {
+		return nil, nil
+	}
+	return patch, nil
+}
+
+// statusOf is the status of one of the operator's kinds; nil for any other object.
+func statusOf(obj client.Object) any {
+	switch o := obj.(type) {
+	case *licensingv1alpha1.License:
+		return &o.Status
+	case *licensingv1alpha1.ManagedPackage:
+		return &o.Status
+	case *licensingv1alpha1.LicenseManagementOrg:
+		return &o.Status
+	}
+	return nil
 }
 
 // eventQueue is an EventRecorder that keeps the Events until give sends them to the recorder.
