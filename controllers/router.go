@@ -163,13 +163,22 @@ func (r *router) everything(lmo types.NamespacedName) {
 	}
 }
 
+// massWrite is how many Licenses one write answer may write plainly before their LicenseWritten
+// Events give way to one Event on the LicenseManagementOrg. A cold start or a mass change of a
+// large fleet writes thousands; an Event each costs the API server as much as a status write (about
+// 12,000 at 50,000 Licenses, a tenth of the cold start), and client-go's broadcaster dropped some
+// of them at random anyway.
+const massWrite = 100
+
 // written logs every record written or refused, and records an Event on each License it belongs to,
-// naming the fields with their old and new values. The log line is the durable trail: Events are
-// best effort, and client-go's broadcaster drops some when thousands of writes land at once
-// (BENCHMARKS.md counts them at 50,000 Licenses).
+// naming the fields with their old and new values. The log line is the durable trail. A refusal
+// (Warning) and a correction of a person's edit always get their Event; when one answer plainly
+// wrote more than massWrite Licenses, their LicenseWritten Events are one Event on the
+// LicenseManagementOrg instead, which points to the log.
 func (r *router) written(lmo types.NamespacedName, eng engine.LMO, results []engine.WriteResult) {
 	ctx := context.Background()
 	log := ctrl.Log.WithName("writes").WithValues("licenseManagementOrg", lmo.String())
+	var plain []func()
 	for _, res := range results {
 		reqs := r.licensesFor(ctx, lmo.Namespace, eng, res.LicenseID)
 		names := make([]string, len(reqs))
@@ -194,12 +203,24 @@ func (r *router) written(lmo types.NamespacedName, eng engine.LMO, results []eng
 				r.recorder.Eventf(lic, corev1.EventTypeNormal, licensingv1alpha1.ReasonDriftCorrected, "%s",
 					describeCorrection(res, fixed))
 			} else {
-				r.recorder.Eventf(lic, corev1.EventTypeNormal, licensingv1alpha1.ReasonLicenseWritten,
-					"Wrote %s to license %s", describeChanges(res.Changes), res.LicenseID)
+				msg := "Wrote " + describeChanges(res.Changes) + " to license " + res.LicenseID
+				plain = append(plain, func() { r.recorder.Event(lic, corev1.EventTypeNormal, licensingv1alpha1.ReasonLicenseWritten, msg) })
 			}
 			r.add(queueLicense, req)
 		}
 	}
+	if len(plain) <= massWrite {
+		for _, give := range plain {
+			give()
+		}
+		return
+	}
+	org := &licensingv1alpha1.LicenseManagementOrg{}
+	if err := r.cache.Get(ctx, lmo, org); err != nil {
+		return
+	}
+	r.recorder.Eventf(org, corev1.EventTypeNormal, licensingv1alpha1.ReasonLicenseWritten,
+		"Wrote %d Licenses' records in one call; too many for an Event each: the manager's log has a line for each record (\"Wrote a license record\")", len(plain))
 }
 
 // lastSync is when the License last matched its spec (status.lastSyncTime), or zero.
